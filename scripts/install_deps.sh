@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs bcp's build and test dependencies from Debian 12 packages (run as root).
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build ccache pkg-config
+      libtorch-dev libhdf5-dev hdf5-tools libinsighttoolkit5-dev
+      libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "bcp: dependencies present"

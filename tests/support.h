@@ -1,0 +1,31 @@
+// Shared test helpers: where ../shared is, and a visible skip when it is absent.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace bcp::test {
+
+/// ../shared beside the repository root, as CI lays it out (overridable by BCP_SHARED_DIR).
+inline std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("BCP_SHARED_DIR")) return env;
+  return std::filesystem::path(BCP_SOURCE_DIR).parent_path() / "shared";
+}
+inline std::filesystem::path parity_file(const std::string& name) {
+  return shared_dir() / "parity" / name;
+}
+inline std::filesystem::path data_dir(const std::string& name) {
+  return shared_dir() / "data" / name;
+}
+/// Path of the built `bcp` executable.
+inline std::string cli_path() { return BCP_CLI_PATH; }
+
+}  // namespace bcp::test
+
+/// Skips the current test, loudly, when a file or folder under ../shared is missing.
+#define BCP_REQUIRE_SHARED(path)                                                         \
+  do {                                                                                   \
+    if (!std::filesystem::exists(path))                                                  \
+      GTEST_SKIP() << "SKIPPED: needs " << (path) << " (../shared is absent on this machine)"; \
+  } while (0)
