@@ -1,0 +1,95 @@
+// One experiment's settings: every constant of BCP_SPEC.md, in one JSON file.
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bcp::train {
+
+/// The training recipe. Defaults are the released BCP code's ACDC 5% run; presets in configs/.
+struct TrainConfig {
+  std::string dataset = "acdc";    ///< "acdc" (2D UNet on slices) or "la" (3D VNet on volumes)
+  std::string method = "bcp";      ///< "supervised", "mean-teacher" or "bcp"
+  uint64_t seed = 1337;            ///< seeds every generator of the run
+  std::string device = "cpu";      ///< "cpu" or "cuda[:i]"
+  std::string precision = "fp32";  ///< "fp32" or "bf16" (autocast-free: model and inputs in bf16)
+  int64_t world_size = 1;          ///< processes in data-parallel training (1 = single process)
+  int64_t threads = 0;             ///< intra-op CPU threads; 0 = all cores
+
+  struct Data {
+    std::string train_list =
+        "train_slices.list";            ///< list of training slices (ACDC) or volumes (LA)
+    std::string val_list = "val.list";  ///< validation volumes, evaluated with the protocol
+    int64_t labeled = 68;    ///< first N list entries are labeled (ACDC 68/136 slices; LA 4/8)
+    int64_t unlabeled = -1;  ///< how many of the rest to use as unlabeled (-1 = all)
+    std::vector<int64_t> patch = {256, 256};  ///< training patch (ACDC HxW; LA XxYxZ 112x112x80)
+    int64_t num_classes = 4;                  ///< including background
+  } data;
+
+  struct Optim {
+    double lr = 0.01;
+    double momentum = 0.9;
+    double weight_decay = 1e-4;
+    std::string schedule = "constant";  ///< "constant", "step" (x gamma every step_size) or "poly"
+    int64_t step_size = 2500;           ///< for "step"
+    double gamma = 0.1;                 ///< for "step"
+    double poly_power = 0.9;            ///< for "poly": lr * (1 - it/max)^power
+  } optim;
+
+  struct Batch {
+    int64_t labeled = 12;    ///< labeled samples per step (split in two halves for copy-paste)
+    int64_t unlabeled = 12;  ///< unlabeled samples per step
+  } batch;
+
+  struct Schedule {
+    int64_t pretrain_iters = 10000;  ///< BCP stage 1
+    int64_t selftrain_iters =
+        30000;  ///< BCP stage 2; also the length of supervised / mean-teacher runs
+    int64_t val_every =
+        200;  ///< validate (and keep the best) every N iterations; 0 = only at the end
+    int64_t log_every = 20;          ///< human log line every N iterations
+    int64_t checkpoint_every = 200;  ///< write `last` every N iterations (always at the end)
+  } schedule;
+
+  struct Bcp {
+    double beta = 2.0 / 3.0;  ///< zero-box side ratio of the mask
+    double u_weight = 0.5;    ///< weight of pseudo-labeled regions
+    double ema_decay = 0.99;  ///< teacher = decay*teacher + (1-decay)*student
+    bool ema_buffers = true;  ///< blend BN statistics too (ACDC code: yes; LA code: no)
+    bool inherit_optimizer =
+        true;  ///< self-training student takes the pre-training optimizer state (ACDC)
+    std::string direction =
+        "both";  ///< ablation: "both", "inward" (labeled patch into unlabeled) or "outward"
+  } bcp;
+
+  struct MeanTeacher {
+    double ema_decay = 0.99;
+    double consistency = 0.1;       ///< final consistency weight
+    double rampup_epochs = 200;     ///< sigmoid ramp-up length in "epochs"
+    int64_t iters_per_epoch = 150;  ///< SSL4MIS counts epochs as iterations / 150
+    double noise_std = 0.1;         ///< teacher input noise, clamped to +-2 std
+  } mt;
+
+  struct Eval {
+    std::vector<int64_t> stride = {18, 18, 4};  ///< LA sliding-window stride (x, y, z)
+    int64_t window_batch = 4;                   ///< windows per forward pass (result is the same)
+    int64_t max_cases = -1;  ///< validate on the first N val cases only (-1 = all)
+  } eval;
+};
+
+/// Reads a config file; unknown keys are errors (a typo must not silently fall back to a default).
+TrainConfig load_config(const std::string& path);
+TrainConfig config_from_json(const nlohmann::json& j);
+nlohmann::json config_to_json(const TrainConfig& c);
+/// Applies `key=value` with a dotted key, e.g. "schedule.pretrain_iters=600" or
+/// "data.patch=[128,128]".
+void apply_override(TrainConfig& c, const std::string& assignment);
+/// Checks values and combinations; throws std::invalid_argument naming the key.
+void validate_config(const TrainConfig& c);
+/// A built-in preset: dataset "acdc"|"la", labeled percent 5|10, method.
+TrainConfig preset(const std::string& dataset, int percent, const std::string& method);
+
+}  // namespace bcp::train

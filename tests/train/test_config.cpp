@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../support.h"
+#include "bcp/train/config.h"
+#include "bcp/train/lr_schedule.h"
+
+using namespace bcp::train;
+namespace fs = std::filesystem;
+
+TEST(Config, JsonRoundTripIsExact) {
+  TrainConfig c = preset("la", 10, "bcp");
+  TrainConfig back = config_from_json(config_to_json(c));
+  EXPECT_EQ(config_to_json(back), config_to_json(c));
+  EXPECT_EQ(back.data.labeled, 8);
+  EXPECT_EQ(back.data.patch, (std::vector<int64_t>{112, 112, 80}));
+  EXPECT_FALSE(back.bcp.ema_buffers);
+}
+
+TEST(Config, PresetsFollowTheSpec) {
+  TrainConfig a5 = preset("acdc", 5, "bcp");
+  EXPECT_EQ(a5.data.labeled, 68);
+  EXPECT_EQ(a5.batch.labeled, 12);
+  EXPECT_EQ(a5.batch.unlabeled, 12);
+  EXPECT_EQ(a5.schedule.pretrain_iters, 10000);
+  EXPECT_EQ(a5.schedule.selftrain_iters, 30000);
+  EXPECT_EQ(a5.optim.schedule, "constant");
+  EXPECT_TRUE(a5.bcp.inherit_optimizer);
+  EXPECT_NEAR(a5.bcp.beta, 2.0 / 3.0, 1e-12);
+  EXPECT_EQ(preset("acdc", 10, "bcp").data.labeled, 136);
+  TrainConfig l5 = preset("la", 5, "bcp");
+  EXPECT_EQ(l5.data.labeled, 4);
+  EXPECT_EQ(l5.schedule.pretrain_iters, 2000);
+  EXPECT_EQ(l5.schedule.selftrain_iters, 15000);
+  EXPECT_FALSE(l5.bcp.inherit_optimizer);
+  EXPECT_EQ(preset("acdc", 5, "supervised").batch.unlabeled, 0);
+  EXPECT_THROW(preset("acdc", 7, "bcp"), std::invalid_argument);
+  EXPECT_THROW(preset("brats", 5, "bcp"), std::invalid_argument);
+}
+
+TEST(Config, OverridesAreTypedAndStrict) {
+  TrainConfig c = preset("acdc", 5, "bcp");
+  apply_override(c, "schedule.pretrain_iters=600");
+  apply_override(c, "data.patch=[128,128]");
+  apply_override(c, "method=supervised");
+  apply_override(c, "bcp.ema_buffers=false");
+  EXPECT_EQ(c.schedule.pretrain_iters, 600);
+  EXPECT_EQ(c.data.patch, (std::vector<int64_t>{128, 128}));
+  EXPECT_EQ(c.method, "supervised");
+  EXPECT_FALSE(c.bcp.ema_buffers);
+  EXPECT_THROW(apply_override(c, "schedule.pretrain_itrs=600"), std::invalid_argument);
+  EXPECT_THROW(apply_override(c, "schedule.pretrain_iters=abc"), std::invalid_argument);
+  EXPECT_THROW(apply_override(c, "novalue"), std::invalid_argument);
+}
+
+TEST(Config, ValidationNamesTheKey) {
+  TrainConfig c = preset("acdc", 5, "bcp");
+  c.batch.labeled = 3;
+  try {
+    validate_config(c);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("batch.labeled"), std::string::npos) << e.what();
+  }
+  c = preset("la", 5, "bcp");
+  c.data.patch = {112, 112};
+  EXPECT_THROW(validate_config(c), std::invalid_argument);
+}
+
+TEST(Config, FilesRejectUnknownKeysAndBadJson) {
+  fs::path p = fs::temp_directory_path() / "bcp_cfg_test.json";
+  std::ofstream(p) << R"({"dataset": "acdc", "shedule": {}})";
+  try {
+    load_config(p.string());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("shedule"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos);
+  }
+  std::ofstream(p) << "{ not json";
+  EXPECT_THROW(load_config(p.string()), std::runtime_error);
+  fs::remove(p);
+}
+
+TEST(Config, ShippedConfigsEqualThePresets) {
+  fs::path dir = fs::path(BCP_SOURCE_DIR) / "configs";
+  int checked = 0;
+  for (std::string ds : {"acdc", "la"})
+    for (int pct : {5, 10})
+      for (std::string m : {"supervised", "mean-teacher", "bcp"}) {
+        std::string name = ds + "_" + std::to_string(pct) + "_" + m + ".json";
+        ASSERT_TRUE(fs::exists(dir / name)) << name;
+        EXPECT_EQ(config_to_json(load_config((dir / name).string())),
+                  config_to_json(preset(ds, pct, m)))
+            << name;
+        ++checked;
+      }
+  EXPECT_EQ(checked, 12);
+}
+
+TEST(LearningRate, SchedulesMatchTheReleasedCode) {
+  TrainConfig::Optim o;
+  o.lr = 0.01;
+  o.schedule = "constant";
+  EXPECT_DOUBLE_EQ(learning_rate(o, 5000, 10000), 0.01);
+  o.schedule = "step";
+  EXPECT_DOUBLE_EQ(learning_rate(o, 2499, 15000), 0.01);
+  EXPECT_NEAR(learning_rate(o, 2500, 15000), 0.001, 1e-15);
+  EXPECT_NEAR(learning_rate(o, 5000, 15000), 0.0001, 1e-15);
+  o.schedule = "poly";
+  EXPECT_DOUBLE_EQ(learning_rate(o, 0, 100), 0.01);
+  EXPECT_NEAR(learning_rate(o, 50, 100), 0.01 * std::pow(0.5, 0.9), 1e-15);
+}
