@@ -1,0 +1,271 @@
+// NIfTI/NRRD/MetaImage through ITK's ImageIO classes used directly (not ImageFileReader): the
+// pixel type is only known after reading the header, and picking the IO by extension means no
+// IO-factory registration is needed.
+#include "bcp/io/nifti.h"
+
+#include <itkMetaImageIO.h>
+#include <itkNiftiImageIO.h>
+#include <itkNrrdImageIO.h>
+
+#include <unistd.h>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace bcp::io {
+namespace {
+
+namespace fs = std::filesystem;
+using Component = itk::IOComponentEnum;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// The format's extension as written in `path` (".nii.gz" counts as one), "" when unsupported.
+std::string volume_extension(const std::string& path) {
+  const std::string p = lower(path);
+  for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
+    if (ends_with(p, ext)) return path.substr(path.size() - std::strlen(ext));
+  }
+  return "";
+}
+
+itk::ImageIOBase::Pointer make_io(const std::string& path, bool for_writing) {
+  const std::string ext = lower(volume_extension(path));
+  if (ext == ".nii" || ext == ".nii.gz") return itk::NiftiImageIO::New().GetPointer();
+  if (ext == ".nrrd" || (ext == ".nhdr" && !for_writing))
+    return itk::NrrdImageIO::New().GetPointer();
+  if (ext == ".mha" || (ext == ".mhd" && !for_writing)) return itk::MetaImageIO::New().GetPointer();
+  throw std::runtime_error(path + ": unsupported extension for a medical volume (expected " +
+                           std::string(for_writing ? ".nii, .nii.gz, .nrrd or .mha"
+                                                   : ".nii, .nii.gz, .nrrd, .nhdr, .mha or .mhd") +
+                           ")");
+}
+
+/// Copies a buffer of `n` values of type T into a new tensor of dtype `out`.
+template <typename T>
+torch::Tensor convert_buffer(const std::vector<char>& buf, int64_t n, torch::ScalarType out) {
+  auto t = torch::empty({n}, out);
+  const T* src = reinterpret_cast<const T*>(buf.data());
+  if (out == torch::kFloat32) {
+    float* dst = t.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+  } else if (out == torch::kInt32) {
+    int32_t* dst = t.data_ptr<int32_t>();
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int32_t>(src[i]);
+  } else {
+    int64_t* dst = t.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int64_t>(src[i]);
+  }
+  return t;
+}
+
+/// Tensor of the voxels in `buf` (ITK component type `c`), same memory order.
+torch::Tensor tensor_from_buffer(const std::vector<char>& buf, int64_t n, Component c,
+                                 const std::string& path) {
+  auto copy_as = [&](torch::ScalarType st) {
+    auto t = torch::empty({n}, st);
+    std::memcpy(t.data_ptr(), buf.data(), static_cast<size_t>(n) * t.element_size());
+    return t;
+  };
+  switch (c) {
+    case Component::UCHAR:
+      return copy_as(torch::kUInt8);
+    case Component::CHAR:
+      return copy_as(torch::kInt8);
+    case Component::SHORT:
+      return copy_as(torch::kInt16);
+    case Component::USHORT:
+      return convert_buffer<uint16_t>(buf, n, torch::kInt32);
+    case Component::INT:
+      return copy_as(torch::kInt32);
+    case Component::UINT:
+      return convert_buffer<uint32_t>(buf, n, torch::kInt64);
+    case Component::LONG:
+      return sizeof(long) == 8 ? copy_as(torch::kInt64)
+                               : convert_buffer<long>(buf, n, torch::kInt64);
+    case Component::ULONG:
+      return convert_buffer<unsigned long>(buf, n, torch::kInt64);
+    case Component::LONGLONG:
+      return convert_buffer<long long>(buf, n, torch::kInt64);
+    case Component::ULONGLONG:
+      return convert_buffer<unsigned long long>(buf, n, torch::kInt64);
+    case Component::FLOAT:
+      return copy_as(torch::kFloat32);
+    case Component::DOUBLE:
+      return convert_buffer<double>(buf, n, torch::kFloat32);
+    default:
+      throw std::runtime_error(path + ": unsupported voxel type " +
+                               itk::ImageIOBase::GetComponentTypeAsString(c));
+  }
+}
+
+Component component_of(torch::ScalarType t) {
+  switch (t) {
+    case torch::kUInt8:
+      return Component::UCHAR;
+    case torch::kInt8:
+      return Component::CHAR;
+    case torch::kInt16:
+      return Component::SHORT;
+    case torch::kInt32:
+      return Component::INT;
+    case torch::kInt64:
+      return Component::LONGLONG;
+    case torch::kFloat32:
+      return Component::FLOAT;
+    case torch::kFloat64:
+      return Component::DOUBLE;
+    default:
+      return Component::UNKNOWNCOMPONENTTYPE;
+  }
+}
+
+}  // namespace
+
+Volume read_volume(const std::string& path) {
+  if (!fs::exists(path)) throw std::runtime_error(path + ": no such file");
+  auto io = make_io(path, /*for_writing=*/false);
+  if (!io->CanReadFile(path.c_str()))
+    throw std::runtime_error(path + ": unreadable (not a valid " + volume_extension(path) +
+                             " file)");
+  io->SetFileName(path);
+  try {
+    io->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    throw std::runtime_error(path + ": unreadable header: " + e.GetDescription());
+  }
+  if (io->GetNumberOfComponents() != 1)
+    throw std::runtime_error(path + ": has " + std::to_string(io->GetNumberOfComponents()) +
+                             " components per voxel; only scalar images are supported");
+  // Trailing singleton axes (a 3D NIfTI stored with dim[0]=4, t=1) carry no data: drop them.
+  unsigned n_dims = io->GetNumberOfDimensions();
+  while (n_dims > 3 && io->GetDimensions(n_dims - 1) == 1) --n_dims;
+  if (n_dims > 3)
+    throw std::runtime_error(path + ": is " + std::to_string(n_dims) +
+                             "D; only 2D and 3D volumes are supported");
+  if (n_dims < 2)
+    throw std::runtime_error(path + ": is " + std::to_string(n_dims) +
+                             "D; only 2D and 3D volumes are supported");
+
+  const unsigned full_dims = io->GetNumberOfDimensions();
+  itk::ImageIORegion region(full_dims);
+  int64_t n = 1;
+  for (unsigned i = 0; i < full_dims; ++i) {
+    region.SetIndex(i, 0);
+    region.SetSize(i, io->GetDimensions(i));
+    n *= static_cast<int64_t>(io->GetDimensions(i));
+  }
+  io->SetIORegion(region);
+  std::vector<char> buf(static_cast<size_t>(n) * io->GetComponentSize());
+  try {
+    io->Read(buf.data());
+  } catch (const itk::ExceptionObject& e) {
+    throw std::runtime_error(path + ": cannot read voxels (truncated?): " + e.GetDescription());
+  }
+
+  Volume v;
+  std::vector<int64_t> shape(n_dims);
+  v.spacing.resize(n_dims);
+  v.origin.resize(n_dims);
+  v.direction.resize(n_dims * n_dims);
+  for (unsigned a = 0; a < n_dims; ++a) {
+    const unsigned i = n_dims - 1 - a;  // ITK axis of torch axis a
+    shape[a] = static_cast<int64_t>(io->GetDimensions(i));
+    v.spacing[a] = io->GetSpacing(i);
+    v.origin[a] = io->GetOrigin(i);
+    for (unsigned b = 0; b < n_dims; ++b) {
+      // GetDirection(j) is column j (index axis j) of the direction matrix.
+      v.direction[a * n_dims + b] = io->GetDirection(n_dims - 1 - b)[i];
+    }
+  }
+  v.data = tensor_from_buffer(buf, n, io->GetComponentType(), path).reshape(shape);
+  return v;
+}
+
+void write_volume(const std::string& path, const torch::Tensor& data,
+                  const std::vector<double>& spacing, const std::vector<double>& origin,
+                  const std::vector<double>& direction) {
+  if (!data.defined()) throw std::invalid_argument(path + ": cannot write an undefined tensor");
+  const int64_t rank = data.dim();
+  if (rank != 2 && rank != 3)
+    throw std::invalid_argument(path + ": can write only 2D or 3D volumes, got " +
+                                std::to_string(rank) + "D tensor");
+  if (!spacing.empty() && static_cast<int64_t>(spacing.size()) != rank)
+    throw std::invalid_argument(path + ": spacing has " + std::to_string(spacing.size()) +
+                                " values for a " + std::to_string(rank) + "D volume");
+  if (!origin.empty() && static_cast<int64_t>(origin.size()) != rank)
+    throw std::invalid_argument(path + ": origin has " + std::to_string(origin.size()) +
+                                " values for a " + std::to_string(rank) + "D volume");
+  if (!direction.empty() && static_cast<int64_t>(direction.size()) != rank * rank)
+    throw std::invalid_argument(path + ": direction has " + std::to_string(direction.size()) +
+                                " values, expected " + std::to_string(rank * rank));
+  for (double s : spacing)
+    if (!(s > 0))
+      throw std::invalid_argument(path + ": spacing must be positive, got " + std::to_string(s));
+
+  auto io = make_io(path, /*for_writing=*/true);
+  torch::Tensor t = data.to(torch::kCPU);
+  if (t.scalar_type() == torch::kBool) t = t.to(torch::kUInt8);
+  const Component comp = component_of(t.scalar_type());
+  if (comp == Component::UNKNOWNCOMPONENTTYPE)
+    throw std::invalid_argument(path + ": cannot write dtype " + c10::toString(t.scalar_type()));
+  t = t.contiguous();
+
+  const unsigned n = static_cast<unsigned>(rank);
+  io->SetNumberOfDimensions(n);
+  io->SetPixelType(itk::IOPixelEnum::SCALAR);
+  io->SetNumberOfComponents(1);
+  io->SetComponentType(comp);
+  itk::ImageIORegion region(n);
+  for (unsigned i = 0; i < n; ++i) {
+    const unsigned a = n - 1 - i;  // torch axis of ITK axis i
+    io->SetDimensions(i, static_cast<unsigned>(t.size(a)));
+    io->SetSpacing(i, spacing.empty() ? 1.0 : spacing[a]);
+    io->SetOrigin(i, origin.empty() ? 0.0 : origin[a]);
+    std::vector<double> column(n);
+    for (unsigned j = 0; j < n; ++j) {
+      const unsigned b = n - 1 - j;
+      column[j] = direction.empty() ? (i == j ? 1.0 : 0.0) : direction[b * n + a];
+    }
+    io->SetDirection(i, column);
+    region.SetIndex(i, 0);
+    region.SetSize(i, t.size(a));
+  }
+  io->SetIORegion(region);
+  const std::string ext = volume_extension(path);
+  io->SetUseCompression(lower(ext) == ".nii.gz");
+
+  // Same folder (rename stays atomic), same extension (the IO picks the format from it).
+  static std::atomic<unsigned> counter{0};
+  const fs::path target(path);
+  const std::string stem = target.filename().string();
+  const fs::path tmp =
+      target.parent_path() / ("." + stem.substr(0, stem.size() - ext.size()) + ".tmp" +
+                              std::to_string(::getpid()) + "_" + std::to_string(counter++) + ext);
+  io->SetFileName(tmp.string());
+  try {
+    io->Write(t.data_ptr());
+  } catch (const itk::ExceptionObject& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw std::runtime_error(path + ": cannot write: " + e.GetDescription());
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(path + ": cannot rename temporary file into place: " + ec.message());
+  }
+}
+
+}  // namespace bcp::io
