@@ -1,0 +1,67 @@
+// Synthetic stand-ins for ACDC and LA, written in exactly the real layouts (see acdc.h, la.h) so
+// every command runs without the real data. Deterministic: the same options give the same
+// tensors; each case depends only on (seed, case), not on how many cases are generated.
+// Not trivially separable on purpose (overlapping intensities, distractor blobs, bias field,
+// Rician noise, shape variation), so semi-supervised training has something to gain.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bcp/data/acdc.h"  // Sample
+
+namespace bcp::data {
+
+struct SynthAcdcOptions {
+  /// Seeds everything; same seed -> same dataset.
+  uint64_t seed = 0;
+  /// Patients whose frames go to train.list / train_slices.list (written as 2D slices).
+  int train_patients = 20;
+  /// Patients whose frames go to val.list (written as 3D volumes).
+  int val_patients = 4;
+  /// Patients whose frames go to test.list (written as 3D volumes).
+  int test_patients = 4;
+  /// Slice height and width are drawn per patient in [min_side, max_side].
+  int min_side = 112;
+  int max_side = 144;
+  /// Slices per volume, drawn per patient in [min_slices, max_slices].
+  int min_slices = 8;
+  int max_slices = 10;
+};
+
+/// One cardiac frame: image float32 (D, H, W) in [0, 1], label uint8 (D, H, W) with 0 background,
+/// 1 RV (crescent), 2 myocardium (ring), 3 LV (disk); name "patientXXX_frameYY".
+/// `patient` is 1-based; `frame` is 1 (end-diastole) or 2 (end-systole: smaller LV, thicker wall).
+Sample synth_acdc_volume(const SynthAcdcOptions& opt, int patient, int frame);
+
+/// Writes an ACDC-layout dataset to `out_dir` (created if needed): data/slices/<name>_slice_<z>.h5
+/// for train patients (z 1-based), data/<name>.h5 for val/test patients, then train_slices.list,
+/// train.list, val.list, test.list. Patients are numbered 1.. in train, val, test order. Lists are
+/// removed first and written last (each via rename), so a dataset without test.list is incomplete.
+/// Throws std::invalid_argument for bad options, std::runtime_error for IO.
+void write_synth_acdc(const std::string& out_dir, const SynthAcdcOptions& opt);
+
+struct SynthLaOptions {
+  /// Seeds everything; same seed -> same dataset.
+  uint64_t seed = 0;
+  /// Volumes in train.list / val.list / test.list.
+  int train_cases = 8;
+  int val_cases = 2;
+  int test_cases = 2;
+  /// Volume size in file axis order (X, Y, Z).
+  int64_t size_x = 96;
+  int64_t size_y = 96;
+  int64_t size_z = 64;
+};
+
+/// Name of LA case `index` (0-based over train, val, test), e.g. "SYNTHLA007".
+std::string synth_la_id(int index);
+
+/// One atrium-like volume: image float32 (X, Y, Z) z-score normalised, label uint8 0/1.
+Sample synth_la_volume(const SynthLaOptions& opt, int index);
+
+/// Writes an LA-layout dataset: "2018LA_Seg_Training Set"/<id>/mri_norm2.h5, then train.list,
+/// val.list, test.list (removed first, written last, as for ACDC).
+void write_synth_la(const std::string& out_dir, const SynthLaOptions& opt);
+
+}  // namespace bcp::data

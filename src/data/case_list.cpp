@@ -1,0 +1,47 @@
+#include "bcp/data/case_list.h"
+
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace bcp::data {
+
+std::vector<std::string> read_case_list(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw std::runtime_error(
+        path + (std::filesystem::exists(path) ? ": cannot open case list" : ": no such case list"));
+  }
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    // Leading whitespace is kept on purpose: it would be part of a (strange) name, and the
+    // real lists never have it; trailing blanks come from editors and Windows line ends.
+    size_t end = line.find_last_not_of(" \t\r");
+    if (end == std::string::npos) continue;
+    names.push_back(line.substr(0, end + 1));
+  }
+  if (in.bad()) throw std::runtime_error(path + ": read error in case list");
+  if (names.empty()) throw std::runtime_error(path + ": empty split (no case names)");
+  return names;
+}
+
+void write_case_list(const std::string& path, const std::vector<std::string>& names) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(path + ": cannot create case list");
+    for (const auto& n : names) out << n << '\n';
+    out.flush();
+    if (!out) throw std::runtime_error(path + ": cannot write case list");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw std::runtime_error(path + ": cannot rename case list into place");
+  }
+}
+
+}  // namespace bcp::data

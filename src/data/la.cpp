@@ -1,0 +1,38 @@
+#include "bcp/data/la.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "bcp/data/case_list.h"
+
+namespace bcp::data {
+
+namespace fs = std::filesystem;
+
+std::string LaRoot::list_path(const std::string& list_name) const {
+  return (fs::path(root) / list_name).string();
+}
+std::string LaRoot::volume_path(const std::string& id) const {
+  return (fs::path(root) / "2018LA_Seg_Training Set" / id / "mri_norm2.h5").string();
+}
+std::vector<std::string> LaRoot::read_list(const std::string& list_name) const {
+  return read_case_list(list_path(list_name));
+}
+
+Sample load_la_volume(const LaRoot& root, const std::string& id) {
+  return load_h5_sample(root.volume_path(id), 3, kLaNumClasses - 1, id);
+}
+
+LaVolumeDataset::LaVolumeDataset(const LaRoot& root, const std::vector<std::string>& ids) {
+  samples_.reserve(ids.size());
+  for (const auto& id : ids) samples_.push_back(load_la_volume(root, id));
+}
+
+const Sample& LaVolumeDataset::get(size_t i) const {
+  if (i >= samples_.size())
+    throw std::out_of_range("LaVolumeDataset::get: index " + std::to_string(i) + " >= size " +
+                            std::to_string(samples_.size()));
+  return samples_[i];
+}
+
+}  // namespace bcp::data
