@@ -1,0 +1,190 @@
+#include "bcp/train/losses.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+
+namespace bcp::train {
+namespace {
+
+namespace F = torch::nn::functional;
+
+std::string shape_str(c10::IntArrayRef s) {
+  std::ostringstream os;
+  os << s;
+  return os.str();
+}
+
+// logits (N, C, spatial...) and target (N, spatial...) integer with values in [0, C).
+void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const char* who) {
+  TORCH_CHECK(scores.defined() && target.defined(), who, ": scores and target must be defined");
+  TORCH_CHECK(scores.dim() >= 3, who, ": expected scores (N, C, spatial...), got shape ",
+              shape_str(scores.sizes()));
+  TORCH_CHECK(at::isFloatingType(scores.scalar_type()), who, ": scores must be floating, got ",
+              scores.scalar_type());
+  TORCH_CHECK(!at::isFloatingType(target.scalar_type()) && target.scalar_type() != torch::kBool,
+              who, ": target must be an integer label tensor, got ", target.scalar_type());
+  std::vector<int64_t> want{scores.size(0)};
+  for (int64_t d = 2; d < scores.dim(); ++d) want.push_back(scores.size(d));
+  TORCH_CHECK(target.sizes() == c10::IntArrayRef(want), who, ": target has shape ",
+              shape_str(target.sizes()), " but scores ", shape_str(scores.sizes()), " need ",
+              shape_str(want));
+  if (target.numel() > 0) {
+    const auto mm = torch::aminmax(target);
+    const int64_t lo = std::get<0>(mm).item<int64_t>();
+    const int64_t hi = std::get<1>(mm).item<int64_t>();
+    TORCH_CHECK(lo >= 0 && hi < scores.size(1), who, ": labels must lie in [0, ", scores.size(1),
+                "), got values in [", lo, ", ", hi, "]");
+  }
+}
+
+// The mask as float of the scores' dtype, expanded to the target's (N, spatial...) shape.
+torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& target,
+                          const torch::Tensor& scores, const char* who) {
+  TORCH_CHECK(mask.dim() <= target.dim(), who, ": mask of shape ", shape_str(mask.sizes()),
+              " has more axes than the target ", shape_str(target.sizes()));
+  for (int64_t i = 1; i <= mask.dim(); ++i)
+    TORCH_CHECK(mask.size(-i) == 1 || mask.size(-i) == target.size(-i), who, ": mask of shape ",
+                shape_str(mask.sizes()), " does not broadcast to the target's ",
+                shape_str(target.sizes()));
+  return mask.to(scores.options()).expand(target.sizes());
+}
+
+}  // namespace
+
+torch::Tensor acdc_dice_loss(const torch::Tensor& probs, const torch::Tensor& target,
+                             const torch::Tensor& mask) {
+  check_pair(probs, target, "acdc_dice_loss");
+  const int64_t n_classes = probs.size(1);
+  torch::Tensor m;
+  if (mask.defined()) m = expand_mask(mask, target, probs, "acdc_dice_loss");
+  constexpr double kSmooth = 1e-10;
+  torch::Tensor loss;
+  for (int64_t c = 0; c < n_classes; ++c) {
+    const auto score = probs.select(1, c);
+    const auto t = (target == c).to(probs.scalar_type());
+    torch::Tensor intersect, y_sum, z_sum;
+    if (m.defined()) {
+      intersect = torch::sum(score * t * m);
+      y_sum = torch::sum(t * t * m);
+      z_sum = torch::sum(score * score * m);
+    } else {
+      intersect = torch::sum(score * t);
+      y_sum = torch::sum(t * t);
+      z_sum = torch::sum(score * score);
+    }
+    const auto dice = 1 - (2 * intersect + kSmooth) / (z_sum + y_sum + kSmooth);
+    loss = loss.defined() ? loss + dice : dice;
+  }
+  return loss / static_cast<double>(n_classes);
+}
+
+torch::Tensor mean_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target) {
+  check_pair(logits, target, "mean_cross_entropy");
+  return F::cross_entropy(logits, target.to(torch::kInt64));
+}
+
+torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target,
+                                   const torch::Tensor& mask) {
+  check_pair(logits, target, "masked_cross_entropy");
+  TORCH_CHECK(mask.defined(), "masked_cross_entropy: mask must be defined");
+  const auto m = expand_mask(mask, target, logits, "masked_cross_entropy");
+  const auto ce = F::cross_entropy(logits, target.to(torch::kInt64),
+                                   F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return (ce * m).sum() / (m.sum() + 1e-16);
+}
+
+MixLossResult acdc_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
+                            const torch::Tensor& patch_label, const torch::Tensor& mask,
+                            double l_weight, double u_weight, bool unlab) {
+  TORCH_CHECK(mask.defined(), "acdc_mix_loss: mask must be defined");
+  const double w_img = unlab ? u_weight : l_weight;
+  const double w_patch = unlab ? l_weight : u_weight;
+  const auto probs = torch::softmax(logits, 1);
+  const auto patch_mask = 1 - mask.to(logits.scalar_type());
+  MixLossResult r;
+  r.dice = acdc_dice_loss(probs, img_label, mask) * w_img +
+           acdc_dice_loss(probs, patch_label, patch_mask) * w_patch;
+  r.ce = w_img * masked_cross_entropy(logits, img_label, mask) +
+         w_patch * masked_cross_entropy(logits, patch_label, patch_mask);
+  return r;
+}
+
+torch::Tensor la_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
+                           const torch::Tensor& mask) {
+  check_pair(logits, target, "la_dice_loss");
+  const int64_t n = logits.size(0);
+  const int64_t c = logits.size(1);
+  const auto p = torch::softmax(logits.reshape({n, c, -1}), 1);
+  const auto t = F::one_hot(target.reshape({n, -1}).to(torch::kInt64), c)
+                     .permute({0, 2, 1})
+                     .to(p.scalar_type());
+  auto inter = p * t;
+  auto uni = p + t;
+  if (mask.defined()) {
+    const auto m = expand_mask(mask, target, logits, "la_dice_loss").reshape({n, 1, -1});
+    inter = inter * m;
+    uni = uni * m;
+  }
+  constexpr double kSmooth = 1e-5;
+  const auto dice = (2 * inter.sum(2) + kSmooth) / (uni.sum(2) + kSmooth);
+  return 1 - dice.mean();
+}
+
+MixLossResult la_mix_loss_parts(const torch::Tensor& logits, const torch::Tensor& img_label,
+                                const torch::Tensor& patch_label, const torch::Tensor& mask,
+                                double l_weight, double u_weight, bool unlab) {
+  TORCH_CHECK(mask.defined(), "la_mix_loss: mask must be defined");
+  const double w_img = unlab ? u_weight : l_weight;
+  const double w_patch = unlab ? l_weight : u_weight;
+  const auto patch_mask = 1 - mask.to(logits.scalar_type());
+  MixLossResult r;
+  r.dice = la_dice_loss(logits, img_label, mask) * w_img +
+           la_dice_loss(logits, patch_label, patch_mask) * w_patch;
+  r.ce = w_img * masked_cross_entropy(logits, img_label, mask) +
+         w_patch * masked_cross_entropy(logits, patch_label, patch_mask);
+  return r;
+}
+
+torch::Tensor la_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
+                          const torch::Tensor& patch_label, const torch::Tensor& mask,
+                          double l_weight, double u_weight, bool unlab) {
+  const auto r = la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+  return (r.dice + r.ce) / 2;
+}
+
+torch::Tensor la_pretrain_loss(const torch::Tensor& logits, const torch::Tensor& label) {
+  return (mean_cross_entropy(logits, label) + la_dice_loss(logits, label)) / 2;
+}
+
+torch::Tensor softmax_mse_consistency(const torch::Tensor& student_logits,
+                                      const torch::Tensor& teacher_logits) {
+  TORCH_CHECK(student_logits.defined() && teacher_logits.defined() &&
+                  student_logits.sizes() == teacher_logits.sizes(),
+              "softmax_mse_consistency: student and teacher logits must have the same shape, got ",
+              shape_str(student_logits.sizes()), " and ", shape_str(teacher_logits.sizes()));
+  TORCH_CHECK(student_logits.dim() >= 2, "softmax_mse_consistency: expected (N, C, ...), got ",
+              shape_str(student_logits.sizes()));
+  const auto d = torch::softmax(student_logits, 1) - torch::softmax(teacher_logits.detach(), 1);
+  return torch::mean(d * d);
+}
+
+double sigmoid_rampup(double current, double rampup_length) {
+  if (rampup_length == 0) return 1.0;
+  TORCH_CHECK(rampup_length > 0, "sigmoid_rampup: rampup_length must be >= 0, got ", rampup_length);
+  current = std::clamp(current, 0.0, rampup_length);
+  const double phase = 1.0 - current / rampup_length;
+  return std::exp(-5.0 * phase * phase);
+}
+
+double consistency_weight(int64_t iteration, const ConsistencyOptions& opt) {
+  TORCH_CHECK(opt.iters_per_epoch >= 1, "consistency_weight: iters_per_epoch must be >= 1, got ",
+              opt.iters_per_epoch);
+  const int64_t epoch = iteration / opt.iters_per_epoch;
+  return opt.consistency * sigmoid_rampup(static_cast<double>(epoch), opt.rampup_epochs);
+}
+
+}  // namespace bcp::train
