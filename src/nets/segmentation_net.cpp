@@ -1,0 +1,136 @@
+#include "bcp/nets/segmentation_net.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "bcp/nets/unet2d.h"
+#include "bcp/nets/vnet.h"
+
+namespace bcp::nets {
+namespace {
+
+// Module construction draws its initial weights from the global CPU generator; a clone must
+// not, or cloning a teacher would shift every later random draw of the run.
+class PreserveCpuGenerator {
+ public:
+  PreserveCpuGenerator() : gen_(at::detail::getDefaultCPUGenerator()) {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    state_ = gen_.get_state();
+  }
+  ~PreserveCpuGenerator() {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    gen_.set_state(state_);
+  }
+
+ private:
+  at::Generator gen_;
+  torch::Tensor state_;
+};
+
+}  // namespace
+
+void validate(const ModelConfig& c) {
+  if (c.arch != "unet2d" && c.arch != "vnet")
+    throw std::invalid_argument("model config: arch must be \"unet2d\" or \"vnet\", got \"" +
+                                c.arch + "\"");
+  if (c.in_channels < 1)
+    throw std::invalid_argument("model config: in_channels must be >= 1, got " +
+                                std::to_string(c.in_channels));
+  if (c.num_classes < 2)
+    throw std::invalid_argument(
+        "model config: num_classes must be >= 2 (background included), got " +
+        std::to_string(c.num_classes));
+  if (c.base_filters < 1)
+    throw std::invalid_argument("model config: base_filters must be >= 1, got " +
+                                std::to_string(c.base_filters));
+}
+
+void to_json(nlohmann::json& j, const ModelConfig& c) {
+  j = nlohmann::json{{"arch", c.arch},
+                     {"in_channels", c.in_channels},
+                     {"num_classes", c.num_classes},
+                     {"base_filters", c.base_filters},
+                     {"has_dropout", c.has_dropout}};
+}
+
+void from_json(const nlohmann::json& j, ModelConfig& c) {
+  if (!j.is_object())
+    throw std::invalid_argument("model config: expected a JSON object, got " + j.dump());
+  static const std::set<std::string> known = {"arch", "in_channels", "num_classes", "base_filters",
+                                              "has_dropout"};
+  for (const auto& item : j.items())
+    if (!known.count(item.key()))
+      throw std::invalid_argument("model config: unknown key \"" + item.key() + "\"");
+  for (const char* required : {"arch", "num_classes"})
+    if (!j.contains(required))
+      throw std::invalid_argument(std::string("model config: missing key \"") + required + "\"");
+  ModelConfig out;
+  auto get_int = [&](const char* key, int64_t& dst) {
+    if (!j.contains(key)) return;
+    if (!j.at(key).is_number_integer())
+      throw std::invalid_argument(std::string("model config: \"") + key +
+                                  "\" must be an integer, got " + j.at(key).dump());
+    dst = j.at(key).get<int64_t>();
+  };
+  if (!j.at("arch").is_string())
+    throw std::invalid_argument("model config: \"arch\" must be a string, got " +
+                                j.at("arch").dump());
+  out.arch = j.at("arch").get<std::string>();
+  get_int("in_channels", out.in_channels);
+  get_int("num_classes", out.num_classes);
+  get_int("base_filters", out.base_filters);
+  if (j.contains("has_dropout")) {
+    if (!j.at("has_dropout").is_boolean())
+      throw std::invalid_argument("model config: \"has_dropout\" must be true or false, got " +
+                                  j.at("has_dropout").dump());
+    out.has_dropout = j.at("has_dropout").get<bool>();
+  }
+  validate(out);
+  c = out;
+}
+
+std::shared_ptr<SegmentationNetImpl> make_model(const ModelConfig& config) {
+  validate(config);
+  if (config.arch == "unet2d") return std::make_shared<UNet2dImpl>(unet2d_options(config));
+  return std::make_shared<VNetImpl>(vnet_options(config));
+}
+
+std::shared_ptr<SegmentationNetImpl> SegmentationNetImpl::clone_net(
+    const torch::optional<torch::Device>& device) const {
+  std::shared_ptr<SegmentationNetImpl> copy;
+  {
+    PreserveCpuGenerator keep;
+    copy = make_model(config());
+  }
+  torch::NoGradGuard no_grad;
+  auto copy_all = [&](const torch::OrderedDict<std::string, torch::Tensor>& src,
+                      torch::OrderedDict<std::string, torch::Tensor> dst, const char* what) {
+    TORCH_CHECK(src.size() == dst.size(), "clone: ", what, " count differs (", src.size(), " vs ",
+                dst.size(), ")");
+    for (const auto& item : src) {
+      torch::Tensor* target = dst.find(item.key());
+      TORCH_CHECK(target != nullptr, "clone: the rebuilt network has no ", what, " '", item.key(),
+                  "'");
+      torch::Tensor value = item.value().detach().clone();
+      if (device) value = value.to(*device);
+      // set_data swaps storage, dtype and device while the module keeps the same tensor object
+      // (dst holds handles to the module's own tensors).
+      target->set_data(value);
+      target->set_requires_grad(item.value().requires_grad());
+    }
+  };
+  copy_all(named_parameters(), copy->named_parameters(), "parameter");
+  copy_all(named_buffers(), copy->named_buffers(), "buffer");
+  copy->train(is_training());
+  return copy;
+}
+
+std::shared_ptr<torch::nn::Module> SegmentationNetImpl::clone(
+    const torch::optional<torch::Device>& device) const {
+  return clone_net(device);
+}
+
+}  // namespace bcp::nets
