@@ -8,6 +8,7 @@
 #include <itkNrrdImageIO.h>
 
 #include <unistd.h>
+#include <zlib.h>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -130,6 +131,116 @@ Component component_of(torch::ScalarType t) {
   }
 }
 
+/// ITK messages span lines; errors here are one line.
+std::string one_line(std::string msg) {
+  for (auto& c : msg)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+  return msg;
+}
+
+[[noreturn]] void truncated(const std::string& path, uint64_t have, uint64_t need) {
+  throw std::runtime_error(path + ": truncated: " + std::to_string(have) +
+                           " bytes of voxel data where the header promises " +
+                           std::to_string(need));
+}
+
+/// Offset of the voxels in a NIfTI-1/2 header held in `hdr` (at least 176 bytes), or -1.
+int64_t nifti_vox_offset(const unsigned char* hdr, size_t n) {
+  if (n < 176) return -1;
+  int32_t sizeof_hdr;
+  std::memcpy(&sizeof_hdr, hdr, 4);
+  const bool swap = sizeof_hdr != 348 && sizeof_hdr != 540;
+  if (swap) sizeof_hdr = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(sizeof_hdr)));
+  if (sizeof_hdr == 348) {
+    uint32_t bits;
+    std::memcpy(&bits, hdr + 108, 4);
+    if (swap) bits = __builtin_bswap32(bits);
+    float off;
+    std::memcpy(&off, &bits, 4);
+    return static_cast<int64_t>(off);
+  }
+  if (sizeof_hdr == 540) {
+    uint64_t off;
+    std::memcpy(&off, hdr + 168, 8);
+    if (swap) off = __builtin_bswap64(off);
+    return static_cast<int64_t>(off);
+  }
+  return -1;
+}
+
+// ITK's NIfTI and MetaImage readers only warn on stderr when the voxel data is short and return
+// partly uninitialised voxels; these checks turn that into an error before reading.
+void check_nifti_complete(const std::string& path, bool gz, uint64_t need_voxels) {
+  if (!gz) {
+    std::ifstream in(path, std::ios::binary);
+    unsigned char hdr[544] = {};
+    in.read(reinterpret_cast<char*>(hdr), sizeof hdr);
+    const int64_t off = nifti_vox_offset(hdr, static_cast<size_t>(in.gcount()));
+    if (off < 0) return;  // a two-file .hdr/.img pair or something ITK understood anyway
+    const uint64_t size = fs::file_size(path);
+    const uint64_t have = size > static_cast<uint64_t>(off) ? size - off : 0;
+    if (have < need_voxels) truncated(path, have, need_voxels);
+    return;
+  }
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error(path + ": cannot open gzip stream");
+  std::vector<unsigned char> buf(1 << 16);
+  std::vector<unsigned char> hdr;
+  uint64_t total = 0;
+  int got;
+  while ((got = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
+    if (hdr.size() < 544) hdr.insert(hdr.end(), buf.begin(), buf.begin() + std::min(got, 544));
+    total += static_cast<uint64_t>(got);
+  }
+  int err = Z_OK;
+  const char* msg = gzerror(f, &err);
+  const std::string gz_msg = msg ? msg : "";
+  gzclose(f);
+  const int64_t off = nifti_vox_offset(hdr.data(), hdr.size());
+  const uint64_t have = off >= 0 && total > static_cast<uint64_t>(off) ? total - off : 0;
+  if (got < 0 || (err != Z_OK && err != Z_STREAM_END)) {
+    throw std::runtime_error(path + ": truncated or corrupt gzip stream (" + gz_msg + ")");
+  }
+  if (off >= 0 && have < need_voxels) truncated(path, have, need_voxels);
+}
+
+/// MetaImage with voxels in the same file (ElementDataFile = LOCAL) or one raw file beside it.
+void check_meta_complete(const std::string& path, uint64_t need_voxels) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  bool compressed = false;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    auto trim = [](std::string& s) {
+      s.erase(0, s.find_first_not_of(" \t"));
+      s.erase(s.find_last_not_of(" \t\r") + 1);
+    };
+    trim(key);
+    trim(value);
+    if (key == "CompressedData") compressed = lower(value) == "true";
+    if (key != "ElementDataFile") continue;
+    if (compressed) return;  // sizes of compressed data are checked by the decoder
+    uint64_t have = 0;
+    if (value == "LOCAL") {
+      const auto pos = in.tellg();
+      if (pos < 0) return;
+      have = fs::file_size(path) - static_cast<uint64_t>(pos);
+    } else if (value.find_first_of(" %") == std::string::npos && value != "LIST") {
+      const fs::path raw = fs::path(path).parent_path() / value;
+      if (!fs::exists(raw))
+        throw std::runtime_error(path + ": data file " + raw.string() + " is missing");
+      have = fs::file_size(raw);
+    } else {
+      return;
+    }
+    if (have < need_voxels) truncated(path, have, need_voxels);
+    return;
+  }
+}
+
 }  // namespace
 
 Volume read_volume(const std::string& path) {
@@ -142,7 +253,7 @@ Volume read_volume(const std::string& path) {
   try {
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
-    throw std::runtime_error(path + ": unreadable header: " + e.GetDescription());
+    throw std::runtime_error(path + ": unreadable header: " + one_line(e.GetDescription()));
   }
   if (io->GetNumberOfComponents() != 1)
     throw std::runtime_error(path + ": has " + std::to_string(io->GetNumberOfComponents()) +
@@ -166,11 +277,16 @@ Volume read_volume(const std::string& path) {
     n *= static_cast<int64_t>(io->GetDimensions(i));
   }
   io->SetIORegion(region);
-  std::vector<char> buf(static_cast<size_t>(n) * io->GetComponentSize());
+  const uint64_t n_bytes = static_cast<uint64_t>(n) * io->GetComponentSize();
+  const std::string ext = lower(volume_extension(path));
+  if (ext == ".nii" || ext == ".nii.gz") check_nifti_complete(path, ext == ".nii.gz", n_bytes);
+  if (ext == ".mha" || ext == ".mhd") check_meta_complete(path, n_bytes);
+  std::vector<char> buf(n_bytes);
   try {
     io->Read(buf.data());
   } catch (const itk::ExceptionObject& e) {
-    throw std::runtime_error(path + ": cannot read voxels (truncated?): " + e.GetDescription());
+    throw std::runtime_error(path +
+                             ": cannot read voxels (truncated?): " + one_line(e.GetDescription()));
   }
 
   Volume v;
@@ -258,7 +374,7 @@ void write_volume(const std::string& path, const torch::Tensor& data,
   } catch (const itk::ExceptionObject& e) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    throw std::runtime_error(path + ": cannot write: " + e.GetDescription());
+    throw std::runtime_error(path + ": cannot write: " + one_line(e.GetDescription()));
   }
   std::error_code ec;
   fs::rename(tmp, target, ec);

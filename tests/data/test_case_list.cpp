@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+
+#include "bcp/data/case_list.h"
+
+namespace fs = std::filesystem;
+using bcp::data::read_case_list;
+
+namespace {
+fs::path temp_file(const std::string& tag) {
+  return fs::temp_directory_path() / ("bcp_caselist_" + tag + "_" + std::to_string(::getpid()));
+}
+void write_bytes(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+}  // namespace
+
+TEST(CaseList, StripsCrlfTrailingBlanksAndSkipsEmptyLines) {
+  const fs::path p = temp_file("crlf");
+  write_bytes(p,
+              "patient001_frame01\r\n\r\npatient001_frame02  \t\n   \n\tpatient002_frame01\nlast");
+  auto names = read_case_list(p.string());
+  EXPECT_EQ(names, (std::vector<std::string>{"patient001_frame01", "patient001_frame02",
+                                             "\tpatient002_frame01", "last"}));
+  fs::remove(p);
+}
+
+TEST(CaseList, KeepsFileOrder) {
+  const fs::path p = temp_file("order");
+  write_bytes(p, "c\na\nb\n");
+  EXPECT_EQ(read_case_list(p.string()), (std::vector<std::string>{"c", "a", "b"}));
+  fs::remove(p);
+}
+
+TEST(CaseList, EmptyOrBlankFileIsAnEmptySplit) {
+  for (const std::string content : {"", "\n\r\n  \n\t\n"}) {
+    const fs::path p = temp_file("empty");
+    write_bytes(p, content);
+    try {
+      read_case_list(p.string());
+      FAIL() << "expected an error";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("empty split"), std::string::npos) << e.what();
+    }
+    fs::remove(p);
+  }
+}
+
+TEST(CaseList, MissingFileNamesIt) {
+  const fs::path p = temp_file("missing");
+  try {
+    read_case_list(p.string());
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no such"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CaseList, WriteThenReadRoundTrips) {
+  const fs::path p = temp_file("write");
+  const std::vector<std::string> names{"a", "b_c", "patient003_frame02_slice_7"};
+  bcp::data::write_case_list(p.string(), names);
+  EXPECT_EQ(read_case_list(p.string()), names);
+  fs::remove(p);
+}
