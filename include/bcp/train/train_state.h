@@ -1,0 +1,35 @@
+// A trainer's resumable state in one tensor archive: the student (under plain keys, so
+// `bcp evaluate` reads the file as a model), the EMA teacher, the SGD momentum, every random
+// generator and the loop counters. Data only: loading runs nothing.
+#pragma once
+#include <torch/optim/sgd.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bcp/nets/segmentation_net.h"
+
+namespace bcp::train {
+
+/// The counters and generator states the loop needs to continue exactly.
+struct LoopState {
+  std::string stage;              ///< "train", "pretrain" or "selftrain"
+  int64_t iteration = 0;          ///< steps completed in this stage
+  double best_dice = -1;          ///< best validation mean Dice of this stage (-1: none yet)
+  int64_t best_iteration = -1;    ///< where it was reached
+  std::string sampler;            ///< TwoStreamSampler::save_state()
+  std::string rng;                ///< the augmentation/mask std::mt19937_64, streamed
+  nlohmann::json extra;           ///< method-specific (free-form)
+};
+
+/// Writes `path` atomically. `teacher` and `optimizer` may be null.
+void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
+                      const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,
+                      const LoopState& loop, const nlohmann::json& config);
+
+/// Restores into existing objects (same architecture); returns the loop state. Restores the
+/// global torch CPU generator (dropout, noise) too. Errors name the file.
+LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& student,
+                           nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer);
+
+}  // namespace bcp::train

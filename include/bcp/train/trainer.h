@@ -1,0 +1,48 @@
+// `bcp train` as a library call: supervised, Mean Teacher and BCP (pre-training then
+// self-training) for ACDC (UNet 2D) and LA (VNet), with validation, best/last checkpoints and
+// exact resume.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "bcp/train/config.h"
+
+namespace bcp::train {
+
+struct TrainOptions {
+  TrainConfig config;
+  std::string data_root;          ///< dataset root in the standard layout
+  std::string out_dir;            ///< run directory (created)
+  bool resume = false;            ///< continue from out_dir/last.h5
+  bool echo = true;               ///< mirror the human log to stdout
+  bool final_evaluation = true;   ///< evaluate best.h5 on the validation list at the end
+  /// Stop (after writing last.h5) once this many steps ran in this call; 0 = run to the end.
+  /// Simulates an interruption: a later call with resume = true continues the run.
+  int64_t stop_after = 0;
+};
+
+struct StageSummary {
+  std::string stage;               ///< "train", "pretrain" or "selftrain"
+  int64_t iterations = 0;
+  double best_dice = -1;           ///< best validation mean Dice (fraction)
+  int64_t best_iteration = -1;
+  double seconds = 0;              ///< wall time of this session's part of the stage
+};
+
+struct TrainResult {
+  std::vector<StageSummary> stages;
+  std::string best_path;   ///< out_dir/best.h5: the model to evaluate (student at best val Dice)
+  std::string last_path;   ///< out_dir/last.h5: everything needed to resume
+  nlohmann::json final_metrics;  ///< the evaluation of best.h5 on the val list (null if skipped)
+  double seconds = 0;
+  bool interrupted = false;  ///< stopped by stop_after before the end
+};
+
+/// Runs the whole recipe of `options.config`. Files in out_dir: config.json (effective),
+/// log.txt, metrics.jsonl, last.h5, best.h5 (+ pretrain_best.h5 for BCP), eval/ (final
+/// evaluation). Throws on bad input with messages naming the file or key.
+TrainResult train(const TrainOptions& options);
+
+}  // namespace bcp::train

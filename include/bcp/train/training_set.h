@@ -1,0 +1,43 @@
+// What a training run reads: the labeled and unlabeled cases of the train list, held in
+// memory, and the validation volumes; and how a step's batch is drawn from them.
+#pragma once
+#include <torch/types.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bcp/data/acdc.h"  // data::Sample
+#include "bcp/train/config.h"
+
+namespace bcp::train {
+
+/// Training cases in list order: the first `labeled` carry usable labels.
+struct TrainingSet {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> images;  ///< ACDC (H, W) / LA (X, Y, Z) float32
+  std::vector<torch::Tensor> labels;  ///< same shapes, uint8 (unlabeled cases' labels unused)
+  int64_t labeled = 0;
+  int64_t size() const { return static_cast<int64_t>(images.size()); }
+};
+
+/// Validation volumes (image float32, label uint8) with their names.
+using ValidationSet = std::vector<data::Sample>;
+
+/// Loads `config.data.train_list` of `root`: the first `data.labeled` names are labeled, the
+/// next `data.unlabeled` (all when -1) unlabeled. Errors name the file.
+TrainingSet load_training_set(const TrainConfig& config, const std::string& root);
+/// Loads `config.data.val_list` (at most eval.max_cases cases).
+ValidationSet load_validation_set(const TrainConfig& config, const std::string& root);
+
+/// One step's input: images (N, 1, spatial...) float32 and labels (N, spatial...) int64.
+struct Batch {
+  torch::Tensor images;
+  torch::Tensor labels;
+};
+
+/// Augments (dataset's training transform, to data.patch) and stacks the cases `indices`.
+Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
+                 const TrainConfig& config, std::mt19937_64& rng);
+
+}  // namespace bcp::train

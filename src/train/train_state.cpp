@@ -1,0 +1,89 @@
+#include "bcp/train/train_state.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/model_archive.h"
+#include "bcp/nets/state_dict.h"
+#include "bcp/train/optimizer_state.h"
+
+namespace bcp::train {
+namespace {
+
+torch::Tensor global_cpu_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_global_cpu_rng_state(const torch::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+}  // namespace
+
+void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
+                      const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,
+                      const LoopState& loop, const nlohmann::json& config) {
+  std::map<std::string, torch::Tensor> tensors;
+  nlohmann::json meta = nlohmann::json::object();
+  nets::add_model_to_archive(tensors, meta, "", student);
+  if (teacher) nets::add_model_to_archive(tensors, meta, "teacher", *teacher);
+  if (optimizer) {
+    auto opt = sgd_state(*optimizer);
+    tensors.insert(opt.begin(), opt.end());
+  }
+  tensors["rng/torch_cpu"] = global_cpu_rng_state();
+  meta["train"] = {{"stage", loop.stage},
+                   {"iteration", loop.iteration},
+                   {"best_dice", loop.best_dice},
+                   {"best_iteration", loop.best_iteration},
+                   {"sampler", loop.sampler},
+                   {"rng", loop.rng},
+                   {"extra", loop.extra},
+                   {"has_teacher", teacher != nullptr},
+                   {"has_optimizer", optimizer != nullptr}};
+  meta["config"] = config;
+  io::save_tensor_archive(path, tensors, meta);
+}
+
+LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& student,
+                           nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer) {
+  io::TensorArchive archive = io::load_tensor_archive(path);
+  if (!archive.meta.is_object() || !archive.meta.contains("train"))
+    throw std::runtime_error(path + ": not a bcp training checkpoint (no 'train' metadata)");
+  const auto& t = archive.meta["train"];
+  try {
+    nets::load_state_dict(student, nets::tensors_under(archive, ""));
+    if (teacher) {
+      if (!t.value("has_teacher", false))
+        throw std::runtime_error("checkpoint holds no EMA teacher");
+      nets::load_state_dict(*teacher, nets::tensors_under(archive, "teacher"));
+    }
+    if (optimizer) load_sgd_state(*optimizer, archive.tensors);
+    auto rng = archive.tensors.find("rng/torch_cpu");
+    if (rng == archive.tensors.end()) throw std::runtime_error("missing rng/torch_cpu");
+    set_global_cpu_rng_state(rng->second);
+    LoopState loop;
+    loop.stage = t.at("stage").get<std::string>();
+    loop.iteration = t.at("iteration").get<int64_t>();
+    loop.best_dice = t.at("best_dice").get<double>();
+    loop.best_iteration = t.at("best_iteration").get<int64_t>();
+    loop.sampler = t.at("sampler").get<std::string>();
+    loop.rng = t.at("rng").get<std::string>();
+    loop.extra = t.value("extra", nlohmann::json());
+    return loop;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw std::runtime_error(path + ": " + what);
+  }
+}
+
+}  // namespace bcp::train

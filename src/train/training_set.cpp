@@ -1,0 +1,77 @@
+#include "bcp/train/training_set.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "bcp/data/acdc.h"
+#include "bcp/data/augment.h"
+#include "bcp/data/case_list.h"
+#include "bcp/data/la.h"
+
+namespace bcp::train {
+namespace fs = std::filesystem;
+
+TrainingSet load_training_set(const TrainConfig& config, const std::string& root) {
+  if (!fs::is_directory(root)) throw std::runtime_error(root + ": data root is not a folder");
+  std::string list = (fs::path(root) / config.data.train_list).string();
+  std::vector<std::string> names = data::read_case_list(list);
+  if (static_cast<int64_t>(names.size()) < config.data.labeled)
+    throw std::runtime_error(list + ": has " + std::to_string(names.size()) +
+                             " cases, fewer than data.labeled = " +
+                             std::to_string(config.data.labeled));
+  int64_t rest = static_cast<int64_t>(names.size()) - config.data.labeled;
+  int64_t unlabeled = config.data.unlabeled < 0 ? rest : std::min(rest, config.data.unlabeled);
+  if (config.method != "supervised" && unlabeled < config.batch.unlabeled)
+    throw std::runtime_error(list + ": only " + std::to_string(unlabeled) +
+                             " unlabeled cases after the first " +
+                             std::to_string(config.data.labeled) + ", fewer than batch.unlabeled = " +
+                             std::to_string(config.batch.unlabeled));
+  if (config.method == "supervised") unlabeled = 0;
+  names.resize(config.data.labeled + unlabeled);
+  TrainingSet set;
+  set.labeled = config.data.labeled;
+  for (const auto& name : names) {
+    data::Sample s = config.dataset == "acdc" ? data::load_acdc_slice(data::AcdcRoot(root), name)
+                                              : data::load_la_volume(data::LaRoot(root), name);
+    set.names.push_back(name);
+    set.images.push_back(s.image);
+    set.labels.push_back(s.label);
+  }
+  return set;
+}
+
+ValidationSet load_validation_set(const TrainConfig& config, const std::string& root) {
+  std::string list = (fs::path(root) / config.data.val_list).string();
+  std::vector<std::string> names = data::read_case_list(list);
+  if (config.eval.max_cases > 0 && static_cast<int64_t>(names.size()) > config.eval.max_cases)
+    names.resize(config.eval.max_cases);
+  ValidationSet set;
+  for (const auto& name : names)
+    set.push_back(config.dataset == "acdc" ? data::load_acdc_volume(data::AcdcRoot(root), name)
+                                           : data::load_la_volume(data::LaRoot(root), name));
+  return set;
+}
+
+Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
+                 const TrainConfig& config, std::mt19937_64& rng) {
+  std::vector<torch::Tensor> images, labels;
+  images.reserve(indices.size());
+  labels.reserve(indices.size());
+  for (int64_t i : indices) {
+    data::AugmentedPair p;
+    if (config.dataset == "acdc") {
+      data::AcdcAugmentOptions opt;
+      opt.patch_size = config.data.patch;
+      p = data::acdc_augment(set.images[i], set.labels[i], rng, opt);
+    } else {
+      data::LaAugmentOptions opt;
+      opt.patch_size = config.data.patch;
+      p = data::la_augment(set.images[i], set.labels[i], rng, opt);
+    }
+    images.push_back(p.image.unsqueeze(0));
+    labels.push_back(p.label.to(torch::kInt64));
+  }
+  return {torch::stack(images), torch::stack(labels)};
+}
+
+}  // namespace bcp::train
