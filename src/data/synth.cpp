@@ -177,15 +177,15 @@ AcdcPatient make_patient(const SynthAcdcOptions& opt, int patient) {
   p.cx = p.width * (0.5 + rng.uniform(-0.08, 0.08));
   p.drift_y = rng.uniform(-0.8, 0.8);
   p.drift_x = rng.uniform(-0.8, 0.8);
-  p.r_lv = side * rng.uniform(0.08, 0.13);
+  p.r_lv = side * rng.uniform(0.09, 0.14);
   p.ecc = rng.uniform(0.78, 1.0);
   p.theta = rng.uniform(0, kPi);
   p.t_myo = p.r_lv * rng.uniform(0.3, 0.5);
   p.endo = Outline(rng, 0.07);
   p.epi = Outline(rng, 0.18);
   p.rv_angle = kPi + rng.uniform(-0.7, 0.7);
-  p.rv_half_width = rng.uniform(0.6, 1.15);
-  p.rv_thick = p.r_lv * rng.uniform(0.5, 1.0);
+  p.rv_half_width = rng.uniform(0.8, 1.3);
+  p.rv_thick = p.r_lv * rng.uniform(0.7, 1.3);
   p.rv_gap = rng.uniform(0.0, 1.5);
   p.rv_slices = static_cast<int>(p.depth) - rng.integer(1, 2);
   p.apex_min = rng.uniform(0.15, 0.45);
@@ -201,7 +201,7 @@ AcdcPatient make_patient(const SynthAcdcOptions& opt, int patient) {
   p.body_cx = p.width * (0.5 + rng.uniform(-0.05, 0.05));
   p.body_ay = p.height * rng.uniform(0.4, 0.5);
   p.body_ax = p.width * rng.uniform(0.42, 0.55);
-  p.texture = SmoothField(rng, 8, 6.0, rng.uniform(0.04, 0.12), 2);
+  p.texture = SmoothField(rng, 6, 3.0, rng.uniform(0.03, 0.08), 2);
   p.bias = SmoothField(rng, 3, 1.2, rng.uniform(0.1, 0.35), 2);
   const double heart_extent = p.r_lv + p.t_myo * 1.5 + p.rv_thick + 4;
   const int n_blobs = rng.integer(2, 5);
@@ -293,7 +293,8 @@ Sample synth_acdc_volume(const SynthAcdcOptions& opt, int patient, int frame) {
                 rv_thick * std::pow(std::cos(dphi / p.rv_half_width * kPi / 2), 0.7);
             d_rv = std::max(inner - rho, rho - (inner + thick));
           } else {
-            d_rv = std::max(inner - rho, rho * (std::abs(dphi) - p.rv_half_width));
+            // Beyond the crescent's tips the band has zero width: distance to its end ray.
+            d_rv = std::max(std::abs(rho - inner), rho * (std::abs(dphi) - p.rv_half_width));
           }
         }
 
@@ -532,12 +533,12 @@ Sample synth_la_volume(const SynthLaOptions& opt, int index) {
     distractors.push_back(e);
     distractor_int.push_back(rng.uniform(0.2, 0.95));
   }
-  const double blood = rng.uniform(0.6, 0.9);
+  const double blood = rng.uniform(0.65, 0.95);
   const double wall = rng.uniform(0.25, 0.85);  // LGE wall enhancement varies a lot
-  const double tissue = rng.uniform(0.25, 0.5);
+  const double tissue = rng.uniform(0.2, 0.4);
   const double edge = rng.uniform(0.6, 1.2);
-  const double noise = rng.uniform(0.03, 0.09);
-  SmoothField texture(rng, 8, 5.0, rng.uniform(0.04, 0.1), 3);
+  const double noise = rng.uniform(0.03, 0.08);
+  SmoothField texture(rng, 8, 4.0, rng.uniform(0.03, 0.07), 3);
   SmoothField bias(rng, 3, 1.0, rng.uniform(0.1, 0.3), 3);
 
   const int64_t X = opt.size_x, Y = opt.size_y, Z = opt.size_z;
