@@ -1,0 +1,28 @@
+// The LA evaluation protocol of the released BCP code (test_all_case with nms=1): sliding-window
+// foreground probability, threshold 0.5, largest 3D connected component.
+#pragma once
+#include <torch/types.h>
+
+#include "bcp/eval/sliding_window.h"
+
+namespace bcp::eval {
+
+struct LaProtocolOptions {
+  /// Patch 112x112x80, stride 18/18/4, window_batch 1 by default (see sliding_window.h).
+  SlidingWindowOptions window;
+  /// Classes the predictor outputs, background included; class 1 is the foreground.
+  int64_t num_classes = 2;
+  /// Foreground where the averaged probability of class 1 is strictly above this.
+  double threshold = 0.5;
+  /// Keep only the largest 26-connected component (the authors' nms=1).
+  bool largest_component = true;
+};
+
+/// Predicts the binary labels of one volume.
+/// image: (X, Y, Z) floating point, finite, any device. predictor: (B, 1, px, py, pz) ->
+/// logits (B, num_classes, px, py, pz). Returns (X, Y, Z) uint8 in {0, 1} on image's device.
+/// Throws c10::Error for bad input (values named).
+torch::Tensor la_predict_volume(const torch::Tensor& image, const Predictor& predictor,
+                                const LaProtocolOptions& options = {});
+
+}  // namespace bcp::eval

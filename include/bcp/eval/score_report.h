@@ -1,0 +1,75 @@
+// Per-case scores and their summary as the paper reports them (mean over cases per class, then
+// over classes), in JSON, CSV and a printed table; plus scoring two folders of label files.
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bcp/eval/binary_metrics.h"
+
+namespace bcp::eval {
+
+/// The four metrics of one class of one case.
+struct CaseScore {
+  /// Case name, e.g. "patient002_frame01".
+  std::string case_name;
+  /// Class label, >= 1.
+  int cls = 1;
+  /// Dice and Jaccard as fractions; hd95 and asd in the report's unit.
+  BinaryScores scores;
+};
+
+struct ScoreReport {
+  /// Unit of hd95 and asd: "voxels" or "mm".
+  std::string unit = "voxels";
+  /// One entry per (case, class), in the order they were scored.
+  std::vector<CaseScore> cases;
+};
+
+/// Mean of each metric over the cases of each class, keyed by class (ascending).
+std::map<int, BinaryScores> per_class_mean(const ScoreReport& report);
+
+/// Mean over classes of per_class_mean: the paper's headline numbers. All 0 for an empty report.
+BinaryScores overall_mean(const ScoreReport& report);
+
+/// {"unit": U, "cases": [{"case", "class", "dice", "jaccard", "hd95", "asd"}, ...],
+///  "per_class": {"1": {"dice", "jaccard", "hd95", "asd"}, ...}, "mean": {...}};
+/// Dice and Jaccard as fractions.
+nlohmann::json report_to_json(const ScoreReport& report);
+
+/// Writes report_to_json to `json_path` and the cases as CSV (case,class,dice,jaccard,hd95,asd)
+/// beside it with the extension .csv. Each file is written under a temporary name and then
+/// renamed, so readers never see half-written output; missing parent folders are created.
+/// Throws std::invalid_argument when json_path ends in .csv, std::runtime_error on IO errors.
+void write_report(const ScoreReport& report, const std::string& json_path);
+
+/// The paper-style table: one row per class and a mean row, Dice %, Jaccard %, 95HD, ASD, with
+/// the unit and the number of cases in the heading. Ends with a newline.
+std::string format_table(const ScoreReport& report);
+
+/// What `bcp score` scores.
+struct ScoreDirsOptions {
+  /// Folder of predicted label files (.h5/.hdf5 with dataset `label` or `pred`, or
+  /// .nii/.nii.gz/.nrrd/.nhdr/.mha/.mhd).
+  std::string pred_dir;
+  /// Folder holding a reference file of the same name for every prediction.
+  std::string ref_dir;
+  /// Voxel spacing per axis (torch order, e.g. z,y,x), overriding the files'; empty = take it
+  /// from the reference file's header if it has one (unit mm), else voxel units.
+  std::vector<double> spacing;
+  /// Number of classes K including background; classes 1..K-1 are scored. 0 = 1 + the largest
+  /// label found in any prediction or reference, at least 2.
+  int num_classes = 0;
+};
+
+/// Scores every label file of options.pred_dir against its namesake in options.ref_dir, per
+/// class (a class absent from the prediction or the reference scores 0, as in BCP). Files are
+/// taken in name order; the case name is the file name without its extension.
+/// Throws std::invalid_argument / std::runtime_error with a one-line message naming the file:
+/// missing folder, no label files, missing reference, shape mismatch, labels outside
+/// [0, K-1], spacing of the wrong length or non-positive, or a mix of mm and voxel cases.
+ScoreReport score_mask_dirs(const ScoreDirsOptions& options);
+
+}  // namespace bcp::eval

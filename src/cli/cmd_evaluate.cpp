@@ -1,0 +1,52 @@
+// `bcp evaluate`: a checkpoint on a split of ACDC or LA with the paper's evaluation protocol
+// (ACDC slice-wise at 256x256, LA sliding window), printing the paper-style table.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "bcp/eval/evaluate.h"
+#include "command.h"
+
+namespace {
+
+void setup_evaluate(CLI::App& app) {
+  auto opts = std::make_shared<bcp::eval::EvaluateOptions>();
+  auto* cmd = app.add_subcommand(
+      "evaluate", "Evaluate a checkpoint on a case list (Dice, Jaccard, 95HD, ASD in voxels)");
+  cmd->add_option("--model", opts->model_path,
+                  "Checkpoint (bcp tensor archive: saved model or trainer checkpoint)")
+      ->required();
+  cmd->add_option("--data", opts->data_root, "Dataset root (ACDC or LA folder)")->required();
+  cmd->add_option("--list", opts->list_name, "Case list inside the root, e.g. val.list")
+      ->required();
+  cmd->add_option("--out", opts->out_dir, "Output folder: metrics.json, metrics.csv, predictions/")
+      ->required();
+  cmd->add_option("--dataset", opts->dataset, "acdc or la (default: from the checkpoint)")
+      ->check(CLI::IsMember({"acdc", "la"}));
+  cmd->add_option("--network", opts->model_prefix,
+                  "Network inside a trainer checkpoint: \"\" (student, default) or teacher");
+  cmd->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--window-batch", opts->window_batch,
+                  "LA: sliding windows per network call (1 = the authors' behaviour)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--format", opts->prediction_format, "Prediction files: h5 or nii.gz")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"h5", "nii.gz"}));
+  cmd->add_flag_function(
+      "--no-predictions", [opts](int64_t) { opts->save_predictions = false; },
+      "Do not write predictions/");
+  cmd->callback([opts] {
+    opts->progress = [](const std::string& name, size_t i, size_t n) {
+      std::cerr << "[" << (i + 1) << "/" << n << "] " << name << "\n";
+    };
+    const bcp::eval::ScoreReport report = bcp::eval::evaluate(*opts);
+    std::cout << bcp::eval::format_table(report) << "wrote "
+              << (std::filesystem::path(opts->out_dir) / "metrics.json").string() << "\n";
+  });
+}
+
+}  // namespace
+
+BCP_REGISTER_COMMAND("evaluate", setup_evaluate);

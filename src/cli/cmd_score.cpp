@@ -1,0 +1,76 @@
+// `bcp score`: Dice, Jaccard, 95HD and ASD of a folder of predicted label files against a folder
+// of references, as the paper reports them.
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bcp/eval/score_report.h"
+#include "command.h"
+
+namespace {
+
+struct ScoreCommandOptions {
+  /// What to score (folders, spacing, classes).
+  bcp::eval::ScoreDirsOptions dirs;
+  /// JSON report path; the CSV goes beside it.
+  std::string out;
+  /// --spacing as typed, "z,y,x".
+  std::string spacing;
+};
+
+std::vector<double> parse_spacing(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || !std::isfinite(v) || v <= 0)
+      throw std::invalid_argument(
+          "--spacing '" + text +
+          "': expected positive numbers separated by commas, e.g. 10,1.5,1.25");
+    out.push_back(v);
+  }
+  if (out.size() < 2 || out.size() > 3 || (!text.empty() && text.back() == ','))
+    throw std::invalid_argument("--spacing '" + text + "': expected 2 or 3 values (z,y,x or y,x)");
+  return out;
+}
+
+void setup_score(CLI::App& app) {
+  auto opts = std::make_shared<ScoreCommandOptions>();
+  auto* cmd = app.add_subcommand(
+      "score", "Score predicted label files against references (Dice, Jaccard, 95HD, ASD)");
+  cmd->add_option("--pred", opts->dirs.pred_dir,
+                  "Folder of predicted labels (.h5 with 'label' or 'pred', .nii, .nii.gz)")
+      ->required();
+  cmd->add_option("--ref", opts->dirs.ref_dir,
+                  "Folder of reference labels with the same file names")
+      ->required();
+  cmd->add_option("--out", opts->out, "JSON report to write; the CSV goes beside it (.csv)")
+      ->required();
+  cmd->add_option("--spacing", opts->spacing,
+                  "Voxel spacing z,y,x (mm) for every case; default: the reference header (NIfTI), "
+                  "else voxel units");
+  cmd->add_option("--classes", opts->dirs.num_classes,
+                  "Number of classes K incl. background (default: 1 + largest label, at least 2)");
+  cmd->callback([opts] {
+    if (!opts->spacing.empty()) opts->dirs.spacing = parse_spacing(opts->spacing);
+    const bcp::eval::ScoreReport report = bcp::eval::score_mask_dirs(opts->dirs);
+    bcp::eval::write_report(report, opts->out);
+    std::cout << bcp::eval::format_table(report) << "unit: " << report.unit << "\nwrote "
+              << opts->out << "\n";
+  });
+}
+
+}  // namespace
+
+BCP_REGISTER_COMMAND("score", setup_score);

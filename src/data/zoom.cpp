@@ -1,0 +1,54 @@
+#include "bcp/data/zoom.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace bcp::data {
+
+int64_t zoom_source_index(int64_t o, int64_t in, int64_t out) {
+  // scipy (NI_ZoomShift, grid_mode=False): zoom = (in - 1) / (out - 1) in float64, or 1 when
+  // out == 1; the coordinate o * zoom is rounded half up, floor(c + 0.5), for order 0. Doing the
+  // same double arithmetic keeps the .5 ties (and their float error) identical to scipy's.
+  const double zoom = out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 1.0;
+  const double c = static_cast<double>(o) * zoom;
+  auto i = static_cast<int64_t>(std::floor(c + 0.5));
+  // o * zoom can exceed in - 1 by one ulp only at the last index; it then rounds to in - 1 anyway.
+  if (i > in - 1) i = in - 1;
+  if (i < 0) i = 0;
+  return i;
+}
+
+torch::Tensor zoom_nearest(const torch::Tensor& x, std::vector<int64_t> out_size) {
+  auto shape_str = [](c10::IntArrayRef s) {
+    std::ostringstream os;
+    os << s;
+    return os.str();
+  };
+  TORCH_CHECK(x.dim() == 2 || x.dim() == 3,
+              "zoom_nearest: expected a 2D (H, W) or 3D (D, H, W) tensor, got shape ",
+              shape_str(x.sizes()));
+  TORCH_CHECK(static_cast<int64_t>(out_size.size()) == x.dim(), "zoom_nearest: out_size has ",
+              out_size.size(), " entries for a tensor of shape ", shape_str(x.sizes()));
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    TORCH_CHECK(out_size[d] >= 1, "zoom_nearest: out_size must be >= 1 on every axis, got ",
+                shape_str(out_size));
+    TORCH_CHECK(x.size(d) >= 1, "zoom_nearest: cannot resize an empty tensor of shape ",
+                shape_str(x.sizes()));
+  }
+  torch::Tensor y = x;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    const int64_t in = x.size(d);
+    const int64_t out = out_size[d];
+    if (in == out) continue;  // zoom factor 1: the identity map
+    std::vector<int64_t> idx(static_cast<size_t>(out));
+    for (int64_t o = 0; o < out; ++o) idx[static_cast<size_t>(o)] = zoom_source_index(o, in, out);
+    auto index = torch::tensor(idx, torch::kLong).to(x.device());
+    y = y.index_select(d, index);
+  }
+  // index_select already copied unless every axis was kept; return a fresh tensor either way.
+  return y.is_same(x) ? x.clone() : y.contiguous();
+}
+
+}  // namespace bcp::data

@@ -1,0 +1,229 @@
+#include "bcp/eval/evaluate.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "bcp/data/case_list.h"
+#include "bcp/data/la.h"
+#include "bcp/eval/binary_metrics.h"
+#include "bcp/io/h5.h"
+#include "bcp/io/nifti.h"
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/model_archive.h"
+
+namespace bcp::eval {
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Puts a module back into the mode it had, whatever happens in between.
+class ModeGuard {
+ public:
+  explicit ModeGuard(torch::nn::Module& m) : module_(m), was_training_(m.is_training()) {}
+  ~ModeGuard() { module_.train(was_training_); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+torch::Device model_device(nets::SegmentationNetImpl& model) {
+  for (const auto& p : model.parameters()) return p.device();
+  return torch::kCPU;
+}
+
+void check_dataset_fits(nets::SegmentationNetImpl& model, const std::string& dataset) {
+  if (dataset != "acdc" && dataset != "la")
+    throw std::invalid_argument("evaluate: dataset must be \"acdc\" or \"la\", got \"" + dataset +
+                                "\"");
+  const int64_t want = dataset == "acdc" ? 2 : 3;
+  if (model.spatial_dims() != want)
+    throw std::invalid_argument("evaluate: dataset \"" + dataset + "\" needs a " +
+                                std::to_string(want) + "D network, got a " +
+                                std::to_string(model.spatial_dims()) + "D " + model.config().arch);
+}
+
+void check_format(const std::string& format) {
+  if (format != "h5" && format != "nii.gz")
+    throw std::invalid_argument("evaluate: prediction format must be \"h5\" or \"nii.gz\", got \"" +
+                                format + "\"");
+}
+
+/// The dataset a checkpoint was trained on: its training config, its extra meta, else the arch.
+std::string dataset_of(const nlohmann::json& meta, const nets::ModelConfig& config) {
+  auto string_at = [](const nlohmann::json& j,
+                      std::initializer_list<const char*> keys) -> std::string {
+    const nlohmann::json* cur = &j;
+    for (const char* k : keys) {
+      if (!cur->is_object() || !cur->contains(k)) return "";
+      cur = &cur->at(k);
+    }
+    return cur->is_string() ? cur->get<std::string>() : "";
+  };
+  for (auto keys : {std::initializer_list<const char*>{"config", "dataset"},
+                    std::initializer_list<const char*>{"extra", "dataset"},
+                    std::initializer_list<const char*>{"extra", "config", "dataset"},
+                    std::initializer_list<const char*>{"dataset"}}) {
+    auto d = string_at(meta, keys);
+    if (!d.empty()) return d;
+  }
+  return config.arch == "vnet" ? "la" : "acdc";
+}
+
+}  // namespace
+
+Predictor model_predictor(nets::SegmentationNetImpl& model) {
+  const auto device = model_device(model);
+  return [&model, device](const torch::Tensor& x) {
+    return model.forward(x.to(device, torch::kFloat));
+  };
+}
+
+torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor& image,
+                           const ModelEvaluateOptions& options) {
+  check_dataset_fits(model, options.dataset);
+  ModeGuard mode(model);
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const auto device = model_device(model);
+  auto input = image.to(device, torch::kFloat);
+  auto predictor = model_predictor(model);
+  torch::Tensor labels;
+  if (options.dataset == "acdc") {
+    labels = acdc_predict_volume(input, predictor, options.acdc);
+  } else {
+    LaProtocolOptions la = options.la;
+    la.num_classes = model.config().num_classes;
+    labels = la_predict_volume(input, predictor, la);
+  }
+  return labels.to(torch::kCPU);
+}
+
+std::string write_prediction(const std::string& dir, const std::string& case_name,
+                             const torch::Tensor& labels, const std::string& dataset,
+                             const std::string& format) {
+  check_format(format);
+  fs::create_directories(dir);
+  auto pred = labels.to(torch::kCPU, torch::kUInt8).contiguous();
+  const std::string path = (fs::path(dir) / (case_name + "." + format)).string();
+  if (format == "h5") {
+    io::H5File f(path, io::H5File::Mode::kTruncate);
+    f.write("pred", pred);
+  } else {
+    // write_volume maps tensor axes to NIfTI axes reversed; the authors' LA files (nibabel) keep
+    // the array's X, Y, Z as NIfTI i, j, k, so reverse them first to get the same file.
+    io::write_volume(path, dataset == "la" ? pred.permute({2, 1, 0}).contiguous() : pred);
+  }
+  return path;
+}
+
+ScoreReport evaluate_model(nets::SegmentationNetImpl& model, const std::vector<data::Sample>& cases,
+                           const ModelEvaluateOptions& options) {
+  check_dataset_fits(model, options.dataset);
+  if (!options.predictions_dir.empty()) check_format(options.prediction_format);
+  const int num_classes = static_cast<int>(model.config().num_classes);
+  ScoreReport report;
+  report.unit = "voxels";
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    torch::Tensor pred;
+    try {
+      if (!c.label.defined() || c.label.sizes() != c.image.sizes()) {
+        throw std::invalid_argument("label shape does not match the image shape");
+      }
+      pred = predict_case(model, c.image, options);
+    } catch (const c10::Error& e) {
+      throw std::runtime_error("evaluate: case " + c.name + ": " + e.what_without_backtrace());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("evaluate: case " + c.name + ": " + e.what());
+    }
+    auto scores = per_class_scores(pred, c.label.to(torch::kCPU), num_classes);
+    for (size_t k = 0; k < scores.size(); ++k)
+      report.cases.push_back({c.name, static_cast<int>(k) + 1, scores[k]});
+    if (!options.predictions_dir.empty())
+      write_prediction(options.predictions_dir, c.name, pred, options.dataset,
+                       options.prediction_format);
+    if (options.progress) options.progress(c.name, i, cases.size());
+  }
+  return report;
+}
+
+ScoreReport evaluate(const EvaluateOptions& options) {
+  // Every input is checked before the (possibly long) run starts.
+  if (options.model_path.empty())
+    throw std::invalid_argument("evaluate: no checkpoint given (--model)");
+  if (!fs::is_regular_file(options.model_path))
+    throw std::runtime_error("evaluate: checkpoint not found: " + options.model_path);
+  if (options.data_root.empty() || !fs::is_directory(options.data_root))
+    throw std::runtime_error("evaluate: data root not found: " + options.data_root);
+  if (options.out_dir.empty())
+    throw std::invalid_argument("evaluate: no output folder given (--out)");
+  if (options.window_batch < 1)
+    throw std::invalid_argument("evaluate: window batch must be >= 1, got " +
+                                std::to_string(options.window_batch));
+  check_format(options.prediction_format);
+  if (!options.dataset.empty() && options.dataset != "acdc" && options.dataset != "la")
+    throw std::invalid_argument("evaluate: dataset must be \"acdc\" or \"la\", got \"" +
+                                options.dataset + "\"");
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(options.device);
+  } catch (const c10::Error&) {
+    throw std::invalid_argument("evaluate: unknown device \"" + options.device +
+                                "\" (use cpu, cuda or cuda:N)");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("evaluate: device \"" + options.device +
+                                "\" requested but CUDA is not available");
+
+  const auto archive = io::load_tensor_archive(options.model_path);
+  auto model = nets::model_from_archive(archive, options.model_prefix, options.model_path);
+  const auto config = model->config();
+  const std::string dataset =
+      options.dataset.empty() ? dataset_of(archive.meta, config) : options.dataset;
+  check_dataset_fits(*model, dataset);
+
+  const std::string list_path = (fs::path(options.data_root) / options.list_name).string();
+  if (options.list_name.empty() || !fs::is_regular_file(list_path))
+    throw std::runtime_error("evaluate: case list not found: " + list_path);
+  const auto names = data::read_case_list(list_path);
+  std::vector<std::string> paths;
+  for (const auto& name : names) {
+    auto p = dataset == "acdc" ? data::AcdcRoot(options.data_root).volume_path(name)
+                               : data::LaRoot(options.data_root).volume_path(name);
+    if (!fs::is_regular_file(p)) throw std::runtime_error("evaluate: case file not found: " + p);
+    paths.push_back(p);
+  }
+
+  model->to(device);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  ModelEvaluateOptions mopt;
+  mopt.dataset = dataset;
+  mopt.la.window.window_batch = options.window_batch;
+  if (options.save_predictions)
+    mopt.predictions_dir = (fs::path(options.out_dir) / "predictions").string();
+  mopt.prediction_format = options.prediction_format;
+  fs::create_directories(options.out_dir);
+
+  // One volume in memory at a time: LA volumes are large.
+  ScoreReport report;
+  report.unit = "voxels";
+  for (size_t i = 0; i < names.size(); ++i) {
+    data::Sample sample = dataset == "acdc"
+                              ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i])
+                              : data::load_la_volume(data::LaRoot(options.data_root), names[i]);
+    auto one = evaluate_model(*model, {sample}, mopt);
+    report.cases.insert(report.cases.end(), one.cases.begin(), one.cases.end());
+    if (options.progress) options.progress(names[i], i, names.size());
+  }
+  write_report(report, (fs::path(options.out_dir) / "metrics.json").string());
+  return report;
+}
+
+}  // namespace bcp::eval

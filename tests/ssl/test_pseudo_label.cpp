@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "../support.h"
+#include "bcp/io/h5.h"
+#include "bcp/ssl/pseudo_label.h"
+
+using bcp::ssl::acdc_pseudo_label;
+using bcp::ssl::la_pseudo_label;
+
+TEST(PseudoLabel, AcdcMatchesAuthorsExactly) {
+  const auto path = bcp::test::parity_file("pseudo_labels.h5");
+  BCP_REQUIRE_SHARED(path);
+  bcp::io::H5File f(path.string());
+  const auto logits = f.read("acdc_logits").to(torch::kFloat32);
+  const auto want = f.read("acdc_pseudo").to(torch::kInt64);
+  const auto got = acdc_pseudo_label(logits);
+  EXPECT_EQ(got.scalar_type(), torch::kInt64);
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_EQ(got.ne(want).sum().item<int64_t>(), 0);
+  // The fixture must exercise the component step: plain argmax differs from it.
+  EXPECT_GT(torch::softmax(logits, 1).argmax(1).ne(want).sum().item<int64_t>(), 0);
+}
+
+TEST(PseudoLabel, LaMatchesAuthorsExactly) {
+  const auto path = bcp::test::parity_file("pseudo_labels.h5");
+  BCP_REQUIRE_SHARED(path);
+  bcp::io::H5File f(path.string());
+  const auto logits = f.read("la_logits").to(torch::kFloat32);
+  const auto want = f.read("la_pseudo").to(torch::kInt64);
+  const auto got = la_pseudo_label(logits);
+  EXPECT_EQ(got.scalar_type(), torch::kInt64);
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_EQ(got.ne(want).sum().item<int64_t>(), 0);
+  EXPECT_GT(torch::softmax(logits, 1).select(1, 1).ge(0.5).ne(want).sum().item<int64_t>(), 0);
+}
+
+TEST(PseudoLabel, EmptyClassesAndShapes) {
+  // All background: nothing to keep.
+  auto logits = torch::zeros({2, 4, 8, 8});
+  logits.select(1, 0).fill_(5.0);
+  EXPECT_EQ(acdc_pseudo_label(logits).sum().item<int64_t>(), 0);
+  auto la = torch::zeros({1, 2, 4, 4, 4});
+  la.select(1, 0).fill_(1.0);
+  EXPECT_EQ(la_pseudo_label(la).sum().item<int64_t>(), 0);
+  EXPECT_EQ(la_pseudo_label(la).sizes(), (std::vector<int64_t>{1, 4, 4, 4}));
+  EXPECT_THROW(acdc_pseudo_label(torch::zeros({4, 8, 8})), c10::Error);
+  EXPECT_THROW(la_pseudo_label(torch::zeros({1, 3, 4, 4, 4})), c10::Error);
+}
+
+TEST(PseudoLabel, AcdcTrainingBatchIsFast) {
+  // Called every self-training step on 12 slices of 256x256 with 4 classes.
+  torch::manual_seed(0);
+  auto logits = torch::randn({12, 4, 64, 64});
+  logits =
+      torch::nn::functional::interpolate(logits, torch::nn::functional::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{256, 256})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false));
+  acdc_pseudo_label(logits);  // warm-up
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto out = acdc_pseudo_label(logits);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{12, 256, 256}));
+  EXPECT_LT(ms, 500.0) << "acdc_pseudo_label on 12x4x256x256 took " << ms << " ms";
+  RecordProperty("acdc_pseudo_label_ms", std::to_string(ms));
+}
