@@ -2,10 +2,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <iomanip>
+#include <iostream>
 
+#include "../support.h"
 #include "bcp/io/h5.h"
 #include "bcp/train/losses.h"
-#include "../support.h"
 
 namespace {
 
@@ -52,6 +54,9 @@ TEST(LossesParity, AcdcMixLossAllCases) {
     auto r = T::acdc_mix_loss(logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
     expect_rel(r.dice.item<double>(), f.read(g + "/loss_dice").item<double>(), "loss_dice");
     expect_rel(r.ce.item<double>(), f.read(g + "/loss_ce").item<double>(), "loss_ce");
+    std::cout << std::setprecision(9) << g << ": dice " << r.dice.item<double>() << " reference "
+              << f.read(g + "/loss_dice").item<double>() << ", ce " << r.ce.item<double>()
+              << " reference " << f.read(g + "/loss_ce").item<double>() << "\n";
     // Differentiable: gradients reach the logits, finite and not all zero.
     (r.dice + r.ce).backward();
     ASSERT_TRUE(logits.grad().defined());
@@ -73,7 +78,15 @@ TEST(LossesParity, LaMixLossAllCases) {
     auto c = read_case(f, g);
     auto logits = c.logits.clone().requires_grad_(true);
     auto loss = T::la_mix_loss(logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
-    expect_rel(loss.item<double>(), f.read(g + "/loss").item<double>(), "loss");
+    const double want = f.read(g + "/loss").item<double>();
+    expect_rel(loss.item<double>(), want, "loss");
+    // The reference's mask_DiceLoss softmaxes the logits once; feeding it probabilities (a
+    // second softmax) must not match, so the parity above is not a coincidence of tolerance.
+    auto twice = T::la_mix_loss(torch::softmax(c.logits, 1), c.img_l, c.patch_l, c.mask, c.l_weight,
+                                c.u_weight, c.unlab);
+    EXPECT_GT(std::abs(twice.item<double>() - want), 1e-3 * want);
+    std::cout << std::setprecision(9) << g << ": loss " << loss.item<double>() << " reference "
+              << want << "\n";
     auto parts =
         T::la_mix_loss_parts(c.logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
     expect_rel(((parts.dice + parts.ce) / 2).item<double>(), loss.item<double>(), "parts");
