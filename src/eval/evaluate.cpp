@@ -75,6 +75,25 @@ std::string dataset_of(const nlohmann::json& meta, const nets::ModelConfig& conf
   return config.arch == "vnet" ? "la" : "acdc";
 }
 
+// A trainer's checkpoint records the resolution it trained at (config.data.patch) and the LA
+// sliding-window stride (config.eval.stride): evaluating at another resolution would score a
+// model the run never validated.
+void protocol_from_meta(const nlohmann::json& meta, const std::string& dataset,
+                        ModelEvaluateOptions& o) {
+  if (!meta.is_object() || !meta.contains("config") || !meta["config"].is_object()) return;
+  const auto& c = meta["config"];
+  if (c.contains("data") && c["data"].contains("patch") && c["data"]["patch"].is_array()) {
+    auto patch = c["data"]["patch"].get<std::vector<int64_t>>();
+    if (dataset == "acdc" && patch.size() == 2) o.acdc.size = patch[0];
+    if (dataset == "la" && patch.size() == 3) o.la.window.patch = {patch[0], patch[1], patch[2]};
+  }
+  if (dataset == "la" && c.contains("eval") && c["eval"].contains("stride") &&
+      c["eval"]["stride"].is_array()) {
+    auto stride = c["eval"]["stride"].get<std::vector<int64_t>>();
+    if (stride.size() == 3) o.la.window.stride = {stride[0], stride[1], stride[2]};
+  }
+}
+
 }  // namespace
 
 Predictor model_predictor(nets::SegmentationNetImpl& model) {
@@ -205,6 +224,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   torch::NoGradGuard no_grad;
   ModelEvaluateOptions mopt;
   mopt.dataset = dataset;
+  protocol_from_meta(archive.meta, dataset, mopt);
   mopt.la.window.window_batch = options.window_batch;
   if (options.save_predictions)
     mopt.predictions_dir = (fs::path(options.out_dir) / "predictions").string();
