@@ -49,15 +49,24 @@ TypeMap map_h5_type(const H5::DataSet& ds, const std::string& path, const std::s
 
 H5::PredType mem_type_of(torch::ScalarType t, const std::string& path, const std::string& name) {
   switch (t) {
-    case torch::kFloat32: return H5::PredType::NATIVE_FLOAT;
-    case torch::kFloat64: return H5::PredType::NATIVE_DOUBLE;
-    case torch::kUInt8: return H5::PredType::NATIVE_UINT8;
-    case torch::kBool: return H5::PredType::NATIVE_UINT8;
-    case torch::kInt8: return H5::PredType::NATIVE_INT8;
-    case torch::kInt16: return H5::PredType::NATIVE_INT16;
-    case torch::kInt32: return H5::PredType::NATIVE_INT32;
-    case torch::kInt64: return H5::PredType::NATIVE_INT64;
-    default: fail(path, "cannot write dataset '" + name + "' of dtype " + c10::toString(t));
+    case torch::kFloat32:
+      return H5::PredType::NATIVE_FLOAT;
+    case torch::kFloat64:
+      return H5::PredType::NATIVE_DOUBLE;
+    case torch::kUInt8:
+      return H5::PredType::NATIVE_UINT8;
+    case torch::kBool:
+      return H5::PredType::NATIVE_UINT8;
+    case torch::kInt8:
+      return H5::PredType::NATIVE_INT8;
+    case torch::kInt16:
+      return H5::PredType::NATIVE_INT16;
+    case torch::kInt32:
+      return H5::PredType::NATIVE_INT32;
+    case torch::kInt64:
+      return H5::PredType::NATIVE_INT64;
+    default:
+      fail(path, "cannot write dataset '" + name + "' of dtype " + c10::toString(t));
   }
 }
 
@@ -159,7 +168,10 @@ void H5File::write(const std::string& name, const torch::Tensor& tensor) {
     std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
     H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
                                        : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
-    H5::DataSet ds = impl_->file.createDataSet(name, type, space);
+    // No modification times: the same tensors must give byte-identical files.
+    H5::DSetCreatPropList dcpl;
+    H5Pset_obj_track_times(dcpl.getId(), false);
+    H5::DataSet ds = impl_->file.createDataSet(name, type, space, dcpl);
     if (t.numel() > 0) ds.write(t.data_ptr(), type);
   } catch (const H5::Exception& e) {
     fail(path_, "cannot write dataset '" + name + "' (" + e.getDetailMsg() + ")");
@@ -168,8 +180,8 @@ void H5File::write(const std::string& name, const torch::Tensor& tensor) {
 
 bool H5File::has_attr(const std::string& object, const std::string& attr) const {
   if (!(object.empty() || object == "/") && !has(object)) return false;
-  return H5Aexists_by_name(impl_->file.getId(), object.empty() ? "/" : object.c_str(),
-                           attr.c_str(), H5P_DEFAULT) > 0;
+  return H5Aexists_by_name(impl_->file.getId(), object.empty() ? "/" : object.c_str(), attr.c_str(),
+                           H5P_DEFAULT) > 0;
 }
 
 double H5File::attr_number(const std::string& object, const std::string& attr) const {
@@ -198,6 +210,7 @@ std::string H5File::attr_string(const std::string& object, const std::string& at
   if (H5Tis_variable_str(type.id) > 0) {
     Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem.id, H5T_VARIABLE);
+    H5Tset_cset(mem.id, H5Tget_cset(type.id));  // h5py writes UTF-8; no conversion needed
     char* buf = nullptr;
     if (H5Aread(a.id, mem.id, &buf) < 0)
       fail(path_, "cannot read attribute '" + attr + "' on '" + object + "'");
@@ -215,7 +228,8 @@ std::string H5File::attr_string(const std::string& object, const std::string& at
 
 void H5File::set_attr(const std::string& object, const std::string& attr, double value) {
   hid_t file = impl_->file.getId();
-  if (has_attr(object, attr)) H5Adelete_by_name(file, object_path(object), attr.c_str(), H5P_DEFAULT);
+  if (has_attr(object, attr))
+    H5Adelete_by_name(file, object_path(object), attr.c_str(), H5P_DEFAULT);
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
   Handle a{H5Acreate_by_name(file, object_path(object), attr.c_str(), H5T_NATIVE_DOUBLE, space.id,
                              H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
@@ -227,7 +241,8 @@ void H5File::set_attr(const std::string& object, const std::string& attr, double
 void H5File::set_attr(const std::string& object, const std::string& attr,
                       const std::string& value) {
   hid_t file = impl_->file.getId();
-  if (has_attr(object, attr)) H5Adelete_by_name(file, object_path(object), attr.c_str(), H5P_DEFAULT);
+  if (has_attr(object, attr))
+    H5Adelete_by_name(file, object_path(object), attr.c_str(), H5P_DEFAULT);
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
   Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
   H5Tset_size(type.id, H5T_VARIABLE);

@@ -28,8 +28,8 @@ Batch batch_on(const StageContext& s, const std::vector<int64_t>& idx) {
 torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
                               const torch::Tensor& labels) {
   if (c.dataset == "acdc")  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
-    return 0.5 * (cross_entropy_loss(logits, labels) +
-                  acdc_dice_loss(torch::softmax(logits, 1), labels));
+    return 0.5 *
+           (mean_cross_entropy(logits, labels) + acdc_dice_loss(torch::softmax(logits, 1), labels));
   return la_pretrain_loss(logits, labels);  // (CE + Dice) / 2
 }
 
@@ -63,13 +63,12 @@ StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
   torch::Tensor teacher_logits;
   {
     torch::NoGradGuard no_grad;
-    torch::Tensor noise =
-        torch::clamp(torch::randn_like(bu.images) * c.mt.noise_std, -2 * c.mt.noise_std,
-                     2 * c.mt.noise_std);
+    torch::Tensor noise = torch::clamp(torch::randn_like(bu.images) * c.mt.noise_std,
+                                       -2 * c.mt.noise_std, 2 * c.mt.noise_std);
     teacher_logits = s.teacher->forward(bu.images + noise);
   }
-  double w = consistency_weight(iteration, {c.mt.consistency, c.mt.rampup_epochs,
-                                            c.mt.iters_per_epoch});
+  double w =
+      consistency_weight(iteration, {c.mt.consistency, c.mt.rampup_epochs, c.mt.iters_per_epoch});
   torch::Tensor cons = softmax_mse_consistency(u_logits, teacher_logits);
   StepStats st = optimizer_step(s, sup + w * cons);
   // SSL4MIS update_ema_variables: alpha warms up as 1 - 1/(step+1); parameters only.
@@ -146,8 +145,8 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     for (const ssl::MixedStream* m : {&mix.mixed_l, &mix.mixed_u}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = s.student.forward(m->image);
-      loss = loss + la_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight,
-                                m->unlab);
+      loss = loss +
+             la_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
     }
   }
   StepStats done = optimizer_step(s, loss);

@@ -12,8 +12,8 @@
 #include "bcp/data/two_stream_sampler.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/tensor_archive.h"
-#include "bcp/nets/state_dict.h"
 #include "bcp/nets/segmentation_net.h"
+#include "bcp/nets/state_dict.h"
 #include "bcp/train/lr_schedule.h"
 #include "bcp/train/optimizer_state.h"
 #include "bcp/train/run_log.h"
@@ -61,9 +61,9 @@ class Trainer {
     mc.num_classes = c_.data.num_classes;
     return nets::make_model(mc);
   }
-  StageSummary run_stage(const std::string& stage, int64_t iters, nets::SegmentationNetImpl& student,
-                         nets::SegmentationNetImpl* teacher, torch::optim::SGD& optimizer,
-                         LoopState loop, bool resumed);
+  StageSummary run_stage(const std::string& stage, int64_t iters,
+                         nets::SegmentationNetImpl& student, nets::SegmentationNetImpl* teacher,
+                         torch::optim::SGD& optimizer, LoopState loop, bool resumed);
   ValidationScores validate(nets::SegmentationNetImpl& net);
 
   TrainOptions o_;
@@ -139,8 +139,8 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
                                " (lower optim.lr?)");
     loss_sum += st.loss;
     ++loss_n;
-    nlohmann::json rec = {{"stage", stage}, {"iteration", loop.iteration}, {"loss", st.loss},
-                          {"lr", lr}};
+    nlohmann::json rec = {
+        {"stage", stage}, {"iteration", loop.iteration}, {"loss", st.loss}, {"lr", lr}};
     rec.update(st.parts);
     log_.record("step", rec);
     if (c_.schedule.log_every > 0 && loop.iteration % c_.schedule.log_every == 0) {
@@ -160,12 +160,9 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
         loop.best_dice = v.mean_dice;
         loop.best_iteration = loop.iteration;
       }
-      nlohmann::json vrec = {{"stage", stage},
-                             {"iteration", loop.iteration},
-                             {"mean_dice", v.mean_dice},
-                             {"mean_hd95", v.mean_hd95},
-                             {"dice", v.dice},
-                             {"hd95", v.hd95}};
+      nlohmann::json vrec = {{"stage", stage},           {"iteration", loop.iteration},
+                             {"mean_dice", v.mean_dice}, {"mean_hd95", v.mean_hd95},
+                             {"dice", v.dice},           {"hd95", v.hd95}};
       log_.record("validation", vrec);
       std::ostringstream line;
       line << stage << " iteration " << loop.iteration << ": val mean Dice " << v.mean_dice
@@ -177,8 +174,8 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
         save_train_state(best_path, student, teacher, &optimizer, loop, config_json);
       }
     }
-    if (last_iter || (c_.schedule.checkpoint_every > 0 &&
-                      loop.iteration % c_.schedule.checkpoint_every == 0))
+    if (last_iter ||
+        (c_.schedule.checkpoint_every > 0 && loop.iteration % c_.schedule.checkpoint_every == 0))
       save_last();
     if (o_.stop_after > 0 && ++session_steps_ >= o_.stop_after && loop.iteration < iters) {
       save_last();
@@ -262,7 +259,8 @@ TrainResult Trainer::run() {
       LoopState loop;
       bool resumed = o_.resume && resume_loop.stage == "pretrain";
       if (resumed) loop = load_train_state(path("last.h5"), *student, nullptr, &opt);
-      result.stages.push_back(run_stage("pretrain", pre_iters, *student, nullptr, opt, loop, resumed));
+      result.stages.push_back(
+          run_stage("pretrain", pre_iters, *student, nullptr, opt, loop, resumed));
       if (interrupted_) {
         result.interrupted = true;
         return result;
@@ -301,8 +299,8 @@ TrainResult Trainer::run() {
     torch::optim::SGD opt = make_optimizer(*student, c_);
     LoopState loop;
     if (o_.resume) loop = load_train_state(path("last.h5"), *student, teacher.get(), &opt);
-    result.stages.push_back(run_stage("train", c_.schedule.selftrain_iters, *student,
-                                      teacher.get(), opt, loop, o_.resume));
+    result.stages.push_back(run_stage("train", c_.schedule.selftrain_iters, *student, teacher.get(),
+                                      opt, loop, o_.resume));
   }
 
   if (interrupted_) {

@@ -16,16 +16,16 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
   std::string list = (fs::path(root) / config.data.train_list).string();
   std::vector<std::string> names = data::read_case_list(list);
   if (static_cast<int64_t>(names.size()) < config.data.labeled)
-    throw std::runtime_error(list + ": has " + std::to_string(names.size()) +
-                             " cases, fewer than data.labeled = " +
-                             std::to_string(config.data.labeled));
+    throw std::runtime_error(
+        list + ": has " + std::to_string(names.size()) +
+        " cases, fewer than data.labeled = " + std::to_string(config.data.labeled));
   int64_t rest = static_cast<int64_t>(names.size()) - config.data.labeled;
   int64_t unlabeled = config.data.unlabeled < 0 ? rest : std::min(rest, config.data.unlabeled);
   if (config.method != "supervised" && unlabeled < config.batch.unlabeled)
-    throw std::runtime_error(list + ": only " + std::to_string(unlabeled) +
-                             " unlabeled cases after the first " +
-                             std::to_string(config.data.labeled) + ", fewer than batch.unlabeled = " +
-                             std::to_string(config.batch.unlabeled));
+    throw std::runtime_error(
+        list + ": only " + std::to_string(unlabeled) + " unlabeled cases after the first " +
+        std::to_string(config.data.labeled) +
+        ", fewer than batch.unlabeled = " + std::to_string(config.batch.unlabeled));
   if (config.method == "supervised") unlabeled = 0;
   names.resize(config.data.labeled + unlabeled);
   TrainingSet set;

@@ -27,7 +27,7 @@ void expect_parity(SegmentationNetImpl& net, const std::string& path) {
   ASSERT_EQ(logits.sizes(), expected.sizes());
   const double err = (logits - expected).abs().max().item<double>();
   const double scale = expected.abs().max().item<double>();
-  RecordProperty("max_abs_error", std::to_string(err));
+  ::testing::Test::RecordProperty("max_abs_error", std::to_string(err));
   EXPECT_LT(err, kLogitTolerance) << path << ": max |logits - reference| = " << err
                                   << " (reference max |logit| " << scale << ")";
 }

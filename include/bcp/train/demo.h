@@ -10,15 +10,15 @@
 namespace bcp::train {
 
 struct DemoOptions {
-  std::string data_root;        ///< real ACDC root; empty = generate a synthetic one in out_dir/data
+  std::string data_root;  ///< real ACDC root; empty = generate a synthetic one in out_dir/data
   std::string out_dir = "bcp_demo";
   uint64_t seed = 1337;
   std::string device = "cpu";
-  bool echo = true;             ///< print progress
+  bool echo = true;  ///< print progress
   /// Iterations (supervised gets pretrain + selftrain, the same number of updates as BCP).
   int64_t pretrain_iters = 150;
   int64_t selftrain_iters = 350;
-  int64_t patch = 128;          ///< training and evaluation resolution
+  int64_t patch = 128;  ///< training and evaluation resolution
   int64_t val_every = 50;
 };
 

@@ -13,13 +13,13 @@ namespace bcp::train {
 
 /// The counters and generator states the loop needs to continue exactly.
 struct LoopState {
-  std::string stage;              ///< "train", "pretrain" or "selftrain"
-  int64_t iteration = 0;          ///< steps completed in this stage
-  double best_dice = -1;          ///< best validation mean Dice of this stage (-1: none yet)
-  int64_t best_iteration = -1;    ///< where it was reached
-  std::string sampler;            ///< TwoStreamSampler::save_state()
-  std::string rng;                ///< the augmentation/mask std::mt19937_64, streamed
-  nlohmann::json extra;           ///< method-specific (free-form)
+  std::string stage;            ///< "train", "pretrain" or "selftrain"
+  int64_t iteration = 0;        ///< steps completed in this stage
+  double best_dice = -1;        ///< best validation mean Dice of this stage (-1: none yet)
+  int64_t best_iteration = -1;  ///< where it was reached
+  std::string sampler;          ///< TwoStreamSampler::save_state()
+  std::string rng;              ///< the augmentation/mask std::mt19937_64, streamed
+  nlohmann::json extra;         ///< method-specific (free-form)
 };
 
 /// Writes `path` atomically. `teacher` and `optimizer` may be null.

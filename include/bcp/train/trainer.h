@@ -13,28 +13,28 @@ namespace bcp::train {
 
 struct TrainOptions {
   TrainConfig config;
-  std::string data_root;          ///< dataset root in the standard layout
-  std::string out_dir;            ///< run directory (created)
-  bool resume = false;            ///< continue from out_dir/last.h5
-  bool echo = true;               ///< mirror the human log to stdout
-  bool final_evaluation = true;   ///< evaluate best.h5 on the validation list at the end
+  std::string data_root;         ///< dataset root in the standard layout
+  std::string out_dir;           ///< run directory (created)
+  bool resume = false;           ///< continue from out_dir/last.h5
+  bool echo = true;              ///< mirror the human log to stdout
+  bool final_evaluation = true;  ///< evaluate best.h5 on the validation list at the end
   /// Stop (after writing last.h5) once this many steps ran in this call; 0 = run to the end.
   /// Simulates an interruption: a later call with resume = true continues the run.
   int64_t stop_after = 0;
 };
 
 struct StageSummary {
-  std::string stage;               ///< "train", "pretrain" or "selftrain"
+  std::string stage;  ///< "train", "pretrain" or "selftrain"
   int64_t iterations = 0;
-  double best_dice = -1;           ///< best validation mean Dice (fraction)
+  double best_dice = -1;  ///< best validation mean Dice (fraction)
   int64_t best_iteration = -1;
-  double seconds = 0;              ///< wall time of this session's part of the stage
+  double seconds = 0;  ///< wall time of this session's part of the stage
 };
 
 struct TrainResult {
   std::vector<StageSummary> stages;
-  std::string best_path;   ///< out_dir/best.h5: the model to evaluate (student at best val Dice)
-  std::string last_path;   ///< out_dir/last.h5: everything needed to resume
+  std::string best_path;  ///< out_dir/best.h5: the model to evaluate (student at best val Dice)
+  std::string last_path;  ///< out_dir/last.h5: everything needed to resume
   nlohmann::json final_metrics;  ///< the evaluation of best.h5 on the val list (null if skipped)
   double seconds = 0;
   bool interrupted = false;  ///< stopped by stop_after before the end

@@ -1,0 +1,217 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../support.h"
+#include "bcp/data/synth.h"
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/state_dict.h"
+#include "bcp/train/steps.h"
+#include "bcp/train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace bcp;
+using namespace bcp::train;
+
+namespace {
+
+// A tiny synthetic ACDC root shared by the tests of this file.
+const std::string& tiny_acdc() {
+  static const std::string root = [] {
+    fs::path p = fs::temp_directory_path() / "bcp_test_trainer_acdc";
+    fs::remove_all(p);
+    data::SynthAcdcOptions o;
+    o.seed = 5;
+    o.train_patients = 3;
+    o.val_patients = 1;
+    o.test_patients = 1;
+    o.min_side = 40;
+    o.max_side = 48;
+    o.min_slices = 4;
+    o.max_slices = 4;
+    data::write_synth_acdc(p.string(), o);
+    return p.string();
+  }();
+  return root;
+}
+
+TrainConfig tiny_config(const std::string& method) {
+  TrainConfig c = preset("acdc", 5, method);
+  c.data.patch = {32, 32};
+  c.data.labeled = 8;
+  c.batch = {4, method == "supervised" ? 0 : 4};
+  c.schedule.pretrain_iters = method == "bcp" ? 4 : 0;
+  c.schedule.selftrain_iters = 4;
+  c.schedule.val_every = 2;
+  c.schedule.checkpoint_every = 2;
+  c.schedule.log_every = 0;
+  c.threads = 1;
+  return c;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("bcp_test_trainer_" + name);
+  fs::remove_all(p);
+  return p;
+}
+
+TrainResult run(const TrainConfig& c, const fs::path& out, bool resume = false,
+                int64_t stop_after = 0) {
+  TrainOptions o;
+  o.config = c;
+  o.data_root = tiny_acdc();
+  o.out_dir = out.string();
+  o.resume = resume;
+  o.echo = false;
+  o.final_evaluation = false;
+  o.stop_after = stop_after;
+  return bcp::train::train(o);
+}
+
+}  // namespace
+
+TEST(TrainStep, BcpSelfTrainStepUpdatesStudentByGradientAndTeacherByEmaOnly) {
+  TrainConfig c = tiny_config("bcp");
+  TrainingSet set = load_training_set(c, tiny_acdc());
+  torch::manual_seed(0);
+  nets::ModelConfig mc{"unet2d", 1, 4};
+  auto student = nets::make_model(mc);
+  auto teacher = nets::make_model(mc);
+  for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+  torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  std::mt19937_64 rng(1);
+  StageContext ctx{c, set, torch::kCPU, *student, teacher.get(), opt, rng};
+  auto s_before = nets::state_dict(*student);
+  auto t_before = nets::state_dict(*teacher);
+  for (auto& [k, v] : s_before) v = v.clone();
+  for (auto& [k, v] : t_before) v = v.clone();
+  StepStats st = bcp_selftrain_step(ctx, {0, 1, 2, 3}, {8, 9, 10, 11});
+  EXPECT_TRUE(std::isfinite(st.loss));
+  EXPECT_TRUE(st.parts.contains("mix_dice"));
+  auto s_after = nets::state_dict(*student);
+  auto t_after = nets::state_dict(*teacher);
+  int changed = 0;
+  for (auto& p : student->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    if (!torch::equal(s_before[p.key()], s_after[p.key()])) ++changed;
+  }
+  EXPECT_GT(changed, 0);
+  for (auto& p : teacher->named_parameters()) {
+    EXPECT_FALSE(p.value().grad().defined()) << "teacher got a gradient: " << p.key();
+    // teacher = 0.99 teacher + 0.01 student (after the student's step)
+    torch::Tensor expect = t_before[p.key()] * 0.99 + s_after[p.key()] * 0.01;
+    EXPECT_TRUE(torch::allclose(t_after[p.key()], expect, 1e-6, 1e-7)) << p.key();
+  }
+  // ACDC blends BN statistics too (bcp.ema_buffers).
+  auto key = std::string("encoder.in_conv.conv_conv.1.running_mean");
+  ASSERT_TRUE(t_after.count(key));
+  EXPECT_FALSE(torch::equal(t_after[key], t_before[key]));
+}
+
+TEST(TrainStep, SupervisedStepLowersTheLossOnAFixedBatch) {
+  TrainConfig c = tiny_config("supervised");
+  TrainingSet set = load_training_set(c, tiny_acdc());
+  torch::manual_seed(0);
+  auto student = nets::make_model({"unet2d", 1, 4});
+  torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  std::mt19937_64 rng(1);
+  StageContext ctx{c, set, torch::kCPU, *student, nullptr, opt, rng};
+  double first = 0, last = 0;
+  for (int i = 0; i < 15; ++i) {
+    rng.seed(1);  // same augmentation every step: the same batch
+    StepStats st = supervised_step(ctx, {0, 1, 2, 3}, i);
+    if (i == 0) first = st.loss;
+    last = st.loss;
+  }
+  EXPECT_LT(last, first * 0.9) << "first " << first << " last " << last;
+}
+
+TEST(Trainer, BcpRunWritesItsFilesAndResumeEqualsUninterrupted) {
+  TrainConfig c = tiny_config("bcp");
+  fs::path a = fresh_dir("bcp_a"), b = fresh_dir("bcp_b");
+  TrainResult ra = run(c, a);
+  ASSERT_EQ(ra.stages.size(), 2u);
+  for (const char* f :
+       {"config.json", "log.txt", "metrics.jsonl", "last.h5", "best.h5", "pretrain_best.h5"})
+    EXPECT_TRUE(fs::exists(a / f)) << f;
+  // Interrupted mid-pretrain, then mid-selftrain, then resumed to the end.
+  EXPECT_TRUE(run(c, b, false, 3).interrupted);
+  EXPECT_TRUE(run(c, b, true, 3).interrupted);
+  EXPECT_FALSE(run(c, b, true).interrupted);
+  auto la = io::load_tensor_archive((a / "last.h5").string());
+  auto lb = io::load_tensor_archive((b / "last.h5").string());
+  ASSERT_EQ(la.tensors.size(), lb.tensors.size());
+  for (const auto& [name, t] : la.tensors) {
+    ASSERT_TRUE(lb.tensors.count(name)) << name;
+    EXPECT_TRUE(torch::equal(t, lb.tensors[name])) << "differs after resume: " << name;
+  }
+  EXPECT_TRUE(la.tensors.count("teacher/encoder.in_conv.conv_conv.0.weight"));
+  EXPECT_TRUE(la.tensors.count("optim/0"));
+  EXPECT_EQ(la.meta["train"]["iteration"], 4);
+  EXPECT_EQ(la.meta["train"]["stage"], "selftrain");
+  // The log holds validation records with per-class Dice and HD95.
+  std::ifstream log(a / "metrics.jsonl");
+  int validations = 0;
+  for (std::string line; std::getline(log, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["kind"] == "validation") {
+      ++validations;
+      EXPECT_EQ(j["dice"].size(), 3u);
+      EXPECT_EQ(j["hd95"].size(), 3u);
+    }
+  }
+  EXPECT_EQ(validations, 4);  // iterations 2 and 4 of both stages
+}
+
+TEST(Trainer, MeanTeacherAndSupervisedRunAndRefuseToOverwrite) {
+  for (std::string m : {"mean-teacher", "supervised"}) {
+    fs::path out = fresh_dir(m);
+    TrainResult r = run(tiny_config(m), out);
+    ASSERT_EQ(r.stages.size(), 1u) << m;
+    EXPECT_GE(r.stages[0].best_dice, 0.0) << m;
+    EXPECT_TRUE(fs::exists(out / "best.h5")) << m;
+    auto last = io::load_tensor_archive((out / "last.h5").string());
+    EXPECT_EQ(last.tensors.count("teacher/encoder.in_conv.conv_conv.0.weight") > 0,
+              m == "mean-teacher");
+    try {
+      run(tiny_config(m), out);
+      FAIL() << "a second run into the same folder must be refused";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Trainer, SameSeedSameWeights) {
+  TrainConfig c = tiny_config("supervised");
+  fs::path a = fresh_dir("det_a"), b = fresh_dir("det_b");
+  run(c, a);
+  run(c, b);
+  auto la = io::load_tensor_archive((a / "last.h5").string());
+  auto lb = io::load_tensor_archive((b / "last.h5").string());
+  for (const auto& [name, t] : la.tensors) EXPECT_TRUE(torch::equal(t, lb.tensors[name])) << name;
+}
+
+TEST(Trainer, BadInputsAreClearErrors) {
+  TrainConfig c = tiny_config("bcp");
+  TrainOptions o;
+  o.config = c;
+  o.data_root = "/nonexistent/acdc";
+  o.out_dir = fresh_dir("bad").string();
+  o.echo = false;
+  try {
+    bcp::train::train(o);
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/acdc"), std::string::npos) << e.what();
+  }
+  o.data_root = tiny_acdc();
+  o.config.data.labeled = 1000;
+  EXPECT_THROW(bcp::train::train(o), std::exception);
+  o.config = c;
+  o.resume = true;
+  o.out_dir = fresh_dir("bad2").string();
+  EXPECT_THROW(bcp::train::train(o), std::runtime_error);  // nothing to resume
+}
