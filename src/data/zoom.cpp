@@ -13,11 +13,9 @@ int64_t zoom_source_index(int64_t o, int64_t in, int64_t out) {
   // same double arithmetic keeps the .5 ties (and their float error) identical to scipy's.
   const double zoom = out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 1.0;
   const double c = static_cast<double>(o) * zoom;
-  auto i = static_cast<int64_t>(std::floor(c + 0.5));
-  // o * zoom can exceed in - 1 by one ulp only at the last index; it then rounds to in - 1 anyway.
-  if (i > in - 1) i = in - 1;
-  if (i < 0) i = 0;
-  return i;
+  // scipy's map_coordinate for mode="constant": a coordinate outside [0, in - 1] reads cval.
+  if (c > static_cast<double>(in - 1)) return -1;
+  return static_cast<int64_t>(std::floor(c + 0.5));
 }
 
 torch::Tensor zoom_nearest(const torch::Tensor& x, std::vector<int64_t> out_size) {
@@ -43,9 +41,15 @@ torch::Tensor zoom_nearest(const torch::Tensor& x, std::vector<int64_t> out_size
     const int64_t out = out_size[d];
     if (in == out) continue;  // zoom factor 1: the identity map
     std::vector<int64_t> idx(static_cast<size_t>(out));
-    for (int64_t o = 0; o < out; ++o) idx[static_cast<size_t>(o)] = zoom_source_index(o, in, out);
+    std::vector<int64_t> outside;
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t i = zoom_source_index(o, in, out);
+      idx[static_cast<size_t>(o)] = i < 0 ? 0 : i;
+      if (i < 0) outside.push_back(o);
+    }
     auto index = torch::tensor(idx, torch::kLong).to(x.device());
     y = y.index_select(d, index);
+    if (!outside.empty()) y.index_fill_(d, torch::tensor(outside, torch::kLong).to(x.device()), 0);
   }
   // index_select already copied unless every axis was kept; return a fresh tensor either way.
   return y.is_same(x) ? x.clone() : y.contiguous();

@@ -45,21 +45,12 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
   for (const auto& item : module.named_buffers()) targets[item.key()] = item.value();
 
   std::vector<std::string> missing, unexpected;
-  for (const auto& [key, target] : targets) {
-    auto it = tensors.find(key);
-    if (it == tensors.end()) {
-      if (!ends_with(key, "num_batches_tracked")) missing.push_back(key);
-      continue;
-    }
-    if (!it->second.defined())
-      throw std::runtime_error("load_state_dict: key '" + key + "' holds an undefined tensor");
-    if (it->second.sizes() != target.sizes())
-      throw std::runtime_error("load_state_dict: shape mismatch for key '" + key +
-                               "': module has " + shape_str(target) + ", given " +
-                               shape_str(it->second));
-  }
+  for (const auto& [key, target] : targets)
+    if (!tensors.count(key) && !ends_with(key, "num_batches_tracked")) missing.push_back(key);
   for (const auto& item : tensors)
     if (!targets.count(item.first)) unexpected.push_back(item.first);
+  // Key-set errors first: weights of another architecture are better reported as such than as
+  // the first shape that happens to differ.
   if (strict && !missing.empty())
     throw std::runtime_error("load_state_dict: missing key " + key_list(missing) + " (" +
                              std::to_string(missing.size()) + " of " +
@@ -67,6 +58,16 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
   if (strict && !unexpected.empty())
     throw std::runtime_error("load_state_dict: unexpected key " + key_list(unexpected) +
                              " (not in the module)");
+  for (const auto& [key, target] : targets) {
+    auto it = tensors.find(key);
+    if (it == tensors.end()) continue;
+    if (!it->second.defined())
+      throw std::runtime_error("load_state_dict: key '" + key + "' holds an undefined tensor");
+    if (it->second.sizes() != target.sizes())
+      throw std::runtime_error("load_state_dict: shape mismatch for key '" + key +
+                               "': module has " + shape_str(target) + ", given " +
+                               shape_str(it->second));
+  }
 
   torch::NoGradGuard no_grad;
   for (auto& [key, target] : targets) {

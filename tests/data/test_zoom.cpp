@@ -10,8 +10,7 @@ namespace {
 using bcp::data::zoom_nearest;
 using bcp::data::zoom_source_index;
 
-// Known failing at the end of session 1 (see the closing note); re-enable when fixed.
-TEST(Zoom, DISABLED_ParityWithScipyOrder0) {
+TEST(Zoom, ParityWithScipyOrder0) {
   const auto path = bcp::test::parity_file("resize.h5");
   BCP_REQUIRE_SHARED(path);
   bcp::io::H5File f(path.string());
@@ -44,9 +43,13 @@ TEST(Zoom, SourceIndexIsCornerAligned) {
   // Both corners always map onto each other.
   EXPECT_EQ(zoom_source_index(0, 216, 256), 0);
   EXPECT_EQ(zoom_source_index(255, 216, 256), 215);
-  EXPECT_EQ(zoom_source_index(215, 256, 216), 255);
   // out == 1 reads the first element (scipy uses zoom 1 there).
   EXPECT_EQ(zoom_source_index(0, 7, 1), 0);
+  // 256 -> 216: 215 * (255 / 215.) is one ulp past 255, which scipy's constant mode reads as 0.
+  EXPECT_EQ(zoom_source_index(215, 256, 216), -1);
+  auto row = bcp::data::zoom_nearest(torch::ones({256, 3}, torch::kUInt8), {216, 3});
+  EXPECT_EQ(row.slice(0, 0, 215).min().item<int>(), 1);
+  EXPECT_EQ(row[215].max().item<int>(), 0);
 }
 
 TEST(Zoom, ThreeDimensionalAndIntegerDtypes) {

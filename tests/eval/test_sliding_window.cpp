@@ -132,8 +132,7 @@ TEST(SlidingWindow, MatchesBruteForceAverage) {
   EXPECT_LT(max_err, 1e-6);
 }
 
-// Known failing at the end of session 1 (see the closing note); re-enable when fixed.
-TEST(SlidingWindow, DISABLED_WindowBatchDoesNotChangeResult) {
+TEST(SlidingWindow, WindowBatchDoesNotChangeResult) {
   torch::manual_seed(1);
   auto vol = torch::randn({20, 17, 9});
   SlidingWindowOptions opt;
@@ -164,7 +163,10 @@ TEST(SlidingWindow, DISABLED_WindowBatchDoesNotChangeResult) {
     const auto windows =
         static_cast<int64_t>(sliding_window_grid({20, 17, 9}, opt.patch, opt.stride).starts.size());
     EXPECT_EQ(calls, (windows + wb - 1) / wb);
-    EXPECT_TRUE(torch::equal(batched, sliding_window_probability(vol, conv, 3, opt)));
+    // A convolution may pick another kernel for another batch size, so a real network agrees to
+    // float rounding rather than bit for bit.
+    auto single = sliding_window_probability(vol, conv, 3, opt);
+    EXPECT_LT((batched - single).abs().max().item<float>(), 1e-5F);
   }
 }
 

@@ -74,8 +74,7 @@ TEST(StateDict, MismatchesNameTheKeyAndLeaveTheModuleUntouched) {
   for (const auto& [k, v] : before) EXPECT_TRUE(torch::equal(v, after.at(k))) << k;
 }
 
-// Known failing at the end of session 1 (see the closing note); re-enable when fixed.
-TEST(StateDict, DISABLED_H5ErrorsNameTheFileAndKey) {
+TEST(StateDict, H5ErrorsNameTheFileAndKey) {
   fs::path p = fs::temp_directory_path() / "bcp_test_state_dict_bad.h5";
   UNet2d net(UNet2dOptions(1, 4));
   {

@@ -47,7 +47,8 @@ struct SlidingWindowOptions {
   Shape3 stride{18, 18, 4};
   /// Windows per predictor call. 1 is the authors' behaviour; larger values run faster on a GPU.
   /// The windows' probabilities are added in the same order for any value, so results are
-  /// identical whenever the predictor treats batch items independently (eval mode).
+  /// identical when the predictor's output for one item does not depend on the batch; a network
+  /// in eval mode agrees to float rounding (its convolutions may pick per-batch-size kernels).
   int64_t window_batch = 1;
 };
 
