@@ -2,6 +2,8 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -19,13 +21,38 @@ inline std::filesystem::path data_dir(const std::string& name) {
   return shared_dir() / "data" / name;
 }
 /// Path of the built `bcp` executable.
-inline std::string cli_path() { return BCP_CLI_PATH; }
+inline std::string cli_path() {
+  return BCP_CLI_PATH;
+}
+
+struct RunResult {
+  int rc;              ///< exit status, -1 when the process did not exit normally
+  std::string output;  ///< stdout and stderr together
+};
+
+/// Runs the built `bcp` with `args` (already shell-quoted where needed).
+inline RunResult run_cli(const std::string& args) {
+  const std::string cmd = "'" + cli_path() + "' " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// A path in single quotes for run_cli.
+inline std::string quoted(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
 
 }  // namespace bcp::test
 
 /// Skips the current test, loudly, when a file or folder under ../shared is missing.
-#define BCP_REQUIRE_SHARED(path)                                                         \
-  do {                                                                                   \
-    if (!std::filesystem::exists(path))                                                  \
+#define BCP_REQUIRE_SHARED(path)                                                               \
+  do {                                                                                         \
+    if (!std::filesystem::exists(path))                                                        \
       GTEST_SKIP() << "SKIPPED: needs " << (path) << " (../shared is absent on this machine)"; \
   } while (0)

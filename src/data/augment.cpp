@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bcp/data/zoom.h"
+#include "bcp/util/rng.h"
 
 namespace bcp::data {
 namespace {
@@ -17,20 +18,8 @@ std::string shape_str(c10::IntArrayRef s) {
   return os.str();
 }
 
-// Uniform integer in [lo, hi) by rejection: unbiased and identical on every standard library.
-int64_t uniform_int(Rng& rng, int64_t lo, int64_t hi) {
-  const uint64_t range = static_cast<uint64_t>(hi - lo);
-  const uint64_t threshold = (0 - range) % range;
-  for (;;) {
-    const uint64_t r = rng();
-    if (r >= threshold) return lo + static_cast<int64_t>(r % range);
-  }
-}
-
-// Uniform double in [0, 1) from the top 53 bits.
-double uniform01(Rng& rng) {
-  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
+using util::uniform01;
+using util::uniform_int;
 
 void check_pair(const torch::Tensor& image, const torch::Tensor& label, int64_t rank,
                 const char* who) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 namespace bcp::data {
@@ -25,6 +26,36 @@ std::vector<std::string> read_case_list(const std::string& path) {
   if (in.bad()) throw std::runtime_error(path + ": read error in case list");
   if (names.empty()) throw std::runtime_error(path + ": empty split (no case names)");
   return names;
+}
+
+std::string patient_of(const std::string& name) {
+  for (const char* sep : {"_frame", "_slice"}) {
+    const size_t at = name.find(sep);
+    if (at != std::string::npos && at > 0) return name.substr(0, at);
+  }
+  return name;
+}
+
+int64_t count_first_patients(const std::vector<std::string>& names, int64_t patients) {
+  if (patients < 1)
+    throw std::invalid_argument("labeled patients must be >= 1, got " + std::to_string(patients));
+  std::set<std::string> seen;
+  std::string current;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string p = patient_of(names[i]);
+    if (p == current) continue;
+    if (seen.count(p))
+      throw std::invalid_argument("case list: the names of " + p +
+                                  " are not contiguous, so 'the first patients' is ambiguous");
+    if (static_cast<int64_t>(seen.size()) == patients) return static_cast<int64_t>(i);
+    seen.insert(p);
+    current = p;
+  }
+  if (static_cast<int64_t>(seen.size()) < patients)
+    throw std::invalid_argument("case list has " + std::to_string(seen.size()) +
+                                " patients, fewer than the " + std::to_string(patients) +
+                                " asked for");
+  return static_cast<int64_t>(names.size());
 }
 
 void write_case_list(const std::string& path, const std::vector<std::string>& names) {

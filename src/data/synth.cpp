@@ -13,6 +13,7 @@
 
 #include "bcp/data/case_list.h"
 #include "bcp/io/h5.h"
+#include "bcp/util/rng.h"
 
 namespace bcp::data {
 namespace {
@@ -39,9 +40,7 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : eng_(seed) {}
   /// Uniform in [a, b).
-  double uniform(double a, double b) {
-    return a + (b - a) * static_cast<double>(eng_() >> 11) * 0x1.0p-53;
-  }
+  double uniform(double a, double b) { return a + (b - a) * util::uniform01(eng_); }
   /// Uniform integer in [a, b].
   int integer(int a, int b) {
     return a + static_cast<int>(eng_() % static_cast<uint64_t>(b - a + 1));

@@ -3,18 +3,12 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/util/rng.h"
+
 namespace bcp::data {
 namespace {
 
-// Uniform integer in [lo, hi) by rejection: unbiased and identical on every standard library.
-int64_t uniform_int(std::mt19937_64& rng, int64_t lo, int64_t hi) {
-  const uint64_t range = static_cast<uint64_t>(hi - lo);
-  const uint64_t threshold = (0 - range) % range;
-  for (;;) {
-    const uint64_t r = rng();
-    if (r >= threshold) return lo + static_cast<int64_t>(r % range);
-  }
-}
+using util::uniform_int;
 
 std::vector<int64_t> permutation(const std::vector<int64_t>& v, std::mt19937_64& rng) {
   std::vector<int64_t> p = v;

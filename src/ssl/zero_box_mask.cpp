@@ -5,20 +5,11 @@
 #include <cmath>
 #include <limits>
 
+#include "bcp/util/rng.h"
+
 namespace bcp::ssl {
-namespace {
 
-// Uniform integer in [lo, hi) by rejection: unbiased and identical on every standard library.
-int64_t uniform_int(Rng& rng, int64_t lo, int64_t hi) {
-  const uint64_t range = static_cast<uint64_t>(hi - lo);
-  const uint64_t threshold = (0 - range) % range;  // 2^64 mod range: the biased low tail
-  for (;;) {
-    const uint64_t r = rng();
-    if (r >= threshold) return lo + static_cast<int64_t>(r % range);
-  }
-}
-
-}  // namespace
+using util::uniform_int;
 
 int64_t zero_box_side(int64_t n, double beta) {
   TORCH_CHECK(n >= 1, "zero_box_side: axis length must be >= 1, got ", n);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <sys/wait.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,25 +19,14 @@ using torch::indexing::Slice;
 
 namespace {
 
-struct RunResult {
-  int rc;
-  std::string output;  // stdout and stderr together
-};
+using bcp::test::RunResult;
 
 RunResult run(const std::string& args) {
-  const std::string cmd = "'" + bcp::test::cli_path() + "' score " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return bcp::test::run_cli("score " + args);
 }
 
 std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return bcp::test::quoted(p);
 }
 
 void write_h5(const fs::path& p, const std::string& name, const torch::Tensor& t) {

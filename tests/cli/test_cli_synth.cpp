@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cstdio>
 #include <filesystem>
@@ -15,21 +14,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-  int rc;
-  std::string output;
-};
+using bcp::test::RunResult;
 
 RunResult run_synth(const std::string& args) {
-  const std::string cmd = "'" + bcp::test::cli_path() + "' synth " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return bcp::test::run_cli("synth " + args);
 }
 
 struct TempDir {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support.h"
 #include "bcp/data/case_list.h"
 
 namespace fs = std::filesystem;
@@ -67,4 +68,33 @@ TEST(CaseList, WriteThenReadRoundTrips) {
   bcp::data::write_case_list(p.string(), names);
   EXPECT_EQ(read_case_list(p.string()), names);
   fs::remove(p);
+}
+
+TEST(CaseList, LabeledPatientsBecomeSliceCounts) {
+  using bcp::data::count_first_patients;
+  using bcp::data::patient_of;
+  EXPECT_EQ(patient_of("patient003_frame01_slice_4"), "patient003");
+  EXPECT_EQ(patient_of("case7_slice_2"), "case7");
+  EXPECT_EQ(patient_of("volume12"), "volume12");
+  const std::vector<std::string> names{"p1_frame01_slice_1", "p1_frame02_slice_1", "p2_slice_1",
+                                       "p2_slice_2", "p3_frame01"};
+  EXPECT_EQ(count_first_patients(names, 1), 2);
+  EXPECT_EQ(count_first_patients(names, 2), 4);
+  EXPECT_EQ(count_first_patients(names, 3), 5);
+  EXPECT_THROW(count_first_patients(names, 4), std::invalid_argument);
+  EXPECT_THROW(count_first_patients(names, 0), std::invalid_argument);
+  try {
+    count_first_patients({"p1_slice_1", "p2_slice_1", "p1_slice_2"}, 3);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("p1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CaseList, AcdcLabeledSubsetsAreTheLiteraturesSliceCounts) {
+  const auto list = bcp::test::data_dir("ACDC") / "train_slices.list";
+  BCP_REQUIRE_SHARED(list);
+  const auto names = read_case_list(list.string());
+  EXPECT_EQ(bcp::data::count_first_patients(names, 3), 68);
+  EXPECT_EQ(bcp::data::count_first_patients(names, 7), 136);
 }

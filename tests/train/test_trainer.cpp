@@ -215,3 +215,57 @@ TEST(Trainer, BadInputsAreClearErrors) {
   o.out_dir = fresh_dir("bad2").string();
   EXPECT_THROW(bcp::train::train(o), std::runtime_error);  // nothing to resume
 }
+
+TEST(Trainer, LaBcpRunsEndToEndAndResumesBitExactly) {
+  static const std::string root = [] {
+    fs::path p = fs::temp_directory_path() / "bcp_test_trainer_la";
+    fs::remove_all(p);
+    data::SynthLaOptions o;
+    o.seed = 3;
+    o.train_cases = 4;
+    o.val_cases = 1;
+    o.test_cases = 1;
+    o.size_x = 40;
+    o.size_y = 36;
+    o.size_z = 20;
+    data::write_synth_la(p.string(), o);
+    return p.string();
+  }();
+  TrainConfig c = preset("la", 5, "bcp");
+  c.data.patch = {32, 32, 16};
+  c.data.labeled = 2;
+  c.batch = {2, 2};
+  c.schedule.pretrain_iters = 2;
+  c.schedule.selftrain_iters = 2;
+  c.schedule.val_every = 2;
+  c.schedule.checkpoint_every = 1;
+  c.schedule.log_every = 0;
+  c.eval.stride = {16, 16, 8};
+  c.threads = 1;
+  auto run_la = [&](const fs::path& out, bool resume, int64_t stop_after, bool final_eval) {
+    TrainOptions o;
+    o.config = c;
+    o.data_root = root;
+    o.out_dir = out.string();
+    o.resume = resume;
+    o.echo = false;
+    o.final_evaluation = final_eval;
+    o.stop_after = stop_after;
+    return bcp::train::train(o);
+  };
+  fs::path a = fresh_dir("la_a"), b = fresh_dir("la_b");
+  TrainResult ra = run_la(a, false, 0, true);
+  ASSERT_EQ(ra.stages.size(), 2u);
+  EXPECT_TRUE(fs::exists(a / "pretrain_best.h5"));
+  EXPECT_TRUE(fs::exists(a / "eval" / "metrics.json"));  // the final LA sliding-window evaluation
+  EXPECT_TRUE(run_la(b, false, 3, false).interrupted);   // mid self-training
+  EXPECT_FALSE(run_la(b, true, 0, false).interrupted);
+  auto la = io::load_tensor_archive((a / "last.h5").string());
+  auto lb = io::load_tensor_archive((b / "last.h5").string());
+  ASSERT_EQ(la.tensors.size(), lb.tensors.size());
+  for (const auto& [name, t] : la.tensors) {
+    ASSERT_TRUE(lb.tensors.count(name)) << name;
+    EXPECT_TRUE(torch::equal(t, lb.tensors[name])) << "differs after resume: " << name;
+  }
+  EXPECT_EQ(la.meta["config"]["dataset"], "la");
+}

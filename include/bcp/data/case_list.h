@@ -1,5 +1,6 @@
 // Split lists (train_slices.list, val.list, ...): one case name a line.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,16 @@ namespace bcp::data {
 /// lines skipped. Throws std::runtime_error naming the file when it is missing/unreadable or
 /// holds no name ("empty split").
 std::vector<std::string> read_case_list(const std::string& path);
+
+/// The patient a case name belongs to: the text before "_frame" ("patient003_frame01_slice_4"
+/// -> "patient003"), else before "_slice", else the whole name.
+std::string patient_of(const std::string& name);
+
+/// How many leading entries of `names` belong to the first `patients` distinct patients, so that a
+/// labeled subset given in patients ("3 patients = 68 slices" for ACDC) becomes a count.
+/// Requires each patient's names to be contiguous, as in the standard lists; throws
+/// std::invalid_argument naming the patient otherwise, or when `patients` < 1 or exceeds the list.
+int64_t count_first_patients(const std::vector<std::string>& names, int64_t patients);
 
 /// Writes `names` one a line (LF) to `path` via a temporary file renamed into place.
 /// Throws std::runtime_error naming the file on IO failure.
