@@ -1,5 +1,6 @@
 #include "bcp/train/optimizer_state.h"
 
+#include <sstream>
 #include <stdexcept>
 #include <type_traits>
 
@@ -10,7 +11,9 @@ namespace {
 template <typename Key>
 Key state_key(const torch::Tensor& p) {
   if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
+    std::ostringstream key;  // what 1.x's c10::guts::to_string (gone in 2.x) wrote
+    key << p.unsafeGetTensorImpl();
+    return key.str();
   } else {
     return static_cast<Key>(p.unsafeGetTensorImpl());
   }
