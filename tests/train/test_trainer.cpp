@@ -58,14 +58,15 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 TrainResult run(const TrainConfig& c, const fs::path& out, bool resume = false,
-                int64_t stop_after = 0) {
+                int64_t stop_after = 0, const std::string& root = tiny_acdc(),
+                bool final_evaluation = false) {
   TrainOptions o;
   o.config = c;
-  o.data_root = tiny_acdc();
+  o.data_root = root;
   o.out_dir = out.string();
   o.resume = resume;
   o.echo = false;
-  o.final_evaluation = false;
+  o.final_evaluation = final_evaluation;
   o.stop_after = stop_after;
   return bcp::train::train(o);
 }
@@ -243,15 +244,7 @@ TEST(Trainer, LaBcpRunsEndToEndAndResumesBitExactly) {
   c.eval.stride = {16, 16, 8};
   c.threads = 1;
   auto run_la = [&](const fs::path& out, bool resume, int64_t stop_after, bool final_eval) {
-    TrainOptions o;
-    o.config = c;
-    o.data_root = root;
-    o.out_dir = out.string();
-    o.resume = resume;
-    o.echo = false;
-    o.final_evaluation = final_eval;
-    o.stop_after = stop_after;
-    return bcp::train::train(o);
+    return run(c, out, resume, stop_after, root, final_eval);
   };
   fs::path a = fresh_dir("la_a"), b = fresh_dir("la_b");
   TrainResult ra = run_la(a, false, 0, true);

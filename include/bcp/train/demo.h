@@ -16,8 +16,8 @@ struct DemoOptions {
   std::string device = "cpu";
   bool echo = true;  ///< print progress
   /// Iterations (supervised gets pretrain + selftrain, the same number of updates as BCP).
-  // 64x64 keeps the default run near 4 minutes on 2 cores (supervised 0.17 s and BCP
-  // self-training 0.14 s an iteration, fp32); 128 costs about 4x.
+  // 64x64 keeps the default run near 6 minutes on 2 cores, well inside the 10-minute budget
+  // (fp32: supervised about 0.2 s an iteration, BCP self-training 0.15 s); 128 costs about 4x.
   int64_t pretrain_iters = 200;
   int64_t selftrain_iters = 600;
   int64_t patch = 64;  ///< training and evaluation resolution
