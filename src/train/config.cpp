@@ -32,116 +32,33 @@ void merge_strict(json& dst, const json& src, const std::string& where) {
   }
 }
 
-template <typename T>
-void get(const json& j, const char* key, T& out) {
-  out = j.at(key).get<T>();
-}
-
 }  // namespace
 
+// One field list per struct serves both directions; key names are the member names.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Data, train_list, val_list, labeled, unlabeled,
+                                   patch, num_classes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Optim, lr, momentum, weight_decay, schedule,
+                                   step_size, gamma, poly_power)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Batch, labeled, unlabeled)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Schedule, pretrain_iters, selftrain_iters,
+                                   val_every, log_every, checkpoint_every)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Bcp, beta, u_weight, ema_decay, ema_buffers,
+                                   inherit_optimizer, direction)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consistency, rampup_epochs,
+                                   iters_per_epoch, noise_std)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig, dataset, method, seed, device, precision,
+                                   world_size, threads, data, optim, batch, schedule, bcp, mt, eval)
+
 json config_to_json(const TrainConfig& c) {
-  return json{
-      {"dataset", c.dataset},
-      {"method", c.method},
-      {"seed", c.seed},
-      {"device", c.device},
-      {"precision", c.precision},
-      {"world_size", c.world_size},
-      {"threads", c.threads},
-      {"data",
-       {{"train_list", c.data.train_list},
-        {"val_list", c.data.val_list},
-        {"labeled", c.data.labeled},
-        {"unlabeled", c.data.unlabeled},
-        {"patch", c.data.patch},
-        {"num_classes", c.data.num_classes}}},
-      {"optim",
-       {{"lr", c.optim.lr},
-        {"momentum", c.optim.momentum},
-        {"weight_decay", c.optim.weight_decay},
-        {"schedule", c.optim.schedule},
-        {"step_size", c.optim.step_size},
-        {"gamma", c.optim.gamma},
-        {"poly_power", c.optim.poly_power}}},
-      {"batch", {{"labeled", c.batch.labeled}, {"unlabeled", c.batch.unlabeled}}},
-      {"schedule",
-       {{"pretrain_iters", c.schedule.pretrain_iters},
-        {"selftrain_iters", c.schedule.selftrain_iters},
-        {"val_every", c.schedule.val_every},
-        {"log_every", c.schedule.log_every},
-        {"checkpoint_every", c.schedule.checkpoint_every}}},
-      {"bcp",
-       {{"beta", c.bcp.beta},
-        {"u_weight", c.bcp.u_weight},
-        {"ema_decay", c.bcp.ema_decay},
-        {"ema_buffers", c.bcp.ema_buffers},
-        {"inherit_optimizer", c.bcp.inherit_optimizer},
-        {"direction", c.bcp.direction}}},
-      {"mt",
-       {{"ema_decay", c.mt.ema_decay},
-        {"consistency", c.mt.consistency},
-        {"rampup_epochs", c.mt.rampup_epochs},
-        {"iters_per_epoch", c.mt.iters_per_epoch},
-        {"noise_std", c.mt.noise_std}}},
-      {"eval",
-       {{"stride", c.eval.stride},
-        {"window_batch", c.eval.window_batch},
-        {"max_cases", c.eval.max_cases}}},
-  };
+  return c;
 }
 
 TrainConfig config_from_json(const json& user) {
+  // Overlaying onto the defaults first makes every key present and refuses unknown ones.
   json j = config_to_json(TrainConfig{});
   merge_strict(j, user, "");
-  TrainConfig c;
-  get(j, "dataset", c.dataset);
-  get(j, "method", c.method);
-  get(j, "seed", c.seed);
-  get(j, "device", c.device);
-  get(j, "precision", c.precision);
-  get(j, "world_size", c.world_size);
-  get(j, "threads", c.threads);
-  const json& d = j["data"];
-  get(d, "train_list", c.data.train_list);
-  get(d, "val_list", c.data.val_list);
-  get(d, "labeled", c.data.labeled);
-  get(d, "unlabeled", c.data.unlabeled);
-  get(d, "patch", c.data.patch);
-  get(d, "num_classes", c.data.num_classes);
-  const json& o = j["optim"];
-  get(o, "lr", c.optim.lr);
-  get(o, "momentum", c.optim.momentum);
-  get(o, "weight_decay", c.optim.weight_decay);
-  get(o, "schedule", c.optim.schedule);
-  get(o, "step_size", c.optim.step_size);
-  get(o, "gamma", c.optim.gamma);
-  get(o, "poly_power", c.optim.poly_power);
-  get(j["batch"], "labeled", c.batch.labeled);
-  get(j["batch"], "unlabeled", c.batch.unlabeled);
-  const json& s = j["schedule"];
-  get(s, "pretrain_iters", c.schedule.pretrain_iters);
-  get(s, "selftrain_iters", c.schedule.selftrain_iters);
-  get(s, "val_every", c.schedule.val_every);
-  get(s, "log_every", c.schedule.log_every);
-  get(s, "checkpoint_every", c.schedule.checkpoint_every);
-  const json& b = j["bcp"];
-  get(b, "beta", c.bcp.beta);
-  get(b, "u_weight", c.bcp.u_weight);
-  get(b, "ema_decay", c.bcp.ema_decay);
-  get(b, "ema_buffers", c.bcp.ema_buffers);
-  get(b, "inherit_optimizer", c.bcp.inherit_optimizer);
-  get(b, "direction", c.bcp.direction);
-  const json& m = j["mt"];
-  get(m, "ema_decay", c.mt.ema_decay);
-  get(m, "consistency", c.mt.consistency);
-  get(m, "rampup_epochs", c.mt.rampup_epochs);
-  get(m, "iters_per_epoch", c.mt.iters_per_epoch);
-  get(m, "noise_std", c.mt.noise_std);
-  const json& e = j["eval"];
-  get(e, "stride", c.eval.stride);
-  get(e, "window_batch", c.eval.window_batch);
-  get(e, "max_cases", c.eval.max_cases);
-  return c;
+  return j.get<TrainConfig>();
 }
 
 TrainConfig load_config(const std::string& path) {
