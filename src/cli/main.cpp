@@ -3,6 +3,7 @@
 #include <exception>
 #include <iostream>
 
+#include "bcp/util/error_message.h"
 #include "command.h"
 
 namespace bcp::cli {
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
-    std::cerr << "bcp: error: " << e.what() << "\n";
+    std::cerr << "bcp: error: " << bcp::util::error_message(e) << "\n";
     return 1;
   }
   return 0;

@@ -13,6 +13,7 @@
 #include "bcp/io/nifti.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
+#include "bcp/util/error_message.h"
 
 namespace bcp::eval {
 namespace fs = std::filesystem;
@@ -159,7 +160,7 @@ ScoreReport evaluate_model(nets::SegmentationNetImpl& model, const std::vector<d
     } catch (const c10::Error& e) {
       throw std::runtime_error("evaluate: case " + c.name + ": " + e.what_without_backtrace());
     } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("evaluate: case " + c.name + ": " + e.what());
+      throw std::invalid_argument("evaluate: case " + c.name + ": " + util::error_message(e));
     }
     auto scores = per_class_scores(pred, c.label.to(torch::kCPU), num_classes);
     for (size_t k = 0; k < scores.size(); ++k)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bcp/io/h5.h"
+#include "bcp/util/error_message.h"
 
 namespace bcp::io {
 namespace {
@@ -131,7 +132,7 @@ void save_tensor_archive(const std::string& path,
   } catch (const std::exception& e) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error("save_tensor_archive: " + path + ": " + e.what());
+    throw std::runtime_error("save_tensor_archive: " + path + ": " + util::error_message(e));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "bcp/nets/state_dict.h"
+#include "bcp/util/error_message.h"
 
 namespace bcp::nets {
 namespace {
@@ -51,13 +52,13 @@ std::shared_ptr<SegmentationNetImpl> model_from_archive(const io::TensorArchive&
     config = meta.at("models").at(prefix).get<ModelConfig>();
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": bad model config under prefix '" + prefix +
-                             "': " + e.what());
+                             "': " + util::error_message(e));
   }
   std::shared_ptr<SegmentationNetImpl> net = make_model(config);
   try {
     load_state_dict(*net, tensors_under(archive, prefix), /*strict=*/true);
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + " (prefix '" + prefix + "'): " + e.what());
+    throw std::runtime_error(path + " (prefix '" + prefix + "'): " + util::error_message(e));
   }
   net->eval();
   return net;

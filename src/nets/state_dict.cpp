@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bcp/io/h5.h"
+#include "bcp/util/error_message.h"
 
 namespace bcp::nets {
 namespace {
@@ -85,7 +86,7 @@ void load_state_dict_h5(torch::nn::Module& module, const std::string& path,
   try {
     load_state_dict(module, tensors, strict);
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + " (group '" + group + "'): " + e.what());
+    throw std::runtime_error(path + " (group '" + group + "'): " + util::error_message(e));
   }
 }
 

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/util/error_message.h"
+
 namespace bcp::train {
 namespace {
 
@@ -75,7 +77,7 @@ TrainConfig load_config(const std::string& path) {
     validate_config(c);
     return c;
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": " + e.what());
+    throw std::runtime_error(path + ": " + util::error_message(e));
   }
 }
 
@@ -118,7 +120,10 @@ void validate_config(const TrainConfig& c) {
   if (c.data.patch.size() != dims)
     bad("data.patch", "needs " + std::to_string(dims) + " sizes for " + c.dataset);
   for (auto p : c.data.patch)
-    if (p < 16) bad("data.patch", "sizes must be >= 16");
+    if (p < 16 || p % 16 != 0)
+      bad("data.patch",
+          "sizes must be multiples of 16 (both networks halve them four times), got " +
+              std::to_string(p));
   if (c.data.labeled < 2) bad("data.labeled", "must be >= 2 (two labeled halves per step)");
   if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
   if (c.batch.labeled < 2 || c.batch.labeled % 2 != 0)

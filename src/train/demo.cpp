@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ nlohmann::json scores_json(const eval::ScoreReport& r) {
 
 nlohmann::json run_demo(const DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (o.patch < 16 || o.patch % 16 != 0)  // checked before minutes of data generation
+    throw std::invalid_argument("demo: --patch must be a multiple of 16, got " +
+                                std::to_string(o.patch));
   fs::create_directories(o.out_dir);
   std::string root = o.data_root;
   std::string test_list = "test.list";

@@ -10,6 +10,7 @@
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/optimizer_state.h"
+#include "bcp/util/error_message.h"
 
 namespace bcp::train {
 namespace {
@@ -80,7 +81,7 @@ LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& s
     loop.extra = t.value("extra", nlohmann::json());
     return loop;
   } catch (const std::exception& e) {
-    std::string what = e.what();
+    std::string what = util::error_message(e);
     if (what.rfind(path, 0) == 0) throw;
     throw std::runtime_error(path + ": " + what);
   }

@@ -214,14 +214,6 @@ LoopState peek_loop(const std::string& path) {
 
 TrainResult Trainer::run() {
   const auto t0 = Clock::now();
-  if (c_.world_size != 1)
-    throw std::invalid_argument("world_size " + std::to_string(c_.world_size) +
-                                ": multi-process training is not available in this build");
-  if (c_.precision != "fp32")
-    throw std::invalid_argument("precision '" + c_.precision +
-                                "': only fp32 training is available in this build");
-  if (device_.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("device '" + c_.device + "': CUDA is not available");
   torch::set_num_threads(c_.threads > 0 ? static_cast<int>(c_.threads)
                                         : static_cast<int>(std::thread::hardware_concurrency()));
   bool have_last = fs::exists(path("last.h5"));
@@ -329,7 +321,17 @@ TrainResult Trainer::run() {
 }  // namespace
 
 TrainResult train(const TrainOptions& options) {
-  validate_config(options.config);
+  const TrainConfig& c = options.config;
+  validate_config(c);
+  // Checked before the run directory and its logs exist, so a refused run leaves nothing behind.
+  if (c.world_size != 1)
+    throw std::invalid_argument("world_size " + std::to_string(c.world_size) +
+                                ": multi-process training is not available in this build");
+  if (c.precision != "fp32")
+    throw std::invalid_argument("precision '" + c.precision +
+                                "': only fp32 training is available in this build");
+  if (torch::Device(c.device).is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("device '" + c.device + "': CUDA is not available");
   Trainer t(options);
   return t.run();
 }

@@ -68,6 +68,15 @@ TEST(Config, ValidationNamesTheKey) {
   c = preset("la", 5, "bcp");
   c.data.patch = {112, 112};
   EXPECT_THROW(validate_config(c), std::invalid_argument);
+  // Both networks halve the patch four times: 65 would fail deep inside the forward pass.
+  c = preset("acdc", 5, "bcp");
+  c.data.patch = {64, 65};
+  try {
+    validate_config(c);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("multiples of 16"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, FilesRejectUnknownKeysAndBadJson) {

@@ -215,6 +215,22 @@ TEST(Trainer, BadInputsAreClearErrors) {
   o.resume = true;
   o.out_dir = fresh_dir("bad2").string();
   EXPECT_THROW(bcp::train::train(o), std::runtime_error);  // nothing to resume
+  // Settings this build cannot run are refused before the run folder exists.
+  o.resume = false;
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"precision", "bf16"}, {"world_size", "2"}, {"device", "cuda"}}) {
+    if (key == "device" && torch::cuda::is_available()) continue;
+    o.config = c;
+    apply_override(o.config, key + "=" + (key == "world_size" ? value : "\"" + value + "\""));
+    o.out_dir = fresh_dir("refused_" + key).string();
+    try {
+      bcp::train::train(o);
+      ADD_FAILURE() << key << " accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(o.out_dir)) << key;
+  }
 }
 
 TEST(Trainer, LaBcpRunsEndToEndAndResumesBitExactly) {
