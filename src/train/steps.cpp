@@ -6,6 +6,7 @@
 #include "bcp/ssl/ema.h"
 #include "bcp/ssl/pseudo_label.h"
 #include "bcp/ssl/zero_box_mask.h"
+#include "bcp/train/autocast.h"
 #include "bcp/train/losses.h"
 
 namespace bcp::train {
@@ -18,6 +19,14 @@ torch::Tensor zero_box(const TrainConfig& c, std::mt19937_64& rng) {
 /// Splits (N, ...) at n: the authors' `batch[:n]`, `batch[n:]`.
 std::pair<torch::Tensor, torch::Tensor> halves(const torch::Tensor& t, int64_t n) {
   return {t.narrow(0, 0, n), t.narrow(0, n, t.size(0) - n)};
+}
+
+/// The network's logits, in fp32 either way; with precision bf16 the pass runs under CPU autocast.
+torch::Tensor forward(const StageContext& s, nets::SegmentationNetImpl& net,
+                      const torch::Tensor& x) {
+  if (s.config.precision != "bf16") return net.forward(x);
+  CpuBf16Autocast bf16;
+  return net.forward(x).to(torch::kFloat32);
 }
 
 Batch batch_on(const StageContext& s, const std::vector<int64_t>& idx) {
@@ -47,7 +56,7 @@ StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
 StepStats supervised_step(StageContext& s, const std::vector<int64_t>& li, int64_t) {
   Batch b = batch_on(s, li);
   s.student.train();
-  return optimizer_step(s, supervised_loss(s.config, s.student.forward(b.images), b.labels));
+  return optimizer_step(s, supervised_loss(s.config, forward(s, s.student, b.images), b.labels));
 }
 
 StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
@@ -57,7 +66,7 @@ StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
   Batch bu = batch_on(s, ui);
   s.student.train();
   s.teacher->train();  // SSL4MIS never puts the EMA model in eval mode
-  torch::Tensor logits = s.student.forward(torch::cat({bl.images, bu.images}));
+  torch::Tensor logits = forward(s, s.student, torch::cat({bl.images, bu.images}));
   auto [l_logits, u_logits] = halves(logits, bl.images.size(0));
   torch::Tensor sup = supervised_loss(c, l_logits, bl.labels);
   torch::Tensor teacher_logits;
@@ -65,7 +74,7 @@ StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
     torch::NoGradGuard no_grad;
     torch::Tensor noise = torch::clamp(torch::randn_like(bu.images) * c.mt.noise_std,
                                        -2 * c.mt.noise_std, 2 * c.mt.noise_std);
-    teacher_logits = s.teacher->forward(bu.images + noise);
+    teacher_logits = forward(s, *s.teacher, bu.images + noise);
   }
   double w =
       consistency_weight(iteration, {c.mt.consistency, c.mt.rampup_epochs, c.mt.iters_per_epoch});
@@ -89,7 +98,7 @@ StepStats bcp_pretrain_step(StageContext& s, const std::vector<int64_t>& li) {
   torch::Tensor mask = zero_box(c, s.rng).to(s.device);
   ssl::MixedStream mixed = ssl::pretrain_mix(img_a, img_b, lab_a, lab_b, mask);
   s.student.train();
-  torch::Tensor out = s.student.forward(mixed.image);
+  torch::Tensor out = forward(s, s.student, mixed.image);
   if (c.dataset == "acdc") {
     MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, 1.0, 1.0, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
@@ -112,8 +121,8 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     // The teacher stays in train mode under no-grad (dropout on, BN on batch statistics).
     torch::NoGradGuard no_grad;
     s.teacher->train();
-    torch::Tensor pa = s.teacher->forward(in.uimg_a).cpu();
-    torch::Tensor pb = s.teacher->forward(in.uimg_b).cpu();
+    torch::Tensor pa = forward(s, *s.teacher, in.uimg_a).cpu();
+    torch::Tensor pb = forward(s, *s.teacher, in.uimg_b).cpu();
     bool acdc = c.dataset == "acdc";
     in.plab_a = (acdc ? ssl::acdc_pseudo_label(pa) : ssl::la_pseudo_label(pa)).to(s.device);
     in.plab_b = (acdc ? ssl::acdc_pseudo_label(pb) : ssl::la_pseudo_label(pb)).to(s.device);
@@ -131,7 +140,7 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     torch::Tensor ce = torch::zeros({}, bl.images.options());
     for (const ssl::MixedStream* m : {&mix.mixed_u, &mix.mixed_l}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
-      torch::Tensor out = s.student.forward(m->image);
+      torch::Tensor out = forward(s, s.student, m->image);
       MixLossResult r =
           acdc_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
       dice = dice + r.dice;
@@ -144,7 +153,7 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     loss = torch::zeros({}, bl.images.options());
     for (const ssl::MixedStream* m : {&mix.mixed_l, &mix.mixed_u}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
-      torch::Tensor out = s.student.forward(m->image);
+      torch::Tensor out = forward(s, s.student, m->image);
       loss = loss +
              la_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
     }

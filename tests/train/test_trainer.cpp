@@ -8,6 +8,7 @@
 #include "bcp/data/synth.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/state_dict.h"
+#include "bcp/train/autocast.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/trainer.h"
 
@@ -217,8 +218,8 @@ TEST(Trainer, BadInputsAreClearErrors) {
   EXPECT_THROW(bcp::train::train(o), std::runtime_error);  // nothing to resume
   // Settings this build cannot run are refused before the run folder exists.
   o.resume = false;
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"precision", "bf16"}, {"world_size", "2"}, {"device", "cuda"}}) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"world_size", "2"}, {"device", "cuda"}}) {
     if (key == "device" && torch::cuda::is_available()) continue;
     o.config = c;
     apply_override(o.config, key + "=" + (key == "world_size" ? value : "\"" + value + "\""));
@@ -277,4 +278,73 @@ TEST(Trainer, LaBcpRunsEndToEndAndResumesBitExactly) {
     EXPECT_TRUE(torch::equal(t, lb.tensors[name])) << "differs after resume: " << name;
   }
   EXPECT_EQ(la.meta["config"]["dataset"], "la");
+}
+
+TEST(Bf16, AutocastGuardTurnsBf16OnAndRestores) {
+  EXPECT_FALSE(cpu_autocast_enabled());
+  auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 2, 3));
+  auto x = torch::randn({1, 1, 8, 8});
+  {
+    CpuBf16Autocast bf16;
+    EXPECT_TRUE(cpu_autocast_enabled());
+    {
+      CpuBf16Autocast nested;
+      EXPECT_TRUE(cpu_autocast_enabled());
+    }
+    EXPECT_TRUE(cpu_autocast_enabled());
+    EXPECT_EQ(conv->forward(x).scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_FALSE(cpu_autocast_enabled());
+  EXPECT_EQ(conv->forward(x).scalar_type(), torch::kFloat32);
+  EXPECT_EQ(conv->weight.scalar_type(), torch::kFloat32);
+}
+
+TEST(Bf16, StepsAgreeWithFp32ToBf16PrecisionAndKeepFp32Weights) {
+  for (std::string method : {"supervised", "bcp"}) {
+    SCOPED_TRACE(method);
+    std::vector<double> losses;
+    for (std::string precision : {"fp32", "bf16"}) {
+      TrainConfig c = tiny_config(method);
+      c.precision = precision;
+      TrainingSet set = load_training_set(c, tiny_acdc());
+      torch::manual_seed(0);
+      auto student = nets::make_model({"unet2d", 1, 4});
+      auto teacher = nets::make_model({"unet2d", 1, 4});
+      for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+      torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+      std::mt19937_64 rng(1);
+      StageContext ctx{c, set, torch::kCPU, *student, teacher.get(), opt, rng};
+      StepStats st = method == "bcp" ? bcp_selftrain_step(ctx, {0, 1, 2, 3}, {8, 9, 10, 11})
+                                     : supervised_step(ctx, {0, 1, 2, 3}, 0);
+      ASSERT_TRUE(std::isfinite(st.loss));
+      losses.push_back(st.loss);
+      for (auto& p : student->parameters()) {
+        EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+        ASSERT_TRUE(p.grad().defined());
+        EXPECT_EQ(p.grad().scalar_type(), torch::kFloat32);
+      }
+      EXPECT_FALSE(cpu_autocast_enabled());
+    }
+    // bf16 keeps 8 bits of mantissa: the same step's loss agrees to about a percent, not exactly.
+    EXPECT_NEAR(losses[1], losses[0], 0.03 * losses[0]);
+    EXPECT_NE(losses[1], losses[0]);  // it really ran in bf16
+  }
+}
+
+TEST(Bf16, BcpRunCompletesAndIsRefusedOffTheCpu) {
+  TrainConfig c = tiny_config("bcp");
+  c.precision = "bf16";
+  fs::path out = fresh_dir("bf16");
+  TrainResult r = run(c, out);
+  ASSERT_EQ(r.stages.size(), 2u);
+  auto last = io::load_tensor_archive((out / "last.h5").string());
+  EXPECT_EQ(last.tensors.at("encoder.in_conv.conv_conv.0.weight").scalar_type(), torch::kFloat32);
+  EXPECT_EQ(last.meta["config"]["precision"], "bf16");
+  c.device = "cuda";
+  try {
+    run(c, fresh_dir("bf16_cuda"));
+    FAIL() << "bf16 on cuda must be refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
+  }
 }
