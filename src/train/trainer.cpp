@@ -327,10 +327,11 @@ TrainResult train(const TrainOptions& options) {
   if (c.world_size != 1)
     throw std::invalid_argument("world_size " + std::to_string(c.world_size) +
                                 ": multi-process training is not available in this build");
-  if (c.precision == "bf16" && !torch::Device(c.device).is_cpu())
+  const torch::Device device(c.device);
+  if (c.precision == "bf16" && !device.is_cpu())
     throw std::invalid_argument("precision 'bf16' is implemented for device cpu only, not '" +
                                 c.device + "'");
-  if (torch::Device(c.device).is_cuda() && !torch::cuda::is_available())
+  if (device.is_cuda() && !torch::cuda::is_available())
     throw std::invalid_argument("device '" + c.device + "': CUDA is not available");
   Trainer t(options);
   return t.run();

@@ -72,19 +72,30 @@ TrainResult run(const TrainConfig& c, const fs::path& out, bool resume = false,
   return bcp::train::train(o);
 }
 
+/// A seeded UNet student, its gradient-free EMA teacher, SGD and the stage context over them:
+/// what one step needs outside a trainer.
+struct StepRig {
+  StepRig(const TrainConfig& c, const TrainingSet& set)
+      : student((torch::manual_seed(0), nets::make_model({"unet2d", 1, 4}))),
+        teacher(nets::make_model({"unet2d", 1, 4})),
+        opt(student->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9)),
+        rng(1),
+        ctx{c, set, torch::kCPU, *student, teacher.get(), opt, rng} {
+    for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+  }
+  std::shared_ptr<nets::SegmentationNetImpl> student, teacher;
+  torch::optim::SGD opt;
+  std::mt19937_64 rng;
+  StageContext ctx;
+};
+
 }  // namespace
 
 TEST(TrainStep, BcpSelfTrainStepUpdatesStudentByGradientAndTeacherByEmaOnly) {
   TrainConfig c = tiny_config("bcp");
   TrainingSet set = load_training_set(c, tiny_acdc());
-  torch::manual_seed(0);
-  nets::ModelConfig mc{"unet2d", 1, 4};
-  auto student = nets::make_model(mc);
-  auto teacher = nets::make_model(mc);
-  for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-  torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  std::mt19937_64 rng(1);
-  StageContext ctx{c, set, torch::kCPU, *student, teacher.get(), opt, rng};
+  StepRig rig(c, set);
+  auto& [student, teacher, opt, rng, ctx] = rig;
   auto s_before = nets::state_dict(*student);
   auto t_before = nets::state_dict(*teacher);
   for (auto& [k, v] : s_before) v = v.clone();
@@ -307,13 +318,8 @@ TEST(Bf16, StepsAgreeWithFp32ToBf16PrecisionAndKeepFp32Weights) {
       TrainConfig c = tiny_config(method);
       c.precision = precision;
       TrainingSet set = load_training_set(c, tiny_acdc());
-      torch::manual_seed(0);
-      auto student = nets::make_model({"unet2d", 1, 4});
-      auto teacher = nets::make_model({"unet2d", 1, 4});
-      for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-      torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-      std::mt19937_64 rng(1);
-      StageContext ctx{c, set, torch::kCPU, *student, teacher.get(), opt, rng};
+      StepRig rig(c, set);
+      auto& [student, teacher, opt, rng, ctx] = rig;
       StepStats st = method == "bcp" ? bcp_selftrain_step(ctx, {0, 1, 2, 3}, {8, 9, 10, 11})
                                      : supervised_step(ctx, {0, 1, 2, 3}, 0);
       ASSERT_TRUE(std::isfinite(st.loss));
