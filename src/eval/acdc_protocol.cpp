@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "bcp/data/zoom.h"
+#include "bcp/eval/channel_argmax.h"
 
 namespace bcp::eval {
 
@@ -34,8 +35,9 @@ torch::Tensor acdc_predict_volume(const torch::Tensor& image, const Predictor& p
                 "acdc_predict_volume: the predictor returned shape ", logits.sizes(), " for input ",
                 input.sizes(), "; expected (", n, ", C >= 2, ", s, ", ", s, ")");
     // argmax of the softmax, not of the logits, as the authors compute it (ties can differ).
-    labels.push_back(
-        torch::softmax(logits.to(torch::kFloat), 1).argmax(1).to(torch::kUInt8).to(image.device()));
+    labels.push_back(channel_argmax(torch::softmax(logits.to(torch::kFloat), 1))
+                         .to(torch::kUInt8)
+                         .to(image.device()));
   }
   auto label_256 = torch::cat(labels, 0);  // (D, s, s)
   return data::zoom_nearest(label_256, {depth, image.size(1), image.size(2)});

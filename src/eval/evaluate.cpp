@@ -12,6 +12,7 @@
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
 #include "bcp/io/tensor_archive.h"
+#include "bcp/nets/compute_copy.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/util/error_message.h"
 
@@ -112,7 +113,18 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
   torch::NoGradGuard no_grad;
   const auto device = model_device(model);
   auto input = image.to(device, torch::kFloat);
-  auto predictor = model_predictor(model);
+  std::unique_ptr<nets::ComputeCopy> low;
+  Predictor predictor;
+  if (options.precision == "bf16") {
+    low = std::make_unique<nets::ComputeCopy>(model);
+    low->pull();
+    predictor = [&low](const torch::Tensor& x) { return low->forward(x); };
+  } else if (options.precision == "fp32") {
+    predictor = model_predictor(model);
+  } else {
+    throw std::invalid_argument("precision must be fp32 or bf16, got \"" + options.precision +
+                                "\"");
+  }
   torch::Tensor labels;
   if (options.dataset == "acdc") {
     labels = acdc_predict_volume(input, predictor, options.acdc);
@@ -187,6 +199,9 @@ ScoreReport evaluate(const EvaluateOptions& options) {
     throw std::invalid_argument("evaluate: window batch must be >= 1, got " +
                                 std::to_string(options.window_batch));
   check_format(options.prediction_format);
+  if (options.precision != "fp32" && options.precision != "bf16")
+    throw std::invalid_argument("evaluate: precision must be fp32 or bf16, got \"" +
+                                options.precision + "\"");
   if (!options.dataset.empty() && options.dataset != "acdc" && options.dataset != "la")
     throw std::invalid_argument("evaluate: dataset must be \"acdc\" or \"la\", got \"" +
                                 options.dataset + "\"");
@@ -230,6 +245,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   if (options.save_predictions)
     mopt.predictions_dir = (fs::path(options.out_dir) / "predictions").string();
   mopt.prediction_format = options.prediction_format;
+  mopt.precision = options.precision;
   fs::create_directories(options.out_dir);
 
   // One volume in memory at a time: LA volumes are large.

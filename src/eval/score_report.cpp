@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/io/atomic_file.h"
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
 
@@ -47,31 +48,6 @@ std::string csv_field(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-// Writes `text` to a temporary file in the target's folder, then renames it over the target, so
-// the target is either the old file or the complete new one.
-void write_atomically(const fs::path& target, const std::string& text) {
-  fs::path tmp = target;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot open for writing");
-    out << text;
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp);
-      throw std::runtime_error(tmp.string() + ": write failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp);
-    throw std::runtime_error(target.string() +
-                             ": cannot rename the finished file into place: " + ec.message());
-  }
 }
 
 std::string lower(std::string s) {
@@ -182,8 +158,8 @@ void write_report(const ScoreReport& report, const std::string& json_path) {
     csv << csv_field(c.case_name) << ',' << c.cls << ',' << number(c.scores.dice) << ','
         << number(c.scores.jaccard) << ',' << number(c.scores.hd95) << ',' << number(c.scores.asd)
         << '\n';
-  write_atomically(csv_file, csv.str());
-  write_atomically(json_file, report_to_json(report).dump(2) + "\n");
+  io::write_file_atomically(csv_file.string(), csv.str());
+  io::write_file_atomically(json_file.string(), report_to_json(report).dump(2) + "\n");
 }
 
 std::string format_table(const ScoreReport& report) {

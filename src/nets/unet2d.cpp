@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "bcp/nets/dropout.h"
+
 namespace bcp::nets {
 namespace nn = torch::nn;
 
@@ -13,7 +15,7 @@ UNetConvBlockImpl::UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, 
       nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 3).padding(1)),
                      nn::BatchNorm2d(out_channels),
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true)),
-                     nn::Dropout(nn::DropoutOptions(dropout_p)),
+                     ParallelDropout(dropout_p),
                      nn::Conv2d(nn::Conv2dOptions(out_channels, out_channels, 3).padding(1)),
                      nn::BatchNorm2d(out_channels),
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true))));
@@ -37,7 +39,13 @@ UNetUpBlockImpl::UNetUpBlockImpl(int64_t in_channels1, int64_t in_channels2, int
 }
 
 torch::Tensor UNetUpBlockImpl::forward(torch::Tensor x1, torch::Tensor x2) {
-  x1 = up->forward(conv1x1->forward(x1));
+  x1 = conv1x1->forward(x1);
+  // LibTorch 1.13's bf16 bilinear backward on the CPU is several times slower than its fp32 one
+  // (the forward is not): a bf16 network upsamples in fp32.
+  if (x1.scalar_type() == torch::kBFloat16 && x1.is_cpu())
+    x1 = up->forward(x1.to(torch::kFloat32)).to(torch::kBFloat16);
+  else
+    x1 = up->forward(x1);
   return conv->forward(torch::cat({x2, x1}, 1));
 }
 

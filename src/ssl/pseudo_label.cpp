@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "bcp/eval/channel_argmax.h"
 #include "bcp/eval/largest_component.h"
 
 namespace bcp::ssl {
@@ -17,7 +18,7 @@ torch::Tensor acdc_pseudo_label(const torch::Tensor& logits) {
   TORCH_CHECK(logits.size(1) >= 2, "acdc_pseudo_label: need at least 2 classes, got ",
               logits.size(1));
   torch::NoGradGuard no_grad;
-  const torch::Tensor labels = torch::softmax(logits, 1).argmax(1).to(torch::kCPU);
+  const torch::Tensor labels = eval::channel_argmax(torch::softmax(logits, 1)).to(torch::kCPU);
   return eval::largest_component_per_class(labels, 2).to(logits.device());
 }
 

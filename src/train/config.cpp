@@ -50,7 +50,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consiste
                                    iters_per_epoch, noise_std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig, dataset, method, seed, device, precision,
-                                   world_size, threads, data, optim, batch, schedule, bcp, mt, eval)
+                                   channels_last, world_size, threads, data, optim, batch, schedule,
+                                   bcp, mt, eval)
 
 json config_to_json(const TrainConfig& c) {
   return c;

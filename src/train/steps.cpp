@@ -6,31 +6,32 @@
 #include "bcp/ssl/ema.h"
 #include "bcp/ssl/pseudo_label.h"
 #include "bcp/ssl/zero_box_mask.h"
-#include "bcp/train/autocast.h"
 #include "bcp/train/losses.h"
 
 namespace bcp::train {
 namespace {
-
-torch::Tensor zero_box(const TrainConfig& c, std::mt19937_64& rng) {
-  return ssl::zero_box_mask(c.data.patch, c.bcp.beta, rng);
-}
 
 /// Splits (N, ...) at n: the authors' `batch[:n]`, `batch[n:]`.
 std::pair<torch::Tensor, torch::Tensor> halves(const torch::Tensor& t, int64_t n) {
   return {t.narrow(0, 0, n), t.narrow(0, n, t.size(0) - n)};
 }
 
-/// The network's logits, in fp32 either way; with precision bf16 the pass runs under CPU autocast.
-torch::Tensor forward(const StageContext& s, nets::SegmentationNetImpl& net,
-                      const torch::Tensor& x) {
-  if (s.config.precision != "bf16") return net.forward(x);
-  CpuBf16Autocast bf16;
-  return net.forward(x).to(torch::kFloat32);
+enum class Role { kStudent, kTeacher };
+
+/// A network's logits in fp32; its compute copy runs the pass when there is one.
+torch::Tensor forward(const StageContext& s, Role role, const torch::Tensor& x) {
+  nets::ComputeCopy* low = role == Role::kStudent ? s.student_compute : s.teacher_compute;
+  if (low) return low->forward(x);
+  return (role == Role::kStudent ? s.student : *s.teacher).forward(x);
 }
 
-Batch batch_on(const StageContext& s, const std::vector<int64_t>& idx) {
-  Batch b = make_batch(s.train_set, idx, s.config, s.rng);
+/// Brings the compute copies up to the fp32 networks (after last step's SGD and EMA).
+void pull(const StageContext& s) {
+  if (s.student_compute) s.student_compute->pull();
+  if (s.teacher_compute) s.teacher_compute->pull();
+}
+
+Batch on_device(const StageContext& s, const Batch& b) {
   return {b.images.to(s.device), b.labels.to(s.device)};
 }
 
@@ -45,6 +46,10 @@ torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
 StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
   s.optimizer.zero_grad();
   loss.backward();
+  if (s.student_compute) {
+    s.student_compute->push_grads();
+    s.student_compute->push_buffers();
+  }
   s.optimizer.step();
   StepStats st;
   st.loss = loss.item<double>();
@@ -53,20 +58,22 @@ StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
 
 }  // namespace
 
-StepStats supervised_step(StageContext& s, const std::vector<int64_t>& li, int64_t) {
-  Batch b = batch_on(s, li);
+StepStats supervised_step(StageContext& s, const StepInputs& in) {
+  Batch b = on_device(s, in.labeled);
   s.student.train();
-  return optimizer_step(s, supervised_loss(s.config, forward(s, s.student, b.images), b.labels));
+  pull(s);
+  return optimizer_step(s,
+                        supervised_loss(s.config, forward(s, Role::kStudent, b.images), b.labels));
 }
 
-StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
-                            const std::vector<int64_t>& ui, int64_t iteration) {
+StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t iteration) {
   const auto& c = s.config;
-  Batch bl = batch_on(s, li);
-  Batch bu = batch_on(s, ui);
+  Batch bl = on_device(s, in.labeled);
+  Batch bu = on_device(s, in.unlabeled);
   s.student.train();
   s.teacher->train();  // SSL4MIS never puts the EMA model in eval mode
-  torch::Tensor logits = forward(s, s.student, torch::cat({bl.images, bu.images}));
+  pull(s);
+  torch::Tensor logits = forward(s, Role::kStudent, torch::cat({bl.images, bu.images}));
   auto [l_logits, u_logits] = halves(logits, bl.images.size(0));
   torch::Tensor sup = supervised_loss(c, l_logits, bl.labels);
   torch::Tensor teacher_logits;
@@ -74,7 +81,8 @@ StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
     torch::NoGradGuard no_grad;
     torch::Tensor noise = torch::clamp(torch::randn_like(bu.images) * c.mt.noise_std,
                                        -2 * c.mt.noise_std, 2 * c.mt.noise_std);
-    teacher_logits = forward(s, *s.teacher, bu.images + noise);
+    teacher_logits = forward(s, Role::kTeacher, bu.images + noise);
+    if (s.teacher_compute) s.teacher_compute->push_buffers();
   }
   double w =
       consistency_weight(iteration, {c.mt.consistency, c.mt.rampup_epochs, c.mt.iters_per_epoch});
@@ -89,16 +97,17 @@ StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
   return st;
 }
 
-StepStats bcp_pretrain_step(StageContext& s, const std::vector<int64_t>& li) {
+StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   const auto& c = s.config;
-  Batch bl = batch_on(s, li);
+  Batch bl = on_device(s, inputs.labeled);
   int64_t half = bl.images.size(0) / 2;
   auto [img_a, img_b] = halves(bl.images, half);
   auto [lab_a, lab_b] = halves(bl.labels, half);
-  torch::Tensor mask = zero_box(c, s.rng).to(s.device);
+  torch::Tensor mask = inputs.mask.to(s.device);
   ssl::MixedStream mixed = ssl::pretrain_mix(img_a, img_b, lab_a, lab_b, mask);
   s.student.train();
-  torch::Tensor out = forward(s, s.student, mixed.image);
+  pull(s);
+  torch::Tensor out = forward(s, Role::kStudent, mixed.image);
   if (c.dataset == "acdc") {
     MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, 1.0, 1.0, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
@@ -108,11 +117,10 @@ StepStats bcp_pretrain_step(StageContext& s, const std::vector<int64_t>& li) {
   return optimizer_step(s, la_pretrain_loss(out, mixed.label));
 }
 
-StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
-                             const std::vector<int64_t>& ui) {
+StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   const auto& c = s.config;
-  Batch bl = batch_on(s, li);
-  Batch bu = batch_on(s, ui);
+  Batch bl = on_device(s, inputs.labeled);
+  Batch bu = on_device(s, inputs.unlabeled);
   ssl::BcpInputs in;
   std::tie(in.img_a, in.img_b) = halves(bl.images, bl.images.size(0) / 2);
   std::tie(in.lab_a, in.lab_b) = halves(bl.labels, bl.labels.size(0) / 2);
@@ -121,15 +129,17 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     // The teacher stays in train mode under no-grad (dropout on, BN on batch statistics).
     torch::NoGradGuard no_grad;
     s.teacher->train();
-    torch::Tensor pa = forward(s, *s.teacher, in.uimg_a).cpu();
-    torch::Tensor pb = forward(s, *s.teacher, in.uimg_b).cpu();
+    s.student.train();
+    pull(s);
+    torch::Tensor pa = forward(s, Role::kTeacher, in.uimg_a).cpu();
+    torch::Tensor pb = forward(s, Role::kTeacher, in.uimg_b).cpu();
+    if (s.teacher_compute) s.teacher_compute->push_buffers();
     bool acdc = c.dataset == "acdc";
     in.plab_a = (acdc ? ssl::acdc_pseudo_label(pa) : ssl::la_pseudo_label(pa)).to(s.device);
     in.plab_b = (acdc ? ssl::acdc_pseudo_label(pb) : ssl::la_pseudo_label(pb)).to(s.device);
   }
-  torch::Tensor mask = zero_box(c, s.rng).to(s.device);
+  torch::Tensor mask = inputs.mask.to(s.device);
   ssl::MixWeights w{1.0, c.bcp.u_weight};
-  s.student.train();
   StepStats st;
   torch::Tensor loss;
   bool inward = c.bcp.direction != "outward";  // labeled box pasted into an unlabeled image
@@ -140,7 +150,7 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     torch::Tensor ce = torch::zeros({}, bl.images.options());
     for (const ssl::MixedStream* m : {&mix.mixed_u, &mix.mixed_l}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
-      torch::Tensor out = forward(s, s.student, m->image);
+      torch::Tensor out = forward(s, Role::kStudent, m->image);
       MixLossResult r =
           acdc_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
       dice = dice + r.dice;
@@ -153,7 +163,7 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
     loss = torch::zeros({}, bl.images.options());
     for (const ssl::MixedStream* m : {&mix.mixed_l, &mix.mixed_u}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
-      torch::Tensor out = forward(s, s.student, m->image);
+      torch::Tensor out = forward(s, Role::kStudent, m->image);
       loss = loss +
              la_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
     }
@@ -162,6 +172,63 @@ StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
   done.parts = st.parts;
   ssl::ema_update(*s.teacher, s.student, c.bcp.ema_decay, c.bcp.ema_buffers);
   return done;
+}
+
+nets::ModelConfig model_config_for(const TrainConfig& config) {
+  nets::ModelConfig mc;
+  mc.arch = config.dataset == "acdc" ? "unet2d" : "vnet";
+  mc.num_classes = config.data.num_classes;
+  return mc;
+}
+
+ComputeCopies make_compute_copies(const TrainConfig& config, nets::SegmentationNetImpl& student,
+                                  nets::SegmentationNetImpl* teacher) {
+  ComputeCopies copies;
+  const bool bf16 = config.precision == "bf16";
+  if (!bf16 && !config.channels_last) return copies;
+  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  copies.student = std::make_unique<nets::ComputeCopy>(student, dtype, config.channels_last);
+  if (teacher)
+    copies.teacher = std::make_unique<nets::ComputeCopy>(*teacher, dtype, config.channels_last);
+  return copies;
+}
+
+StepKind step_kind(const TrainConfig& config, const std::string& stage) {
+  if (config.method == "supervised") return StepKind::kSupervised;
+  if (config.method == "mean-teacher") return StepKind::kMeanTeacher;
+  return stage == "pretrain" ? StepKind::kBcpPretrain : StepKind::kBcpSelftrain;
+}
+
+StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set, StepKind kind,
+                               const std::vector<int64_t>& li, const std::vector<int64_t>& ui,
+                               std::mt19937_64& rng) {
+  StepInputs in;
+  in.labeled = make_batch(set, li, config, rng);
+  if (kind == StepKind::kMeanTeacher || kind == StepKind::kBcpSelftrain)
+    in.unlabeled = make_batch(set, ui, config, rng);
+  if (kind == StepKind::kBcpPretrain || kind == StepKind::kBcpSelftrain)
+    in.mask = ssl::zero_box_mask(config.data.patch, config.bcp.beta, rng);
+  return in;
+}
+
+StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, int64_t iteration) {
+  switch (kind) {
+    case StepKind::kSupervised:
+      return supervised_step(s, inputs);
+    case StepKind::kMeanTeacher:
+      return mean_teacher_step(s, inputs, iteration);
+    case StepKind::kBcpPretrain:
+      return bcp_pretrain_step(s, inputs);
+    case StepKind::kBcpSelftrain:
+      break;
+  }
+  return bcp_selftrain_step(s, inputs);
+}
+
+StepStats take_step(StageContext& s, StepKind kind, const std::vector<int64_t>& li,
+                    const std::vector<int64_t>& ui, int64_t iteration) {
+  return take_step(s, kind, prepare_step_inputs(s.config, s.train_set, kind, li, ui, s.rng),
+                   iteration);
 }
 
 }  // namespace bcp::train

@@ -17,6 +17,7 @@
 #include "bcp/train/lr_schedule.h"
 #include "bcp/train/optimizer_state.h"
 #include "bcp/train/run_log.h"
+#include "bcp/train/step_prefetcher.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/train_state.h"
 #include "bcp/train/training_set.h"
@@ -28,17 +29,6 @@ using Net = std::shared_ptr<nets::SegmentationNetImpl>;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string rng_to_string(const std::mt19937_64& rng) {
-  std::ostringstream s;
-  s << rng;
-  return s.str();
-}
-
-void rng_from_string(std::mt19937_64& rng, const std::string& text, const std::string& path) {
-  std::istringstream s(text);
-  if (!(s >> rng)) throw std::runtime_error(path + ": malformed generator state");
-}
 
 torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConfig& c) {
   return torch::optim::SGD(net.parameters(), torch::optim::SGDOptions(c.optim.lr)
@@ -55,12 +45,7 @@ class Trainer {
 
  private:
   std::string path(const std::string& name) const { return (fs::path(o_.out_dir) / name).string(); }
-  Net new_model() const {
-    nets::ModelConfig mc;
-    mc.arch = c_.dataset == "acdc" ? "unet2d" : "vnet";
-    mc.num_classes = c_.data.num_classes;
-    return nets::make_model(mc);
-  }
+  Net new_model() const { return nets::make_model(model_config_for(c_)); }
   StageSummary run_stage(const std::string& stage, int64_t iters,
                          nets::SegmentationNetImpl& student, nets::SegmentationNetImpl* teacher,
                          torch::optim::SGD& optimizer, LoopState loop, bool resumed);
@@ -109,46 +94,49 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
   }
   log_.record("stage", {{"stage", stage}, {"iterations", iters}, {"resumed_at", loop.iteration}});
   StageContext ctx{c_, train_set_, device_, student, teacher, optimizer, rng};
+  ComputeCopies low_precision = make_compute_copies(c_, student, teacher);
+  low_precision.attach(ctx);
+  const StepKind kind = step_kind(c_, stage);
   std::string best_path = path(stage == "pretrain" ? "pretrain_best.h5" : "best.h5");
   nlohmann::json config_json = config_to_json(c_);
+  // From here on the prefetcher owns the sampler and the generator; it hands out the states a
+  // checkpoint must hold.
+  StepPrefetcher prefetcher(c_, train_set_, kind, sampler, rng);
   auto save_last = [&] {
-    loop.sampler = sampler.save_state();
-    loop.rng = rng_to_string(rng);
+    loop.sampler = prefetcher.sampler_state();
+    loop.rng = prefetcher.rng_state();
     save_train_state(path("last.h5"), student, teacher, &optimizer, loop, config_json);
   };
-  double loss_sum = 0;
+  double loss_sum = 0, step_s_sum = 0;
   int64_t loss_n = 0;
   while (loop.iteration < iters) {
     double lr = learning_rate(c_.optim, loop.iteration, iters);
     set_learning_rate(optimizer, lr);
-    auto [li, ui] = sampler.next();
-    StepStats st;
-    if (c_.method == "supervised") {
-      st = supervised_step(ctx, li, loop.iteration);
-    } else if (c_.method == "mean-teacher") {
-      st = mean_teacher_step(ctx, li, ui, loop.iteration);
-    } else if (stage == "pretrain") {
-      st = bcp_pretrain_step(ctx, li);
-    } else {
-      st = bcp_selftrain_step(ctx, li, ui);
-    }
+    const auto step_t0 = Clock::now();
+    StepStats st = take_step(ctx, kind, prefetcher.next(), loop.iteration);
+    const double step_s = std::chrono::duration<double>(Clock::now() - step_t0).count();
     ++loop.iteration;
     if (!std::isfinite(st.loss))
       throw std::runtime_error(stage + ": loss became " + std::to_string(st.loss) +
                                " at iteration " + std::to_string(loop.iteration) +
                                " (lower optim.lr?)");
     loss_sum += st.loss;
+    step_s_sum += step_s;
     ++loss_n;
-    nlohmann::json rec = {
-        {"stage", stage}, {"iteration", loop.iteration}, {"loss", st.loss}, {"lr", lr}};
+    nlohmann::json rec = {{"stage", stage},
+                          {"iteration", loop.iteration},
+                          {"loss", st.loss},
+                          {"lr", lr},
+                          {"step_seconds", step_s}};
     rec.update(st.parts);
     log_.record("step", rec);
     if (c_.schedule.log_every > 0 && loop.iteration % c_.schedule.log_every == 0) {
       std::ostringstream line;
       line << stage << " iteration " << loop.iteration << "/" << iters << ": loss "
-           << loss_sum / loss_n << " lr " << lr;
+           << loss_sum / loss_n << " lr " << lr << " (" << step_s_sum / loss_n << " s/step)";
       log_.info(line.str());
       loss_sum = 0;
+      step_s_sum = 0;
       loss_n = 0;
     }
     bool last_iter = loop.iteration == iters;
@@ -169,8 +157,8 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
            << " HD95 " << v.mean_hd95 << (better ? " (best)" : "");
       log_.info(line.str());
       if (better) {
-        loop.sampler = sampler.save_state();
-        loop.rng = rng_to_string(rng);
+        loop.sampler = prefetcher.sampler_state();
+        loop.rng = prefetcher.rng_state();
         save_train_state(best_path, student, teacher, &optimizer, loop, config_json);
       }
     }
@@ -328,9 +316,6 @@ TrainResult train(const TrainOptions& options) {
     throw std::invalid_argument("world_size " + std::to_string(c.world_size) +
                                 ": multi-process training is not available in this build");
   const torch::Device device(c.device);
-  if (c.precision == "bf16" && !device.is_cpu())
-    throw std::invalid_argument("precision 'bf16' is implemented for device cpu only, not '" +
-                                c.device + "'");
   if (device.is_cuda() && !torch::cuda::is_available())
     throw std::invalid_argument("device '" + c.device + "': CUDA is not available");
   Trainer t(options);

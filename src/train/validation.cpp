@@ -8,6 +8,7 @@ ValidationScores validate_model(nets::SegmentationNetImpl& net, const Validation
                                 const TrainConfig& config) {
   eval::ModelEvaluateOptions o;
   o.dataset = config.dataset;
+  o.precision = config.precision;
   if (config.dataset == "acdc") {
     o.acdc.size = config.data.patch[0];
   } else {

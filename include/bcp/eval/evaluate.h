@@ -32,6 +32,9 @@ struct ModelEvaluateOptions {
   std::string predictions_dir;
   /// "h5" (dataset `pred`, uint8, the image's axis order) or "nii.gz" (see write_prediction).
   std::string prediction_format = "h5";
+  /// "fp32", or "bf16": a bf16 compute copy of the network (nets/compute_copy.h) runs the
+  /// passes; probabilities, averaging and post-processing stay fp32.
+  std::string precision = "fp32";
   /// Optional per-case progress callback.
   EvaluateProgress progress;
 };
@@ -86,6 +89,8 @@ struct EvaluateOptions {
   bool save_predictions = true;
   /// "h5" (dataset `pred`, uint8) or "nii.gz".
   std::string prediction_format = "h5";
+  /// "fp32" or "bf16" (see ModelEvaluateOptions::precision).
+  std::string precision = "fp32";
   /// Optional per-case progress callback.
   EvaluateProgress progress;
 };

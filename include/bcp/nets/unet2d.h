@@ -28,8 +28,8 @@ struct UNet2dOptions {
   TORCH_ARG(std::vector<double>, encoder_dropout) = std::vector<double>{0.05, 0.1, 0.2, 0.3, 0.5};
 };
 
-/// conv3x3 -> BN -> LeakyReLU(0.01) -> Dropout(p) -> conv3x3 -> BN -> LeakyReLU, as
-/// Sequential `conv_conv` (indices 0..6; parameters at 0, 1, 4, 5).
+/// conv3x3 -> BN -> LeakyReLU(0.01) -> Dropout(p) (nn.Dropout's semantics, see dropout.h) ->
+/// conv3x3 -> BN -> LeakyReLU, as Sequential `conv_conv` (indices 0..6; parameters at 0, 1, 4, 5).
 class UNetConvBlockImpl : public torch::nn::Module {
  public:
   UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, double dropout_p);

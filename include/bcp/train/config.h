@@ -15,7 +15,9 @@ struct TrainConfig {
   std::string method = "bcp";      ///< "supervised", "mean-teacher" or "bcp"
   uint64_t seed = 1337;            ///< seeds every generator of the run
   std::string device = "cpu";      ///< "cpu" or "cuda[:i]"
-  std::string precision = "fp32";  ///< "fp32" or "bf16" (autocast-free: model and inputs in bf16)
+  std::string precision = "fp32";  ///< "fp32" or "bf16" (bf16 compute copy, fp32 master weights)
+  bool channels_last = true;       ///< passes run on a channels-last copy of the network (faster
+                                   ///< convolutions on CPU and GPU; false = the plain layout)
   int64_t world_size = 1;          ///< processes in data-parallel training (1 = single process)
   int64_t threads = 0;             ///< intra-op CPU threads; 0 = all cores
 

@@ -3,10 +3,12 @@
 #pragma once
 #include <torch/optim/sgd.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
 
+#include "bcp/nets/compute_copy.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/train/config.h"
 #include "bcp/train/training_set.h"
@@ -28,19 +30,60 @@ struct StageContext {
   nets::SegmentationNetImpl* teacher;  ///< EMA teacher (mean-teacher, BCP self-training) or null
   torch::optim::SGD& optimizer;        ///< over the student's parameters
   std::mt19937_64& rng;                ///< augmentation and masks
+  /// Compute copies (bf16 and/or channels-last) that run the passes, keeping the fp32 networks
+  /// above in step with them; null: the networks above run the passes themselves.
+  nets::ComputeCopy* student_compute = nullptr;
+  nets::ComputeCopy* teacher_compute = nullptr;
 };
 
-/// Labeled cases `li` only: Dice + CE (ACDC 0.5 (CE + Dice), LA (CE + Dice) / 2).
-StepStats supervised_step(StageContext& s, const std::vector<int64_t>& li, int64_t iteration);
+/// The network a config trains: ACDC the 2D UNet, LA the VNet, with data.num_classes outputs.
+nets::ModelConfig model_config_for(const TrainConfig& config);
+
+/// The compute copies of a stage's networks: for precision bf16, or fp32 with channels_last;
+/// none for fp32 without channels_last. Point a StageContext at them with `attach`.
+struct ComputeCopies {
+  std::unique_ptr<nets::ComputeCopy> student;
+  std::unique_ptr<nets::ComputeCopy> teacher;
+  void attach(StageContext& s) {
+    s.student_compute = student.get();
+    s.teacher_compute = teacher.get();
+  }
+};
+ComputeCopies make_compute_copies(const TrainConfig& config, nets::SegmentationNetImpl& student,
+                                  nets::SegmentationNetImpl* teacher);
+
+/// The step function a stage runs: a method's single stage, or BCP's "pretrain" / "selftrain".
+enum class StepKind { kSupervised, kMeanTeacher, kBcpPretrain, kBcpSelftrain };
+StepKind step_kind(const TrainConfig& config, const std::string& stage);
+/// What one step consumes, drawn from the stage's generator in this order: the labeled batch's
+/// augmentation, the unlabeled batch's (mean teacher, BCP self-training), then BCP's zero-box
+/// mask. Tensors live on the CPU; the step moves them to its device.
+struct StepInputs {
+  Batch labeled;
+  Batch unlabeled;     ///< undefined tensors where the step has no unlabeled batch
+  torch::Tensor mask;  ///< BCP only: the zero-box mask of data.patch
+};
+/// Draws a step's inputs for the labeled indices `li` and unlabeled `ui`.
+StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set, StepKind kind,
+                               const std::vector<int64_t>& li, const std::vector<int64_t>& ui,
+                               std::mt19937_64& rng);
+
+/// One step of `kind` on prepared inputs: the trainer's and `bcp bench step`'s one entry point.
+StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, int64_t iteration);
+/// The same, drawing the inputs from `s.rng` first.
+StepStats take_step(StageContext& s, StepKind kind, const std::vector<int64_t>& li,
+                    const std::vector<int64_t>& ui, int64_t iteration);
+
+/// The four step functions that take_step dispatches to.
+/// Labeled cases only: Dice + CE (ACDC 0.5 (CE + Dice), LA (CE + Dice) / 2).
+StepStats supervised_step(StageContext& s, const StepInputs& inputs);
 /// SSL4MIS Mean Teacher: supervised loss + ramped consistency to the EMA teacher, whose input
 /// gets clamped Gaussian noise; EMA over parameters with the 1 - 1/(step+1) warm-up.
-StepStats mean_teacher_step(StageContext& s, const std::vector<int64_t>& li,
-                            const std::vector<int64_t>& ui, int64_t iteration);
+StepStats mean_teacher_step(StageContext& s, const StepInputs& inputs, int64_t iteration);
 /// BCP stage 1: copy-paste between the two halves of the labeled batch.
-StepStats bcp_pretrain_step(StageContext& s, const std::vector<int64_t>& li);
+StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs);
 /// BCP stage 2: teacher pseudo-labels (train mode, no-grad, largest component), one zero-box
 /// mask, two mixed batches through the student in separate passes, SGD, then EMA.
-StepStats bcp_selftrain_step(StageContext& s, const std::vector<int64_t>& li,
-                             const std::vector<int64_t>& ui);
+StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs);
 
 }  // namespace bcp::train

@@ -1,0 +1,82 @@
+// `bcp bench`: what a machine does with bcp, in the manner of llama.cpp's llama-bench. Full
+// training steps at the paper's shapes, one volume through the official inference protocol, and
+// the paper's four metrics, each timed after an untimed warm-up and repeated; results as a table
+// and as JSON lines. Every variant of one invocation runs in the same process, so ratios between
+// them (fp32 against bf16) are like for like.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bcp::bench {
+
+/// Repeated timings of one thing.
+struct Timing {
+  std::vector<double> seconds;  ///< one entry per timed repeat
+  double median() const;
+  double min() const;
+};
+
+/// Times `fn` `repeats` times after `warmup` untimed calls.
+Timing time_repeats(int warmup, int repeats, const std::function<void()>& fn);
+
+/// The process's peak resident memory (VmHWM) in MiB since the last `reset_peak_memory()`
+/// (Linux; -1 where /proc is not available).
+double peak_memory_mib();
+/// Restarts the peak-memory watermark (writes 5 to /proc/self/clear_refs; no-op elsewhere).
+void reset_peak_memory();
+
+/// Shared by the three benchmarks.
+struct CommonOptions {
+  std::vector<std::string> precisions{"fp32", "bf16"};  ///< each one timed in turn
+  std::string device = "cpu";
+  int threads = 0;        ///< intra-op threads; 0 = all cores
+  int repeats = 5;        ///< timed repeats
+  int warmup = 1;         ///< untimed runs first (oneDNN builds its kernels on first use)
+  std::string data_root;  ///< real data (ACDC or LA layout); empty = synthetic stand-ins
+};
+
+/// `bcp bench step`: full training steps as the trainer takes them (sampler, augmentation, batch
+/// assembly, passes, losses, SGD, EMA) at the preset's shapes (ACDC 256x256 with 12 + 12, LA
+/// 112x112x80 with 4 + 4).
+struct StepBenchOptions {
+  CommonOptions common;
+  std::string dataset = "acdc";     ///< "acdc" | "la"
+  std::string method = "bcp";       ///< "bcp" | "supervised" | "mean-teacher"
+  std::string stage = "selftrain";  ///< BCP only: "pretrain" | "selftrain"
+};
+
+/// `bcp bench infer`: one validation volume through the dataset's protocol (LA sliding window,
+/// stride 18/18/4; ACDC slice-wise at 256x256) with a randomly initialised network (or
+/// `model_path`'s); the warm-up is one network call, not a whole volume.
+struct InferBenchOptions {
+  CommonOptions common;
+  std::string dataset = "la";  ///< "la" | "acdc"
+  std::string model_path;      ///< checkpoint to run; empty = fresh weights (same cost)
+  std::string case_name;       ///< case of the data root's val.list; empty = its first
+  int64_t window_batch = 4;    ///< LA windows per network call
+};
+
+/// `bcp bench metrics`: Dice, Jaccard, 95HD and ASD of one LA label volume against itself
+/// shifted by 3 voxels.
+struct MetricsBenchOptions {
+  CommonOptions common;
+};
+
+/// One JSON object per timed variant, with at least benchmark, dataset, precision, device,
+/// threads, seconds_median, seconds_min, repeats, warmup and peak_memory_mib (infer adds windows,
+/// seconds_per_volume and, for non-fp32 precisions timed after fp32, label_agreement).
+/// `progress` (may be empty) receives a line per variant as it starts.
+using Progress = std::function<void(const std::string&)>;
+std::vector<nlohmann::json> bench_step(const StepBenchOptions& options, const Progress& progress);
+std::vector<nlohmann::json> bench_infer(const InferBenchOptions& options, const Progress& progress);
+std::vector<nlohmann::json> bench_metrics(const MetricsBenchOptions& options,
+                                          const Progress& progress);
+
+/// A Markdown table of `rows` (the columns every row shares, in a fixed order).
+std::string format_table(const std::vector<nlohmann::json>& rows);
+
+}  // namespace bcp::bench

@@ -1,0 +1,128 @@
+// `bcp bench step|infer|metrics`: how fast this machine trains and runs bcp, as a table and,
+// with --json, one JSON object per line (see bcp/bench/bench.h).
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "bcp/bench/bench.h"
+#include "bcp/io/atomic_file.h"
+#include "command.h"
+
+namespace {
+
+struct BenchCommandOptions {
+  bcp::bench::CommonOptions common;
+  std::string precision = "all";
+  int repeats = 0;  // 0 = the subcommand's default
+  std::string json;
+};
+
+void add_common(CLI::App* cmd, BenchCommandOptions& o) {
+  cmd->add_option("--precision", o.precision, "fp32, bf16 or all (both, fp32 first)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "all"}));
+  cmd->add_option("--device", o.common.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--threads", o.common.threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--repeats", o.repeats, "Timed repeats (default: step 5, infer 3, LA infer 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", o.common.warmup, "Untimed runs before timing")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--data", o.common.data_root,
+                  "Real data root (ACDC or LA layout); default: synthetic data of the real shapes");
+  cmd->add_option("--json", o.json, "Also write one JSON object per line to this file");
+}
+
+/// Applies the shared options, runs, prints the table and writes the JSON lines.
+void finish(
+    const BenchCommandOptions& o, int default_repeats,
+    const std::function<std::vector<nlohmann::json>(const bcp::bench::CommonOptions&)>& run) {
+  bcp::bench::CommonOptions common = o.common;
+  common.repeats = o.repeats > 0 ? o.repeats : default_repeats;
+  common.precisions = o.precision == "all" ? std::vector<std::string>{"fp32", "bf16"}
+                                           : std::vector<std::string>{o.precision};
+  if (!o.json.empty()) {
+    const auto dir = std::filesystem::path(o.json).parent_path();
+    if (!dir.empty() && !std::filesystem::is_directory(dir))
+      throw std::runtime_error(o.json + ": folder does not exist");
+  }
+  const auto rows = run(common);
+  std::cout << bcp::bench::format_table(rows)
+            << "(median and minimum of the timed repeats; warm-up runs excluded)\n";
+  if (!o.json.empty()) {
+    std::string lines;
+    for (const auto& r : rows) lines += r.dump() + "\n";
+    bcp::io::write_file_atomically(o.json, lines);
+    std::cout << "wrote " << o.json << "\n";
+  }
+}
+
+void print_progress(const std::string& line) {
+  std::cerr << line << std::endl;
+}
+
+void setup_bench(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Time training steps, inference and metrics here");
+  bench->require_subcommand(1);
+
+  auto step = std::make_shared<bcp::bench::StepBenchOptions>();
+  auto step_o = std::make_shared<BenchCommandOptions>();
+  auto* s = bench->add_subcommand(
+      "step", "Full training steps at the paper's shapes (ACDC 256x256 12+12, LA 112x112x80 4+4)");
+  s->add_option("--dataset", step->dataset, "acdc or la")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"acdc", "la"}));
+  s->add_option("--method", step->method, "bcp, supervised or mean-teacher")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bcp", "supervised", "mean-teacher"}));
+  s->add_option("--stage", step->stage, "BCP stage: pretrain or selftrain")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"pretrain", "selftrain"}));
+  add_common(s, *step_o);
+  s->callback([step, step_o] {
+    finish(*step_o, 5, [&](const bcp::bench::CommonOptions& c) {
+      step->common = c;
+      return bcp::bench::bench_step(*step, print_progress);
+    });
+  });
+
+  auto infer = std::make_shared<bcp::bench::InferBenchOptions>();
+  auto infer_o = std::make_shared<BenchCommandOptions>();
+  auto* i = bench->add_subcommand(
+      "infer", "One volume through the evaluation protocol (LA sliding window, ACDC slice-wise)");
+  i->add_option("--dataset", infer->dataset, "la or acdc")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"acdc", "la"}));
+  i->add_option("--model", infer->model_path, "Checkpoint to run (default: fresh weights)");
+  i->add_option("--case", infer->case_name, "Case of the root's val.list (default: the first)");
+  i->add_option("--window-batch", infer->window_batch, "LA: windows per network call")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  add_common(i, *infer_o);
+  i->callback([infer, infer_o] {
+    finish(*infer_o, infer->dataset == "la" ? 1 : 3, [&](const bcp::bench::CommonOptions& c) {
+      infer->common = c;
+      return bcp::bench::bench_infer(*infer, print_progress);
+    });
+  });
+
+  auto metrics = std::make_shared<bcp::bench::MetricsBenchOptions>();
+  auto metrics_o = std::make_shared<BenchCommandOptions>();
+  auto* m = bench->add_subcommand("metrics", "Dice, Jaccard, 95HD and ASD on one LA volume");
+  add_common(m, *metrics_o);
+  m->callback([metrics, metrics_o] {
+    finish(*metrics_o, 5, [&](const bcp::bench::CommonOptions& c) {
+      metrics->common = c;
+      return bcp::bench::bench_metrics(*metrics, print_progress);
+    });
+  });
+}
+
+}  // namespace
+
+BCP_REGISTER_COMMAND("bench", setup_bench);

@@ -1,0 +1,79 @@
+#include "bcp/nets/compute_copy.h"
+
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/torch.h>
+
+namespace bcp::nets {
+namespace {
+
+bool is_batch_norm(const torch::nn::Module& m) {
+  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) ||
+         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) ||
+         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m);
+}
+
+void copy_all(const std::vector<torch::Tensor>& from, const std::vector<torch::Tensor>& to) {
+  TORCH_CHECK(from.size() == to.size(), "ComputeCopy: ", from.size(), " tensors against ",
+              to.size());
+  for (size_t i = 0; i < from.size(); ++i)
+    if (from[i].defined() && to[i].defined()) to[i].copy_(from[i]);
+}
+
+torch::Device device_of(const SegmentationNetImpl& net) {
+  const auto params = net.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+}  // namespace
+
+ComputeCopy::ComputeCopy(SegmentationNetImpl& master, torch::ScalarType dtype, bool channels_last)
+    : master_(master),
+      compute_(master.clone_net()),
+      dtype_(dtype),
+      format_(!channels_last               ? torch::MemoryFormat::Contiguous
+              : master.spatial_dims() == 3 ? torch::MemoryFormat::ChannelsLast3d
+                                           : torch::MemoryFormat::ChannelsLast),
+      device_(device_of(master)) {
+  TORCH_CHECK(dtype == torch::kBFloat16 || dtype == torch::kHalf || dtype == torch::kFloat32,
+              "ComputeCopy: compute dtype must be bf16, fp16 or fp32, got ", dtype);
+  torch::NoGradGuard no_grad;
+  for (const auto& module : compute_->modules(/*include_self=*/false)) {
+    if (is_batch_norm(*module)) continue;
+    for (auto& p : module->parameters(/*recurse=*/false)) {
+      auto low = p.to(dtype);
+      if (low.dim() == master.spatial_dims() + 2) low = low.contiguous(format_);
+      p.set_data(low);
+    }
+  }
+  compute_->train(master.is_training());
+}
+
+void ComputeCopy::pull() {
+  torch::NoGradGuard no_grad;
+  copy_all(master_.parameters(), compute_->parameters());
+  copy_all(master_.buffers(), compute_->buffers());
+  compute_->train(master_.is_training());
+}
+
+torch::Tensor ComputeCopy::forward(const torch::Tensor& x) {
+  auto in = x.to(device_, dtype_).contiguous(format_);
+  return compute_->forward(in).to(torch::kFloat32).contiguous();
+}
+
+void ComputeCopy::push_grads() {
+  auto master = master_.parameters();
+  auto compute = compute_->parameters();
+  for (size_t i = 0; i < master.size(); ++i) {
+    torch::Tensor& g = compute[i].mutable_grad();
+    if (!g.defined()) continue;
+    master[i].mutable_grad() = g.to(master[i].scalar_type()).contiguous();
+    g.reset();
+  }
+}
+
+void ComputeCopy::push_buffers() {
+  torch::NoGradGuard no_grad;
+  copy_all(compute_->buffers(), master_.buffers());
+}
+
+}  // namespace bcp::nets

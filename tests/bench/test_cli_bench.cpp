@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "../support.h"
+
+namespace fs = std::filesystem;
+using bcp::test::quoted;
+using bcp::test::run_cli;
+
+namespace {
+
+fs::path unique_dir(const std::string& name) {
+  fs::path p =
+      fs::temp_directory_path() / ("bcp_test_bench_" + name + "_" + std::to_string(::getpid()) +
+                                   "_" + std::to_string(std::random_device{}()));
+  fs::create_directories(p);
+  return p;
+}
+
+std::vector<nlohmann::json> read_lines(const fs::path& file) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+void expect_common_fields(const nlohmann::json& r) {
+  for (const char* key : {"benchmark", "dataset", "precision", "device", "threads",
+                          "seconds_median", "seconds_min", "repeats", "warmup", "peak_memory_mib"})
+    EXPECT_TRUE(r.contains(key)) << key << " missing in " << r.dump();
+  EXPECT_GT(r["seconds_median"].get<double>(), 0);
+  EXPECT_LE(r["seconds_min"].get<double>(), r["seconds_median"].get<double>());
+  EXPECT_GT(r["peak_memory_mib"].get<double>(), 0);
+}
+
+}  // namespace
+
+TEST(CliBench, StepTimesBothPrecisionsAtThePapersShapeAndWritesJsonLines) {
+  const fs::path dir = unique_dir("step");
+  const auto json = dir / "step.jsonl";
+  auto r = run_cli("bench step --dataset acdc --method bcp --repeats 1 --warmup 0 --json " +
+                   quoted(json));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("| step | acdc | bcp | fp32 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warm-up runs excluded"), std::string::npos);
+  auto rows = read_lines(json);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    expect_common_fields(row);
+    EXPECT_EQ(row["benchmark"], "step");
+    EXPECT_EQ(row["patch"], nlohmann::json({256, 256}));
+    EXPECT_EQ(row["batch"], nlohmann::json({12, 12}));
+  }
+  EXPECT_EQ(rows[0]["precision"], "fp32");
+  EXPECT_EQ(rows[1]["precision"], "bf16");
+  EXPECT_TRUE(rows[1].contains("speedup_vs_fp32"));
+  fs::remove_all(dir);
+}
+
+TEST(CliBench, InferRunsTheAcdcProtocolAndComparesLabelsWithFp32) {
+  const fs::path dir = unique_dir("infer");
+  const auto json = dir / "infer.jsonl";
+  auto r = run_cli("bench infer --dataset acdc --repeats 1 --json " + quoted(json));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  auto rows = read_lines(json);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    expect_common_fields(row);
+    EXPECT_EQ(row["windows"], 10);  // one network input per slice of the 10-slice volume
+    EXPECT_GT(row["seconds_per_volume"].get<double>(), 0);
+  }
+  const double agree = rows[1]["label_agreement"].get<double>();
+  EXPECT_GT(agree, 0.5);
+  EXPECT_LE(agree, 1.0);
+  fs::remove_all(dir);
+}
+
+TEST(CliBench, MetricsAndBadFlags) {
+  auto r = run_cli("bench metrics --repeats 2");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("| metrics | la |"), std::string::npos) << r.output;
+  auto bad = run_cli("bench step --precision fp8");
+  EXPECT_NE(bad.rc, 0);
+  auto missing = run_cli("bench step --json /nonexistent_bcp_dir/x.jsonl --repeats 1");
+  EXPECT_NE(missing.rc, 0);
+  EXPECT_NE(missing.output.find("folder does not exist"), std::string::npos) << missing.output;
+  auto none = run_cli("bench step --data /nonexistent_bcp_root --repeats 1");
+  EXPECT_EQ(none.rc, 1);
+  EXPECT_NE(none.output.find("bcp: error:"), std::string::npos) << none.output;
+}

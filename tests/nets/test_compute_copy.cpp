@@ -1,0 +1,106 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "bcp/nets/compute_copy.h"
+#include "bcp/nets/segmentation_net.h"
+
+using namespace bcp::nets;
+
+namespace {
+
+std::shared_ptr<SegmentationNetImpl> small_unet() {
+  torch::manual_seed(3);
+  return make_model({"unet2d", 1, 4});
+}
+
+}  // namespace
+
+TEST(ComputeCopy, Bf16CopyHoldsBf16ChannelsLastConvolutionsAndFp32BatchNorm) {
+  auto net = small_unet();
+  ComputeCopy copy(*net);
+  int bf16 = 0, fp32 = 0;
+  for (const auto& item : copy.compute().named_parameters()) {
+    const auto& p = item.value();
+    const bool batch_norm = item.key().find("conv_conv.1.") != std::string::npos ||
+                            item.key().find("conv_conv.5.") != std::string::npos;
+    if (batch_norm) {
+      EXPECT_EQ(p.scalar_type(), torch::kFloat32) << item.key();
+      ++fp32;
+    } else {
+      EXPECT_EQ(p.scalar_type(), torch::kBFloat16) << item.key();
+      if (p.dim() == 4) {
+        EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+      }
+      ++bf16;
+    }
+  }
+  EXPECT_GT(bf16, 0);
+  EXPECT_GT(fp32, 0);
+  for (const auto& p : net->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+}
+
+TEST(ComputeCopy, ForwardAgreesWithTheMasterToItsPrecision) {
+  auto net = small_unet();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  auto x = torch::randn({2, 1, 64, 64});
+  auto ref = net->forward(x);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    ComputeCopy copy(*net, dtype);
+    copy.pull();
+    auto out = copy.forward(x);
+    EXPECT_EQ(out.scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(out.is_contiguous());
+    const double scale = ref.abs().max().item<double>();
+    const double err = (out - ref).abs().max().item<double>();
+    EXPECT_LT(err, dtype == torch::kFloat32 ? 1e-4 * scale : 0.1 * scale) << dtype;
+    if (dtype == torch::kBFloat16) {
+      EXPECT_GT(err, 0.0);  // it really ran in bf16
+    }
+  }
+}
+
+TEST(ComputeCopy, PullPushGradsAndBuffersKeepTheMasterInStep) {
+  torch::manual_seed(3);
+  auto net = make_model({"unet2d", 1, 4, 16, /*has_dropout=*/false});
+  net->train();
+  ComputeCopy copy(*net, torch::kFloat32);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.add_(0.01);
+  }
+  copy.pull();
+  auto mp = net->parameters(), cp = copy.compute().parameters();
+  for (size_t i = 0; i < mp.size(); ++i) EXPECT_TRUE(torch::equal(mp[i], cp[i].contiguous()));
+
+  // Gradients: the copy's backward lands on the master in fp32; the copy's own are cleared.
+  auto x = torch::randn({2, 1, 32, 32});
+  auto ref_net = net->clone_net();
+  ref_net->train();
+  const auto before = net->buffers()[0].clone();
+  copy.forward(x).square().mean().backward();
+  EXPECT_TRUE(torch::equal(net->buffers()[0], before));  // the master is untouched until pushed
+  copy.push_grads();
+  ref_net->forward(x).square().mean().backward();
+  auto rp = ref_net->parameters();
+  for (size_t i = 0; i < mp.size(); ++i) {
+    ASSERT_TRUE(mp[i].grad().defined());
+    EXPECT_EQ(mp[i].grad().scalar_type(), torch::kFloat32);
+    EXPECT_FALSE(cp[i].grad().defined());
+    EXPECT_TRUE(torch::allclose(mp[i].grad(), rp[i].grad(), 1e-3, 1e-5)) << i;
+  }
+  // Buffers: the train-mode pass moved the copy's BatchNorm statistics; push brings them back.
+  copy.push_buffers();
+  EXPECT_FALSE(torch::equal(net->buffers()[0], before));
+  EXPECT_TRUE(torch::equal(net->buffers()[0], copy.compute().buffers()[0]));
+}
+
+TEST(ComputeCopy, PlainLayoutFp32CopyIsExact) {
+  auto net = small_unet();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  ComputeCopy copy(*net, torch::kFloat32, /*channels_last=*/false);
+  copy.pull();
+  auto x = torch::randn({2, 1, 32, 32});
+  EXPECT_TRUE(torch::equal(copy.forward(x), net->forward(x)));
+}
