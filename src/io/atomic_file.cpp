@@ -30,7 +30,8 @@ void commit_temp_file(const std::string& tmp, const std::string& target) {
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {
-    fs::remove(tmp, ec);
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
     throw std::runtime_error(target +
                              ": cannot rename the finished file into place: " + ec.message());
   }

@@ -1,15 +1,20 @@
 #include "bcp/nets/compute_copy.h"
 
 #include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/torch.h>
 
 namespace bcp::nets {
 namespace {
 
-bool is_batch_norm(const torch::nn::Module& m) {
+/// Modules whose parameters stay fp32 in a low-precision copy: BatchNorm everywhere, and on the
+/// CPU 3D transposed convolutions, which LibTorch 1.13 cannot run in bf16 (it hands them to the
+/// plain oneDNN convolution, which rejects the weight); VNet's up blocks cast around them.
+bool keeps_fp32(const torch::nn::Module& m, const torch::Device& device) {
   return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) ||
          dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) ||
-         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m);
+         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) ||
+         (device.is_cpu() && dynamic_cast<const torch::nn::ConvTranspose3dImpl*>(&m));
 }
 
 void copy_all(const std::vector<torch::Tensor>& from, const std::vector<torch::Tensor>& to) {
@@ -38,9 +43,10 @@ ComputeCopy::ComputeCopy(SegmentationNetImpl& master, torch::ScalarType dtype, b
               "ComputeCopy: compute dtype must be bf16, fp16 or fp32, got ", dtype);
   torch::NoGradGuard no_grad;
   for (const auto& module : compute_->modules(/*include_self=*/false)) {
-    if (is_batch_norm(*module)) continue;
+    const bool fp32 = keeps_fp32(*module, device_);
     for (auto& p : module->parameters(/*recurse=*/false)) {
-      auto low = p.to(dtype);
+      if (fp32 && p.dim() != master.spatial_dims() + 2) continue;
+      auto low = p.to(fp32 ? torch::kFloat32 : dtype);
       if (low.dim() == master.spatial_dims() + 2) low = low.contiguous(format_);
       p.set_data(low);
     }
@@ -63,6 +69,8 @@ torch::Tensor ComputeCopy::forward(const torch::Tensor& x) {
 void ComputeCopy::push_grads() {
   auto master = master_.parameters();
   auto compute = compute_->parameters();
+  TORCH_CHECK(master.size() == compute.size(), "ComputeCopy: ", master.size(),
+              " parameters against ", compute.size());
   for (size_t i = 0; i < master.size(); ++i) {
     torch::Tensor& g = compute[i].mutable_grad();
     if (!g.defined()) continue;

@@ -31,6 +31,15 @@ VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels) {
           nn::BatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
 }
 
+torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
+  auto* deconv = conv->ptr(0)->as<nn::ConvTranspose3dImpl>();
+  const auto weight_type = deconv->weight.scalar_type();
+  if (x.scalar_type() == weight_type) return conv->forward(x);
+  x = deconv->forward(x.to(weight_type)).to(x.scalar_type());
+  x = conv->ptr(1)->as<nn::BatchNorm3dImpl>()->forward(x);
+  return conv->ptr(2)->as<nn::ReLUImpl>()->forward(x);
+}
+
 VNetEncoderImpl::VNetEncoderImpl(const VNetOptions& o) : has_dropout(o.has_dropout()) {
   const int64_t f = o.n_filters();
   block_one = register_module("block_one", VNetConvBlock(1, o.in_channels(), f));

@@ -4,6 +4,8 @@
 #include <omp.h>
 #endif
 
+#include <ATen/Parallel.h>
+
 #include <sstream>
 #include <stdexcept>
 
@@ -47,7 +49,9 @@ void StepPrefetcher::start() {
   if (!background_) return;
   pending_ = std::async(std::launch::async, [this] {
 #ifdef BCP_HAVE_OPENMP
-    // This thread's LibTorch ops run on one core: the step's thread team has the others.
+    // This thread's LibTorch ops run on one core: the step's thread team has the others. LibTorch
+    // sets a new thread's team size on its first parallel op, so let it do so first.
+    at::internal::lazy_init_num_threads();
     omp_set_num_threads(1);
 #endif
     return prepare();

@@ -1,6 +1,8 @@
 #include "bcp/train/train_state.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <mutex>
@@ -27,6 +29,34 @@ void set_global_cpu_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
+// CUDA generators (dropout and noise on a GPU), one per device, so resume on CUDA is exact too.
+// Through ATen's device-generic accessor, which a CPU-only LibTorch also compiles.
+std::string cuda_rng_key(int64_t device) {
+  return "rng/torch_cuda_" + std::to_string(device);
+}
+
+void add_cuda_rng_states(std::map<std::string, torch::Tensor>& tensors,
+                         const nets::SegmentationNetImpl& net) {
+  const auto params = net.parameters();
+  if (params.empty() || !params.front().is_cuda()) return;  // a CPU run leaves CUDA alone
+  for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) {
+    auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, i));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    tensors[cuda_rng_key(i)] = gen.get_state();
+  }
+}
+
+void restore_cuda_rng_states(const std::map<std::string, torch::Tensor>& tensors) {
+  if (!torch::cuda::is_available()) return;  // a CUDA run resumed on the CPU cannot be exact
+  for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) {
+    auto it = tensors.find(cuda_rng_key(i));
+    if (it == tensors.end()) continue;
+    auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, i));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(it->second);
+  }
+}
+
 }  // namespace
 
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
@@ -41,6 +71,7 @@ void save_train_state(const std::string& path, const nets::SegmentationNetImpl& 
     tensors.insert(opt.begin(), opt.end());
   }
   tensors["rng/torch_cpu"] = global_cpu_rng_state();
+  add_cuda_rng_states(tensors, student);
   meta["train"] = {{"stage", loop.stage},
                    {"iteration", loop.iteration},
                    {"best_dice", loop.best_dice},
@@ -71,6 +102,7 @@ LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& s
     auto rng = archive.tensors.find("rng/torch_cpu");
     if (rng == archive.tensors.end()) throw std::runtime_error("missing rng/torch_cpu");
     set_global_cpu_rng_state(rng->second);
+    restore_cuda_rng_states(archive.tensors);
     LoopState loop;
     loop.stage = t.at("stage").get<std::string>();
     loop.iteration = t.at("iteration").get<int64_t>();

@@ -104,3 +104,27 @@ TEST(ComputeCopy, PlainLayoutFp32CopyIsExact) {
   auto x = torch::randn({2, 1, 32, 32});
   EXPECT_TRUE(torch::equal(copy.forward(x), net->forward(x)));
 }
+
+TEST(ComputeCopy, VNetRunsInBf16ChannelsLast3dAndTrains) {
+  torch::manual_seed(4);
+  auto net = make_model({"vnet", 1, 2});
+  net->train();
+  ComputeCopy copy(*net);
+  copy.pull();
+  auto x = torch::randn({2, 1, 32, 32, 32});
+  auto out = copy.forward(x);
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 2, 32, 32, 32}));
+  out.square().mean().backward();
+  copy.push_grads();
+  for (const auto& p : net->parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_EQ(p.grad().scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+  }
+  net->eval();
+  torch::NoGradGuard no_grad;
+  copy.pull();
+  auto ref = net->forward(x);
+  const double scale = ref.abs().max().item<double>();
+  EXPECT_LT((copy.forward(x) - ref).abs().max().item<double>(), 0.1 * scale);
+}

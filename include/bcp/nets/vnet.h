@@ -55,7 +55,9 @@ class VNetUpBlockImpl : public torch::nn::Module {
  public:
   VNetUpBlockImpl(int64_t in_channels, int64_t out_channels);
   /// (N, in, H, W, D) -> (N, out, 2H, 2W, 2D)
-  torch::Tensor forward(torch::Tensor x) { return conv->forward(x); }
+  /// A transposed convolution whose weights are fp32 while `x` is bf16 (a bf16 compute copy on the
+  /// CPU, see compute_copy.h) runs in fp32 between two casts.
+  torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv{nullptr};
 };
 TORCH_MODULE(VNetUpBlock);
