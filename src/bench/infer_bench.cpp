@@ -9,7 +9,6 @@
 #include "bcp/eval/evaluate.h"
 #include "bcp/eval/sliding_window.h"
 #include "bcp/io/tensor_archive.h"
-#include "bcp/nets/compute_copy.h"
 #include "bcp/nets/model_archive.h"
 #include "bench_data.h"
 
@@ -50,23 +49,13 @@ std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progre
   torch::Tensor fp32_labels;
   double fp32_median = 0;
   for (const std::string& precision : o.common.precisions) {
-    if (precision != "fp32" && precision != "bf16")
-      throw std::invalid_argument("bench: precision must be fp32 or bf16, got \"" + precision +
-                                  "\"");
     if (progress) progress("infer " + o.dataset + " " + precision + " ...");
     mo.precision = precision;
     reset_peak_memory();
     // Warm-up: one network call of the protocol's shape (oneDNN builds its kernels on first use).
     const auto warm = torch::zeros(warm_shape, torch::TensorOptions().device(device));
-    for (int i = 0; i < o.common.warmup; ++i) {
-      if (precision == "bf16") {
-        nets::ComputeCopy low(*model);
-        low.pull();
-        low.forward(warm);
-      } else {
-        model->forward(warm);
-      }
-    }
+    const eval::Predictor warm_predictor = eval::model_predictor(*model, precision);
+    for (int i = 0; i < o.common.warmup; ++i) warm_predictor(warm);
     torch::Tensor labels;
     const Timing t = time_repeats(0, o.common.repeats, [&] {
       labels = eval::predict_case(*model, volume.image, mo);

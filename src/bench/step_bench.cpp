@@ -49,9 +49,7 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
       teacher = student->clone_net(device);
       for (auto& p : teacher->parameters()) p.set_requires_grad(false);
     }
-    torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(c.optim.lr)
-                                                     .momentum(c.optim.momentum)
-                                                     .weight_decay(c.optim.weight_decay));
+    torch::optim::SGD opt = train::make_optimizer(*student, c);
     data::TwoStreamSampler sampler(labeled, uses_unlabeled ? unlabeled : std::vector<int64_t>{},
                                    c.batch.labeled, uses_unlabeled ? c.batch.unlabeled : 0, c.seed);
     std::mt19937_64 rng(c.seed);

@@ -1,10 +1,11 @@
 #include "bcp/data/case_list.h"
 
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <stdexcept>
+
+#include "bcp/io/atomic_file.h"
 
 namespace bcp::data {
 
@@ -59,20 +60,9 @@ int64_t count_first_patients(const std::vector<std::string>& names, int64_t pati
 }
 
 void write_case_list(const std::string& path, const std::vector<std::string>& names) {
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot create case list");
-    for (const auto& n : names) out << n << '\n';
-    out.flush();
-    if (!out) throw std::runtime_error(path + ": cannot write case list");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error(path + ": cannot rename case list into place");
-  }
+  std::string text;
+  for (const auto& n : names) text += n + '\n';
+  io::write_file_atomically(path, text);
 }
 
 }  // namespace bcp::data

@@ -98,33 +98,27 @@ void protocol_from_meta(const nlohmann::json& meta, const std::string& dataset,
 
 }  // namespace
 
-Predictor model_predictor(nets::SegmentationNetImpl& model) {
+Predictor model_predictor(nets::SegmentationNetImpl& model, const std::string& precision) {
   const auto device = model_device(model);
+  if (precision == "bf16") {
+    // Built once and owned by the predictor; it takes the model's weights and mode now.
+    auto low = std::make_shared<nets::ComputeCopy>(model);
+    low->pull();
+    return [low](const torch::Tensor& x) { return low->forward(x); };
+  }
+  if (precision != "fp32")
+    throw std::invalid_argument("precision must be fp32 or bf16, got \"" + precision + "\"");
   return [&model, device](const torch::Tensor& x) {
     return model.forward(x.to(device, torch::kFloat));
   };
 }
 
-torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor& image,
-                           const ModelEvaluateOptions& options) {
-  check_dataset_fits(model, options.dataset);
-  ModeGuard mode(model);
-  model.eval();
-  torch::NoGradGuard no_grad;
-  const auto device = model_device(model);
-  auto input = image.to(device, torch::kFloat);
-  std::unique_ptr<nets::ComputeCopy> low;
-  Predictor predictor;
-  if (options.precision == "bf16") {
-    low = std::make_unique<nets::ComputeCopy>(model);
-    low->pull();
-    predictor = [&low](const torch::Tensor& x) { return low->forward(x); };
-  } else if (options.precision == "fp32") {
-    predictor = model_predictor(model);
-  } else {
-    throw std::invalid_argument("precision must be fp32 or bf16, got \"" + options.precision +
-                                "\"");
-  }
+namespace {
+
+/// The dataset's protocol on one image with a ready predictor (eval mode and no-grad set).
+torch::Tensor run_protocol(nets::SegmentationNetImpl& model, const Predictor& predictor,
+                           const torch::Tensor& image, const ModelEvaluateOptions& options) {
+  auto input = image.to(model_device(model), torch::kFloat);
   torch::Tensor labels;
   if (options.dataset == "acdc") {
     labels = acdc_predict_volume(input, predictor, options.acdc);
@@ -134,6 +128,17 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
     labels = la_predict_volume(input, predictor, la);
   }
   return labels.to(torch::kCPU);
+}
+
+}  // namespace
+
+torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor& image,
+                           const ModelEvaluateOptions& options) {
+  check_dataset_fits(model, options.dataset);
+  ModeGuard mode(model);
+  model.eval();
+  torch::NoGradGuard no_grad;
+  return run_protocol(model, model_predictor(model, options.precision), image, options);
 }
 
 std::string write_prediction(const std::string& dir, const std::string& case_name,
@@ -154,33 +159,46 @@ std::string write_prediction(const std::string& dir, const std::string& case_nam
   return path;
 }
 
+namespace {
+
+/// Predicts one case with a ready predictor, scores it into `report` and saves its mask.
+void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, const data::Sample& c,
+                const ModelEvaluateOptions& options, ScoreReport& report) {
+  torch::Tensor pred;
+  try {
+    if (!c.label.defined() || c.label.sizes() != c.image.sizes()) {
+      throw std::invalid_argument("label shape does not match the image shape");
+    }
+    pred = run_protocol(model, predictor, c.image, options);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("evaluate: case " + c.name + ": " + e.what_without_backtrace());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("evaluate: case " + c.name + ": " + util::error_message(e));
+  }
+  const int num_classes = static_cast<int>(model.config().num_classes);
+  auto scores = per_class_scores(pred, c.label.to(torch::kCPU), num_classes);
+  for (size_t k = 0; k < scores.size(); ++k)
+    report.cases.push_back({c.name, static_cast<int>(k) + 1, scores[k]});
+  if (!options.predictions_dir.empty())
+    write_prediction(options.predictions_dir, c.name, pred, options.dataset,
+                     options.prediction_format);
+}
+
+}  // namespace
+
 ScoreReport evaluate_model(nets::SegmentationNetImpl& model, const std::vector<data::Sample>& cases,
                            const ModelEvaluateOptions& options) {
   check_dataset_fits(model, options.dataset);
   if (!options.predictions_dir.empty()) check_format(options.prediction_format);
-  const int num_classes = static_cast<int>(model.config().num_classes);
+  ModeGuard mode(model);
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const Predictor predictor = model_predictor(model, options.precision);  // once for all cases
   ScoreReport report;
   report.unit = "voxels";
   for (size_t i = 0; i < cases.size(); ++i) {
-    const auto& c = cases[i];
-    torch::Tensor pred;
-    try {
-      if (!c.label.defined() || c.label.sizes() != c.image.sizes()) {
-        throw std::invalid_argument("label shape does not match the image shape");
-      }
-      pred = predict_case(model, c.image, options);
-    } catch (const c10::Error& e) {
-      throw std::runtime_error("evaluate: case " + c.name + ": " + e.what_without_backtrace());
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("evaluate: case " + c.name + ": " + util::error_message(e));
-    }
-    auto scores = per_class_scores(pred, c.label.to(torch::kCPU), num_classes);
-    for (size_t k = 0; k < scores.size(); ++k)
-      report.cases.push_back({c.name, static_cast<int>(k) + 1, scores[k]});
-    if (!options.predictions_dir.empty())
-      write_prediction(options.predictions_dir, c.name, pred, options.dataset,
-                       options.prediction_format);
-    if (options.progress) options.progress(c.name, i, cases.size());
+    score_case(model, predictor, cases[i], options, report);
+    if (options.progress) options.progress(cases[i].name, i, cases.size());
   }
   return report;
 }
@@ -249,14 +267,14 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   fs::create_directories(options.out_dir);
 
   // One volume in memory at a time: LA volumes are large.
+  const Predictor predictor = model_predictor(*model, mopt.precision);
   ScoreReport report;
   report.unit = "voxels";
   for (size_t i = 0; i < names.size(); ++i) {
     data::Sample sample = dataset == "acdc"
                               ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i])
                               : data::load_la_volume(data::LaRoot(options.data_root), names[i]);
-    auto one = evaluate_model(*model, {sample}, mopt);
-    report.cases.insert(report.cases.end(), one.cases.begin(), one.cases.end());
+    score_case(*model, predictor, sample, mopt, report);
     if (options.progress) options.progress(names[i], i, names.size());
   }
   write_report(report, (fs::path(options.out_dir) / "metrics.json").string());

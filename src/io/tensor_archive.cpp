@@ -1,13 +1,11 @@
 #include "bcp/io/tensor_archive.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <vector>
 
+#include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/util/error_message.h"
 
@@ -96,14 +94,6 @@ void check_names(const std::map<std::string, torch::Tensor>& tensors, const std:
                                   "' is also the group of another tensor ('" + g + "/...')");
 }
 
-void fsync_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw std::runtime_error(path + ": cannot reopen to flush it to disk");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error(path + ": fsync failed");
-}
-
 }  // namespace
 
 void save_tensor_archive(const std::string& path,
@@ -127,7 +117,7 @@ void save_tensor_archive(const std::string& path,
       file.set_attr("/", kVersionAttr, static_cast<double>(kTensorArchiveVersion));
       file.set_attr("/", kFormatAttr, std::string(kTensorArchiveFormat));
     }
-    fsync_file(tmp);
+    fsync_path(tmp);
     std::filesystem::rename(tmp, path);
   } catch (const std::exception& e) {
     std::error_code ignored;

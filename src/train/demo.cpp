@@ -13,6 +13,7 @@
 #include "bcp/data/case_list.h"
 #include "bcp/data/synth.h"
 #include "bcp/eval/evaluate.h"
+#include "bcp/io/atomic_file.h"
 #include "bcp/train/trainer.h"
 
 namespace bcp::train {
@@ -103,13 +104,7 @@ nlohmann::json run_demo(const DemoOptions& o) {
   summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   summary["evaluated_on"] = test_list;
   fs::path out = fs::path(o.out_dir) / "summary.json";
-  fs::path tmp = out.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << summary.dump(2) << "\n";
-    if (!f) throw std::runtime_error(tmp.string() + ": cannot write");
-  }
-  fs::rename(tmp, out);
+  io::write_file_atomically(out.string(), summary.dump(2) + "\n");
   return summary;
 }
 

@@ -56,23 +56,22 @@ StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
   return st;
 }
 
-}  // namespace
+// The four steps. take_step puts both networks in train mode (SSL4MIS never puts the EMA
+// teacher in eval mode) and brings the compute copies up to them before calling one.
 
+/// Labeled cases only: Dice + CE (ACDC 0.5 (CE + Dice), LA (CE + Dice) / 2).
 StepStats supervised_step(StageContext& s, const StepInputs& in) {
   Batch b = on_device(s, in.labeled);
-  s.student.train();
-  pull(s);
   return optimizer_step(s,
                         supervised_loss(s.config, forward(s, Role::kStudent, b.images), b.labels));
 }
 
+/// SSL4MIS Mean Teacher: supervised loss + ramped consistency to the EMA teacher, whose input
+/// gets clamped Gaussian noise; EMA over parameters with the 1 - 1/(step+1) warm-up.
 StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t iteration) {
   const auto& c = s.config;
   Batch bl = on_device(s, in.labeled);
   Batch bu = on_device(s, in.unlabeled);
-  s.student.train();
-  s.teacher->train();  // SSL4MIS never puts the EMA model in eval mode
-  pull(s);
   torch::Tensor logits = forward(s, Role::kStudent, torch::cat({bl.images, bu.images}));
   auto [l_logits, u_logits] = halves(logits, bl.images.size(0));
   torch::Tensor sup = supervised_loss(c, l_logits, bl.labels);
@@ -97,6 +96,7 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
   return st;
 }
 
+/// BCP stage 1: copy-paste between the two halves of the labeled batch.
 StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   const auto& c = s.config;
   Batch bl = on_device(s, inputs.labeled);
@@ -105,8 +105,6 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   auto [lab_a, lab_b] = halves(bl.labels, half);
   torch::Tensor mask = inputs.mask.to(s.device);
   ssl::MixedStream mixed = ssl::pretrain_mix(img_a, img_b, lab_a, lab_b, mask);
-  s.student.train();
-  pull(s);
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
   if (c.dataset == "acdc") {
     MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, 1.0, 1.0, true);
@@ -117,6 +115,8 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   return optimizer_step(s, la_pretrain_loss(out, mixed.label));
 }
 
+/// BCP stage 2: teacher pseudo-labels (train mode, no-grad, largest component), one zero-box
+/// mask, two mixed batches through the student in separate passes, SGD, then EMA.
 StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   const auto& c = s.config;
   Batch bl = on_device(s, inputs.labeled);
@@ -128,9 +128,6 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   {
     // The teacher stays in train mode under no-grad (dropout on, BN on batch statistics).
     torch::NoGradGuard no_grad;
-    s.teacher->train();
-    s.student.train();
-    pull(s);
     torch::Tensor pa = forward(s, Role::kTeacher, in.uimg_a).cpu();
     torch::Tensor pb = forward(s, Role::kTeacher, in.uimg_b).cpu();
     if (s.teacher_compute) s.teacher_compute->push_buffers();
@@ -174,11 +171,19 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   return done;
 }
 
+}  // namespace
+
 nets::ModelConfig model_config_for(const TrainConfig& config) {
   nets::ModelConfig mc;
   mc.arch = config.dataset == "acdc" ? "unet2d" : "vnet";
   mc.num_classes = config.data.num_classes;
   return mc;
+}
+
+torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConfig& c) {
+  return torch::optim::SGD(net.parameters(), torch::optim::SGDOptions(c.optim.lr)
+                                                 .momentum(c.optim.momentum)
+                                                 .weight_decay(c.optim.weight_decay));
 }
 
 ComputeCopies make_compute_copies(const TrainConfig& config, nets::SegmentationNetImpl& student,
@@ -212,6 +217,9 @@ StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set
 }
 
 StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, int64_t iteration) {
+  s.student.train();
+  if (s.teacher) s.teacher->train();
+  pull(s);
   switch (kind) {
     case StepKind::kSupervised:
       return supervised_step(s, inputs);

@@ -30,12 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConfig& c) {
-  return torch::optim::SGD(net.parameters(), torch::optim::SGDOptions(c.optim.lr)
-                                                 .momentum(c.optim.momentum)
-                                                 .weight_decay(c.optim.weight_decay));
-}
-
 class Trainer {
  public:
   explicit Trainer(const TrainOptions& o)

@@ -40,8 +40,11 @@ struct ModelEvaluateOptions {
 };
 
 /// Logits of `model` for a batch, computed on the model's device: the input is moved there and
-/// the logits stay there. The caller sets eval mode and no-grad.
-Predictor model_predictor(nets::SegmentationNetImpl& model);
+/// the logits stay there. precision "fp32" runs the model itself; "bf16" a bf16 compute copy
+/// (nets/compute_copy.h) made here, with the model's current weights and mode, and kept by the
+/// predictor. Throws std::invalid_argument for another precision. The caller sets eval mode
+/// (before this call) and no-grad.
+Predictor model_predictor(nets::SegmentationNetImpl& model, const std::string& precision = "fp32");
 
 /// The dataset protocol on one image (ACDC (D, H, W), LA (X, Y, Z), float32): runs on the
 /// model's device, under no-grad, in eval mode (the model's mode is restored afterwards).

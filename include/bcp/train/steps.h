@@ -39,6 +39,9 @@ struct StageContext {
 /// The network a config trains: ACDC the 2D UNet, LA the VNet, with data.num_classes outputs.
 nets::ModelConfig model_config_for(const TrainConfig& config);
 
+/// SGD over `net`'s parameters with optim.lr, optim.momentum and optim.weight_decay.
+torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConfig& config);
+
 /// The compute copies of a stage's networks: for precision bf16, or fp32 with channels_last;
 /// none for fp32 without channels_last. Point a StageContext at them with `attach`.
 struct ComputeCopies {
@@ -69,21 +72,14 @@ StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set
                                std::mt19937_64& rng);
 
 /// One step of `kind` on prepared inputs: the trainer's and `bcp bench step`'s one entry point.
+/// Supervised: Dice + CE on the labeled batch. Mean teacher (SSL4MIS): supervised loss + ramped
+/// consistency to the EMA teacher, whose input gets clamped Gaussian noise. BCP pre-training:
+/// copy-paste between the halves of the labeled batch. BCP self-training: teacher pseudo-labels
+/// (train mode, no-grad, largest component), two mixed batches through the student in separate
+/// passes, SGD, then EMA. Both networks run in train mode, as in the authors' code.
 StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, int64_t iteration);
 /// The same, drawing the inputs from `s.rng` first.
 StepStats take_step(StageContext& s, StepKind kind, const std::vector<int64_t>& li,
                     const std::vector<int64_t>& ui, int64_t iteration);
-
-/// The four step functions that take_step dispatches to.
-/// Labeled cases only: Dice + CE (ACDC 0.5 (CE + Dice), LA (CE + Dice) / 2).
-StepStats supervised_step(StageContext& s, const StepInputs& inputs);
-/// SSL4MIS Mean Teacher: supervised loss + ramped consistency to the EMA teacher, whose input
-/// gets clamped Gaussian noise; EMA over parameters with the 1 - 1/(step+1) warm-up.
-StepStats mean_teacher_step(StageContext& s, const StepInputs& inputs, int64_t iteration);
-/// BCP stage 1: copy-paste between the two halves of the labeled batch.
-StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs);
-/// BCP stage 2: teacher pseudo-labels (train mode, no-grad, largest component), one zero-box
-/// mask, two mixed batches through the student in separate passes, SGD, then EMA.
-StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs);
 
 }  // namespace bcp::train
