@@ -10,7 +10,9 @@ namespace {
 
 struct SynthArgs {
   std::string kind;
+  std::string format = "hdf5";
   std::string out;
+  int unlabeled = -1;
   uint64_t seed = 0;
   int cases = -1;
   int val = -1;
@@ -18,7 +20,29 @@ struct SynthArgs {
   std::vector<int64_t> size;
 };
 
+void run_nnunet(const SynthArgs& a) {
+  if (a.val >= 0) throw std::invalid_argument("--val applies to --format hdf5 only");
+  bcp::data::SynthNnunetOptions o;
+  o.seed = a.seed;
+  o.dim = a.kind == "acdc" ? 2 : 3;
+  if (!a.size.empty() && o.dim == 2) throw std::invalid_argument("--size applies to --kind la only");
+  if (a.cases >= 0) o.labeled = a.cases;
+  if (a.unlabeled >= 0) o.unlabeled = a.unlabeled;
+  if (a.test >= 0) o.test = a.test;
+  if (!a.size.empty()) {
+    o.size_x = a.size[0];
+    o.size_y = a.size[1];
+    o.size_z = a.size[2];
+  }
+  bcp::data::write_synth_nnunet(a.out, o);
+  std::cout << "wrote a synthetic nnU-Net dataset (" << (o.dim == 2 ? "cardiac" : "atrium")
+            << ", NIfTI) to " << a.out << ": " << o.labeled << " labeled, " << o.unlabeled
+            << " unlabeled, " << o.test << " test cases\n";
+}
+
 void run_synth(const SynthArgs& a) {
+  if (a.format == "nnunet") return run_nnunet(a);
+  if (a.unlabeled >= 0) throw std::invalid_argument("--unlabeled applies to --format nnunet only");
   if (a.kind == "acdc") {
     if (!a.size.empty()) throw std::invalid_argument("--size applies to --kind la only");
     bcp::data::SynthAcdcOptions o;
@@ -55,18 +79,26 @@ void setup_synth(CLI::App& app) {
   cmd->add_option("--kind", args->kind, "Dataset layout: acdc or la")
       ->required()
       ->check(CLI::IsMember({"acdc", "la"}));
+  cmd->add_option("--format", args->format,
+                  "hdf5 (the authors' layout) or nnunet (NIfTI in nnU-Net v2 raw layout, with "
+                  "raw intensities and scanner-like geometry, for `bcp prepare`)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hdf5", "nnunet"}));
+  cmd->add_option("--unlabeled", args->unlabeled, "nnunet: unlabeled cases (default 6)")
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--out", args->out, "Output folder (created; lists are written last)")
       ->required();
   cmd->add_option("--seed", args->seed, "Random seed; the same seed gives the same files")
       ->capture_default_str();
   cmd->add_option("--cases", args->cases,
-                  "Training patients (acdc, default 20) or training volumes (la, default 8)")
+                  "Training patients (acdc, default 20) or training volumes (la, default 8); "
+                  "nnunet: labeled cases (default 6)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--val", args->val, "Validation patients/volumes (default acdc 4, la 2)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--test", args->test, "Test patients/volumes (default acdc 4, la 2)")
       ->check(CLI::Range(0, 100000));
-  cmd->add_option("--size", args->size, "LA volume size X Y Z (default 96 96 64)")
+  cmd->add_option("--size", args->size, "LA volume size X Y Z (default 96 96 64; nnunet 64 64 48)")
       ->expected(3)
       ->check(CLI::Range(int64_t{8}, int64_t{1024}));
   cmd->callback([args] { run_synth(*args); });

@@ -70,12 +70,12 @@ Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, 
   return validate_sample(path, f.read("image"), f.read("label"), rank, max_label, std::move(name));
 }
 
-Sample load_acdc_slice(const AcdcRoot& root, const std::string& name) {
-  return load_h5_sample(root.slice_path(name), 2, kAcdcNumClasses - 1, name);
+Sample load_acdc_slice(const AcdcRoot& root, const std::string& name, int64_t max_label) {
+  return load_h5_sample(root.slice_path(name), 2, max_label, name);
 }
 
-Sample load_acdc_volume(const AcdcRoot& root, const std::string& name) {
-  return load_h5_sample(root.volume_path(name), 3, kAcdcNumClasses - 1, name);
+Sample load_acdc_volume(const AcdcRoot& root, const std::string& name, int64_t max_label) {
+  return load_h5_sample(root.volume_path(name), 3, max_label, name);
 }
 
 AcdcSliceDataset::AcdcSliceDataset(const AcdcRoot& root, const std::vector<std::string>& names) {

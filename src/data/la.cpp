@@ -19,8 +19,8 @@ std::vector<std::string> LaRoot::read_list(const std::string& list_name) const {
   return read_case_list(list_path(list_name));
 }
 
-Sample load_la_volume(const LaRoot& root, const std::string& id) {
-  return load_h5_sample(root.volume_path(id), 3, kLaNumClasses - 1, id);
+Sample load_la_volume(const LaRoot& root, const std::string& id, int64_t max_label) {
+  return load_h5_sample(root.volume_path(id), 3, max_label, id);
 }
 
 LaVolumeDataset::LaVolumeDataset(const LaRoot& root, const std::vector<std::string>& ids) {

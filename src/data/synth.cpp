@@ -7,12 +7,16 @@
 
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 
 #include "bcp/data/case_list.h"
+#include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
+#include "bcp/io/nifti.h"
 #include "bcp/util/rng.h"
 
 namespace bcp::data {
@@ -343,20 +347,9 @@ void check_count(const char* what, int n, int min) {
                                 std::to_string(min) + ", got " + std::to_string(n));
 }
 
-/// Writes image/label to `path` through a temporary name, so a file under the final name is
-/// always complete.
 void write_sample_h5(const std::string& path, const torch::Tensor& image,
                      const torch::Tensor& label) {
-  const std::string tmp = path + ".tmp";
-  {
-    io::H5File f(tmp, io::H5File::Mode::kTruncate);
-    f.write("image", image);
-    f.write("label", label);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    throw std::runtime_error(path + ": cannot rename temporary file into place: " + ec.message());
+  io::write_h5_atomically(path, {{"image", image}, {"label", label}});
 }
 
 void create_dirs(const fs::path& dir) {
@@ -603,6 +596,74 @@ void write_synth_la(const std::string& out_dir, const SynthLaOptions& opt) {
   write_case_list((out / "train.list").string(), train);
   write_case_list((out / "val.list").string(), val);
   write_case_list((out / "test.list").string(), test);
+}
+
+// ------------------------------------------------------------- nnU-Net -------------------------
+
+void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& opt) {
+  if (opt.dim != 2 && opt.dim != 3)
+    throw std::invalid_argument("synth: nnunet dim must be 2 or 3, got " + std::to_string(opt.dim));
+  check_count("labeled cases", opt.labeled, 1);
+  check_count("unlabeled cases", opt.unlabeled, 0);
+  check_count("test cases", opt.test, 0);
+  const fs::path out(out_dir);
+  for (const char* d : {"imagesTr", "labelsTr", "unlabeledTr", "imagesTs", "labelsTs"})
+    create_dirs(out / d);
+  {
+    std::error_code ec;
+    fs::remove(out / "dataset.json", ec);
+  }
+  const int total = opt.labeled + opt.unlabeled + opt.test;
+  for (int i = 0; i < total; ++i) {
+    Sample s;
+    if (opt.dim == 2) {
+      SynthAcdcOptions a;
+      a.seed = opt.seed;
+      s = synth_acdc_volume(a, i + 1, 1 + i % 2);  // (D, H, W)
+    } else {
+      SynthLaOptions l;
+      l.seed = opt.seed;
+      l.size_x = opt.size_x;
+      l.size_y = opt.size_y;
+      l.size_z = opt.size_z;
+      s = synth_la_volume(l, i);  // (X, Y, Z): torch order is the reverse
+      s.image = s.image.permute({2, 1, 0}).contiguous();
+      s.label = s.label.permute({2, 1, 0}).contiguous();
+    }
+    // Scanner-like geometry, different per case: thick slices, a shifted origin, and a rotation
+    // about the slice axis (torch order: axis 0 is the slowest, the slice axis).
+    const double angle = 0.25 + 0.05 * i;
+    const double c = std::cos(angle), sn = std::sin(angle);
+    const std::vector<double> spacing =
+        opt.dim == 2 ? std::vector<double>{8.0 + 0.5 * (i % 3), 1.4, 1.4}
+                     : std::vector<double>{1.25, 0.75, 0.7 + 0.05 * (i % 2)};
+    const std::vector<double> origin = {-40.0 + i, 12.5 - 2.0 * i, -100.0 + 3.0 * i};
+    const std::vector<double> direction = {1, 0, 0, 0, c, -sn, 0, sn, c};
+    // Raw intensities as int16 counts, as scanners store them.
+    auto raw = (s.image - s.image.min()) * (opt.dim == 2 ? 800.0 : 300.0) + 50.0;
+    raw = raw.round().to(torch::kInt16);
+    char name[32];
+    std::snprintf(name, sizeof name, "synth_%03d", i + 1);
+    const bool labeled = i < opt.labeled, unlabeled = !labeled && i < opt.labeled + opt.unlabeled;
+    const fs::path image_dir = out / (labeled ? "imagesTr" : unlabeled ? "unlabeledTr" : "imagesTs");
+    io::write_volume((image_dir / (std::string(name) + "_0000.nii.gz")).string(), raw, spacing,
+                     origin, direction);
+    if (!unlabeled)
+      io::write_volume((out / (labeled ? "labelsTr" : "labelsTs") / (std::string(name) + ".nii.gz"))
+                           .string(),
+                       s.label, spacing, origin, direction);
+  }
+  nlohmann::json labels = opt.dim == 2 ? nlohmann::json{{"background", 0},
+                                                         {"right_ventricle", 1},
+                                                         {"myocardium", 2},
+                                                         {"left_ventricle", 3}}
+                                       : nlohmann::json{{"background", 0}, {"left_atrium", 1}};
+  const nlohmann::json meta = {{"name", opt.dim == 2 ? "SynthCardiac" : "SynthAtrium"},
+                               {"channel_names", {{"0", "MRI"}}},
+                               {"labels", labels},
+                               {"numTraining", opt.labeled},
+                               {"file_ending", ".nii.gz"}};
+  io::write_file_atomically((out / "dataset.json").string(), meta.dump(2) + "\n");
 }
 
 }  // namespace bcp::data

@@ -132,6 +132,20 @@ torch::Tensor run_protocol(nets::SegmentationNetImpl& model, const Predictor& pr
 
 }  // namespace
 
+torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& predictor,
+                           const torch::Tensor& image, const ModelEvaluateOptions& options) {
+  check_dataset_fits(model, options.dataset);
+  return run_protocol(model, predictor, image, options);
+}
+
+ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,
+                                         const nets::ModelConfig& config) {
+  ModelEvaluateOptions o;
+  o.dataset = dataset_of(meta, config);
+  protocol_from_meta(meta, o.dataset, o);
+  return o;
+}
+
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor& image,
                            const ModelEvaluateOptions& options) {
   check_dataset_fits(model, options.dataset);
@@ -149,8 +163,7 @@ std::string write_prediction(const std::string& dir, const std::string& case_nam
   auto pred = labels.to(torch::kCPU, torch::kUInt8).contiguous();
   const std::string path = (fs::path(dir) / (case_name + "." + format)).string();
   if (format == "h5") {
-    io::H5File f(path, io::H5File::Mode::kTruncate);
-    f.write("pred", pred);
+    io::write_h5_atomically(path, {{"pred", pred}});
   } else {
     // write_volume maps tensor axes to NIfTI axes reversed; the authors' LA files (nibabel) keep
     // the array's X, Y, Z as NIfTI i, j, k, so reverse them first to get the same file.
@@ -271,9 +284,11 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   ScoreReport report;
   report.unit = "voxels";
   for (size_t i = 0; i < names.size(); ++i) {
-    data::Sample sample = dataset == "acdc"
-                              ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i])
-                              : data::load_la_volume(data::LaRoot(options.data_root), names[i]);
+    const int64_t max_label = config.num_classes - 1;
+    data::Sample sample =
+        dataset == "acdc"
+            ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i], max_label)
+            : data::load_la_volume(data::LaRoot(options.data_root), names[i], max_label);
     score_case(*model, predictor, sample, mopt, report);
     if (options.progress) options.progress(names[i], i, names.size());
   }

@@ -1,8 +1,11 @@
 #include "bcp/io/h5.h"
 
+#include "bcp/io/atomic_file.h"
+
 #include <H5Cpp.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 
 namespace bcp::io {
@@ -256,6 +259,24 @@ void H5File::set_attr(const std::string& object, const std::string& attr,
 
 torch::Tensor read_h5(const std::string& path, const std::string& name) {
   return H5File(path).read(name);
+}
+
+
+void write_h5_atomically(const std::string& path,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& datasets) {
+  const std::string tmp = unique_temp_path(path);
+  try {
+    {
+      H5File f(tmp, H5File::Mode::kTruncate);
+      for (const auto& [name, tensor] : datasets) f.write(name, tensor);
+    }
+    fsync_path(tmp);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  commit_temp_file(tmp, path);
 }
 
 }  // namespace bcp::io

@@ -30,9 +30,11 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
   names.resize(config.data.labeled + unlabeled);
   TrainingSet set;
   set.labeled = config.data.labeled;
+  const int64_t max_label = config.data.num_classes - 1;
   for (const auto& name : names) {
-    data::Sample s = config.dataset == "acdc" ? data::load_acdc_slice(data::AcdcRoot(root), name)
-                                              : data::load_la_volume(data::LaRoot(root), name);
+    data::Sample s = config.dataset == "acdc"
+                         ? data::load_acdc_slice(data::AcdcRoot(root), name, max_label)
+                         : data::load_la_volume(data::LaRoot(root), name, max_label);
     set.names.push_back(name);
     set.images.push_back(s.image);
     set.labels.push_back(s.label);
@@ -46,9 +48,11 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
   if (config.eval.max_cases > 0 && static_cast<int64_t>(names.size()) > config.eval.max_cases)
     names.resize(config.eval.max_cases);
   ValidationSet set;
+  const int64_t max_label = config.data.num_classes - 1;
   for (const auto& name : names)
-    set.push_back(config.dataset == "acdc" ? data::load_acdc_volume(data::AcdcRoot(root), name)
-                                           : data::load_la_volume(data::LaRoot(root), name));
+    set.push_back(config.dataset == "acdc"
+                      ? data::load_acdc_volume(data::AcdcRoot(root), name, max_label)
+                      : data::load_la_volume(data::LaRoot(root), name, max_label));
   return set;
 }
 

@@ -40,10 +40,13 @@ struct AcdcRoot {
 
 /// Loads one 2D slice; image (H, W) float32, label (H, W) uint8. Throws std::runtime_error, one
 /// line naming the file: missing/truncated file, missing dataset, wrong rank or dtype, image/label
-/// shape mismatch, NaN/Inf in the image, label values outside 0..3.
-Sample load_acdc_slice(const AcdcRoot& root, const std::string& name);
+/// shape mismatch, NaN/Inf in the image, label values outside 0..max_label (ACDC: 0..3; a
+/// `bcp prepare`d 2D root has its own class count).
+Sample load_acdc_slice(const AcdcRoot& root, const std::string& name,
+                       int64_t max_label = kAcdcNumClasses - 1);
 /// Loads one 3D volume; image (D, H, W) float32, label (D, H, W) uint8. Same validation.
-Sample load_acdc_volume(const AcdcRoot& root, const std::string& name);
+Sample load_acdc_volume(const AcdcRoot& root, const std::string& name,
+                        int64_t max_label = kAcdcNumClasses - 1);
 
 /// Checks an image/label pair read from `path` (rank `rank`, labels in 0..max_label) and returns
 /// it as a Sample. Shared by the ACDC and LA loaders; throws std::runtime_error naming `path`.

@@ -64,4 +64,26 @@ Sample synth_la_volume(const SynthLaOptions& opt, int index);
 /// val.list, test.list (removed first, written last, as for ACDC).
 void write_synth_la(const std::string& out_dir, const SynthLaOptions& opt);
 
+struct SynthNnunetOptions {
+  /// Seeds everything; same seed -> same dataset.
+  uint64_t seed = 0;
+  /// 2: cardiac-like volumes (4 classes, sliced for 2D training); 3: atrium-like (2 classes).
+  int dim = 2;
+  /// Cases in imagesTr + labelsTr, in unlabeledTr (images only), and in imagesTs + labelsTs.
+  int labeled = 6;
+  int unlabeled = 6;
+  int test = 2;
+  /// dim 3: volume size in ITK index order (X, Y, Z).
+  int64_t size_x = 64;
+  int64_t size_y = 64;
+  int64_t size_z = 48;
+};
+
+/// Writes an nnU-Net v2 raw dataset of NIfTI files (dataset.json, imagesTr/CASE_0000.nii.gz,
+/// labelsTr/CASE.nii.gz, unlabeledTr/, imagesTs/, labelsTs/) made from the ACDC- or LA-like
+/// synthetic volumes above, with what real scans have and the HDF5 layouts lack: raw int16
+/// intensities (not normalised), anisotropic spacing, a non-zero origin and an oblique direction.
+/// dataset.json is written last. Throws std::invalid_argument for bad options.
+void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& opt);
+
 }  // namespace bcp::data

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,15 @@ Predictor model_predictor(nets::SegmentationNetImpl& model, const std::string& p
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor& image,
                            const ModelEvaluateOptions& options);
 
+/// Same, with a predictor built once by the caller (model_predictor) for many cases; the caller
+/// sets eval mode and no-grad.
+torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& predictor,
+                           const torch::Tensor& image, const ModelEvaluateOptions& options);
+/// The protocol a checkpoint was trained for: the dataset from its meta (training config, extra
+/// meta, else the architecture: unet2d -> acdc, vnet -> la), the ACDC slice size and the LA patch
+/// and stride from the training config when the checkpoint has one, defaults otherwise.
+ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,
+                                         const nets::ModelConfig& config);
 /// Writes uint8 labels to `<dir>/<case_name>.h5` (dataset `pred`) or `<dir>/<case_name>.nii.gz`
 /// (voxel spacing 1). NIfTI follows the authors' files: ACDC (D, H, W) arrays as SimpleITK
 /// writes them (NIfTI i = W), LA (X, Y, Z) arrays as nibabel writes them (NIfTI i = X).

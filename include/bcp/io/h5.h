@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bcp::io {
@@ -39,6 +40,12 @@ class H5File {
   std::unique_ptr<Impl> impl_;
   std::string path_;
 };
+
+/// Writes a new HDF5 file holding `datasets` (name, tensor) at `path` atomically: a unique
+/// temporary beside it, fsync, rename, fsync of the folder (io/atomic_file.h), so `path` is
+/// either absent, the old file, or the complete new one.
+void write_h5_atomically(const std::string& path,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& datasets);
 
 /// One-shot read of dataset `name` from `path`.
 torch::Tensor read_h5(const std::string& path, const std::string& name);

@@ -1,0 +1,40 @@
+// nnU-Net v2 raw dataset folders, the layout most medical-imaging users already keep:
+//   DIR/dataset.json                    channel_names, labels, file_ending
+//   DIR/imagesTr/CASE_0000<ending>      one file per input channel (_0000, _0001, ...)
+//   DIR/labelsTr/CASE<ending>           integer label map
+//   DIR/imagesTs/CASE_0000<ending>      optional, unlabeled test images
+#pragma once
+#include <string>
+#include <vector>
+
+namespace bcp::data {
+
+/// One case: its name and one image path per channel; `label` empty for unlabeled images.
+struct NnunetCase {
+  std::string name;
+  std::vector<std::string> images;
+  std::string label;
+};
+
+struct NnunetDataset {
+  std::string dir;
+  std::string name;                        ///< dataset.json "name" (may be empty)
+  std::vector<std::string> channel_names;  ///< index = channel
+  std::vector<std::string> class_names;    ///< index = label value, 0 = background
+  std::string file_ending;                 ///< e.g. ".nii.gz"
+  std::vector<NnunetCase> training;        ///< imagesTr with their labelsTr, sorted by name
+};
+
+/// Reads dataset.json and pairs imagesTr with labelsTr. Throws std::runtime_error, one line
+/// naming the file or case: missing or invalid dataset.json, labels that are not the values
+/// 0..K-1 with 0 = background (nnU-Net's region lists are refused), an image without its label,
+/// a label without its image, a missing channel file.
+NnunetDataset read_nnunet_dataset(const std::string& dir);
+
+/// The cases of a folder of images named CASE_XXXX<file_ending> (imagesTs, a folder of
+/// unlabeled scans), each with `channels` channel files; sorted by name. Throws naming the case
+/// when a channel is missing or the folder holds no image.
+std::vector<NnunetCase> find_nnunet_images(const std::string& dir, const std::string& file_ending,
+                                           size_t channels);
+
+}  // namespace bcp::data

@@ -1,0 +1,56 @@
+// `bcp prepare` as a library: an nnU-Net v2 raw dataset (plus optional unlabeled scans) becomes a
+// bcp data root in the layout the trainer already reads:
+//   2D (slices, the 2D UNet as on ACDC): data/slices/<case>_slice_<z>.h5 for training cases,
+//       data/<case>.h5 volumes for validation, train_slices.list, train.list, val.list;
+//   3D (volumes, the VNet as on LA): "2018LA_Seg_Training Set"/<case>/mri_norm2.h5 for every
+//       case, train.list, val.list.
+// Labeled training items come first in the training list, then the unlabeled ones (their label
+// datasets are all zero and never read by training). Every case is normalised per volume as
+// recorded in bcp_dataset.json, which also keeps each case's geometry.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bcp/data/intensity.h"
+
+namespace bcp::data {
+
+struct PrepareOptions {
+  std::string nnunet_dir;     ///< nnU-Net raw dataset folder (data/nnunet.h)
+  std::string unlabeled_dir;  ///< optional folder of unlabeled images named like imagesTr
+  std::string out_dir;        ///< new data root; must not exist or be empty
+  int dim = 2;                ///< 2: slice-wise 2D training; 3: volumes
+  /// "auto": "ct" when channel 0 is named CT, else "minmax" for 2D and "zscore" for 3D (as the
+  /// ACDC and LA files were made); or zscore, minmax, ct, none (data/intensity.h).
+  std::string intensity = "auto";
+  double ct_low = -1000.0, ct_high = 1000.0;
+  double val_fraction = 0.2;  ///< share of labeled cases held out for validation (at least one)
+  uint64_t seed = 0;          ///< seeds the validation split
+  std::vector<std::string> val_cases;  ///< explicit validation cases (overrides the split)
+};
+
+/// What was written, for the caller to build a training config from.
+struct PreparedDataset {
+  int dim = 2;
+  std::vector<std::string> class_names;  ///< index = label value
+  IntensityNorm intensity;
+  std::vector<std::string> labeled_cases, unlabeled_cases, val_cases;
+  std::string train_list;      ///< "train_slices.list" (2D) or "train.list" (3D)
+  int64_t labeled_items = 0;   ///< labeled slices (2D) or volumes (3D) at the head of train_list
+  int64_t unlabeled_items = 0; ///< the rest of train_list
+  /// Per stored axis over all training cases: 2D (H, W) of the slices, 3D (X, Y, Z).
+  std::vector<int64_t> min_shape, median_shape;
+};
+
+/// Called once per case as it is written.
+using PrepareProgress = std::function<void(const std::string& case_name, size_t index, size_t count)>;
+
+/// Reads, checks and writes everything (see the file comment). Lists and bcp_dataset.json are
+/// written last, so a root without them is incomplete. Throws std::runtime_error naming the file
+/// or case (unreadable image, label values outside dataset.json's labels, image/label geometry
+/// mismatch, more than one channel, too few cases) or std::invalid_argument for bad options.
+PreparedDataset prepare_nnunet(const PrepareOptions& options, const PrepareProgress& progress = {});
+
+}  // namespace bcp::data

@@ -1,0 +1,46 @@
+// `bcp predict` as a library: a checkpoint segments new scans. The checkpoint says everything:
+// the network, its classes, the intensity rule of its training data and the protocol it was
+// validated with (2D models slice-wise as on ACDC, 3D models with the sliding window as on LA).
+// Masks are written under the input's file name, in its format and with its exact geometry, so
+// they overlay the scan in a viewer.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bcp::eval {
+
+struct PredictedCase {
+  std::string input;
+  std::string output;
+  double seconds = 0;
+};
+
+/// Called after each case with its result, its 0-based index and the number of cases.
+using PredictProgress = std::function<void(const PredictedCase&, size_t index, size_t count)>;
+
+struct PredictOptions {
+  std::string model_path;    ///< bcp checkpoint (saved model, trainer checkpoint, `bcp import`)
+  std::string model_prefix;  ///< "" (the model / student) or "teacher"
+  /// A file, or a folder whose .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, .h5 files are all read.
+  /// ITK formats are raw scans: normalised with the checkpoint's intensity rule. HDF5 files hold
+  /// an already-normalised `image` (the authors' and `bcp prepare`'s layout) and are used as is.
+  std::string input;
+  std::string out_dir;  ///< created; must not be the input's folder
+  std::string device = "cpu";
+  std::string precision = "fp32";  ///< "fp32" or "bf16"
+  /// "auto" (the protocol's: the largest component for 3D models, none for 2D ones), "on" (the
+  /// largest component of every class) or "off".
+  std::string largest_component = "auto";
+  PredictProgress progress;
+};
+
+/// Segments every input and writes, for input NAME.EXT, OUT/NAME.EXT (.nhdr -> .nrrd and .mhd ->
+/// .mha: single files) as uint8 labels with the input's spacing, origin and direction, or for HDF5
+/// OUT/NAME.h5 with dataset `pred`. Each file is written atomically; OUT/predictions.json, the
+/// list of what was written, comes last and marks a complete run. Every input and option is
+/// checked before the first case runs; errors are one line naming the file and the problem.
+std::vector<PredictedCase> predict(const PredictOptions& options);
+
+}  // namespace bcp::eval

@@ -1,0 +1,46 @@
+// `bcp predict`: a checkpoint segments new scans (NIfTI, NRRD, MHA, HDF5); masks keep the
+// input's name, format and geometry.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "bcp/eval/predict.h"
+#include "command.h"
+
+namespace {
+
+void setup_predict(CLI::App& app) {
+  auto o = std::make_shared<bcp::eval::PredictOptions>();
+  auto* cmd = app.add_subcommand(
+      "predict", "Segment scans with a checkpoint; masks keep each input's name and geometry");
+  cmd->add_option("--model", o->model_path, "Checkpoint (bcp train, bcp import)")->required();
+  cmd->add_option("--input", o->input, "A scan or a folder of scans (.nii[.gz], .nrrd, .mha, .h5)")
+      ->required();
+  cmd->add_option("--out", o->out_dir, "Output folder for the masks (created)")->required();
+  cmd->add_option("--network", o->model_prefix,
+                  "Network inside a trainer checkpoint: \"\" (student, default) or teacher");
+  cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "fp32 or bf16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--largest-component", o->largest_component,
+                  "auto (3D models: yes, as the authors' LA protocol; 2D: no), on (every class) or "
+                  "off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->callback([o] {
+    o->progress = [](const bcp::eval::PredictedCase& c, size_t i, size_t n) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.1f", c.seconds);
+      std::cerr << "[" << (i + 1) << "/" << n << "] " << c.input << " -> " << c.output << " ("
+                << secs << " s)\n";
+    };
+    const auto done = bcp::eval::predict(*o);
+    std::cout << "wrote " << done.size() << " mask" << (done.size() == 1 ? "" : "s") << " to "
+              << o->out_dir << "\n";
+  });
+}
+
+}  // namespace
+
+BCP_REGISTER_COMMAND("predict", setup_predict);

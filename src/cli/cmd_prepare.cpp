@@ -1,0 +1,77 @@
+// `bcp prepare`: an nnU-Net raw dataset (NIfTI etc.) becomes a bcp data root plus the training
+// config for it, so `bcp train --config ROOT/bcp.json --data ROOT` runs on users' own scans.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "bcp/data/prepare.h"
+#include "bcp/io/atomic_file.h"
+#include "bcp/train/prepared_config.h"
+#include "command.h"
+
+namespace {
+
+struct PrepareArgs {
+  bcp::data::PrepareOptions options;
+  std::string dim = "2d";
+  std::vector<double> ct_window;
+};
+
+void run_prepare(PrepareArgs& a) {
+  auto& o = a.options;
+  o.dim = a.dim == "3d" ? 3 : 2;
+  if (!a.ct_window.empty()) {
+    o.ct_low = a.ct_window[0];
+    o.ct_high = a.ct_window[1];
+  }
+  const auto prepared = bcp::data::prepare_nnunet(o, [](const std::string& name, size_t i, size_t n) {
+    std::cerr << "[" << (i + 1) << "/" << n << "] " << name << "\n";
+  });
+  const auto config = bcp::train::config_for_prepared(prepared);
+  const std::string config_path = (std::filesystem::path(o.out_dir) / "bcp.json").string();
+  bcp::io::write_file_atomically(config_path,
+                                 bcp::train::config_to_json(config).dump(2) + "\n");
+  std::cout << "prepared " << prepared.labeled_cases.size() << " labeled training, "
+            << prepared.unlabeled_cases.size() << " unlabeled and " << prepared.val_cases.size()
+            << " validation cases (" << prepared.class_names.size() << " classes, intensity "
+            << prepared.intensity.kind << ") into " << o.out_dir << "\n"
+            << "train with: bcp train --config " << config_path << " --data " << o.out_dir
+            << " --out RUN\n";
+}
+
+void setup_prepare(CLI::App& app) {
+  auto args = std::make_shared<PrepareArgs>();
+  auto& o = args->options;
+  auto* cmd = app.add_subcommand(
+      "prepare", "Turn an nnU-Net raw dataset (plus unlabeled scans) into a bcp data root");
+  cmd->add_option("--nnunet", o.nnunet_dir,
+                  "nnU-Net v2 raw dataset folder (dataset.json, imagesTr, labelsTr)")
+      ->required();
+  cmd->add_option("--unlabeled", o.unlabeled_dir,
+                  "Folder of unlabeled images named like imagesTr (CASE_0000.nii.gz)");
+  cmd->add_option("--dim", args->dim, "2d (slices, 2D UNet) or 3d (volumes, VNet)")
+      ->required()
+      ->check(CLI::IsMember({"2d", "3d"}));
+  cmd->add_option("--out", o.out_dir, "New data root (must not exist or be empty)")->required();
+  cmd->add_option("--intensity", o.intensity,
+                  "Per-volume normalisation: auto (CT window for CT, else 2d minmax / 3d zscore), "
+                  "zscore, minmax, ct or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "zscore", "minmax", "ct", "none"}));
+  cmd->add_option("--ct-window", args->ct_window, "CT window LOW HIGH (default -1000 1000)")
+      ->expected(2);
+  cmd->add_option("--val-fraction", o.val_fraction,
+                  "Share of labeled cases held out for validation")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--val-cases", o.val_cases,
+                  "Validation cases by name (overrides the seeded split)")
+      ->delimiter(',');
+  cmd->add_option("--seed", o.seed, "Seed of the validation split")->capture_default_str();
+  cmd->callback([args] { run_prepare(*args); });
+}
+
+}  // namespace
+
+BCP_REGISTER_COMMAND("prepare", setup_prepare);

@@ -1,0 +1,159 @@
+#include "bcp/data/nnunet.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+namespace bcp::data {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Case name -> channel index -> path, from files named CASE_XXXX<ending>.
+std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& dir,
+                                                                const std::string& ending) {
+  if (!fs::is_directory(dir)) throw std::runtime_error(dir.string() + ": folder not found");
+  std::map<std::string, std::map<int, std::string>> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string file = entry.path().filename().string();
+    if (!entry.is_regular_file() || !ends_with(file, ending)) continue;
+    const std::string stem = file.substr(0, file.size() - ending.size());
+    const auto us = stem.rfind('_');
+    const std::string digits = us == std::string::npos ? "" : stem.substr(us + 1);
+    if (us == 0 || digits.size() != 4 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      throw std::runtime_error(entry.path().string() +
+                               ": image names must end in _XXXX (channel) before " + ending);
+    out[stem.substr(0, us)][std::stoi(digits)] = entry.path().string();
+  }
+  return out;
+}
+
+std::vector<std::string> channel_list(const std::string& name,
+                                      const std::map<int, std::string>& files, size_t channels,
+                                      const fs::path& dir, const std::string& ending) {
+  std::vector<std::string> images;
+  for (size_t c = 0; c < channels; ++c) {
+    auto it = files.find(static_cast<int>(c));
+    if (it == files.end()) {
+      char suffix[24];
+      std::snprintf(suffix, sizeof suffix, "_%04zu", c);
+      throw std::runtime_error((dir / (name + suffix + ending)).string() + ": channel " +
+                               std::to_string(c) + " of case " + name + " is missing");
+    }
+    images.push_back(it->second);
+  }
+  if (files.size() > channels)
+    throw std::runtime_error((dir / name).string() + "_*: case " + name + " has " +
+                             std::to_string(files.size()) + " channel files, dataset.json names " +
+                             std::to_string(channels));
+  return images;
+}
+
+}  // namespace
+
+NnunetDataset read_nnunet_dataset(const std::string& dir) {
+  const fs::path root(dir);
+  const fs::path meta_path = root / "dataset.json";
+  std::ifstream in(meta_path);
+  if (!in) throw std::runtime_error(meta_path.string() + ": not found (an nnU-Net raw dataset "
+                                                         "folder holds dataset.json)");
+  json meta;
+  try {
+    in >> meta;
+  } catch (const json::exception& e) {
+    throw std::runtime_error(meta_path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  auto bad = [&](const std::string& why) {
+    return std::runtime_error(meta_path.string() + ": " + why);
+  };
+  NnunetDataset ds;
+  ds.dir = dir;
+  if (!meta.is_object()) throw bad("expected a JSON object");
+  if (meta.contains("name") && meta["name"].is_string()) ds.name = meta["name"];
+  ds.file_ending = meta.value("file_ending", std::string(".nii.gz"));
+  if (ds.file_ending.empty() || ds.file_ending[0] != '.') throw bad("file_ending must start with .");
+
+  const json* channels = nullptr;
+  for (const char* key : {"channel_names", "modality"})  // v2, then v1's name
+    if (meta.contains(key)) channels = &meta[key];
+  if (!channels || !channels->is_object() || channels->empty())
+    throw bad("channel_names must be an object such as {\"0\": \"MRI\"}");
+  ds.channel_names.resize(channels->size());
+  for (auto it = channels->begin(); it != channels->end(); ++it) {
+    size_t idx = 0;
+    try {
+      idx = std::stoul(it.key());
+    } catch (const std::exception&) {
+      throw bad("channel_names key \"" + it.key() + "\" is not a channel number");
+    }
+    if (idx >= ds.channel_names.size() || !it.value().is_string())
+      throw bad("channel_names must number channels 0..N-1 with string names");
+    ds.channel_names[idx] = it.value().get<std::string>();
+  }
+
+  if (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].size() < 2)
+    throw bad("labels must map at least two names to values, e.g. {\"background\": 0, \"LV\": 1}");
+  std::map<int64_t, std::string> by_value;
+  for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
+    if (!it.value().is_number_integer())
+      throw bad("label \"" + it.key() + "\" must be one integer (region lists are not supported)");
+    const int64_t v = it.value();
+    if (!by_value.emplace(v, it.key()).second)
+      throw bad("label value " + std::to_string(v) + " is given twice");
+  }
+  int64_t expect = 0;
+  for (const auto& [v, name] : by_value) {
+    if (v != expect)
+      throw bad("label values must be 0..K-1 with 0 = background; value " + std::to_string(expect) +
+                " is missing");
+    ds.class_names.push_back(name);
+    ++expect;
+  }
+
+  const fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";
+  const auto images = channel_files(images_dir, ds.file_ending);
+  if (!fs::is_directory(labels_dir)) throw std::runtime_error(labels_dir.string() + ": folder not found");
+  std::set<std::string> labels;
+  for (const auto& entry : fs::directory_iterator(labels_dir)) {
+    const std::string file = entry.path().filename().string();
+    if (entry.is_regular_file() && ends_with(file, ds.file_ending))
+      labels.insert(file.substr(0, file.size() - ds.file_ending.size()));
+  }
+  for (const auto& name : labels)
+    if (!images.count(name))
+      throw std::runtime_error((labels_dir / (name + ds.file_ending)).string() +
+                               ": label without an image in imagesTr");
+  for (const auto& [name, files] : images) {
+    if (!labels.count(name))
+      throw std::runtime_error((labels_dir / (name + ds.file_ending)).string() +
+                               ": missing; imagesTr has case " + name + " but no label for it");
+    ds.training.push_back({name,
+                           channel_list(name, files, ds.channel_names.size(), images_dir,
+                                        ds.file_ending),
+                           (labels_dir / (name + ds.file_ending)).string()});
+  }
+  if (ds.training.empty()) throw std::runtime_error(images_dir.string() + ": no training images");
+  return ds;
+}
+
+std::vector<NnunetCase> find_nnunet_images(const std::string& dir, const std::string& file_ending,
+                                           size_t channels) {
+  std::vector<NnunetCase> out;
+  for (const auto& [name, files] : channel_files(dir, file_ending))
+    out.push_back({name, channel_list(name, files, channels, dir, file_ending), ""});
+  if (out.empty())
+    throw std::runtime_error(dir + ": no images named CASE_0000" + file_ending);
+  return out;
+}
+
+}  // namespace bcp::data

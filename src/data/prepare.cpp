@@ -1,0 +1,267 @@
+#include "bcp/data/prepare.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include "bcp/data/acdc.h"
+#include "bcp/data/case_list.h"
+#include "bcp/data/la.h"
+#include "bcp/data/nnunet.h"
+#include "bcp/io/atomic_file.h"
+#include "bcp/io/h5.h"
+#include "bcp/io/nifti.h"
+#include "bcp/util/error_message.h"
+
+namespace bcp::data {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+enum class Role { kLabeled, kUnlabeled, kVal };
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool close(const std::vector<double>& a, const std::vector<double>& b, double tol) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::abs(a[i] - b[i]) > tol * std::max(1.0, std::abs(a[i]))) return false;
+  return true;
+}
+
+std::string vec_str(const std::vector<double>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+/// The label map of a case as uint8, checked against the image's geometry and the class count.
+torch::Tensor checked_label(const io::Volume& image, const std::string& path,
+                            int64_t num_classes) {
+  io::Volume label = io::read_volume(path);
+  if (label.data.sizes() != image.data.sizes())
+    throw std::runtime_error(path + ": label shape " + c10::str(label.data.sizes()) +
+                             " differs from its image's " + c10::str(image.data.sizes()));
+  if (!close(label.spacing, image.spacing, 1e-4) || !close(label.origin, image.origin, 1e-4) ||
+      !close(label.direction, image.direction, 1e-4))
+    throw std::runtime_error(path + ": label geometry differs from its image's (spacing " +
+                             vec_str(label.spacing) + " vs " + vec_str(image.spacing) +
+                             ", origin " + vec_str(label.origin) + " vs " + vec_str(image.origin) +
+                             ", or direction)");
+  auto values = label.data.to(torch::kDouble);
+  if (!torch::equal(values, values.round()))
+    throw std::runtime_error(path + ": label values must be integers");
+  const double lo = values.min().item<double>(), hi = values.max().item<double>();
+  if (lo < 0 || hi > static_cast<double>(num_classes - 1))
+    throw std::runtime_error(path + ": label values span [" + std::to_string(int64_t(lo)) + ", " +
+                             std::to_string(int64_t(hi)) + "], outside dataset.json's labels 0.." +
+                             std::to_string(num_classes - 1));
+  return label.data.to(torch::kUInt8).contiguous();
+}
+
+std::vector<int64_t> median_of(std::vector<std::vector<int64_t>> shapes) {
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < shapes.front().size(); ++d) {
+    std::vector<int64_t> axis;
+    for (const auto& s : shapes) axis.push_back(s[d]);
+    std::nth_element(axis.begin(), axis.begin() + axis.size() / 2, axis.end());
+    out.push_back(axis[axis.size() / 2]);
+  }
+  return out;
+}
+
+void check_out_dir(const std::string& out) {
+  if (out.empty()) throw std::invalid_argument("prepare: no output folder given (--out)");
+  if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
+    throw std::runtime_error(out + ": output folder exists and is not empty (prepare writes a new "
+                                   "data root)");
+}
+
+}  // namespace
+
+PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& progress) {
+  if (o.dim != 2 && o.dim != 3)
+    throw std::invalid_argument("prepare: dim must be 2d or 3d, got " + std::to_string(o.dim));
+  if (!(o.val_fraction > 0 && o.val_fraction < 1))
+    throw std::invalid_argument("prepare: validation fraction must be in (0, 1)");
+  check_out_dir(o.out_dir);
+  const NnunetDataset ds = read_nnunet_dataset(o.nnunet_dir);
+  if (ds.channel_names.size() != 1)
+    throw std::runtime_error(o.nnunet_dir + "/dataset.json: names " +
+                             std::to_string(ds.channel_names.size()) +
+                             " input channels; bcp prepare supports single-channel images so far");
+  std::vector<NnunetCase> unlabeled;
+  if (!o.unlabeled_dir.empty())
+    unlabeled = find_nnunet_images(o.unlabeled_dir, ds.file_ending, ds.channel_names.size());
+
+  PreparedDataset out;
+  out.dim = o.dim;
+  out.class_names = ds.class_names;
+  out.intensity.kind = o.intensity;
+  out.intensity.ct_low = o.ct_low;
+  out.intensity.ct_high = o.ct_high;
+  if (o.intensity == "auto")
+    out.intensity.kind = lower(ds.channel_names[0]) == "ct" ? "ct" : o.dim == 2 ? "minmax" : "zscore";
+  validate(out.intensity);
+
+  // The split: explicit cases, else a seeded shuffle of the labeled cases.
+  std::vector<std::string> names;
+  for (const auto& c : ds.training) names.push_back(c.name);
+  std::set<std::string> val;
+  if (!o.val_cases.empty()) {
+    for (const auto& v : o.val_cases) {
+      if (std::find(names.begin(), names.end(), v) == names.end())
+        throw std::invalid_argument("prepare: validation case \"" + v +
+                                    "\" is not a labeled case of " + o.nnunet_dir);
+      val.insert(v);
+    }
+  } else {
+    std::vector<std::string> shuffled = names;
+    std::mt19937_64 rng(o.seed);
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    const auto n_val = std::max<size_t>(
+        1, static_cast<size_t>(std::lround(o.val_fraction * static_cast<double>(names.size()))));
+    val.insert(shuffled.begin(), shuffled.begin() + std::min(n_val, shuffled.size()));
+  }
+  for (const auto& n : names) (val.count(n) ? out.val_cases : out.labeled_cases).push_back(n);
+  const size_t min_labeled = o.dim == 2 ? 1 : 2;
+  if (out.labeled_cases.size() < min_labeled || out.val_cases.empty())
+    throw std::runtime_error(o.nnunet_dir + ": " + std::to_string(names.size()) +
+                             " labeled cases are too few: " + std::to_string(min_labeled) +
+                             " for training and 1 for validation are needed");
+  for (const auto& c : unlabeled) {
+    if (std::find(names.begin(), names.end(), c.name) != names.end())
+      throw std::runtime_error(c.images[0] + ": unlabeled case " + c.name +
+                               " has the name of a labeled case");
+    out.unlabeled_cases.push_back(c.name);
+  }
+
+  const fs::path root(o.out_dir);
+  fs::create_directories(o.dim == 2 ? root / "data" / "slices" : root);
+  const int64_t num_classes = static_cast<int64_t>(ds.class_names.size());
+  std::vector<std::string> train_items, unlabeled_items, val_items;
+  std::vector<std::vector<int64_t>> train_shapes;
+  json cases = json::object();
+
+  // Labeled training, unlabeled, then validation cases, in that order.
+  std::vector<std::pair<const NnunetCase*, Role>> work;
+  for (const auto& c : ds.training)
+    work.push_back({&c, val.count(c.name) ? Role::kVal : Role::kLabeled});
+  std::stable_partition(work.begin(), work.end(),
+                        [](const auto& w) { return w.second == Role::kLabeled; });
+  for (const auto& c : unlabeled) work.push_back({&c, Role::kUnlabeled});
+  std::stable_partition(work.begin(), work.end(),
+                        [](const auto& w) { return w.second != Role::kVal; });
+
+  for (size_t i = 0; i < work.size(); ++i) {
+    const NnunetCase& c = *work[i].first;
+    const Role role = work[i].second;
+    io::Volume image = io::read_volume(c.images[0]);
+    if (o.dim == 3 && image.data.dim() != 3)
+      throw std::runtime_error(c.images[0] + ": 3D preparation needs 3D images, got shape " +
+                               c10::str(image.data.sizes()));
+    torch::Tensor label = role == Role::kUnlabeled
+                              ? torch::zeros(image.data.sizes(), torch::kUInt8)
+                              : checked_label(image, c.label, num_classes);
+    torch::Tensor img;
+    try {
+      img = normalize_intensity(image.data, out.intensity);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(c.images[0] + ": " + util::error_message(e));
+    }
+    std::vector<double> spacing = image.spacing;
+    if (img.dim() == 2) {  // a 2D scan is a volume of one slice
+      img = img.unsqueeze(0);
+      label = label.unsqueeze(0);
+      spacing.insert(spacing.begin(), 1.0);
+    }
+    if (o.dim == 3) {
+      // The LA layout keeps arrays as nibabel reads them (X, Y, Z): ITK's index order.
+      img = img.permute({2, 1, 0}).contiguous();
+      label = label.permute({2, 1, 0}).contiguous();
+      std::reverse(spacing.begin(), spacing.end());
+    }
+    const auto spacing_t = torch::tensor(spacing, torch::kDouble);
+    if (o.dim == 2 && role != Role::kVal) {
+      auto& items = role == Role::kLabeled ? train_items : unlabeled_items;
+      for (int64_t z = 0; z < img.size(0); ++z) {
+        const std::string slice = c.name + "_slice_" + std::to_string(z + 1);
+        io::write_h5_atomically(AcdcRoot(o.out_dir).slice_path(slice),
+                                {{"image", img[z].contiguous()}, {"label", label[z].contiguous()}});
+        items.push_back(slice);
+        train_shapes.push_back({img.size(1), img.size(2)});
+      }
+    } else {
+      const std::string path = o.dim == 2 ? AcdcRoot(o.out_dir).volume_path(c.name)
+                                          : LaRoot(o.out_dir).volume_path(c.name);
+      fs::create_directories(fs::path(path).parent_path());
+      io::write_h5_atomically(path, {{"image", img}, {"label", label}, {"spacing", spacing_t}});
+      if (role == Role::kVal) {
+        val_items.push_back(c.name);
+      } else {
+        (role == Role::kLabeled ? train_items : unlabeled_items).push_back(c.name);
+        train_shapes.push_back(img.sizes().vec());
+      }
+    }
+    const char* role_name = role == Role::kLabeled ? "labeled" : role == Role::kVal ? "val" : "unlabeled";
+    cases[c.name] = {{"role", role_name},
+                     {"image", c.images[0]},
+                     {"label", c.label},
+                     {"shape", image.data.sizes().vec()},
+                     {"spacing", image.spacing},
+                     {"origin", image.origin},
+                     {"direction", image.direction}};
+    if (progress) progress(c.name, i, work.size());
+  }
+
+  out.train_list = o.dim == 2 ? "train_slices.list" : "train.list";
+  out.labeled_items = static_cast<int64_t>(train_items.size());
+  out.unlabeled_items = static_cast<int64_t>(unlabeled_items.size());
+  std::vector<int64_t> min_shape = train_shapes.front();
+  for (const auto& s : train_shapes)
+    for (size_t d = 0; d < s.size(); ++d) min_shape[d] = std::min(min_shape[d], s[d]);
+  out.min_shape = min_shape;
+  out.median_shape = median_of(train_shapes);
+
+  std::vector<std::string> train_list = train_items;
+  train_list.insert(train_list.end(), unlabeled_items.begin(), unlabeled_items.end());
+  write_case_list((root / out.train_list).string(), train_list);
+  if (o.dim == 2) {
+    std::vector<std::string> volumes = out.labeled_cases;
+    volumes.insert(volumes.end(), out.unlabeled_cases.begin(), out.unlabeled_cases.end());
+    write_case_list((root / "train.list").string(), volumes);
+  }
+  write_case_list((root / "val.list").string(), val_items);
+  const json manifest = {
+      {"format", "bcp-prepared"},
+      {"version", 1},
+      {"source", o.nnunet_dir},
+      {"unlabeled_source", o.unlabeled_dir},
+      {"name", ds.name},
+      {"dim", o.dim},
+      // 2D roots store volumes as ITK reads them (slices first); 3D ones in ITK index order.
+      {"array_axes", o.dim == 2 ? "zyx" : "xyz"},
+      {"classes", ds.class_names},
+      {"channels", ds.channel_names},
+      {"intensity",
+       {{"kind", out.intensity.kind},
+        {"ct_window", {out.intensity.ct_low, out.intensity.ct_high}}}},
+      {"train_list", out.train_list},
+      {"labeled_items", out.labeled_items},
+      {"unlabeled_items", out.unlabeled_items},
+      {"cases", cases}};
+  io::write_file_atomically((root / "bcp_dataset.json").string(), manifest.dump(2) + "\n");
+  return out;
+}
+
+}  // namespace bcp::data
