@@ -2,9 +2,11 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace bcp::test {
@@ -42,6 +44,23 @@ inline RunResult run_cli(const std::string& args) {
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+/// A new, uniquely named folder under the system temp dir (mkdtemp), removed with its contents
+/// at the end of the test, so tests running in parallel never share or delete each other's files.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag) {
+    std::string pattern = (std::filesystem::temp_directory_path() / ("bcp_" + tag + "_XXXXXX")).string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 /// A path in single quotes for run_cli.
 inline std::string quoted(const std::filesystem::path& p) {

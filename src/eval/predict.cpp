@@ -35,15 +35,23 @@ bool is_h5_path(const std::string& path) {
   return ext == ".h5" || ext == ".hdf5";
 }
 
-/// The output file name for an input: the same name, single-file formats for two-file ones.
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// The output file name for an input: the same name, single-file formats for two-file ones, and
+/// nnU-Net's channel suffix dropped (CASE_0000.nii.gz -> CASE.nii.gz, as labelsTs names it).
 std::string output_name(const std::string& input) {
   std::string name = fs::path(input).filename().string();
-  const std::string ext = lower(fs::path(name).extension().string());
-  const std::string stem = name.substr(0, name.size() - ext.size());
+  const std::string low = lower(name);
+  std::string ext = lower(fs::path(name).extension().string());
+  if (ends_with(low, ".nii.gz")) ext = ".nii.gz";
+  std::string stem = name.substr(0, name.size() - ext.size());
+  if (stem.size() > 5 && ends_with(stem, "_0000")) stem.resize(stem.size() - 5);
   if (ext == ".nhdr") return stem + ".nrrd";
   if (ext == ".mhd") return stem + ".mha";
   if (ext == ".hdf5") return stem + ".h5";
-  return name;
+  return stem + name.substr(name.size() - ext.size());
 }
 
 std::vector<std::string> list_inputs(const std::string& input) {
@@ -73,8 +81,15 @@ std::vector<std::string> list_inputs(const std::string& input) {
 data::IntensityNorm intensity_of(const json& meta, const std::string& dataset) {
   data::IntensityNorm norm;
   norm.kind = "auto";
-  if (meta.is_object() && meta.contains("config") && meta["config"].is_object()) {
-    const auto& d = meta["config"].value("data", json::object());
+  // A trainer's checkpoint keeps its config at the top; save_model's files under "extra".
+  const json* config = nullptr;
+  if (meta.is_object() && meta.contains("config") && meta["config"].is_object())
+    config = &meta["config"];
+  else if (meta.is_object() && meta.contains("extra") && meta["extra"].is_object() &&
+           meta["extra"].contains("config") && meta["extra"]["config"].is_object())
+    config = &meta["extra"]["config"];
+  if (config) {
+    const auto& d = config->value("data", json::object());
     if (d.contains("intensity") && d["intensity"].is_string()) norm.kind = d["intensity"];
     if (d.contains("ct_window") && d["ct_window"].is_array() && d["ct_window"].size() == 2) {
       norm.ct_low = d["ct_window"][0].get<double>();
@@ -201,6 +216,8 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   torch::NoGradGuard no_grad;
   const Predictor predictor = model_predictor(*model, o.precision);
   fs::create_directories(o.out_dir);
+  // A summary left by an earlier run would mark this one complete if it stopped half-way.
+  fs::remove(fs::path(o.out_dir) / "predictions.json", ec);
   std::vector<PredictedCase> done;
   json written = json::array();
   for (size_t i = 0; i < inputs.size(); ++i) {

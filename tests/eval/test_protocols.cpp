@@ -125,4 +125,29 @@ TEST(LaProtocol, ThresholdsAndKeepsTheLargestComponent) {
   EXPECT_EQ(la_predict_volume(small, predictor).sizes(), small.sizes());
 }
 
+TEST(LaProtocol, MoreClassesTakeTheArgmaxAndEachClassKeepsItsLargestComponent) {
+  // Class 1 where the input is near 1, class 2 near 2; class 1 has a stray small block.
+  auto image = torch::zeros({30, 28, 20});
+  using torch::indexing::Slice;
+  image.index_put_({Slice(2, 12), Slice(3, 13), Slice(2, 10)}, 1.0);
+  image.index_put_({Slice(22, 25), Slice(22, 25), Slice(15, 18)}, 1.0);  // stray class 1
+  image.index_put_({Slice(14, 26), Slice(2, 12), Slice(4, 12)}, 2.0);
+  auto predictor = [](const torch::Tensor& x) {
+    auto near = [&](double v) { return -(x - v).abs() * 8.0; };
+    return torch::cat({near(0.0), near(1.0), near(2.0)}, 1);
+  };
+  LaProtocolOptions opt;
+  opt.num_classes = 3;
+  opt.window.patch = {16, 16, 12};
+  opt.window.stride = {6, 6, 3};
+  auto pred = la_predict_volume(image, predictor, opt);
+  ASSERT_EQ(pred.sizes(), image.sizes());
+  EXPECT_EQ(pred.dtype(), torch::kUInt8);
+  auto expect = image.round().to(torch::kUInt8);
+  expect.index_put_({Slice(22, 25), Slice(22, 25), Slice(15, 18)}, 0);
+  EXPECT_TRUE(torch::equal(pred, expect));
+  opt.largest_component = false;
+  EXPECT_TRUE(torch::equal(la_predict_volume(image, predictor, opt), image.to(torch::kUInt8)));
+}
+
 }  // namespace

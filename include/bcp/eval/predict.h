@@ -37,10 +37,13 @@ struct PredictOptions {
 };
 
 /// Segments every input and writes, for input NAME.EXT, OUT/NAME.EXT (.nhdr -> .nrrd and .mhd ->
-/// .mha: single files) as uint8 labels with the input's spacing, origin and direction, or for HDF5
+/// .mha: single files; nnU-Net's channel suffix dropped, CASE_0000.nii.gz -> CASE.nii.gz) as uint8
+/// labels with the input's spacing, origin and direction, or for HDF5
 /// OUT/NAME.h5 with dataset `pred`. Each file is written atomically; OUT/predictions.json, the
-/// list of what was written, comes last and marks a complete run. Every input and option is
-/// checked before the first case runs; errors are one line naming the file and the problem.
+/// list of what was written, comes last and marks a complete run (one left by an earlier run is
+/// removed first). Options, the checkpoint, file types and output names are checked before the
+/// first case runs; a scan's contents (NaN, rank) as it is read, so a run that stops there keeps
+/// the masks already written but no predictions.json. Errors are one line naming the file.
 std::vector<PredictedCase> predict(const PredictOptions& options);
 
 }  // namespace bcp::eval

@@ -1,0 +1,142 @@
+// A user's own NIfTI data end to end through the CLI: nnU-Net raw folder -> `bcp prepare` ->
+// `bcp train` (a short run) -> `bcp predict` on the held-out scans -> `bcp score` against their
+// labels. The synthetic scans carry what real ones do (int16 counts, anisotropic spacing, an
+// oblique direction), and the masks must come back on the scans' grids and beat chance.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../support.h"
+#include "bcp/io/nifti.h"
+
+namespace fs = std::filesystem;
+using bcp::test::quoted;
+using bcp::test::run_cli;
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+/// Mean foreground Dice of `bcp score` over the test cases.
+double mean_dice(const fs::path& report) {
+  const auto r = read_json(report);
+  return r.at("mean").at("dice").get<double>();
+}
+
+void expect_same_grid(const fs::path& mask, const fs::path& scan) {
+  const auto m = bcp::io::read_volume(mask.string());
+  const auto s = bcp::io::read_volume(scan.string());
+  EXPECT_EQ(m.data.scalar_type(), torch::kUInt8) << mask;
+  EXPECT_EQ(m.data.sizes(), s.data.sizes()) << mask;
+  ASSERT_EQ(m.spacing.size(), s.spacing.size());
+  for (size_t i = 0; i < m.spacing.size(); ++i) EXPECT_NEAR(m.spacing[i], s.spacing[i], 1e-5);
+  for (size_t i = 0; i < m.origin.size(); ++i) EXPECT_NEAR(m.origin[i], s.origin[i], 1e-4);
+  for (size_t i = 0; i < m.direction.size(); ++i)
+    EXPECT_NEAR(m.direction[i], s.direction[i], 1e-5);
+}
+
+}  // namespace
+
+#ifdef BCP_WITH_ITK
+TEST(CliOwnData, TwoDimensionalNiftiFromPrepareToScore) {
+  bcp::test::TempDir tmp("cli_own_2d");
+  const fs::path raw = tmp.path / "raw", root = tmp.path / "root", run = tmp.path / "run",
+                 masks = tmp.path / "masks";
+  auto r = run_cli("synth --kind acdc --format nnunet --cases 6 --unlabeled 6 --test 2 --seed 2 "
+                   "--out " + quoted(raw));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  r = run_cli("prepare --nnunet " + quoted(raw) + " --unlabeled " + quoted(raw / "unlabeledTr") +
+              " --dim 2d --out " + quoted(root));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("bcp train --config"), std::string::npos) << r.output;
+  const auto config = read_json(root / "bcp.json");
+  EXPECT_EQ(config["method"], "bcp");
+  EXPECT_EQ(config["data"]["num_classes"], 4);
+  EXPECT_EQ(config["data"]["intensity"], "minmax");
+
+  r = run_cli("train --config " + quoted(root / "bcp.json") + " --data " + quoted(root) +
+              " --out " + quoted(run) +
+              " --set data.patch=[64,64] batch.labeled=4 batch.unlabeled=4"
+              " schedule.pretrain_iters=150 schedule.selftrain_iters=150 schedule.val_every=50"
+              " schedule.log_every=50");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  ASSERT_TRUE(fs::exists(run / "best.h5")) << r.output;
+
+  r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
+              quoted(raw / "imagesTs") + " --out " + quoted(masks));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  // nnU-Net's naming: CASE_0000.nii.gz in, CASE.nii.gz out, as in labelsTs.
+  for (const auto& e : fs::directory_iterator(raw / "labelsTs")) {
+    const std::string name = e.path().filename().string();
+    const std::string stem = name.substr(0, name.size() - 7);
+    expect_same_grid(masks / name, raw / "imagesTs" / (stem + "_0000.nii.gz"));
+  }
+  ASSERT_TRUE(fs::exists(masks / "predictions.json"));
+
+  r = run_cli("score --pred " + quoted(masks) + " --ref " + quoted(raw / "labelsTs") +
+              " --classes 4 --out " + quoted(tmp.path / "score.json"));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  const double dice = mean_dice(tmp.path / "score.json");
+  // Measured 0.81 on this machine after these 300 steps (seeded); a network that learned nothing
+  // scores near 0 on these small structures.
+  EXPECT_GT(dice, 0.5) << r.output;
+}
+
+TEST(CliOwnData, ThreeDimensionalNiftiFromPrepareToScore) {
+  bcp::test::TempDir tmp("cli_own_3d");
+  const fs::path raw = tmp.path / "raw", root = tmp.path / "root", run = tmp.path / "run",
+                 masks = tmp.path / "masks";
+  auto r = run_cli("synth --kind la --format nnunet --cases 4 --unlabeled 2 --test 1 --seed 3 "
+                   "--size 48 48 32 --out " + quoted(raw));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  r = run_cli("prepare --nnunet " + quoted(raw) + " --unlabeled " + quoted(raw / "unlabeledTr") +
+              " --dim 3d --val-cases synth_004 --out " + quoted(root));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  const auto config = read_json(root / "bcp.json");
+  EXPECT_EQ(config["dataset"], "la");
+  EXPECT_EQ(config["data"]["intensity"], "zscore");
+  EXPECT_EQ(config["data"]["patch"], nlohmann::json({48, 48, 32}));
+
+  r = run_cli("train --config " + quoted(root / "bcp.json") + " --data " + quoted(root) +
+              " --out " + quoted(run) +
+              " --set data.patch=[32,32,32] eval.stride=[16,16,16]"
+              " schedule.pretrain_iters=100 schedule.selftrain_iters=100 schedule.val_every=50"
+              " schedule.log_every=50");
+  ASSERT_EQ(r.rc, 0) << r.output;
+
+  r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
+              quoted(raw / "imagesTs") + " --out " + quoted(masks));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  expect_same_grid(masks / "synth_007.nii.gz", raw / "imagesTs" / "synth_007_0000.nii.gz");
+
+  r = run_cli("score --pred " + quoted(masks) + " --ref " + quoted(raw / "labelsTs") +
+              " --classes 2 --out " + quoted(tmp.path / "score.json"));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  const double dice = mean_dice(tmp.path / "score.json");
+  EXPECT_GT(dice, 0.5) << r.output;  // measured 0.87 on this machine (seeded)
+}
+
+TEST(CliOwnData, BadFlagsAndMissingFoldersGiveOneLine) {
+  bcp::test::TempDir tmp("cli_own_bad");
+  auto r = run_cli("prepare --nnunet " + quoted(tmp.path / "absent") + " --dim 2d --out " +
+                   quoted(tmp.path / "root"));
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.output.find("dataset.json"), std::string::npos) << r.output;
+  r = run_cli("prepare --nnunet " + quoted(tmp.path) + " --dim 4d --out " +
+              quoted(tmp.path / "root"));
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.output.find("4d"), std::string::npos) << r.output;
+  r = run_cli("predict --model " + quoted(tmp.path / "none.h5") + " --input " +
+              quoted(tmp.path) + " --out " + quoted(tmp.path / "masks"));
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.output.find("none.h5"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp.path / "masks"));
+}
+#else
+TEST(CliOwnData, NeedsItk) { GTEST_SKIP() << "SKIPPED: built without ITK"; }
+#endif

@@ -1,0 +1,230 @@
+// `bcp prepare` as a library: nnU-Net raw data becomes a root the trainer reads, with the
+// intensity rule, the split and each case's geometry recorded; bad cases are named.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../support.h"
+#include "bcp/data/acdc.h"
+#include "bcp/data/case_list.h"
+#include "bcp/data/intensity.h"
+#include "bcp/data/la.h"
+#include "bcp/data/prepare.h"
+#include "bcp/data/synth.h"
+#include "bcp/io/nifti.h"
+#include "bcp/train/prepared_config.h"
+#include "nnunet_fixture.h"
+
+namespace fs = std::filesystem;
+using bcp::data::PrepareOptions;
+using bcp::data::prepare_nnunet;
+
+#ifdef BCP_WITH_ITK
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
+  bcp::test::TempDir tmp("prepare_2d");
+  bcp::data::SynthNnunetOptions so;
+  so.dim = 2;
+  so.labeled = 4;
+  so.unlabeled = 2;
+  so.test = 0;
+  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
+  PrepareOptions o;
+  o.nnunet_dir = (tmp.path / "raw").string();
+  o.unlabeled_dir = (tmp.path / "raw" / "unlabeledTr").string();
+  o.out_dir = (tmp.path / "root").string();
+  o.dim = 2;
+  o.val_cases = {"synth_002"};
+  std::vector<std::string> seen;
+  const auto p = prepare_nnunet(o, [&](const std::string& c, size_t, size_t) { seen.push_back(c); });
+  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_EQ(p.intensity.kind, "minmax");  // auto for 2D MRI
+  EXPECT_EQ(p.class_names.size(), 4u);
+  EXPECT_EQ(p.labeled_cases, (std::vector<std::string>{"synth_001", "synth_003", "synth_004"}));
+  EXPECT_EQ(p.unlabeled_cases.size(), 2u);
+  EXPECT_EQ(p.val_cases, std::vector<std::string>{"synth_002"});
+
+  bcp::data::AcdcRoot root(o.out_dir);
+  const auto slices = root.read_list("train_slices.list");
+  ASSERT_EQ(static_cast<int64_t>(slices.size()), p.labeled_items + p.unlabeled_items);
+  // Labeled slices first: their labels hold foreground; the unlabeled ones are all zero.
+  auto first = bcp::data::load_acdc_slice(root, slices.front(), 3);
+  auto last = bcp::data::load_acdc_slice(root, slices.back(), 3);
+  EXPECT_EQ(slices.front().rfind("synth_001_slice_", 0), 0u) << slices.front();
+  EXPECT_EQ(last.label.max().item<int>(), 0);
+  EXPECT_GE(first.image.min().item<float>(), 0.0f);
+  EXPECT_LE(first.image.max().item<float>(), 1.0f);
+
+  // The validation volume is the raw scan, min-max normalised, in ITK's (D, H, W) reading.
+  auto val = bcp::data::load_acdc_volume(root, "synth_002", 3);
+  auto raw = bcp::io::read_volume((tmp.path / "raw" / "imagesTr" / "synth_002_0000.nii.gz").string());
+  auto raw_label = bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / "synth_002.nii.gz").string());
+  bcp::data::IntensityNorm mm;
+  mm.kind = "minmax";
+  EXPECT_TRUE(torch::allclose(val.image, bcp::data::normalize_intensity(raw.data, mm)));
+  EXPECT_TRUE(torch::equal(val.label, raw_label.data.to(torch::kUInt8)));
+
+  const auto manifest = read_json(tmp.path / "root" / "bcp_dataset.json");
+  EXPECT_EQ(manifest["intensity"]["kind"], "minmax");
+  EXPECT_EQ(manifest["cases"]["synth_002"]["role"], "val");
+  EXPECT_EQ(manifest["cases"]["synth_002"]["spacing"].get<std::vector<double>>(), raw.spacing);
+  EXPECT_EQ(manifest["cases"]["synth_002"]["direction"].get<std::vector<double>>(), raw.direction);
+
+  const auto config = bcp::train::config_for_prepared(p);
+  EXPECT_EQ(config.dataset, "acdc");
+  EXPECT_EQ(config.method, "bcp");
+  EXPECT_EQ(config.data.num_classes, 4);
+  EXPECT_EQ(config.data.labeled, p.labeled_items);
+  EXPECT_EQ(config.data.intensity, "minmax");
+  ASSERT_EQ(config.data.patch.size(), 2u);
+  EXPECT_EQ(config.data.patch[0] % 16, 0);
+  EXPECT_GE(config.data.patch[0], 64);
+  EXPECT_LE(config.data.patch[0], 256);
+}
+
+TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
+  bcp::test::TempDir tmp("prepare_3d");
+  bcp::data::SynthNnunetOptions so;
+  so.dim = 3;
+  so.labeled = 3;
+  so.unlabeled = 1;
+  so.test = 0;
+  so.size_x = 40;
+  so.size_y = 36;
+  so.size_z = 32;
+  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
+  PrepareOptions o;
+  o.nnunet_dir = (tmp.path / "raw").string();
+  o.unlabeled_dir = (tmp.path / "raw" / "unlabeledTr").string();
+  o.out_dir = (tmp.path / "root").string();
+  o.dim = 3;
+  o.seed = 5;
+  const auto p = prepare_nnunet(o);
+  EXPECT_EQ(p.intensity.kind, "zscore");
+  EXPECT_EQ(p.val_cases.size(), 1u);  // 20% of 3, at least one
+  EXPECT_EQ(p.labeled_items, 2);
+  EXPECT_EQ(p.unlabeled_items, 1);
+  EXPECT_EQ(p.min_shape, (std::vector<int64_t>{40, 36, 32}));
+
+  bcp::data::LaRoot root(o.out_dir);
+  const auto train = root.read_list("train.list");
+  ASSERT_EQ(train.size(), 3u);
+  const auto& name = p.labeled_cases.front();
+  auto vol = bcp::data::load_la_volume(root, name);
+  auto raw = bcp::io::read_volume((tmp.path / "raw" / "imagesTr" / (name + "_0000.nii.gz")).string());
+  auto raw_label = bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / (name + ".nii.gz")).string());
+  ASSERT_EQ(vol.image.sizes(), (std::vector<int64_t>{40, 36, 32}));  // (X, Y, Z)
+  bcp::data::IntensityNorm z;
+  z.kind = "zscore";
+  EXPECT_TRUE(torch::allclose(vol.image,
+                              bcp::data::normalize_intensity(raw.data, z).permute({2, 1, 0})));
+  EXPECT_TRUE(torch::equal(vol.label, raw_label.data.to(torch::kUInt8).permute({2, 1, 0})));
+  EXPECT_EQ(bcp::data::load_la_volume(root, train.back()).label.max().item<int>(), 0);
+
+  const auto config = bcp::train::config_for_prepared(p);
+  EXPECT_EQ(config.dataset, "la");
+  EXPECT_EQ(config.data.num_classes, 2);
+  EXPECT_EQ(config.data.patch, (std::vector<int64_t>{32, 32, 32}));
+  EXPECT_EQ(config.eval.stride, (std::vector<int64_t>{16, 16, 16}));
+  EXPECT_EQ(config.batch.labeled % 2, 0);
+}
+
+TEST(Prepare, FewUnlabeledItemsMeanSupervisedTraining) {
+  bcp::data::PreparedDataset p;
+  p.dim = 2;
+  p.class_names = {"bg", "fg"};
+  p.labeled_items = 40;
+  p.unlabeled_items = 0;
+  p.train_list = "train_slices.list";
+  p.min_shape = {96, 80};
+  p.median_shape = {100, 90};
+  const auto c = bcp::train::config_for_prepared(p);
+  EXPECT_EQ(c.method, "supervised");
+  EXPECT_EQ(c.data.patch, (std::vector<int64_t>{112, 112}));
+  p.dim = 3;
+  p.train_list = "train.list";
+  p.min_shape = {64, 64, 12};
+  p.median_shape = {64, 64, 12};
+  EXPECT_THROW(bcp::train::config_for_prepared(p), std::invalid_argument);  // thinner than 16
+}
+
+TEST(Prepare, LabelOutsideTheClassesIsNamedAndNothingLooksComplete) {
+  bcp::test::TempDir tmp("prepare_range");
+  bcp::test::NnunetFixture fx(tmp.path / "raw");
+  for (const char* c : {"a", "b", "c"}) fx.add_case(c);
+  auto bad = torch::zeros({6, 24, 20}, torch::kUInt8);
+  bad[2][3][4] = 7;
+  fx.write_label("b", bad);
+  PrepareOptions o;
+  o.nnunet_dir = fx.dir.string();
+  o.out_dir = (tmp.path / "root").string();
+  const std::string msg = error_of([&] { prepare_nnunet(o); });
+  EXPECT_NE(msg.find("b.nii.gz"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("outside"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp.path / "root" / "bcp_dataset.json"));
+  EXPECT_FALSE(fs::exists(tmp.path / "root" / "train_slices.list"));
+}
+
+TEST(Prepare, LabelGeometryMismatchIsNamed) {
+  bcp::test::TempDir tmp("prepare_geometry");
+  bcp::test::NnunetFixture fx(tmp.path / "raw");
+  for (const char* c : {"a", "b", "c"}) fx.add_case(c);
+  fx.write_label("c", torch::zeros({6, 24, 20}, torch::kUInt8), {3.0, 1.5, 2.5});
+  PrepareOptions o;
+  o.nnunet_dir = fx.dir.string();
+  o.out_dir = (tmp.path / "root").string();
+  const std::string msg = error_of([&] { prepare_nnunet(o); });
+  EXPECT_NE(msg.find("c.nii.gz"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("geometry"), std::string::npos) << msg;
+}
+
+TEST(Prepare, RefusesNonEmptyOutputMultiChannelAndUnknownValidationCases) {
+  bcp::test::TempDir tmp("prepare_refuse");
+  bcp::test::NnunetFixture fx(tmp.path / "raw");
+  for (const char* c : {"a", "b", "c"}) fx.add_case(c);
+  PrepareOptions o;
+  o.nnunet_dir = fx.dir.string();
+  o.out_dir = (tmp.path / "root").string();
+  fs::create_directories(o.out_dir);
+  std::ofstream(fs::path(o.out_dir) / "keep.txt") << "mine";
+  EXPECT_NE(error_of([&] { prepare_nnunet(o); }).find("not empty"), std::string::npos);
+  EXPECT_TRUE(fs::exists(fs::path(o.out_dir) / "keep.txt"));
+
+  o.out_dir = (tmp.path / "root2").string();
+  o.val_cases = {"zzz"};
+  EXPECT_NE(error_of([&] { prepare_nnunet(o); }).find("zzz"), std::string::npos);
+
+  bcp::test::NnunetFixture two(tmp.path / "raw2", R"({"background": 0, "a": 1})",
+                               R"({"0": "T1", "1": "T2"})");
+  PrepareOptions m;
+  m.nnunet_dir = two.dir.string();
+  m.out_dir = (tmp.path / "root3").string();
+  two.add_case("a");
+  bcp::io::write_volume((two.dir / "imagesTr" / "a_0001.nii.gz").string(),
+                        torch::rand({6, 24, 20}), two.spacing, two.origin);
+  EXPECT_NE(error_of([&] { prepare_nnunet(m); }).find("single-channel"), std::string::npos);
+}
+#else
+TEST(Prepare, NeedsItk) { GTEST_SKIP() << "SKIPPED: built without ITK"; }
+#endif

@@ -1,0 +1,238 @@
+// `bcp predict` as a library: masks in the input's format and geometry, equal to what the
+// evaluation protocol predicts for the same normalised image; bad inputs named before any output.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../support.h"
+#include "bcp/data/acdc.h"
+#include "bcp/data/intensity.h"
+#include "bcp/eval/evaluate.h"
+#include "bcp/eval/predict.h"
+#include "bcp/io/h5.h"
+#include "bcp/io/nifti.h"
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/model_archive.h"
+
+namespace fs = std::filesystem;
+using bcp::eval::predict;
+using bcp::eval::PredictOptions;
+
+namespace {
+
+std::shared_ptr<bcp::nets::SegmentationNetImpl> tiny_model(const std::string& arch,
+                                                           int64_t classes) {
+  torch::manual_seed(11);
+  bcp::nets::ModelConfig c;
+  c.arch = arch;
+  c.num_classes = classes;
+  c.base_filters = 4;
+  return bcp::nets::make_model(c);
+}
+
+/// An oblique rotation about the slice axis, row-major 3x3.
+std::vector<double> oblique() {
+  const double c = std::cos(0.3), s = std::sin(0.3);
+  return {1, 0, 0, 0, c, -s, 0, s, c};
+}
+
+void expect_near(const std::vector<double>& a, const std::vector<double>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << i;
+}
+
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+/// What the evaluation protocol of the checkpoint predicts for an already-normalised array.
+torch::Tensor protocol_labels(const fs::path& ckpt, const torch::Tensor& image) {
+  const auto archive = bcp::io::load_tensor_archive(ckpt.string());
+  auto model = bcp::nets::model_from_archive(archive, "", ckpt.string());
+  const auto protocol = bcp::eval::checkpoint_protocol(archive.meta, model->config());
+  return bcp::eval::predict_case(*model, image, protocol);
+}
+
+}  // namespace
+
+#ifdef BCP_WITH_ITK
+TEST(Predict, TwoDimensionalModelKeepsGeometryAndMatchesTheProtocol) {
+  bcp::test::TempDir tmp("predict_2d");
+  auto net = tiny_model("unet2d", 4);
+  const auto ckpt = tmp.path / "model.h5";
+  bcp::nets::save_model(ckpt.string(), *net, net->config(), {{"dataset", "acdc"}});
+
+  fs::create_directories(tmp.path / "in");
+  torch::manual_seed(3);
+  auto raw = (torch::rand({4, 40, 36}) * 900 + 30).round().to(torch::kShort);
+  raw.index_put_({torch::indexing::Slice(), torch::indexing::Slice(10, 25),
+                  torch::indexing::Slice(8, 20)},
+                 1500);
+  const std::vector<double> spacing = {7.5, 1.3, 1.2}, origin = {-12.0, 40.5, 3.25};
+  bcp::io::write_volume((tmp.path / "in" / "a.nii.gz").string(), raw, spacing, origin, oblique());
+  bcp::io::write_volume((tmp.path / "in" / "b.nrrd").string(), raw, spacing, origin, oblique());
+  bcp::io::write_volume((tmp.path / "in" / "c.mha").string(), raw[1].contiguous(),
+                        {1.3, 1.2}, {40.5, 3.25});
+  std::ofstream(tmp.path / "in" / "notes.txt") << "not an image";
+
+  PredictOptions o;
+  o.model_path = ckpt.string();
+  o.input = (tmp.path / "in").string();
+  o.out_dir = (tmp.path / "out").string();
+  size_t calls = 0;
+  o.progress = [&](const bcp::eval::PredictedCase&, size_t, size_t n) {
+    ++calls;
+    EXPECT_EQ(n, 3u);
+  };
+  const auto done = predict(o);
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(calls, 3u);
+
+  bcp::data::IntensityNorm mm;
+  mm.kind = "minmax";  // ACDC's rule, the default for a checkpoint without a recorded one
+  const auto expect = protocol_labels(ckpt, bcp::data::normalize_intensity(raw, mm));
+  for (const char* name : {"a.nii.gz", "b.nrrd"}) {
+    const auto out = bcp::io::read_volume((tmp.path / "out" / name).string());
+    EXPECT_EQ(out.data.scalar_type(), torch::kUInt8) << name;
+    ASSERT_EQ(out.data.sizes(), raw.sizes()) << name;
+    expect_near(out.spacing, spacing);
+    expect_near(out.origin, origin);
+    expect_near(out.direction, oblique());
+    EXPECT_TRUE(torch::equal(out.data, expect)) << name;
+  }
+  const auto slice = bcp::io::read_volume((tmp.path / "out" / "c.mha").string());
+  ASSERT_EQ(slice.data.dim(), 2);  // a 2D image stays 2D
+  expect_near(slice.spacing, {1.3, 1.2});
+  const auto slice_expect =
+      protocol_labels(ckpt, bcp::data::normalize_intensity(raw[1], mm).unsqueeze(0)).squeeze(0);
+  EXPECT_TRUE(torch::equal(slice.data, slice_expect));
+
+  std::ifstream in(tmp.path / "out" / "predictions.json");
+  const auto summary = nlohmann::json::parse(in);
+  EXPECT_EQ(summary["cases"].size(), 3u);
+  EXPECT_EQ(summary["intensity"], "minmax");
+}
+
+TEST(Predict, ThreeDimensionalModelUsesItkIndexOrderAndTheRecordedIntensity) {
+  bcp::test::TempDir tmp("predict_3d");
+  auto net = tiny_model("vnet", 2);
+  const auto ckpt = tmp.path / "model.h5";
+  // A trainer-like meta: the config says the patch, the stride and the intensity rule.
+  std::map<std::string, torch::Tensor> tensors;
+  nlohmann::json meta;
+  bcp::nets::add_model_to_archive(tensors, meta, "", *net);
+  meta["config"] = {{"dataset", "la"},
+                    {"data", {{"patch", {32, 32, 16}}, {"intensity", "ct"}, {"ct_window", {0, 400}}}},
+                    {"eval", {{"stride", {16, 16, 8}}}}};
+  bcp::io::save_tensor_archive(ckpt.string(), tensors, meta);
+
+  torch::manual_seed(4);
+  auto raw = (torch::rand({20, 36, 40}) * 800 - 200).round().to(torch::kShort);  // (D, H, W)
+  const std::vector<double> spacing = {2.5, 0.8, 0.7}, origin = {1.0, 2.0, 3.0};
+  fs::create_directories(tmp.path / "in");
+  const auto input = tmp.path / "in" / "scan.nii";
+  bcp::io::write_volume(input.string(), raw, spacing, origin, oblique());
+  PredictOptions o;
+  o.model_path = ckpt.string();
+  o.input = input.string();  // one file
+  o.out_dir = (tmp.path / "out").string();
+  o.largest_component = "off";
+  predict(o);
+  const auto out = bcp::io::read_volume((tmp.path / "out" / "scan.nii").string());
+  ASSERT_EQ(out.data.sizes(), raw.sizes());
+  expect_near(out.spacing, spacing);
+  expect_near(out.direction, oblique());
+
+  bcp::data::IntensityNorm ct;
+  ct.kind = "ct";
+  ct.ct_low = 0;
+  ct.ct_high = 400;
+  const auto xyz = bcp::data::normalize_intensity(raw, ct).permute({2, 1, 0}).contiguous();
+  auto archive = bcp::io::load_tensor_archive(ckpt.string());
+  auto model = bcp::nets::model_from_archive(archive, "", ckpt.string());
+  auto protocol = bcp::eval::checkpoint_protocol(archive.meta, model->config());
+  EXPECT_EQ(protocol.la.window.patch, (std::array<int64_t, 3>{32, 32, 16}));
+  protocol.la.largest_component = false;
+  const auto expect = bcp::eval::predict_case(*model, xyz, protocol).permute({2, 1, 0});
+  EXPECT_TRUE(torch::equal(out.data, expect));
+}
+
+TEST(Predict, BadInputsAreNamedBeforeAnyOutput) {
+  bcp::test::TempDir tmp("predict_bad");
+  auto net = tiny_model("unet2d", 2);
+  const auto ckpt = tmp.path / "model.h5";
+  bcp::nets::save_model(ckpt.string(), *net, net->config());
+  fs::create_directories(tmp.path / "in");
+  bcp::io::write_h5_atomically((tmp.path / "in" / "x.hdf5").string(),
+                               {{"image", torch::rand({2, 16, 16})}});
+  bcp::io::write_h5_atomically((tmp.path / "in" / "x.h5").string(),
+                               {{"image", torch::rand({2, 16, 16})}});
+  PredictOptions o;
+  o.model_path = ckpt.string();
+  o.input = (tmp.path / "in").string();
+  o.out_dir = (tmp.path / "out").string();
+  std::string msg = error_of([&] { predict(o); });
+  EXPECT_NE(msg.find("x.hdf5"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("both"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp.path / "out"));
+
+  fs::remove(tmp.path / "in" / "x.hdf5");
+  o.out_dir = o.input;
+  msg = error_of([&] { predict(o); });
+  EXPECT_NE(msg.find("input's folder"), std::string::npos) << msg;
+
+  auto nan = torch::rand({2, 16, 16});
+  nan[1][2][3] = NAN;
+  // MetaImage: ITK's NIfTI reader (niftilib) already turns NaN voxels into zeros.
+  bcp::io::write_volume((tmp.path / "in" / "y.mha").string(), nan);
+  o.out_dir = (tmp.path / "out").string();
+  msg = error_of([&] { predict(o); });
+  EXPECT_NE(msg.find("y.mha"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("NaN"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "predictions.json"));
+
+  o.input = (tmp.path / "in" / "missing.nii.gz").string();
+  EXPECT_NE(error_of([&] { predict(o); }).find("missing.nii.gz"), std::string::npos);
+  o.input = ckpt.string();
+  o.largest_component = "maybe";
+  EXPECT_NE(error_of([&] { predict(o); }).find("maybe"), std::string::npos);
+}
+
+TEST(Predict, AcdcVolumeGivesTheLabelsOfEvaluate) {
+  const auto volume = bcp::test::data_dir("ACDC") / "data" / "patient028_frame01.h5";
+  BCP_REQUIRE_SHARED(volume);
+  bcp::test::TempDir tmp("predict_acdc");
+  auto net = tiny_model("unet2d", 4);
+  const auto ckpt = tmp.path / "model.h5";
+  bcp::nets::save_model(ckpt.string(), *net, net->config(), {{"dataset", "acdc"}});
+  bcp::data::AcdcRoot root(bcp::test::data_dir("ACDC").string());
+  const auto sample = bcp::data::load_acdc_volume(root, "patient028_frame01");
+  // The h5 file as it is, and its (already min-max normalised) image as a NIfTI scan.
+  fs::create_directories(tmp.path / "in");
+  fs::create_symlink(volume, tmp.path / "in" / "p28.h5");
+  bcp::io::write_volume((tmp.path / "in" / "p28.nii.gz").string(), sample.image, {10, 1.5, 1.5});
+  PredictOptions o;
+  o.model_path = ckpt.string();
+  o.input = (tmp.path / "in").string();
+  o.out_dir = (tmp.path / "out").string();
+  predict(o);
+  const auto expect = protocol_labels(ckpt, sample.image);
+  bcp::io::H5File h5((tmp.path / "out" / "p28.h5").string());
+  EXPECT_TRUE(torch::equal(h5.read("pred"), expect));
+  EXPECT_TRUE(torch::equal(bcp::io::read_volume((tmp.path / "out" / "p28.nii.gz").string()).data,
+                           expect));
+}
+#else
+TEST(Predict, NeedsItk) { GTEST_SKIP() << "SKIPPED: built without ITK"; }
+#endif
