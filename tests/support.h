@@ -50,7 +50,8 @@ inline RunResult run_cli(const std::string& args) {
 struct TempDir {
   std::filesystem::path path;
   explicit TempDir(const std::string& tag) {
-    std::string pattern = (std::filesystem::temp_directory_path() / ("bcp_" + tag + "_XXXXXX")).string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / ("bcp_" + tag + "_XXXXXX")).string();
     if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
     path = pattern;
   }

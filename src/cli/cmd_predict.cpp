@@ -28,6 +28,9 @@ void setup_predict(CLI::App& app) {
                   "off")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->add_flag(
+      "--save-probabilities", o->save_probabilities,
+      "Also write OUT/probabilities/NAME.h5: class probabilities (C, mask axes), float32");
   cmd->callback([o] {
     o->progress = [](const bcp::eval::PredictedCase& c, size_t i, size_t n) {
       char secs[32];

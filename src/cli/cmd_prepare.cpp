@@ -25,13 +25,13 @@ void run_prepare(PrepareArgs& a) {
     o.ct_low = a.ct_window[0];
     o.ct_high = a.ct_window[1];
   }
-  const auto prepared = bcp::data::prepare_nnunet(o, [](const std::string& name, size_t i, size_t n) {
-    std::cerr << "[" << (i + 1) << "/" << n << "] " << name << "\n";
-  });
+  const auto prepared =
+      bcp::data::prepare_nnunet(o, [](const std::string& name, size_t i, size_t n) {
+        std::cerr << "[" << (i + 1) << "/" << n << "] " << name << "\n";
+      });
   const auto config = bcp::train::config_for_prepared(prepared);
   const std::string config_path = (std::filesystem::path(o.out_dir) / "bcp.json").string();
-  bcp::io::write_file_atomically(config_path,
-                                 bcp::train::config_to_json(config).dump(2) + "\n");
+  bcp::io::write_file_atomically(config_path, bcp::train::config_to_json(config).dump(2) + "\n");
   std::cout << "prepared " << prepared.labeled_cases.size() << " labeled training, "
             << prepared.unlabeled_cases.size() << " unlabeled and " << prepared.val_cases.size()
             << " validation cases (" << prepared.class_names.size() << " classes, intensity "

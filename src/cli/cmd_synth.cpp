@@ -13,6 +13,7 @@ struct SynthArgs {
   std::string format = "hdf5";
   std::string out;
   int unlabeled = -1;
+  int channels = -1;
   uint64_t seed = 0;
   int cases = -1;
   int val = -1;
@@ -25,10 +26,12 @@ void run_nnunet(const SynthArgs& a) {
   bcp::data::SynthNnunetOptions o;
   o.seed = a.seed;
   o.dim = a.kind == "acdc" ? 2 : 3;
-  if (!a.size.empty() && o.dim == 2) throw std::invalid_argument("--size applies to --kind la only");
+  if (!a.size.empty() && o.dim == 2)
+    throw std::invalid_argument("--size applies to --kind la only");
   if (a.cases >= 0) o.labeled = a.cases;
   if (a.unlabeled >= 0) o.unlabeled = a.unlabeled;
   if (a.test >= 0) o.test = a.test;
+  if (a.channels >= 0) o.channels = a.channels;
   if (!a.size.empty()) {
     o.size_x = a.size[0];
     o.size_y = a.size[1];
@@ -43,6 +46,7 @@ void run_nnunet(const SynthArgs& a) {
 void run_synth(const SynthArgs& a) {
   if (a.format == "nnunet") return run_nnunet(a);
   if (a.unlabeled >= 0) throw std::invalid_argument("--unlabeled applies to --format nnunet only");
+  if (a.channels >= 0) throw std::invalid_argument("--channels applies to --format nnunet only");
   if (a.kind == "acdc") {
     if (!a.size.empty()) throw std::invalid_argument("--size applies to --kind la only");
     bcp::data::SynthAcdcOptions o;
@@ -84,6 +88,10 @@ void setup_synth(CLI::App& app) {
                   "raw intensities and scanner-like geometry, for `bcp prepare`)")
       ->capture_default_str()
       ->check(CLI::IsMember({"hdf5", "nnunet"}));
+  cmd->add_option(
+         "--channels", args->channels,
+         "nnunet: image channels, CASE_0000 .. (default 1; the others are other contrasts)")
+      ->check(CLI::Range(1, 8));
   cmd->add_option("--unlabeled", args->unlabeled, "nnunet: unlabeled cases (default 6)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--out", args->out, "Output folder (created; lists are written last)")

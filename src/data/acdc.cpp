@@ -39,16 +39,21 @@ std::vector<std::string> AcdcRoot::read_list(const std::string& list_name) const
 }
 
 Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tensor label,
-                       int64_t rank, int64_t max_label, std::string name) {
-  if (image.dim() != rank)
+                       int64_t rank, int64_t max_label, std::string name, int64_t channels) {
+  if (channels > 1) {
+    if (image.dim() != rank + 1 || image.size(0) != channels)
+      fail(path, "'image' must be " + std::to_string(channels) + " channels of " +
+                     std::to_string(rank) + "D (channels first), got shape " + shape_str(image));
+  } else if (image.dim() != rank) {
     fail(path, "'image' must be " + std::to_string(rank) + "D, got shape " + shape_str(image));
+  }
   if (label.dim() != rank)
     fail(path, "'label' must be " + std::to_string(rank) + "D, got shape " + shape_str(label));
   if (!image.is_floating_point())
     fail(path, "'image' must be float32, got " + std::string(c10::toString(image.scalar_type())));
   if (label.is_floating_point() || label.scalar_type() == torch::kBool)
     fail(path, "'label' must be uint8, got " + std::string(c10::toString(label.scalar_type())));
-  if (image.sizes() != label.sizes())
+  if (image.sizes().slice(image.dim() - rank) != label.sizes())
     fail(path, "'image' shape " + shape_str(image) + " != 'label' shape " + shape_str(label));
   if (image.numel() == 0) fail(path, "'image' is empty, shape " + shape_str(image));
   image = image.to(torch::kFloat32).contiguous();
@@ -61,21 +66,25 @@ Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tens
   return Sample{image, label.to(torch::kUInt8).contiguous(), std::move(name)};
 }
 
-Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name) {
+Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name,
+                      int64_t channels) {
   if (!fs::exists(path)) fail(path, "no such file");
   // H5File's errors already name the file and the dataset (missing, truncated, unreadable).
   io::H5File f(path);
   for (const char* key : {"image", "label"})
     if (!f.has(key)) fail(path, std::string("missing dataset '") + key + "'");
-  return validate_sample(path, f.read("image"), f.read("label"), rank, max_label, std::move(name));
+  return validate_sample(path, f.read("image"), f.read("label"), rank, max_label, std::move(name),
+                         channels);
 }
 
-Sample load_acdc_slice(const AcdcRoot& root, const std::string& name, int64_t max_label) {
-  return load_h5_sample(root.slice_path(name), 2, max_label, name);
+Sample load_acdc_slice(const AcdcRoot& root, const std::string& name, int64_t max_label,
+                       int64_t channels) {
+  return load_h5_sample(root.slice_path(name), 2, max_label, name, channels);
 }
 
-Sample load_acdc_volume(const AcdcRoot& root, const std::string& name, int64_t max_label) {
-  return load_h5_sample(root.volume_path(name), 3, max_label, name);
+Sample load_acdc_volume(const AcdcRoot& root, const std::string& name, int64_t max_label,
+                        int64_t channels) {
+  return load_h5_sample(root.volume_path(name), 3, max_label, name, channels);
 }
 
 AcdcSliceDataset::AcdcSliceDataset(const AcdcRoot& root, const std::vector<std::string>& names) {

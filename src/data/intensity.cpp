@@ -8,8 +8,8 @@ namespace bcp::data {
 
 void validate(const IntensityNorm& norm) {
   if (norm.kind != "zscore" && norm.kind != "minmax" && norm.kind != "ct" && norm.kind != "none")
-    throw std::invalid_argument("intensity normalisation must be zscore, minmax, ct or none, got \"" +
-                                norm.kind + "\"");
+    throw std::invalid_argument(
+        "intensity normalisation must be zscore, minmax, ct or none, got \"" + norm.kind + "\"");
   if (norm.kind == "ct" && !(norm.ct_low < norm.ct_high))
     throw std::invalid_argument("CT window must have low < high, got [" +
                                 std::to_string(norm.ct_low) + ", " + std::to_string(norm.ct_high) +

@@ -15,7 +15,8 @@ using nlohmann::json;
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 /// Case name -> channel index -> path, from files named CASE_XXXX<ending>.
@@ -65,8 +66,10 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
   const fs::path root(dir);
   const fs::path meta_path = root / "dataset.json";
   std::ifstream in(meta_path);
-  if (!in) throw std::runtime_error(meta_path.string() + ": not found (an nnU-Net raw dataset "
-                                                         "folder holds dataset.json)");
+  if (!in)
+    throw std::runtime_error(meta_path.string() +
+                             ": not found (an nnU-Net raw dataset "
+                             "folder holds dataset.json)");
   json meta;
   try {
     in >> meta;
@@ -81,7 +84,8 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
   if (!meta.is_object()) throw bad("expected a JSON object");
   if (meta.contains("name") && meta["name"].is_string()) ds.name = meta["name"];
   ds.file_ending = meta.value("file_ending", std::string(".nii.gz"));
-  if (ds.file_ending.empty() || ds.file_ending[0] != '.') throw bad("file_ending must start with .");
+  if (ds.file_ending.empty() || ds.file_ending[0] != '.')
+    throw bad("file_ending must start with .");
 
   const json* channels = nullptr;
   for (const char* key : {"channel_names", "modality"})  // v2, then v1's name
@@ -122,7 +126,8 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
 
   const fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";
   const auto images = channel_files(images_dir, ds.file_ending);
-  if (!fs::is_directory(labels_dir)) throw std::runtime_error(labels_dir.string() + ": folder not found");
+  if (!fs::is_directory(labels_dir))
+    throw std::runtime_error(labels_dir.string() + ": folder not found");
   std::set<std::string> labels;
   for (const auto& entry : fs::directory_iterator(labels_dir)) {
     const std::string file = entry.path().filename().string();
@@ -137,10 +142,9 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
     if (!labels.count(name))
       throw std::runtime_error((labels_dir / (name + ds.file_ending)).string() +
                                ": missing; imagesTr has case " + name + " but no label for it");
-    ds.training.push_back({name,
-                           channel_list(name, files, ds.channel_names.size(), images_dir,
-                                        ds.file_ending),
-                           (labels_dir / (name + ds.file_ending)).string()});
+    ds.training.push_back(
+        {name, channel_list(name, files, ds.channel_names.size(), images_dir, ds.file_ending),
+         (labels_dir / (name + ds.file_ending)).string()});
   }
   if (ds.training.empty()) throw std::runtime_error(images_dir.string() + ": no training images");
   return ds;
@@ -151,8 +155,7 @@ std::vector<NnunetCase> find_nnunet_images(const std::string& dir, const std::st
   std::vector<NnunetCase> out;
   for (const auto& [name, files] : channel_files(dir, file_ending))
     out.push_back({name, channel_list(name, files, channels, dir, file_ending), ""});
-  if (out.empty())
-    throw std::runtime_error(dir + ": no images named CASE_0000" + file_ending);
+  if (out.empty()) throw std::runtime_error(dir + ": no images named CASE_0000" + file_ending);
   return out;
 }
 

@@ -46,8 +46,7 @@ std::string vec_str(const std::vector<double>& v) {
 }
 
 /// The label map of a case as uint8, checked against the image's geometry and the class count.
-torch::Tensor checked_label(const io::Volume& image, const std::string& path,
-                            int64_t num_classes) {
+torch::Tensor checked_label(const io::Volume& image, const std::string& path, int64_t num_classes) {
   io::Volume label = io::read_volume(path);
   if (label.data.sizes() != image.data.sizes())
     throw std::runtime_error(path + ": label shape " + c10::str(label.data.sizes()) +
@@ -69,6 +68,21 @@ torch::Tensor checked_label(const io::Volume& image, const std::string& path,
   return label.data.to(torch::kUInt8).contiguous();
 }
 
+/// Channel k > 0 of a case: same shape and geometry as channel 0.
+torch::Tensor checked_channel(const io::Volume& first, const std::string& path) {
+  io::Volume v = io::read_volume(path);
+  if (v.data.sizes() != first.data.sizes())
+    throw std::runtime_error(path + ": shape " + c10::str(v.data.sizes()) +
+                             " differs from channel 0's " + c10::str(first.data.sizes()));
+  if (!close(v.spacing, first.spacing, 1e-4) || !close(v.origin, first.origin, 1e-4) ||
+      !close(v.direction, first.direction, 1e-4))
+    throw std::runtime_error(path + ": geometry differs from channel 0's (spacing " +
+                             vec_str(v.spacing) + " vs " + vec_str(first.spacing) + ", origin " +
+                             vec_str(v.origin) + " vs " + vec_str(first.origin) +
+                             ", or direction)");
+  return v.data;
+}
+
 std::vector<int64_t> median_of(std::vector<std::vector<int64_t>> shapes) {
   std::vector<int64_t> out;
   for (size_t d = 0; d < shapes.front().size(); ++d) {
@@ -83,8 +97,9 @@ std::vector<int64_t> median_of(std::vector<std::vector<int64_t>> shapes) {
 void check_out_dir(const std::string& out) {
   if (out.empty()) throw std::invalid_argument("prepare: no output folder given (--out)");
   if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
-    throw std::runtime_error(out + ": output folder exists and is not empty (prepare writes a new "
-                                   "data root)");
+    throw std::runtime_error(out +
+                             ": output folder exists and is not empty (prepare writes a new "
+                             "data root)");
 }
 
 }  // namespace
@@ -96,22 +111,21 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     throw std::invalid_argument("prepare: validation fraction must be in (0, 1)");
   check_out_dir(o.out_dir);
   const NnunetDataset ds = read_nnunet_dataset(o.nnunet_dir);
-  if (ds.channel_names.size() != 1)
-    throw std::runtime_error(o.nnunet_dir + "/dataset.json: names " +
-                             std::to_string(ds.channel_names.size()) +
-                             " input channels; bcp prepare supports single-channel images so far");
   std::vector<NnunetCase> unlabeled;
   if (!o.unlabeled_dir.empty())
     unlabeled = find_nnunet_images(o.unlabeled_dir, ds.file_ending, ds.channel_names.size());
 
   PreparedDataset out;
   out.dim = o.dim;
+  out.channels = static_cast<int64_t>(ds.channel_names.size());
   out.class_names = ds.class_names;
   out.intensity.kind = o.intensity;
   out.intensity.ct_low = o.ct_low;
   out.intensity.ct_high = o.ct_high;
   if (o.intensity == "auto")
-    out.intensity.kind = lower(ds.channel_names[0]) == "ct" ? "ct" : o.dim == 2 ? "minmax" : "zscore";
+    out.intensity.kind = lower(ds.channel_names[0]) == "ct" ? "ct"
+                         : o.dim == 2                       ? "minmax"
+                                                            : "zscore";
   validate(out.intensity);
 
   // The split: explicit cases, else a seeded shuffle of the labeled cases.
@@ -167,39 +181,49 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     const NnunetCase& c = *work[i].first;
     const Role role = work[i].second;
     io::Volume image = io::read_volume(c.images[0]);
+    std::vector<torch::Tensor> channels = {image.data};
+    for (size_t k = 1; k < c.images.size(); ++k)
+      channels.push_back(checked_channel(image, c.images[k]));
     if (o.dim == 3 && image.data.dim() != 3)
       throw std::runtime_error(c.images[0] + ": 3D preparation needs 3D images, got shape " +
                                c10::str(image.data.sizes()));
-    torch::Tensor label = role == Role::kUnlabeled
-                              ? torch::zeros(image.data.sizes(), torch::kUInt8)
-                              : checked_label(image, c.label, num_classes);
-    torch::Tensor img;
-    try {
-      img = normalize_intensity(image.data, out.intensity);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(c.images[0] + ": " + util::error_message(e));
+    torch::Tensor label = role == Role::kUnlabeled ? torch::zeros(image.data.sizes(), torch::kUInt8)
+                                                   : checked_label(image, c.label, num_classes);
+    // Every channel normalised on its own (as nnU-Net does), stacked channels first.
+    std::vector<torch::Tensor> normalised;
+    for (size_t k = 0; k < channels.size(); ++k) {
+      try {
+        normalised.push_back(normalize_intensity(channels[k], out.intensity));
+      } catch (const std::exception& e) {
+        throw std::runtime_error(c.images[k] + ": " + util::error_message(e));
+      }
     }
+    torch::Tensor img = torch::stack(normalised);  // (C, spatial...)
     std::vector<double> spacing = image.spacing;
-    if (img.dim() == 2) {  // a 2D scan is a volume of one slice
-      img = img.unsqueeze(0);
+    if (img.dim() == 3) {  // a 2D scan is a volume of one slice
+      img = img.unsqueeze(1);
       label = label.unsqueeze(0);
       spacing.insert(spacing.begin(), 1.0);
     }
     if (o.dim == 3) {
       // The LA layout keeps arrays as nibabel reads them (X, Y, Z): ITK's index order.
-      img = img.permute({2, 1, 0}).contiguous();
+      img = img.permute({0, 3, 2, 1}).contiguous();
       label = label.permute({2, 1, 0}).contiguous();
       std::reverse(spacing.begin(), spacing.end());
     }
+    // Single-channel files keep the authors' layout, without a channel axis.
+    if (out.channels == 1) img = img[0];
+    const int64_t spatial0 = out.channels == 1 ? 0 : 1;
     const auto spacing_t = torch::tensor(spacing, torch::kDouble);
     if (o.dim == 2 && role != Role::kVal) {
       auto& items = role == Role::kLabeled ? train_items : unlabeled_items;
-      for (int64_t z = 0; z < img.size(0); ++z) {
+      for (int64_t z = 0; z < label.size(0); ++z) {
         const std::string slice = c.name + "_slice_" + std::to_string(z + 1);
-        io::write_h5_atomically(AcdcRoot(o.out_dir).slice_path(slice),
-                                {{"image", img[z].contiguous()}, {"label", label[z].contiguous()}});
+        io::write_h5_atomically(
+            AcdcRoot(o.out_dir).slice_path(slice),
+            {{"image", img.select(spatial0, z).contiguous()}, {"label", label[z].contiguous()}});
         items.push_back(slice);
-        train_shapes.push_back({img.size(1), img.size(2)});
+        train_shapes.push_back({label.size(1), label.size(2)});
       }
     } else {
       const std::string path = o.dim == 2 ? AcdcRoot(o.out_dir).volume_path(c.name)
@@ -210,10 +234,12 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
         val_items.push_back(c.name);
       } else {
         (role == Role::kLabeled ? train_items : unlabeled_items).push_back(c.name);
-        train_shapes.push_back(img.sizes().vec());
+        train_shapes.push_back(label.sizes().vec());
       }
     }
-    const char* role_name = role == Role::kLabeled ? "labeled" : role == Role::kVal ? "val" : "unlabeled";
+    const char* role_name = role == Role::kLabeled ? "labeled"
+                            : role == Role::kVal   ? "val"
+                                                   : "unlabeled";
     cases[c.name] = {{"role", role_name},
                      {"image", c.images[0]},
                      {"label", c.label},

@@ -606,6 +606,7 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
   check_count("labeled cases", opt.labeled, 1);
   check_count("unlabeled cases", opt.unlabeled, 0);
   check_count("test cases", opt.test, 0);
+  check_count("channels", opt.channels, 1);
   const fs::path out(out_dir);
   for (const char* d : {"imagesTr", "labelsTr", "unlabeledTr", "imagesTs", "labelsTs"})
     create_dirs(out / d);
@@ -634,9 +635,9 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
     // about the slice axis (torch order: axis 0 is the slowest, the slice axis).
     const double angle = 0.25 + 0.05 * i;
     const double c = std::cos(angle), sn = std::sin(angle);
-    const std::vector<double> spacing =
-        opt.dim == 2 ? std::vector<double>{8.0 + 0.5 * (i % 3), 1.4, 1.4}
-                     : std::vector<double>{1.25, 0.75, 0.7 + 0.05 * (i % 2)};
+    const std::vector<double> spacing = opt.dim == 2
+                                            ? std::vector<double>{8.0 + 0.5 * (i % 3), 1.4, 1.4}
+                                            : std::vector<double>{1.25, 0.75, 0.7 + 0.05 * (i % 2)};
     const std::vector<double> origin = {-40.0 + i, 12.5 - 2.0 * i, -100.0 + 3.0 * i};
     const std::vector<double> direction = {1, 0, 0, 0, c, -sn, 0, sn, c};
     // Raw intensities as int16 counts, as scanners store them.
@@ -645,21 +646,38 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
     char name[32];
     std::snprintf(name, sizeof name, "synth_%03d", i + 1);
     const bool labeled = i < opt.labeled, unlabeled = !labeled && i < opt.labeled + opt.unlabeled;
-    const fs::path image_dir = out / (labeled ? "imagesTr" : unlabeled ? "unlabeledTr" : "imagesTs");
+    const fs::path image_dir = out / (labeled     ? "imagesTr"
+                                      : unlabeled ? "unlabeledTr"
+                                                  : "imagesTs");
     io::write_volume((image_dir / (std::string(name) + "_0000.nii.gz")).string(), raw, spacing,
                      origin, direction);
+    for (int k = 1; k < opt.channels; ++k) {
+      Rng rng(derive_seed(opt.seed, 0x636861 /* "cha" */, static_cast<uint64_t>(i),
+                          static_cast<uint64_t>(k)));
+      auto noise = torch::empty(raw.sizes(), torch::kFloat);
+      float* n = noise.data_ptr<float>();
+      for (int64_t v = 0; v < noise.numel(); ++v) n[v] = static_cast<float>(20.0 * rng.normal());
+      auto other = (raw.max() - raw).to(torch::kFloat) * (0.5 + 0.25 * k) + 100.0 + noise;
+      char file[64];
+      std::snprintf(file, sizeof file, "%s_%04d.nii.gz", name, k);
+      io::write_volume((image_dir / file).string(), other.round().to(torch::kInt16), spacing,
+                       origin, direction);
+    }
     if (!unlabeled)
-      io::write_volume((out / (labeled ? "labelsTr" : "labelsTs") / (std::string(name) + ".nii.gz"))
-                           .string(),
-                       s.label, spacing, origin, direction);
+      io::write_volume(
+          (out / (labeled ? "labelsTr" : "labelsTs") / (std::string(name) + ".nii.gz")).string(),
+          s.label, spacing, origin, direction);
   }
   nlohmann::json labels = opt.dim == 2 ? nlohmann::json{{"background", 0},
-                                                         {"right_ventricle", 1},
-                                                         {"myocardium", 2},
-                                                         {"left_ventricle", 3}}
+                                                        {"right_ventricle", 1},
+                                                        {"myocardium", 2},
+                                                        {"left_ventricle", 3}}
                                        : nlohmann::json{{"background", 0}, {"left_atrium", 1}};
+  nlohmann::json channel_names = nlohmann::json::object();
+  for (int k = 0; k < opt.channels; ++k)
+    channel_names[std::to_string(k)] = k == 0 ? "MRI" : "MRI_contrast" + std::to_string(k);
   const nlohmann::json meta = {{"name", opt.dim == 2 ? "SynthCardiac" : "SynthAtrium"},
-                               {"channel_names", {{"0", "MRI"}}},
+                               {"channel_names", channel_names},
                                {"labels", labels},
                                {"numTraining", opt.labeled},
                                {"file_ending", ".nii.gz"}};

@@ -8,8 +8,10 @@
 namespace bcp::eval {
 
 torch::Tensor acdc_predict_volume(const torch::Tensor& image, const Predictor& predictor,
-                                  const AcdcProtocolOptions& options) {
-  TORCH_CHECK(image.dim() == 3, "acdc_predict_volume: expected a (D, H, W) volume, got shape ",
+                                  const AcdcProtocolOptions& options,
+                                  torch::Tensor* probabilities) {
+  TORCH_CHECK(image.dim() == 3 || image.dim() == 4,
+              "acdc_predict_volume: expected a (D, H, W) or (C, D, H, W) volume, got shape ",
               image.sizes());
   TORCH_CHECK(image.is_floating_point(),
               "acdc_predict_volume: expected a floating-point image, got ", image.dtype());
@@ -21,26 +23,44 @@ torch::Tensor acdc_predict_volume(const torch::Tensor& image, const Predictor& p
   TORCH_CHECK(torch::isfinite(image).all().item<bool>(),
               "acdc_predict_volume: the image holds NaN or infinite values");
 
-  const int64_t depth = image.size(0), s = options.size;
+  const bool channels = image.dim() == 4;
+  const int64_t depth = image.size(-3), height = image.size(-2), width = image.size(-1);
+  const int64_t s = options.size;
   // Zooming the volume with the depth kept is the per-slice zoom for every slice at once.
-  auto resized = data::zoom_nearest(image.to(torch::kFloat), {depth, s, s});
+  torch::Tensor resized;  // (D, C, s, s)
+  if (!channels) {
+    resized = data::zoom_nearest(image.to(torch::kFloat), {depth, s, s}).unsqueeze(1);
+  } else {
+    std::vector<torch::Tensor> per_channel;
+    for (int64_t c = 0; c < image.size(0); ++c)
+      per_channel.push_back(data::zoom_nearest(image[c].to(torch::kFloat), {depth, s, s}));
+    resized = torch::stack(per_channel, 1);
+  }
   const int64_t chunk = options.slice_batch == 0 ? depth : options.slice_batch;
-  std::vector<torch::Tensor> labels;
+  std::vector<torch::Tensor> labels, probs;
   for (int64_t first = 0; first < depth; first += chunk) {
     const int64_t n = std::min(chunk, depth - first);
-    auto input = resized.narrow(0, first, n).unsqueeze(1);  // (n, 1, s, s)
+    auto input = resized.narrow(0, first, n);  // (n, C, s, s)
     auto logits = predictor(input);
     TORCH_CHECK(logits.dim() == 4 && logits.size(0) == n && logits.size(1) >= 2 &&
                     logits.size(2) == s && logits.size(3) == s,
                 "acdc_predict_volume: the predictor returned shape ", logits.sizes(), " for input ",
                 input.sizes(), "; expected (", n, ", C >= 2, ", s, ", ", s, ")");
     // argmax of the softmax, not of the logits, as the authors compute it (ties can differ).
-    labels.push_back(channel_argmax(torch::softmax(logits.to(torch::kFloat), 1))
-                         .to(torch::kUInt8)
-                         .to(image.device()));
+    auto prob = torch::softmax(logits.to(torch::kFloat), 1);
+    labels.push_back(channel_argmax(prob).to(torch::kUInt8).to(image.device()));
+    if (probabilities) probs.push_back(prob.to(image.device()));
   }
   auto label_256 = torch::cat(labels, 0);  // (D, s, s)
-  return data::zoom_nearest(label_256, {depth, image.size(1), image.size(2)});
+  if (probabilities) {
+    // Nearest zoom picks, for every voxel, the same source pixel as the label's zoom below.
+    auto prob_256 = torch::cat(probs, 0).transpose(0, 1);  // (C, D, s, s)
+    std::vector<torch::Tensor> per_class;
+    for (int64_t c = 0; c < prob_256.size(0); ++c)
+      per_class.push_back(data::zoom_nearest(prob_256[c].contiguous(), {depth, height, width}));
+    *probabilities = torch::stack(per_class);
+  }
+  return data::zoom_nearest(label_256, {depth, height, width});
 }
 
 torch::Tensor acdc_predict_volume(const torch::Tensor& image, const Predictor& predictor,

@@ -117,25 +117,28 @@ namespace {
 
 /// The dataset's protocol on one image with a ready predictor (eval mode and no-grad set).
 torch::Tensor run_protocol(nets::SegmentationNetImpl& model, const Predictor& predictor,
-                           const torch::Tensor& image, const ModelEvaluateOptions& options) {
+                           const torch::Tensor& image, const ModelEvaluateOptions& options,
+                           torch::Tensor* probabilities = nullptr) {
   auto input = image.to(model_device(model), torch::kFloat);
   torch::Tensor labels;
   if (options.dataset == "acdc") {
-    labels = acdc_predict_volume(input, predictor, options.acdc);
+    labels = acdc_predict_volume(input, predictor, options.acdc, probabilities);
   } else {
     LaProtocolOptions la = options.la;
     la.num_classes = model.config().num_classes;
-    labels = la_predict_volume(input, predictor, la);
+    labels = la_predict_volume(input, predictor, la, probabilities);
   }
+  if (probabilities) *probabilities = probabilities->to(torch::kCPU);
   return labels.to(torch::kCPU);
 }
 
 }  // namespace
 
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& predictor,
-                           const torch::Tensor& image, const ModelEvaluateOptions& options) {
+                           const torch::Tensor& image, const ModelEvaluateOptions& options,
+                           torch::Tensor* probabilities) {
   check_dataset_fits(model, options.dataset);
-  return run_protocol(model, predictor, image, options);
+  return run_protocol(model, predictor, image, options, probabilities);
 }
 
 ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,
@@ -179,7 +182,9 @@ void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, co
                 const ModelEvaluateOptions& options, ScoreReport& report) {
   torch::Tensor pred;
   try {
-    if (!c.label.defined() || c.label.sizes() != c.image.sizes()) {
+    // Multi-channel images carry their channels first; the label has the spatial axes only.
+    if (!c.label.defined() || c.image.dim() < c.label.dim() ||
+        c.label.sizes() != c.image.sizes().slice(c.image.dim() - c.label.dim())) {
       throw std::invalid_argument("label shape does not match the image shape");
     }
     pred = run_protocol(model, predictor, c.image, options);
@@ -285,10 +290,11 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   report.unit = "voxels";
   for (size_t i = 0; i < names.size(); ++i) {
     const int64_t max_label = config.num_classes - 1;
-    data::Sample sample =
-        dataset == "acdc"
-            ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i], max_label)
-            : data::load_la_volume(data::LaRoot(options.data_root), names[i], max_label);
+    data::Sample sample = dataset == "acdc"
+                              ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i],
+                                                       max_label, config.in_channels)
+                              : data::load_la_volume(data::LaRoot(options.data_root), names[i],
+                                                     max_label, config.in_channels);
     score_case(*model, predictor, sample, mopt, report);
     if (options.progress) options.progress(names[i], i, names.size());
   }

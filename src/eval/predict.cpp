@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -36,25 +38,49 @@ bool is_h5_path(const std::string& path) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// The output file name for an input: the same name, single-file formats for two-file ones, and
+/// A file name split into its stem and extension (.nii.gz counts as one extension).
+std::pair<std::string, std::string> split_name(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  std::string ext = fs::path(name).extension().string();
+  if (ends_with(lower(name), ".nii.gz")) ext = name.substr(name.size() - 7);
+  return {name.substr(0, name.size() - ext.size()), ext};
+}
+
+/// nnU-Net's channel suffix: "CASE_0001" -> ("CASE", 1); -1 when the stem has none.
+int channel_suffix(const std::string& stem, std::string* case_name) {
+  if (stem.size() <= 5 || stem[stem.size() - 5] != '_') return -1;
+  const std::string digits = stem.substr(stem.size() - 4);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return -1;
+  *case_name = stem.substr(0, stem.size() - 5);
+  return std::stoi(digits);
+}
+
+/// The output file name for a case: the same name, single-file formats for two-file ones, and
 /// nnU-Net's channel suffix dropped (CASE_0000.nii.gz -> CASE.nii.gz, as labelsTs names it).
 std::string output_name(const std::string& input) {
-  std::string name = fs::path(input).filename().string();
-  const std::string low = lower(name);
-  std::string ext = lower(fs::path(name).extension().string());
-  if (ends_with(low, ".nii.gz")) ext = ".nii.gz";
-  std::string stem = name.substr(0, name.size() - ext.size());
-  if (stem.size() > 5 && ends_with(stem, "_0000")) stem.resize(stem.size() - 5);
-  if (ext == ".nhdr") return stem + ".nrrd";
-  if (ext == ".mhd") return stem + ".mha";
-  if (ext == ".hdf5") return stem + ".h5";
-  return stem + name.substr(name.size() - ext.size());
+  auto [stem, ext] = split_name(input);
+  std::string case_name;
+  if (channel_suffix(stem, &case_name) == 0) stem = case_name;
+  const std::string low = lower(ext);
+  if (low == ".nhdr") return stem + ".nrrd";
+  if (low == ".mhd") return stem + ".mha";
+  if (low == ".hdf5") return stem + ".h5";
+  return stem + ext;
 }
 
-std::vector<std::string> list_inputs(const std::string& input) {
+/// One case to segment: one file per channel (an HDF5 file holds all of them) and the name its
+/// mask gets under the output folder.
+struct InputCase {
+  std::vector<std::string> files;
+  std::string output;
+};
+
+std::vector<std::string> list_files(const std::string& input) {
   if (input.empty()) throw std::invalid_argument("predict: no input given (--input)");
   if (fs::is_regular_file(input)) {
     if (!io::is_itk_volume_path(input) && !is_h5_path(input))
@@ -74,6 +100,67 @@ std::vector<std::string> list_inputs(const std::string& input) {
   if (files.empty())
     throw std::runtime_error(input + ": no .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd or .h5 files");
   return files;
+}
+
+/// The cases of the input. A single-channel model segments every file; a C-channel one reads
+/// scans named CASE_0000<ext> .. CASE_{C-1}<ext> (nnU-Net's naming) as one case, finding the
+/// other channels beside a single given file, or HDF5 files whose `image` has the channels.
+std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
+  std::vector<std::string> files = list_files(input);
+  std::vector<InputCase> cases;
+  if (channels == 1) {
+    for (const auto& f : files) cases.push_back({{f}, output_name(f)});
+    return cases;
+  }
+  const bool one_file = fs::is_regular_file(input);
+  std::map<std::pair<std::string, std::string>, std::map<int, std::string>> groups;
+  for (const auto& f : files) {
+    if (is_h5_path(f)) {
+      cases.push_back({{f}, output_name(f)});
+      continue;
+    }
+    auto [stem, ext] = split_name(f);
+    std::string case_name;
+    const int channel = channel_suffix(stem, &case_name);
+    if (channel < 0)
+      throw std::invalid_argument(f + ": a " + std::to_string(channels) +
+                                  "-channel model reads scans named CASE_0000" + ext + " .. CASE_" +
+                                  std::to_string(channels - 1) + ext + " (one file per channel)");
+    groups[{case_name, ext}][channel] = f;
+    if (one_file) {  // the other channels of the given file
+      const fs::path dir = fs::path(f).parent_path();
+      for (int64_t k = 0; k < channels; ++k) {
+        char suffix[16];
+        std::snprintf(suffix, sizeof suffix, "_%04d", static_cast<int>(k));
+        const fs::path sibling = dir / (case_name + suffix + ext);
+        if (fs::exists(sibling)) groups[{case_name, ext}][static_cast<int>(k)] = sibling.string();
+      }
+    }
+  }
+  for (const auto& [key, by_channel] : groups) {
+    const auto& [case_name, ext] = key;
+    InputCase c;
+    for (int64_t k = 0; k < channels; ++k) {
+      char suffix[16];
+      std::snprintf(suffix, sizeof suffix, "_%04d", static_cast<int>(k));
+      auto it = by_channel.find(static_cast<int>(k));
+      if (it == by_channel.end())
+        throw std::runtime_error(
+            (fs::path(by_channel.begin()->second).parent_path() / (case_name + suffix + ext))
+                .string() +
+            ": missing; the model takes " + std::to_string(channels) + " channels");
+      c.files.push_back(it->second);
+    }
+    if (by_channel.size() > static_cast<size_t>(channels))
+      throw std::runtime_error(by_channel.rbegin()->second + ": channel " +
+                               std::to_string(by_channel.rbegin()->first) +
+                               " but the model takes " + std::to_string(channels));
+    c.output = output_name(c.files[0]);
+    cases.push_back(c);
+  }
+  std::sort(cases.begin(), cases.end(),
+            [](const InputCase& a, const InputCase& b) { return a.files[0] < b.files[0]; });
+  return cases;
 }
 
 /// The checkpoint's intensity rule; "auto" (and checkpoints from before the key) means the
@@ -110,41 +197,91 @@ struct Loaded {
   bool was_2d = false;  ///< a 2D ITK image, given to a 2D model as one slice
 };
 
-Loaded load_input(const std::string& path, int64_t model_dims, const data::IntensityNorm& norm) {
+/// Geometry equal up to what header round trips change (relative 1e-4).
+bool near(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::abs(a[i] - b[i]) > 1e-4 * std::max(1.0, std::abs(a[i]))) return false;
+  return true;
+}
+
+Loaded load_input(const InputCase& c, int64_t model_dims, int64_t channels,
+                  const data::IntensityNorm& norm) {
   Loaded in;
+  const std::string& path = c.files[0];
+  torch::Tensor img;  // (C, spatial...)
   if (is_h5_path(path)) {
     io::H5File f(path);
     if (!f.has("image")) throw std::runtime_error(path + ": no dataset `image`");
-    in.image = f.read("image").to(torch::kFloat);
+    torch::Tensor image = f.read("image").to(torch::kFloat);
     if (f.has("spacing")) in.h5_spacing = f.read("spacing");
-    if (in.image.dim() == 2 && model_dims == 2) {
-      in.image = in.image.unsqueeze(0);
-      in.was_2d = true;
-    }
-    if (!torch::isfinite(in.image).all().item<bool>())
+    if (channels > 1 && (image.dim() < 3 || image.size(0) != channels))
+      throw std::runtime_error(path + ": a " + std::to_string(channels) +
+                               "-channel model needs `image` with its channels first, got shape " +
+                               c10::str(image.sizes()));
+    if (!torch::isfinite(image).all().item<bool>())
       throw std::runtime_error(path + ": image holds NaN or Inf values");
+    img = channels > 1 ? image : image.unsqueeze(0);
   } else {
-    io::Volume v = io::read_volume(path);
+    std::vector<torch::Tensor> normalised;
+    for (size_t k = 0; k < c.files.size(); ++k) {
+      io::Volume v = io::read_volume(c.files[k]);
+      if (k == 0) {
+        in.geometry = v;
+      } else if (v.data.sizes() != in.geometry.data.sizes() ||
+                 !near(v.spacing, in.geometry.spacing) || !near(v.origin, in.geometry.origin) ||
+                 !near(v.direction, in.geometry.direction)) {
+        throw std::runtime_error(c.files[k] + ": shape or geometry differs from " + path);
+      }
+      try {
+        normalised.push_back(data::normalize_intensity(v.data, norm));
+      } catch (const std::exception& e) {
+        throw std::runtime_error(c.files[k] + ": " + util::error_message(e));
+      }
+    }
+    in.geometry.data = torch::Tensor();
     in.itk = true;
-    try {
-      in.image = data::normalize_intensity(v.data, norm);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(path + ": " + util::error_message(e));
-    }
-    v.data = torch::Tensor();
-    in.geometry = std::move(v);
-    if (in.image.dim() == 2 && model_dims == 2) {
-      in.image = in.image.unsqueeze(0);
-      in.was_2d = true;
-    }
-    // 3D models were trained on arrays in ITK index order (the LA files, `bcp prepare --dim 3d`).
-    if (model_dims == 3 && in.image.dim() == 3) in.image = in.image.permute({2, 1, 0}).contiguous();
+    img = torch::stack(normalised);
   }
-  if (in.image.dim() != 3)
+  if (img.dim() == 3 && model_dims == 2) {  // a 2D image: one slice
+    img = img.unsqueeze(1);
+    in.was_2d = true;
+  }
+  if (img.dim() != 4)
     throw std::runtime_error(path + ": a " + std::to_string(model_dims) +
                              "D model needs a 3D image" + (model_dims == 2 ? " or a 2D one" : "") +
-                             ", got shape " + c10::str(in.image.sizes()));
+                             ", got shape " +
+                             c10::str(channels > 1 ? img.sizes() : img[0].sizes()));
+  // 3D models were trained on arrays in ITK index order (the LA files, `bcp prepare --dim 3d`).
+  if (in.itk && model_dims == 3) img = img.permute({0, 3, 2, 1}).contiguous();
+  in.image = channels == 1 ? img[0] : img;
   return in;
+}
+
+/// OUT/probabilities/NAME.h5 for the mask OUT/NAME.EXT: a folder of its own, so OUT holds only
+/// masks (what `bcp score --pred OUT` reads).
+std::string probabilities_path(const std::string& mask_path) {
+  const fs::path p(mask_path);
+  std::string name = p.filename().string();
+  const std::string low = lower(name);
+  const size_t ext = ends_with(low, ".nii.gz") ? name.size() - 7 : name.rfind('.');
+  return (p.parent_path() / "probabilities" / (name.substr(0, ext) + ".h5")).string();
+}
+
+void write_probabilities(const std::string& path, const Loaded& in, torch::Tensor prob,
+                         int64_t model_dims) {
+  prob = prob.to(torch::kCPU, torch::kFloat);
+  if (in.itk && model_dims == 3) prob = prob.permute({0, 3, 2, 1});
+  if (in.was_2d) prob = prob.squeeze(1);
+  std::vector<std::pair<std::string, torch::Tensor>> data = {{"probabilities", prob.contiguous()}};
+  if (in.itk) {
+    data.emplace_back("spacing", torch::tensor(in.geometry.spacing, torch::kDouble));
+    data.emplace_back("origin", torch::tensor(in.geometry.origin, torch::kDouble));
+    data.emplace_back("direction", torch::tensor(in.geometry.direction, torch::kDouble));
+  } else if (in.h5_spacing.defined()) {
+    data.emplace_back("spacing", in.h5_spacing);
+  }
+  io::write_h5_atomically(path, data);
 }
 
 void write_output(const std::string& path, const Loaded& in, torch::Tensor labels,
@@ -158,8 +295,7 @@ void write_output(const std::string& path, const Loaded& in, torch::Tensor label
     if (in.h5_spacing.defined()) data.emplace_back("spacing", in.h5_spacing);
     io::write_h5_atomically(path, data);
   } else {
-    io::write_volume(path, labels, in.geometry.spacing, in.geometry.origin,
-                     in.geometry.direction);
+    io::write_volume(path, labels, in.geometry.spacing, in.geometry.origin, in.geometry.direction);
   }
 }
 
@@ -187,12 +323,16 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   if (device.is_cuda() && !torch::cuda::is_available())
     throw std::invalid_argument("predict: device \"" + o.device +
                                 "\" requested but CUDA is not available");
-  const auto inputs = list_inputs(o.input);
+  // The checkpoint first: it says how many channels make a case.
+  const auto archive = io::load_tensor_archive(o.model_path);
+  auto model = nets::model_from_archive(archive, o.model_prefix, o.model_path);
+  const int64_t channels = model->config().in_channels;
+  const auto inputs = list_cases(o.input, channels);
   std::map<std::string, std::string> by_output;
   for (const auto& in : inputs) {
-    auto [it, fresh] = by_output.emplace(output_name(in), in);
+    auto [it, fresh] = by_output.emplace(in.output, in.files[0]);
     if (!fresh)
-      throw std::invalid_argument("predict: " + in + " and " + it->second +
+      throw std::invalid_argument("predict: " + in.files[0] + " and " + it->second +
                                   " would both be written as " + it->first);
   }
   const fs::path input_dir =
@@ -203,8 +343,6 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     throw std::invalid_argument("predict: output folder " + o.out_dir +
                                 " is the input's folder; masks would replace the scans");
 
-  const auto archive = io::load_tensor_archive(o.model_path);
-  auto model = nets::model_from_archive(archive, o.model_prefix, o.model_path);
   ModelEvaluateOptions protocol = checkpoint_protocol(archive.meta, model->config());
   const int64_t dims = model->spatial_dims();
   const data::IntensityNorm norm = intensity_of(archive.meta, protocol.dataset);
@@ -223,28 +361,37 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
     PredictedCase pc;
-    pc.input = inputs[i];
-    pc.output = (fs::path(o.out_dir) / output_name(inputs[i])).string();
-    Loaded in = load_input(inputs[i], dims, norm);
-    torch::Tensor labels;
+    pc.input = inputs[i].files[0];
+    pc.output = (fs::path(o.out_dir) / inputs[i].output).string();
+    Loaded in = load_input(inputs[i], dims, channels, norm);
+    torch::Tensor labels, prob;
     try {
-      labels = predict_case(*model, predictor, in.image, protocol);
+      labels = predict_case(*model, predictor, in.image, protocol,
+                            o.save_probabilities ? &prob : nullptr);
     } catch (const c10::Error& e) {
-      throw std::runtime_error(inputs[i] + ": " + e.what_without_backtrace());
+      throw std::runtime_error(pc.input + ": " + e.what_without_backtrace());
     }
     if (per_class_component) labels = largest_component_per_class(labels, 3);
     write_output(pc.output, in, labels, dims);
+    if (o.save_probabilities) {
+      pc.probabilities = probabilities_path(pc.output);
+      fs::create_directories(fs::path(pc.probabilities).parent_path());
+      write_probabilities(pc.probabilities, in, prob, dims);
+    }
     pc.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    written.push_back({{"input", pc.input}, {"output", pc.output}, {"seconds", pc.seconds}});
+    json entry = {{"input", pc.input}, {"output", pc.output}, {"seconds", pc.seconds}};
+    if (o.save_probabilities) entry["probabilities"] = pc.probabilities;
+    written.push_back(entry);
     done.push_back(pc);
     if (o.progress) o.progress(pc, i, inputs.size());
   }
-  const json summary = {{"model", o.model_path},
-                        {"network", o.model_prefix.empty() ? "model" : o.model_prefix},
-                        {"protocol", protocol.dataset == "acdc" ? "slice-wise 2D" : "sliding window 3D"},
-                        {"intensity", norm.kind},
-                        {"precision", o.precision},
-                        {"cases", written}};
+  const json summary = {
+      {"model", o.model_path},
+      {"network", o.model_prefix.empty() ? "model" : o.model_prefix},
+      {"protocol", protocol.dataset == "acdc" ? "slice-wise 2D" : "sliding window 3D"},
+      {"intensity", norm.kind},
+      {"precision", o.precision},
+      {"cases", written}};
   io::write_file_atomically((fs::path(o.out_dir) / "predictions.json").string(),
                             summary.dump(2) + "\n");
   return done;

@@ -51,9 +51,10 @@ SlidingWindowGrid sliding_window_grid(Shape3 shape, Shape3 patch, Shape3 stride)
 
 torch::Tensor sliding_window_probability(const torch::Tensor& volume, const Predictor& predictor,
                                          int64_t num_classes, const SlidingWindowOptions& options) {
-  TORCH_CHECK(volume.dim() == 3,
-              "sliding_window_probability: expected an (X, Y, Z) volume, got shape ",
-              volume.sizes());
+  TORCH_CHECK(
+      volume.dim() == 3 || volume.dim() == 4,
+      "sliding_window_probability: expected an (X, Y, Z) or (C, X, Y, Z) volume, got shape ",
+      volume.sizes());
   TORCH_CHECK(volume.is_floating_point(),
               "sliding_window_probability: expected a floating-point volume, got ", volume.dtype());
   TORCH_CHECK(num_classes >= 1, "sliding_window_probability: num_classes must be >= 1, got ",
@@ -66,7 +67,7 @@ torch::Tensor sliding_window_probability(const torch::Tensor& volume, const Pred
 
   SlidingWindowGrid grid;
   try {
-    grid = sliding_window_grid({volume.size(0), volume.size(1), volume.size(2)}, options.patch,
+    grid = sliding_window_grid({volume.size(-3), volume.size(-2), volume.size(-1)}, options.patch,
                                options.stride);
   } catch (const std::invalid_argument& e) {
     TORCH_CHECK(false, "sliding_window_probability: ", e.what());
@@ -83,6 +84,8 @@ torch::Tensor sliding_window_probability(const torch::Tensor& volume, const Pred
   auto count =
       torch::zeros({grid.padded_shape[0], grid.padded_shape[1], grid.padded_shape[2]}, fopt);
   using torch::indexing::Slice;
+  // Channels first, or one channel added: windows are (C, px, py, pz).
+  if (padded.dim() == 3) padded = padded.unsqueeze(0);
 
   const auto n_windows = static_cast<int64_t>(grid.starts.size());
   for (int64_t first = 0; first < n_windows; first += options.window_batch) {
@@ -92,9 +95,9 @@ torch::Tensor sliding_window_probability(const torch::Tensor& volume, const Pred
     for (int64_t w = first; w < last; ++w) {
       const Shape3& s = grid.starts[static_cast<size_t>(w)];
       patches.push_back(padded.index(
-          {Slice(s[0], s[0] + p[0]), Slice(s[1], s[1] + p[1]), Slice(s[2], s[2] + p[2])}));
+          {Slice(), Slice(s[0], s[0] + p[0]), Slice(s[1], s[1] + p[1]), Slice(s[2], s[2] + p[2])}));
     }
-    auto batch = torch::stack(patches).unsqueeze(1);  // (B, 1, px, py, pz)
+    auto batch = torch::stack(patches);  // (B, C, px, py, pz)
     auto logits = predictor(batch);
     TORCH_CHECK(logits.dim() == 5 && logits.size(0) == last - first &&
                     logits.size(1) == num_classes && logits.size(2) == p[0] &&
@@ -117,8 +120,8 @@ torch::Tensor sliding_window_probability(const torch::Tensor& volume, const Pred
   }
   score.div_(count.unsqueeze(0));
   return score
-      .index({Slice(), Slice(l[0], l[0] + volume.size(0)), Slice(l[1], l[1] + volume.size(1)),
-              Slice(l[2], l[2] + volume.size(2))})
+      .index({Slice(), Slice(l[0], l[0] + volume.size(-3)), Slice(l[1], l[1] + volume.size(-2)),
+              Slice(l[2], l[2] + volume.size(-1))})
       .contiguous();
 }
 

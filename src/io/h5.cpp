@@ -261,7 +261,6 @@ torch::Tensor read_h5(const std::string& path, const std::string& name) {
   return H5File(path).read(name);
 }
 
-
 void write_h5_atomically(const std::string& path,
                          const std::vector<std::pair<std::string, torch::Tensor>>& datasets) {
   const std::string tmp = unique_temp_path(path);

@@ -38,7 +38,7 @@ void merge_strict(json& dst, const json& src, const std::string& where) {
 
 // One field list per struct serves both directions; key names are the member names.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Data, train_list, val_list, labeled, unlabeled,
-                                   patch, num_classes, intensity, ct_window)
+                                   patch, num_classes, channels, intensity, ct_window)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Optim, lr, momentum, weight_decay, schedule,
                                    step_size, gamma, poly_power)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Batch, labeled, unlabeled)
@@ -127,6 +127,7 @@ void validate_config(const TrainConfig& c) {
               std::to_string(p));
   if (c.data.labeled < 2) bad("data.labeled", "must be >= 2 (two labeled halves per step)");
   if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
+  if (c.data.channels < 1) bad("data.channels", "must be >= 1");
   if (c.data.intensity != "auto" && c.data.intensity != "zscore" && c.data.intensity != "minmax" &&
       c.data.intensity != "ct" && c.data.intensity != "none")
     bad("data.intensity", "must be auto, zscore, minmax, ct or none, got " + c.data.intensity);

@@ -59,6 +59,7 @@ nlohmann::json run_demo(const DemoOptions& o) {
   }
   TrainConfig base = preset("acdc", 5, "bcp");
   base.device = o.device;
+  base.threads = o.threads;
   base.seed = o.seed;
   base.data.patch = {o.patch, o.patch};
   base.batch = {8, 8};

@@ -21,6 +21,7 @@ TrainConfig config_for_prepared(const data::PreparedDataset& p) {
   c.data.labeled = p.labeled_items;
   c.data.unlabeled = -1;
   c.data.num_classes = static_cast<int64_t>(p.class_names.size());
+  c.data.channels = p.channels;
   c.data.intensity = p.intensity.kind;
   c.data.ct_window = {p.intensity.ct_low, p.intensity.ct_high};
   if (p.dim == 2) {

@@ -177,6 +177,7 @@ nets::ModelConfig model_config_for(const TrainConfig& config) {
   nets::ModelConfig mc;
   mc.arch = config.dataset == "acdc" ? "unet2d" : "vnet";
   mc.num_classes = config.data.num_classes;
+  mc.in_channels = config.data.channels;
   return mc;
 }
 

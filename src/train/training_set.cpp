@@ -31,10 +31,11 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
   TrainingSet set;
   set.labeled = config.data.labeled;
   const int64_t max_label = config.data.num_classes - 1;
+  const int64_t channels = config.data.channels;
   for (const auto& name : names) {
     data::Sample s = config.dataset == "acdc"
-                         ? data::load_acdc_slice(data::AcdcRoot(root), name, max_label)
-                         : data::load_la_volume(data::LaRoot(root), name, max_label);
+                         ? data::load_acdc_slice(data::AcdcRoot(root), name, max_label, channels)
+                         : data::load_la_volume(data::LaRoot(root), name, max_label, channels);
     set.names.push_back(name);
     set.images.push_back(s.image);
     set.labels.push_back(s.label);
@@ -49,10 +50,11 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
     names.resize(config.eval.max_cases);
   ValidationSet set;
   const int64_t max_label = config.data.num_classes - 1;
+  const int64_t channels = config.data.channels;
   for (const auto& name : names)
     set.push_back(config.dataset == "acdc"
-                      ? data::load_acdc_volume(data::AcdcRoot(root), name, max_label)
-                      : data::load_la_volume(data::LaRoot(root), name, max_label));
+                      ? data::load_acdc_volume(data::AcdcRoot(root), name, max_label, channels)
+                      : data::load_la_volume(data::LaRoot(root), name, max_label, channels));
   return set;
 }
 
@@ -61,18 +63,35 @@ Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
   std::vector<torch::Tensor> images, labels;
   images.reserve(indices.size());
   labels.reserve(indices.size());
-  for (int64_t i : indices) {
-    data::AugmentedPair p;
+  auto augment = [&](const torch::Tensor& image, const torch::Tensor& label, std::mt19937_64& r) {
     if (config.dataset == "acdc") {
       data::AcdcAugmentOptions opt;
       opt.patch_size = config.data.patch;
-      p = data::acdc_augment(set.images[i], set.labels[i], rng, opt);
-    } else {
-      data::LaAugmentOptions opt;
-      opt.patch_size = config.data.patch;
-      p = data::la_augment(set.images[i], set.labels[i], rng, opt);
+      return data::acdc_augment(image, label, r, opt);
     }
-    images.push_back(p.image.unsqueeze(0));
+    data::LaAugmentOptions opt;
+    opt.patch_size = config.data.patch;
+    return data::la_augment(image, label, r, opt);
+  };
+  for (int64_t i : indices) {
+    const torch::Tensor& image = set.images[i];
+    if (image.dim() == set.labels[i].dim()) {
+      auto p = augment(image, set.labels[i], rng);
+      images.push_back(p.image.unsqueeze(0));
+      labels.push_back(p.label.to(torch::kInt64));
+      continue;
+    }
+    // Channels first: every channel takes the same transform, drawn from the same generator
+    // state (the draws depend only on the generator and the shape).
+    const std::mt19937_64 start = rng;
+    std::vector<torch::Tensor> channels;
+    data::AugmentedPair p;
+    for (int64_t c = 0; c < image.size(0); ++c) {
+      rng = start;
+      p = augment(image[c], set.labels[i], rng);
+      channels.push_back(p.image);
+    }
+    images.push_back(torch::stack(channels));
     labels.push_back(p.label.to(torch::kInt64));
   }
   return {torch::stack(images), torch::stack(labels)};

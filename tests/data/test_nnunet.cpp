@@ -51,7 +51,8 @@ TEST(Nnunet, ImageWithoutLabelIsNamed) {
   bcp::test::NnunetFixture fx(tmp.path / "ds");
   fx.add_case("one");
   fx.add_case("two", {6, 24, 20}, /*with_label=*/false);
-  expect_error([&] { read_nnunet_dataset(fx.dir.string()); }, {"labelsTr", "two.nii.gz", "missing"});
+  expect_error([&] { read_nnunet_dataset(fx.dir.string()); },
+               {"labelsTr", "two.nii.gz", "missing"});
 }
 
 TEST(Nnunet, LabelWithoutImageIsNamed) {
@@ -103,5 +104,7 @@ TEST(Nnunet, FindsUnlabeledImagesAndNamesBadFileNames) {
                {"nochannel.nii.gz", "_XXXX"});
 }
 #else
-TEST(Nnunet, NeedsItk) { GTEST_SKIP() << "SKIPPED: built without ITK"; }
+TEST(Nnunet, NeedsItk) {
+  GTEST_SKIP() << "SKIPPED: built without ITK";
+}
 #endif

@@ -19,8 +19,8 @@
 #include "nnunet_fixture.h"
 
 namespace fs = std::filesystem;
-using bcp::data::PrepareOptions;
 using bcp::data::prepare_nnunet;
+using bcp::data::PrepareOptions;
 
 #ifdef BCP_WITH_ITK
 namespace {
@@ -57,7 +57,8 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
   o.dim = 2;
   o.val_cases = {"synth_002"};
   std::vector<std::string> seen;
-  const auto p = prepare_nnunet(o, [&](const std::string& c, size_t, size_t) { seen.push_back(c); });
+  const auto p =
+      prepare_nnunet(o, [&](const std::string& c, size_t, size_t) { seen.push_back(c); });
   EXPECT_EQ(seen.size(), 6u);
   EXPECT_EQ(p.intensity.kind, "minmax");  // auto for 2D MRI
   EXPECT_EQ(p.class_names.size(), 4u);
@@ -78,8 +79,10 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
 
   // The validation volume is the raw scan, min-max normalised, in ITK's (D, H, W) reading.
   auto val = bcp::data::load_acdc_volume(root, "synth_002", 3);
-  auto raw = bcp::io::read_volume((tmp.path / "raw" / "imagesTr" / "synth_002_0000.nii.gz").string());
-  auto raw_label = bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / "synth_002.nii.gz").string());
+  auto raw =
+      bcp::io::read_volume((tmp.path / "raw" / "imagesTr" / "synth_002_0000.nii.gz").string());
+  auto raw_label =
+      bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / "synth_002.nii.gz").string());
   bcp::data::IntensityNorm mm;
   mm.kind = "minmax";
   EXPECT_TRUE(torch::allclose(val.image, bcp::data::normalize_intensity(raw.data, mm)));
@@ -132,13 +135,15 @@ TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
   ASSERT_EQ(train.size(), 3u);
   const auto& name = p.labeled_cases.front();
   auto vol = bcp::data::load_la_volume(root, name);
-  auto raw = bcp::io::read_volume((tmp.path / "raw" / "imagesTr" / (name + "_0000.nii.gz")).string());
-  auto raw_label = bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / (name + ".nii.gz")).string());
+  auto raw =
+      bcp::io::read_volume((tmp.path / "raw" / "imagesTr" / (name + "_0000.nii.gz")).string());
+  auto raw_label =
+      bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / (name + ".nii.gz")).string());
   ASSERT_EQ(vol.image.sizes(), (std::vector<int64_t>{40, 36, 32}));  // (X, Y, Z)
   bcp::data::IntensityNorm z;
   z.kind = "zscore";
-  EXPECT_TRUE(torch::allclose(vol.image,
-                              bcp::data::normalize_intensity(raw.data, z).permute({2, 1, 0})));
+  EXPECT_TRUE(
+      torch::allclose(vol.image, bcp::data::normalize_intensity(raw.data, z).permute({2, 1, 0})));
   EXPECT_TRUE(torch::equal(vol.label, raw_label.data.to(torch::kUInt8).permute({2, 1, 0})));
   EXPECT_EQ(bcp::data::load_la_volume(root, train.back()).label.max().item<int>(), 0);
 
@@ -199,7 +204,7 @@ TEST(Prepare, LabelGeometryMismatchIsNamed) {
   EXPECT_NE(msg.find("geometry"), std::string::npos) << msg;
 }
 
-TEST(Prepare, RefusesNonEmptyOutputMultiChannelAndUnknownValidationCases) {
+TEST(Prepare, RefusesNonEmptyOutputAndUnknownValidationCases) {
   bcp::test::TempDir tmp("prepare_refuse");
   bcp::test::NnunetFixture fx(tmp.path / "raw");
   for (const char* c : {"a", "b", "c"}) fx.add_case(c);
@@ -214,17 +219,70 @@ TEST(Prepare, RefusesNonEmptyOutputMultiChannelAndUnknownValidationCases) {
   o.out_dir = (tmp.path / "root2").string();
   o.val_cases = {"zzz"};
   EXPECT_NE(error_of([&] { prepare_nnunet(o); }).find("zzz"), std::string::npos);
+}
 
-  bcp::test::NnunetFixture two(tmp.path / "raw2", R"({"background": 0, "a": 1})",
-                               R"({"0": "T1", "1": "T2"})");
-  PrepareOptions m;
-  m.nnunet_dir = two.dir.string();
-  m.out_dir = (tmp.path / "root3").string();
-  two.add_case("a");
-  bcp::io::write_volume((two.dir / "imagesTr" / "a_0001.nii.gz").string(),
-                        torch::rand({6, 24, 20}), two.spacing, two.origin);
-  EXPECT_NE(error_of([&] { prepare_nnunet(m); }).find("single-channel"), std::string::npos);
+TEST(Prepare, ChannelsAreNormalisedEachAndStackedFirst) {
+  bcp::test::TempDir tmp("prepare_channels");
+  bcp::data::SynthNnunetOptions so;
+  so.dim = 2;
+  so.labeled = 3;
+  so.unlabeled = 0;
+  so.test = 0;
+  so.channels = 2;
+  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
+  PrepareOptions o;
+  o.nnunet_dir = (tmp.path / "raw").string();
+  o.out_dir = (tmp.path / "root").string();
+  o.val_cases = {"synth_003"};
+  const auto p = prepare_nnunet(o);
+  EXPECT_EQ(p.channels, 2);
+  EXPECT_EQ(bcp::train::config_for_prepared(p).data.channels, 2);
+  bcp::data::AcdcRoot root(o.out_dir);
+  const auto slices = root.read_list("train_slices.list");
+  auto slice = bcp::data::load_acdc_slice(root, slices.front(), 3, 2);
+  EXPECT_EQ(slice.image.dim(), 3);
+  EXPECT_EQ(slice.image.size(0), 2);
+  EXPECT_EQ(slice.image.sizes().slice(1), slice.label.sizes());
+  // A single-channel read of a two-channel file is an error naming it.
+  try {
+    bcp::data::load_acdc_slice(root, slices.front(), 3, 1);
+    FAIL() << "two channels read as one";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(slices.front()), std::string::npos) << e.what();
+  }
+  auto val = bcp::data::load_acdc_volume(root, "synth_003", 3, 2);
+  bcp::data::IntensityNorm mm;
+  mm.kind = "minmax";
+  for (int k = 0; k < 2; ++k) {
+    auto raw = bcp::io::read_volume(
+        (tmp.path / "raw" / "imagesTr" / ("synth_003_000" + std::to_string(k) + ".nii.gz"))
+            .string());
+    EXPECT_TRUE(torch::allclose(val.image[k], bcp::data::normalize_intensity(raw.data, mm))) << k;
+  }
+  EXPECT_FALSE(torch::allclose(val.image[0], val.image[1]));
+}
+
+TEST(Prepare, ChannelGeometryMismatchIsNamed) {
+  bcp::test::TempDir tmp("prepare_channel_geometry");
+  bcp::test::NnunetFixture fx(tmp.path / "raw", R"({"background": 0, "a": 1, "b": 2})",
+                              R"({"0": "T1", "1": "T2"})");
+  for (const char* c : {"a", "b", "c"}) {
+    fx.add_case(c);
+    bcp::io::write_volume((fx.dir / "imagesTr" / (std::string(c) + "_0001.nii.gz")).string(),
+                          torch::rand({6, 24, 20}), fx.spacing, fx.origin);
+  }
+  bcp::io::write_volume((fx.dir / "imagesTr" / "b_0001.nii.gz").string(), torch::rand({6, 24, 20}),
+                        {3.0, 1.5, 1.0}, fx.origin);
+  PrepareOptions o;
+  o.nnunet_dir = fx.dir.string();
+  o.out_dir = (tmp.path / "root").string();
+  o.val_cases = {"c"};
+  const std::string msg = error_of([&] { prepare_nnunet(o); });
+  EXPECT_NE(msg.find("b_0001.nii.gz"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("channel 0"), std::string::npos) << msg;
 }
 #else
-TEST(Prepare, NeedsItk) { GTEST_SKIP() << "SKIPPED: built without ITK"; }
+TEST(Prepare, NeedsItk) {
+  GTEST_SKIP() << "SKIPPED: built without ITK";
+}
 #endif

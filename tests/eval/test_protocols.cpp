@@ -150,4 +150,38 @@ TEST(LaProtocol, MoreClassesTakeTheArgmaxAndEachClassKeepsItsLargestComponent) {
   EXPECT_TRUE(torch::equal(la_predict_volume(image, predictor, opt), image.to(torch::kUInt8)));
 }
 
+TEST(AcdcProtocol, ChannelsReachThePredictorTogether) {
+  // Channel 1 holds the labels, channel 0 noise: the predictor reads channel 1 only.
+  torch::manual_seed(2);
+  auto labels = torch::randint(0, 4, {3, 20, 30}).to(torch::kFloat);
+  auto image = torch::stack({torch::rand({3, 20, 30}), labels});
+  auto from_channel_1 = [](const torch::Tensor& x) {
+    EXPECT_EQ(x.size(1), 2);
+    return one_hot_logits(x.narrow(1, 1, 1));
+  };
+  AcdcProtocolOptions opt;
+  opt.size = 64;
+  torch::Tensor prob;
+  auto pred = acdc_predict_volume(image, from_channel_1, opt, &prob);
+  EXPECT_TRUE(torch::equal(pred, acdc_predict_volume(labels, one_hot_logits, opt)));
+  ASSERT_EQ(prob.sizes(), (std::vector<int64_t>{4, 3, 20, 30}));
+  EXPECT_TRUE(torch::equal(prob.argmax(0).to(torch::kUInt8), pred));
+}
+
+TEST(LaProtocol, ChannelsReachThePredictorTogether) {
+  auto fg = torch::zeros({30, 28, 20});
+  using torch::indexing::Slice;
+  fg.index_put_({Slice(2, 12), Slice(3, 13), Slice(2, 10)}, 1.0);
+  auto image = torch::stack({torch::rand({30, 28, 20}), fg});
+  auto from_channel_1 = [](const torch::Tensor& x) {
+    EXPECT_EQ(x.size(1), 2);
+    auto f = (x.narrow(1, 1, 1) - 0.5) * 8.0;
+    return torch::cat({torch::zeros_like(f), f}, 1);
+  };
+  LaProtocolOptions opt;
+  opt.window.patch = {16, 16, 12};
+  opt.window.stride = {6, 6, 3};
+  EXPECT_TRUE(torch::equal(la_predict_volume(image, from_channel_1, opt), fg.to(torch::kUInt8)));
+}
+
 }  // namespace

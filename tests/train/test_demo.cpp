@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support.h"
 #include "bcp/train/demo.h"
 
 namespace fs = std::filesystem;
@@ -12,8 +13,8 @@ namespace fs = std::filesystem;
 // patients. A shorter schedule than the demo's default, so it fits the suite (about 2.5 minutes
 // on 2 cores); seed fixed, so the numbers are reproducible on one machine.
 TEST(Demo, BcpBeatsSupervisedOnAShortSyntheticRun) {
-  const fs::path out = fs::temp_directory_path() / "bcp_test_demo";
-  fs::remove_all(out);
+  bcp::test::TempDir tmp("demo");
+  const fs::path out = tmp.path / "run";
   bcp::train::DemoOptions o;
   o.out_dir = out.string();
   o.echo = false;
@@ -22,6 +23,7 @@ TEST(Demo, BcpBeatsSupervisedOnAShortSyntheticRun) {
   o.pretrain_iters = 200;
   o.selftrain_iters = 300;
   o.val_every = 100;
+  o.threads = 1;  // one core per test under `ctest -j`: more threads than cores spin and stall
   const nlohmann::json s = bcp::train::run_demo(o);
 
   EXPECT_EQ(s.at("labeled").get<int64_t>(), 20);  // both frames of patient001
@@ -45,5 +47,4 @@ TEST(Demo, BcpBeatsSupervisedOnAShortSyntheticRun) {
   EXPECT_EQ(nlohmann::json::parse(f), s);
   EXPECT_TRUE(fs::exists(out / "bcp" / "best.h5"));
   EXPECT_TRUE(fs::exists(out / "supervised" / "eval" / "metrics.json"));
-  fs::remove_all(out);
 }

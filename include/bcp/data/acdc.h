@@ -41,20 +41,24 @@ struct AcdcRoot {
 /// Loads one 2D slice; image (H, W) float32, label (H, W) uint8. Throws std::runtime_error, one
 /// line naming the file: missing/truncated file, missing dataset, wrong rank or dtype, image/label
 /// shape mismatch, NaN/Inf in the image, label values outside 0..max_label (ACDC: 0..3; a
-/// `bcp prepare`d 2D root has its own class count).
+/// `bcp prepare`d 2D root has its own class count). With `channels` > 1 (a multi-channel
+/// `bcp prepare`d root) the image is (channels, H, W).
 Sample load_acdc_slice(const AcdcRoot& root, const std::string& name,
-                       int64_t max_label = kAcdcNumClasses - 1);
-/// Loads one 3D volume; image (D, H, W) float32, label (D, H, W) uint8. Same validation.
+                       int64_t max_label = kAcdcNumClasses - 1, int64_t channels = 1);
+/// Loads one 3D volume; image (D, H, W) float32 ((channels, D, H, W) for channels > 1), label
+/// (D, H, W) uint8. Same validation.
 Sample load_acdc_volume(const AcdcRoot& root, const std::string& name,
-                        int64_t max_label = kAcdcNumClasses - 1);
+                        int64_t max_label = kAcdcNumClasses - 1, int64_t channels = 1);
 
-/// Checks an image/label pair read from `path` (rank `rank`, labels in 0..max_label) and returns
-/// it as a Sample. Shared by the ACDC and LA loaders; throws std::runtime_error naming `path`.
+/// Checks an image/label pair read from `path` (spatial rank `rank`, labels in 0..max_label;
+/// the image with a leading axis of `channels` when channels > 1) and returns it as a Sample.
+/// Shared by the ACDC and LA loaders; throws std::runtime_error naming `path`.
 Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tensor label,
-                       int64_t rank, int64_t max_label, std::string name);
+                       int64_t rank, int64_t max_label, std::string name, int64_t channels = 1);
 
 /// Reads `image` and `label` from an HDF5 file and validates them (see validate_sample).
-Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name);
+Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name,
+                      int64_t channels = 1);
 
 /// A list of ACDC 2D slices held in memory: every file is read and validated once, at
 /// construction (the 1,312 real slices take ~150 MB as float32 + uint8).

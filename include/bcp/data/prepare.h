@@ -5,8 +5,10 @@
 //   3D (volumes, the VNet as on LA): "2018LA_Seg_Training Set"/<case>/mri_norm2.h5 for every
 //       case, train.list, val.list.
 // Labeled training items come first in the training list, then the unlabeled ones (their label
-// datasets are all zero and never read by training). Every case is normalised per volume as
-// recorded in bcp_dataset.json, which also keeps each case's geometry.
+// datasets are all zero and never read by training). Every case is normalised per volume (each
+// channel on its own) as recorded in bcp_dataset.json, which also keeps each case's geometry.
+// Multi-channel images get a leading channel axis in `image` (single-channel ones keep the
+// authors' layout without one).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -34,23 +36,25 @@ struct PrepareOptions {
 /// What was written, for the caller to build a training config from.
 struct PreparedDataset {
   int dim = 2;
+  int64_t channels = 1;                  ///< image channels (files CASE_0000, CASE_0001, ...)
   std::vector<std::string> class_names;  ///< index = label value
   IntensityNorm intensity;
   std::vector<std::string> labeled_cases, unlabeled_cases, val_cases;
-  std::string train_list;      ///< "train_slices.list" (2D) or "train.list" (3D)
-  int64_t labeled_items = 0;   ///< labeled slices (2D) or volumes (3D) at the head of train_list
-  int64_t unlabeled_items = 0; ///< the rest of train_list
+  std::string train_list;       ///< "train_slices.list" (2D) or "train.list" (3D)
+  int64_t labeled_items = 0;    ///< labeled slices (2D) or volumes (3D) at the head of train_list
+  int64_t unlabeled_items = 0;  ///< the rest of train_list
   /// Per stored axis over all training cases: 2D (H, W) of the slices, 3D (X, Y, Z).
   std::vector<int64_t> min_shape, median_shape;
 };
 
 /// Called once per case as it is written.
-using PrepareProgress = std::function<void(const std::string& case_name, size_t index, size_t count)>;
+using PrepareProgress =
+    std::function<void(const std::string& case_name, size_t index, size_t count)>;
 
 /// Reads, checks and writes everything (see the file comment). Lists and bcp_dataset.json are
 /// written last, so a root without them is incomplete. Throws std::runtime_error naming the file
-/// or case (unreadable image, label values outside dataset.json's labels, image/label geometry
-/// mismatch, more than one channel, too few cases) or std::invalid_argument for bad options.
+/// or case (unreadable image, label values outside dataset.json's labels, image/label or
+/// channel/channel geometry mismatch, too few cases) or std::invalid_argument for bad options.
 PreparedDataset prepare_nnunet(const PrepareOptions& options, const PrepareProgress& progress = {});
 
 }  // namespace bcp::data

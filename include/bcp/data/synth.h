@@ -73,6 +73,9 @@ struct SynthNnunetOptions {
   int labeled = 6;
   int unlabeled = 6;
   int test = 2;
+  /// Image channels (CASE_0000, CASE_0001, ...): channel k > 0 is another contrast of the same
+  /// anatomy (inverted, rescaled, with its own noise), as T1/T2 pairs are.
+  int channels = 1;
   /// dim 3: volume size in ITK index order (X, Y, Z).
   int64_t size_x = 64;
   int64_t size_y = 64;

@@ -20,13 +20,17 @@ struct AcdcProtocolOptions {
 };
 
 /// Predicts the labels of one volume.
-/// image: (D, H, W) floating point, finite, any device. predictor: (N, 1, size, size) float ->
+/// image: (D, H, W) floating point, finite, any device; (C, D, H, W) for a C-channel network.
+/// predictor: (N, C, size, size) float ->
 /// logits (N, C, size, size), C >= 2. Each slice is zoomed to (size, size) with
 /// data::zoom_nearest, the slice's label is argmax over C of softmax(logits), and that label map
 /// is zoomed back to (H, W) (nearest again). Returns (D, H, W) uint8 labels on image's device.
+/// When `probabilities` is given it receives the softmax, zoomed back the same way: (C, D, H, W)
+/// float32, whose per-voxel argmax is the returned label.
 /// Throws c10::Error for a bad image, options or predictor output (values named).
 torch::Tensor acdc_predict_volume(const torch::Tensor& image, const Predictor& predictor,
-                                  const AcdcProtocolOptions& options = {});
+                                  const AcdcProtocolOptions& options = {},
+                                  torch::Tensor* probabilities = nullptr);
 /// Same, with the default options but `size`.
 torch::Tensor acdc_predict_volume(const torch::Tensor& image, const Predictor& predictor,
                                   int64_t size);

@@ -54,9 +54,11 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
                            const ModelEvaluateOptions& options);
 
 /// Same, with a predictor built once by the caller (model_predictor) for many cases; the caller
-/// sets eval mode and no-grad.
+/// sets eval mode and no-grad. `probabilities`, when given, receives the protocol's class
+/// probabilities (C, image's shape), float32 on the CPU.
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& predictor,
-                           const torch::Tensor& image, const ModelEvaluateOptions& options);
+                           const torch::Tensor& image, const ModelEvaluateOptions& options,
+                           torch::Tensor* probabilities = nullptr);
 /// The protocol a checkpoint was trained for: the dataset from its meta (training config, extra
 /// meta, else the architecture: unet2d -> acdc, vnet -> la), the ACDC slice size and the LA patch
 /// and stride from the training config when the checkpoint has one, defaults otherwise.

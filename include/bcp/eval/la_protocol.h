@@ -21,11 +21,13 @@ struct LaProtocolOptions {
 /// Predicts the labels of one volume: with 2 classes the authors' rule (class-1 probability above
 /// `threshold`, largest component); with more, the argmax of the averaged probabilities and the
 /// largest component of each class.
-/// image: (X, Y, Z) floating point, finite, any device. predictor: (B, 1, px, py, pz) ->
-/// logits (B, num_classes, px, py, pz). Returns (X, Y, Z) uint8 in 0..num_classes-1 on image's
-/// device.
-/// Throws c10::Error for bad input (values named).
+/// image: (X, Y, Z) floating point, finite, any device, or (C, X, Y, Z); predictor: (B, C, px, py,
+/// pz) -> logits (B, num_classes, px, py, pz). Returns (X, Y, Z) uint8 in 0..num_classes-1 on
+/// image's device. When `probabilities` is given it receives the averaged softmax, (C, X, Y, Z)
+/// float32 (before the threshold and the largest component). Throws c10::Error for bad input
+/// (values named).
 torch::Tensor la_predict_volume(const torch::Tensor& image, const Predictor& predictor,
-                                const LaProtocolOptions& options = {});
+                                const LaProtocolOptions& options = {},
+                                torch::Tensor* probabilities = nullptr);
 
 }  // namespace bcp::eval

@@ -14,6 +14,7 @@ namespace bcp::eval {
 struct PredictedCase {
   std::string input;
   std::string output;
+  std::string probabilities;  ///< the probabilities file, when saved
   double seconds = 0;
 };
 
@@ -33,6 +34,12 @@ struct PredictOptions {
   /// "auto" (the protocol's: the largest component for 3D models, none for 2D ones), "on" (the
   /// largest component of every class) or "off".
   std::string largest_component = "auto";
+  /// Also write OUT/probabilities/NAME.h5: dataset `probabilities` (C, then the mask's array
+  /// axes), float32, the protocol's class probabilities before any largest-component step (2D
+  /// models: the softmax zoomed back like the mask; 3D: the averaged sliding-window softmax),
+  /// with the mask's `spacing`, `origin` and `direction` for ITK inputs (torch axis order, as
+  /// io::Volume keeps them).
+  bool save_probabilities = false;
   PredictProgress progress;
 };
 

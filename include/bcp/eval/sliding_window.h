@@ -53,7 +53,8 @@ struct SlidingWindowOptions {
 };
 
 /// Averages softmax probabilities over the sliding windows.
-/// `volume`: (X, Y, Z) floating point, finite. `predictor`: (B, 1, px, py, pz) -> logits
+/// `volume`: (X, Y, Z) floating point, finite, or (C, X, Y, Z) for a C-channel network.
+/// `predictor`: (B, C, px, py, pz) (C = 1 for an (X, Y, Z) volume) -> logits
 /// (B, num_classes, px, py, pz). Probabilities are summed in float32 in the window order of
 /// `sliding_window_grid`, divided by the number of windows covering each voxel, and the padding
 /// is cropped off. Returns (num_classes, X, Y, Z) float32 on `volume`'s device.

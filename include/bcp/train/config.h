@@ -29,6 +29,7 @@ struct TrainConfig {
     int64_t unlabeled = -1;  ///< how many of the rest to use as unlabeled (-1 = all)
     std::vector<int64_t> patch = {256, 256};  ///< training patch (ACDC HxW; LA XxYxZ 112x112x80)
     int64_t num_classes = 4;                  ///< including background
+    int64_t channels = 1;  ///< image channels (more only in a multi-channel `bcp prepare`d root)
     /// How raw scans become network inputs (data/intensity.h), recorded so `bcp predict` can
     /// normalise new scans as the training data was: "auto" (ACDC min-max, LA z-score, as the
     /// authors' files were made), "zscore", "minmax", "ct" (clip to ct_window, map to [0, 1]) or

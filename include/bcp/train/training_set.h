@@ -15,7 +15,7 @@ namespace bcp::train {
 /// Training cases in list order: the first `labeled` carry usable labels.
 struct TrainingSet {
   std::vector<std::string> names;
-  std::vector<torch::Tensor> images;  ///< ACDC (H, W) / LA (X, Y, Z) float32
+  std::vector<torch::Tensor> images;  ///< ACDC (H, W) / LA (X, Y, Z) float32; channels first if > 1
   std::vector<torch::Tensor> labels;  ///< same shapes, uint8 (unlabeled cases' labels unused)
   int64_t labeled = 0;
   int64_t size() const { return static_cast<int64_t>(images.size()); }
