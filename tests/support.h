@@ -63,6 +63,17 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
+/// The message of what `fn` throws, "" when it throws nothing.
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 /// A path in single quotes for run_cli.
 inline std::string quoted(const std::filesystem::path& p) {
   return "'" + p.string() + "'";

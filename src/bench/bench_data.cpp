@@ -12,19 +12,6 @@
 
 namespace bcp::bench {
 
-torch::Device parse_device(const std::string& device) {
-  torch::Device d(torch::kCPU);
-  try {
-    d = torch::Device(device);
-  } catch (const c10::Error&) {
-    throw std::invalid_argument("bench: unknown device \"" + device +
-                                "\" (use cpu, cuda or cuda:N)");
-  }
-  if (d.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("bench: device \"" + device + "\": CUDA is not available");
-  return d;
-}
-
 void set_threads(int threads) {
   if (threads < 0) throw std::invalid_argument("bench: threads must be >= 0");
   torch::set_num_threads(threads > 0 ? threads

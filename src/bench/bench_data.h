@@ -13,8 +13,6 @@
 
 namespace bcp::bench {
 
-/// torch::Device from "cpu" / "cuda[:i]"; refuses CUDA where it is not available.
-torch::Device parse_device(const std::string& device);
 /// torch::set_num_threads(threads, or all cores for 0).
 void set_threads(int threads);
 

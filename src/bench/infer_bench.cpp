@@ -10,12 +10,13 @@
 #include "bcp/eval/sliding_window.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
+#include "bcp/util/device.h"
 #include "bench_data.h"
 
 namespace bcp::bench {
 
 std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progress& progress) {
-  const torch::Device device = parse_device(o.common.device);
+  const torch::Device device = util::parse_device(o.common.device, "bench");
   set_threads(o.common.threads);
   if (o.window_batch < 1) throw std::invalid_argument("bench infer: window batch must be >= 1");
   const data::Sample volume = bench_volume(o.dataset, o.common.data_root, o.case_name);

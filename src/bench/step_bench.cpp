@@ -14,6 +14,7 @@
 #include "bcp/train/step_prefetcher.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/training_set.h"
+#include "bcp/util/device.h"
 #include "bench_data.h"
 
 namespace bcp::bench {
@@ -24,7 +25,7 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
                                 o.stage + "\"");
   train::TrainConfig c = train::preset(o.dataset, 5, o.method);
   c.device = o.common.device;
-  const torch::Device device = parse_device(o.common.device);
+  const torch::Device device = util::parse_device(o.common.device, "bench");
   set_threads(o.common.threads);
   const std::string stage = o.method == "bcp" ? o.stage : "train";
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);

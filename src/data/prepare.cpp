@@ -17,6 +17,7 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
+#include "bcp/io/volume_geometry.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::data {
@@ -32,31 +33,21 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool close(const std::vector<double>& a, const std::vector<double>& b, double tol) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::abs(a[i] - b[i]) > tol * std::max(1.0, std::abs(a[i]))) return false;
-  return true;
+/// `v` (read from `path`) must lie on `ref`'s grid: same shape, spacing, origin and direction.
+void check_same_grid(const io::Volume& v, const std::string& path, const io::Volume& ref,
+                     const std::string& ref_name) {
+  if (v.data.sizes() != ref.data.sizes())
+    throw std::runtime_error(path + ": shape " + c10::str(v.data.sizes()) + " differs from " +
+                             ref_name + "'s " + c10::str(ref.data.sizes()));
+  if (!io::same_geometry(v, ref))
+    throw std::runtime_error(path + ": geometry differs from " + ref_name + "'s (" +
+                             io::geometry_text(v) + " vs " + io::geometry_text(ref) + ")");
 }
 
-std::string vec_str(const std::vector<double>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
-
-/// The label map of a case as uint8, checked against the image's geometry and the class count.
+/// The label map of a case as uint8, checked against the image's grid and the class count.
 torch::Tensor checked_label(const io::Volume& image, const std::string& path, int64_t num_classes) {
   io::Volume label = io::read_volume(path);
-  if (label.data.sizes() != image.data.sizes())
-    throw std::runtime_error(path + ": label shape " + c10::str(label.data.sizes()) +
-                             " differs from its image's " + c10::str(image.data.sizes()));
-  if (!close(label.spacing, image.spacing, 1e-4) || !close(label.origin, image.origin, 1e-4) ||
-      !close(label.direction, image.direction, 1e-4))
-    throw std::runtime_error(path + ": label geometry differs from its image's (spacing " +
-                             vec_str(label.spacing) + " vs " + vec_str(image.spacing) +
-                             ", origin " + vec_str(label.origin) + " vs " + vec_str(image.origin) +
-                             ", or direction)");
+  check_same_grid(label, path, image, "its image");
   auto values = label.data.to(torch::kDouble);
   if (!torch::equal(values, values.round()))
     throw std::runtime_error(path + ": label values must be integers");
@@ -68,18 +59,10 @@ torch::Tensor checked_label(const io::Volume& image, const std::string& path, in
   return label.data.to(torch::kUInt8).contiguous();
 }
 
-/// Channel k > 0 of a case: same shape and geometry as channel 0.
+/// Channel k > 0 of a case: on channel 0's grid.
 torch::Tensor checked_channel(const io::Volume& first, const std::string& path) {
   io::Volume v = io::read_volume(path);
-  if (v.data.sizes() != first.data.sizes())
-    throw std::runtime_error(path + ": shape " + c10::str(v.data.sizes()) +
-                             " differs from channel 0's " + c10::str(first.data.sizes()));
-  if (!close(v.spacing, first.spacing, 1e-4) || !close(v.origin, first.origin, 1e-4) ||
-      !close(v.direction, first.direction, 1e-4))
-    throw std::runtime_error(path + ": geometry differs from channel 0's (spacing " +
-                             vec_str(v.spacing) + " vs " + vec_str(first.spacing) + ", origin " +
-                             vec_str(v.origin) + " vs " + vec_str(first.origin) +
-                             ", or direction)");
+  check_same_grid(v, path, first, "channel 0");
   return v.data;
 }
 

@@ -14,6 +14,7 @@
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/compute_copy.h"
 #include "bcp/nets/model_archive.h"
+#include "bcp/util/device.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::eval {
@@ -241,16 +242,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   if (!options.dataset.empty() && options.dataset != "acdc" && options.dataset != "la")
     throw std::invalid_argument("evaluate: dataset must be \"acdc\" or \"la\", got \"" +
                                 options.dataset + "\"");
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(options.device);
-  } catch (const c10::Error&) {
-    throw std::invalid_argument("evaluate: unknown device \"" + options.device +
-                                "\" (use cpu, cuda or cuda:N)");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("evaluate: device \"" + options.device +
-                                "\" requested but CUDA is not available");
+  const torch::Device device = util::parse_device(options.device, "evaluate");
 
   const auto archive = io::load_tensor_archive(options.model_path);
   auto model = nets::model_from_archive(archive, options.model_prefix, options.model_path);

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -18,7 +17,9 @@
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
 #include "bcp/io/tensor_archive.h"
+#include "bcp/io/volume_geometry.h"
 #include "bcp/nets/model_archive.h"
+#include "bcp/util/device.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::eval {
@@ -197,14 +198,6 @@ struct Loaded {
   bool was_2d = false;  ///< a 2D ITK image, given to a 2D model as one slice
 };
 
-/// Geometry equal up to what header round trips change (relative 1e-4).
-bool near(const std::vector<double>& a, const std::vector<double>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::abs(a[i] - b[i]) > 1e-4 * std::max(1.0, std::abs(a[i]))) return false;
-  return true;
-}
-
 Loaded load_input(const InputCase& c, int64_t model_dims, int64_t channels,
                   const data::IntensityNorm& norm) {
   Loaded in;
@@ -228,9 +221,7 @@ Loaded load_input(const InputCase& c, int64_t model_dims, int64_t channels,
       io::Volume v = io::read_volume(c.files[k]);
       if (k == 0) {
         in.geometry = v;
-      } else if (v.data.sizes() != in.geometry.data.sizes() ||
-                 !near(v.spacing, in.geometry.spacing) || !near(v.origin, in.geometry.origin) ||
-                 !near(v.direction, in.geometry.direction)) {
+      } else if (v.data.sizes() != in.geometry.data.sizes() || !io::same_geometry(v, in.geometry)) {
         throw std::runtime_error(c.files[k] + ": shape or geometry differs from " + path);
       }
       try {
@@ -313,16 +304,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   if (o.precision != "fp32" && o.precision != "bf16")
     throw std::invalid_argument("predict: precision must be fp32 or bf16, got \"" + o.precision +
                                 "\"");
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(o.device);
-  } catch (const c10::Error&) {
-    throw std::invalid_argument("predict: unknown device \"" + o.device +
-                                "\" (use cpu, cuda or cuda:N)");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("predict: device \"" + o.device +
-                                "\" requested but CUDA is not available");
+  const torch::Device device = util::parse_device(o.device, "predict");
   // The checkpoint first: it says how many channels make a case.
   const auto archive = io::load_tensor_archive(o.model_path);
   auto model = nets::model_from_archive(archive, o.model_prefix, o.model_path);

@@ -22,6 +22,7 @@
 #include "bcp/train/train_state.h"
 #include "bcp/train/training_set.h"
 #include "bcp/train/validation.h"
+#include "bcp/util/device.h"
 
 namespace bcp::train {
 namespace fs = std::filesystem;
@@ -309,9 +310,7 @@ TrainResult train(const TrainOptions& options) {
   if (c.world_size != 1)
     throw std::invalid_argument("world_size " + std::to_string(c.world_size) +
                                 ": multi-process training is not available in this build");
-  const torch::Device device(c.device);
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("device '" + c.device + "': CUDA is not available");
+  util::parse_device(c.device, "train");
   Trainer t(options);
   return t.run();
 }

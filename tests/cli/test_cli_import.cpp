@@ -4,11 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
 #include "../support.h"
@@ -21,19 +18,7 @@ namespace {
 
 using bcp::test::RunResult;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("bcp_test_cli_import_" + tag + "_" + std::to_string(::getpid()) + "_" +
-            std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using bcp::test::TempDir;
 
 std::string q(const fs::path& p) {
   return bcp::test::quoted(p);

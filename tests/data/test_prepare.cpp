@@ -21,6 +21,7 @@
 namespace fs = std::filesystem;
 using bcp::data::prepare_nnunet;
 using bcp::data::PrepareOptions;
+using bcp::test::error_of;
 
 #ifdef BCP_WITH_ITK
 namespace {
@@ -28,16 +29,6 @@ namespace {
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);
   return nlohmann::json::parse(in);
-}
-
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 namespace fs = std::filesystem;
 using bcp::eval::predict;
 using bcp::eval::PredictOptions;
+using bcp::test::error_of;
 
 namespace {
 
@@ -44,16 +45,6 @@ std::vector<double> oblique() {
 void expect_near(const std::vector<double>& a, const std::vector<double>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << i;
-}
-
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 /// What the evaluation protocol of the checkpoint predicts for an already-normalised array.

@@ -7,14 +7,12 @@
 #include <torch/torch.h>
 
 #include <caffe2/serialize/inline_container.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,28 +30,8 @@ namespace {
 // As the fixtures' README states (float32 reference, other conv algorithms and summation order).
 constexpr double kLogitTolerance = 1e-4;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("bcp_test_pth_import_" + tag + "_" + std::to_string(::getpid()) + "_" +
-            std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using bcp::test::error_of;
+using bcp::test::TempDir;
 
 fs::path fixture(const std::string& name) {
   return bcp::test::parity_file("checkpoints/" + name);
