@@ -8,9 +8,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/train/tensorboard.h"
+
 namespace bcp::train {
 
-RunLog::RunLog(const std::string& dir, bool echo) : echo_(echo) {
+RunLog::RunLog(const std::string& dir, bool echo) : dir_(dir), echo_(echo) {
   std::filesystem::create_directories(dir);
   human_.open(dir + "/log.txt", std::ios::app);
   machine_.open(dir + "/metrics.jsonl", std::ios::app);
@@ -34,6 +36,29 @@ void RunLog::record(const std::string& kind, nlohmann::json fields) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   machine_ << fields.dump() << "\n";
   machine_.flush();
+  if ((kind == "step" || kind == "validation") && fields.contains("stage") &&
+      fields["stage"].is_string() && fields.contains("iteration"))
+    write_scalars(kind == "step" ? "train/" : "val/", fields);
+}
+
+RunLog::~RunLog() = default;
+
+void RunLog::write_scalars(const std::string& prefix, const nlohmann::json& fields) {
+  const std::string stage = fields["stage"].get<std::string>();
+  auto& writer = writers_[stage];
+  if (!writer) writer = std::make_unique<EventWriter>(dir_ + "/tb/" + stage);
+  const int64_t step = fields["iteration"].get<int64_t>();
+  for (const auto& [key, value] : fields.items()) {
+    if (key == "stage" || key == "iteration" || key == "kind" || key == "time") continue;
+    if (value.is_number()) {
+      writer->scalar(prefix + key, value.get<double>(), step);
+    } else if (value.is_array()) {
+      for (size_t i = 0; i < value.size(); ++i)
+        if (value[i].is_number())
+          writer->scalar(prefix + key + "/class_" + std::to_string(i + 1), value[i].get<double>(),
+                         step);
+    }
+  }
 }
 
 }  // namespace bcp::train

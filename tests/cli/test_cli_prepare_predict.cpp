@@ -10,6 +10,7 @@
 
 #include "../support.h"
 #include "bcp/io/nifti.h"
+#include "bcp/train/tensorboard.h"
 
 namespace fs = std::filesystem;
 using bcp::test::quoted;
@@ -68,6 +69,19 @@ TEST(CliOwnData, TwoDimensionalNiftiFromPrepareToScore) {
               " schedule.log_every=50");
   ASSERT_EQ(r.rc, 0) << r.output;
   ASSERT_TRUE(fs::exists(run / "best.h5")) << r.output;
+  // TensorBoard: one folder per stage, a validation Dice every 50 steps.
+  for (const char* stage : {"pretrain", "selftrain"}) {
+    std::vector<bcp::train::Event> events;
+    for (const auto& e : fs::directory_iterator(run / "tb" / stage))
+      for (const auto& ev : bcp::train::read_events(e.path().string())) events.push_back(ev);
+    int val = 0, loss = 0;
+    for (const auto& ev : events) {
+      val += ev.tag == "val/mean_dice";
+      loss += ev.tag == "train/loss";
+    }
+    EXPECT_EQ(val, 3) << stage;
+    EXPECT_EQ(loss, 150) << stage;
+  }
 
   r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
               quoted(raw / "imagesTs") + " --out " + quoted(masks));
