@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libtorch-dev libhdf5-dev hdf5-tools libinsighttoolkit5-dev
       libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      libgoogle-perftools-dev libopenblas0-openmp)
+      libgoogle-perftools-dev libopenblas0-openmp
+      python3-protobuf python3-crc32c)  # the last two: an independent check of TensorBoard files
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

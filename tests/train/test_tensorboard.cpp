@@ -2,6 +2,8 @@
 // read back record by record; the run log writes them per stage.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -123,4 +125,31 @@ TEST(TensorBoard, RunLogWritesEachStageToItsOwnFolder) {
   EXPECT_FLOAT_EQ(by_tag["val/mean_dice"], 0.6f);
   EXPECT_FLOAT_EQ(by_tag["val/dice/class_3"], 0.7f);
   EXPECT_EQ(read_events(self[0].string()).size(), 2u);  // file version + loss
+}
+
+// The same file through Google's protobuf runtime and the crc32c package (no bcp code):
+// scripts/check_tfevents.py prints "step tag value" per scalar.
+TEST(TensorBoard, GoogleProtobufReadsTheFileAsWritten) {
+  const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  if (std::system((python + " -c 'import google.protobuf, crc32c' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << "SKIPPED: needs python3 with protobuf and crc32c (Debian: python3-protobuf "
+                    "python3-crc32c)";
+  bcp::test::TempDir tmp("tensorboard_protobuf");
+  std::string path;
+  {
+    bcp::train::EventWriter w(tmp.path.string());
+    path = w.path();
+    w.scalar("train/loss", 0.25, 3);
+    w.scalar("val/dice/class_2", 0.5, 4000000000LL);
+  }
+  const std::string cmd =
+      python + " '" + BCP_SOURCE_DIR + "/scripts/check_tfevents.py' '" + path + "' 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  EXPECT_EQ(pclose(pipe), 0) << out;
+  EXPECT_EQ(out, "3 train/loss 0.25\n4000000000 val/dice/class_2 0.5\n");
 }
