@@ -63,6 +63,13 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
+/// A folder of this test process's own (ctest runs every test in its own process), removed at
+/// exit: fixed file names inside it never meet another test's or another checkout's.
+inline const std::filesystem::path& process_temp_dir() {
+  static const TempDir dir("test");
+  return dir.path;
+}
+
 /// The message of what `fn` throws, "" when it throws nothing.
 template <typename Fn>
 std::string error_of(Fn fn) {

@@ -100,7 +100,8 @@ void save_tensor_archive(const std::string& path,
                          const std::map<std::string, torch::Tensor>& tensors,
                          const nlohmann::json& meta) {
   check_names(tensors, path);
-  const std::string tmp = path + ".tmp";
+  // Unique per process and call: two runs saving beside each other never share a temporary.
+  const std::string tmp = unique_temp_path(path);
   try {
     {
       H5File file(tmp, H5File::Mode::kTruncate);
@@ -118,7 +119,7 @@ void save_tensor_archive(const std::string& path,
       file.set_attr("/", kFormatAttr, std::string(kTensorArchiveFormat));
     }
     fsync_path(tmp);
-    std::filesystem::rename(tmp, path);
+    commit_temp_file(tmp, path);  // rename, then fsync of the folder
   } catch (const std::exception& e) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);

@@ -15,8 +15,8 @@ namespace {
 
 fs::path unique_dir(const std::string& name) {
   fs::path p =
-      fs::temp_directory_path() / ("bcp_test_bench_" + name + "_" + std::to_string(::getpid()) +
-                                   "_" + std::to_string(std::random_device{}()));
+      bcp::test::process_temp_dir() / ("bcp_test_bench_" + name + "_" + std::to_string(::getpid()) +
+                                       "_" + std::to_string(std::random_device{}()));
   fs::create_directories(p);
   return p;
 }

@@ -31,7 +31,7 @@ int count_lines(const std::string& s) {
 }
 
 TEST(CliEvaluate, MissingCheckpointIsOneLine) {
-  const fs::path tmp = fs::temp_directory_path() / "bcp_test_cli_evaluate_missing";
+  const fs::path tmp = bcp::test::process_temp_dir() / "bcp_test_cli_evaluate_missing";
   fs::remove_all(tmp);
   fs::create_directories(tmp / "root");
   const auto r = run_evaluate("--model " + q(tmp / "nope.h5") + " --data " + q(tmp / "root") +
@@ -53,7 +53,7 @@ TEST(CliEvaluate, RejectsBadFlags) {
 TEST(CliEvaluate, PrintsTheTableOnARealVolume) {
   const auto src = bcp::test::data_dir("ACDC") / "data" / "patient028_frame01.h5";
   BCP_REQUIRE_SHARED(src);
-  const fs::path tmp = fs::temp_directory_path() / "bcp_test_cli_evaluate_acdc";
+  const fs::path tmp = bcp::test::process_temp_dir() / "bcp_test_cli_evaluate_acdc";
   fs::remove_all(tmp);
   fs::create_directories(tmp / "root" / "data");
   fs::create_symlink(src, tmp / "root" / "data" / "patient028_frame01.h5");

@@ -50,7 +50,7 @@ struct Fixture {
   fs::path root, pred, ref;
   torch::Tensor ref_a, pred_a;
   explicit Fixture(const std::string& name) {
-    root = fs::temp_directory_path() / ("bcp_test_cli_score_" + name);
+    root = bcp::test::process_temp_dir() / ("bcp_test_cli_score_" + name);
     fs::remove_all(root);
     pred = root / "pred";
     ref = root / "ref";
@@ -163,7 +163,7 @@ TEST(CliScore, ErrorsAreOneLineAndNameTheFile) {
 TEST(CliScore, EndToEndOnAcdcValidationVolumes) {
   const fs::path data = bcp::test::data_dir("ACDC") / "data";
   BCP_REQUIRE_SHARED(data / "patient002_frame01.h5");
-  const fs::path root = fs::temp_directory_path() / "bcp_test_cli_score_acdc";
+  const fs::path root = bcp::test::process_temp_dir() / "bcp_test_cli_score_acdc";
   fs::remove_all(root);
   fs::create_directories(root / "pred");
   std::vector<std::pair<std::string, torch::Tensor>> refs;

@@ -23,7 +23,8 @@ RunResult run_synth(const std::string& args) {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("bcp_cli_synth_" + tag + "_" + std::to_string(::getpid()));
+    path =
+        bcp::test::process_temp_dir() / ("bcp_cli_synth_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
   }
   ~TempDir() {

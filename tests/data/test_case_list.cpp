@@ -12,7 +12,7 @@ using bcp::data::read_case_list;
 
 namespace {
 fs::path temp_file(const std::string& tag) {
-  return fs::temp_directory_path() / ("bcp_caselist_" + tag + "_" + std::to_string(::getpid()));
+  return bcp::test::process_temp_dir() / ("bcp_caselist_" + tag + "_" + std::to_string(::getpid()));
 }
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;

@@ -18,7 +18,7 @@ namespace {
 struct TempRoot {
   fs::path path;
   explicit TempRoot(const std::string& tag) {
-    path = fs::temp_directory_path() / ("bcp_la_" + tag + "_" + std::to_string(::getpid()));
+    path = bcp::test::process_temp_dir() / ("bcp_la_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
   }
   ~TempRoot() {

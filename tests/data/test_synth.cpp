@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support.h"
+
 #include "bcp/data/acdc.h"
 #include "bcp/data/case_list.h"
 #include "bcp/data/la.h"
@@ -20,7 +22,7 @@ namespace {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("bcp_synth_" + tag + "_" + std::to_string(::getpid()));
+    path = bcp::test::process_temp_dir() / ("bcp_synth_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
   }
   ~TempDir() {

@@ -23,7 +23,7 @@ namespace {
 /// A fresh folder under the system temp dir, removed at the end of the test.
 struct TempDir {
   fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / name) {
+  explicit TempDir(const std::string& name) : path(bcp::test::process_temp_dir() / name) {
     fs::remove_all(path);
     fs::create_directories(path);
   }

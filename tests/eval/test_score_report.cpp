@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../support.h"
+
 #include "bcp/eval/score_report.h"
 #include "bcp/io/h5.h"
 
@@ -32,7 +34,7 @@ std::string slurp(const fs::path& p) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("bcp_test_score_report_" + name);
+  const fs::path d = bcp::test::process_temp_dir() / ("bcp_test_score_report_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

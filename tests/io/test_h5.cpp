@@ -3,14 +3,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "bcp/io/h5.h"
 #include "../support.h"
+#include "bcp/io/h5.h"
 
 namespace fs = std::filesystem;
 using bcp::io::H5File;
 
 TEST(H5, RoundTripsTensorsAndAttributes) {
-  fs::path p = fs::temp_directory_path() / "bcp_test_h5_roundtrip.h5";
+  fs::path p = bcp::test::process_temp_dir() / "bcp_test_h5_roundtrip.h5";
   auto f = torch::randn({3, 4, 5});
   auto u = torch::randint(0, 4, {2, 7}).to(torch::kUInt8);
   {
@@ -35,18 +35,21 @@ TEST(H5, RoundTripsTensorsAndAttributes) {
 }
 
 TEST(H5, ErrorsNameTheFileAndObject) {
-  fs::path missing = fs::temp_directory_path() / "bcp_no_such_file.h5";
+  fs::path missing = bcp::test::process_temp_dir() / "bcp_no_such_file.h5";
   try {
     H5File f(missing.string());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();
   }
-  fs::path junk = fs::temp_directory_path() / "bcp_junk.h5";
+  fs::path junk = bcp::test::process_temp_dir() / "bcp_junk.h5";
   std::ofstream(junk) << "not hdf5";
   EXPECT_THROW(H5File f(junk.string()), std::runtime_error);
-  fs::path p = fs::temp_directory_path() / "bcp_test_h5_missing_key.h5";
-  { H5File out(p.string(), H5File::Mode::kTruncate); out.write("x", torch::zeros({2})); }
+  fs::path p = bcp::test::process_temp_dir() / "bcp_test_h5_missing_key.h5";
+  {
+    H5File out(p.string(), H5File::Mode::kTruncate);
+    out.write("x", torch::zeros({2}));
+  }
   try {
     bcp::io::read_h5(p.string(), "label");
     FAIL() << "expected an error";

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support.h"
+
 #include "bcp/io/h5.h"
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
@@ -18,7 +20,7 @@ namespace {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("bcp_" + tag + "_" + std::to_string(::getpid()));
+    path = bcp::test::process_temp_dir() / ("bcp_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
     fs::create_directories(path);
   }

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support.h"
+
 #include "bcp/io/nifti.h"
 
 namespace fs = std::filesystem;
@@ -20,7 +22,7 @@ namespace {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("bcp_" + tag + "_" + std::to_string(::getpid()));
+    path = bcp::test::process_temp_dir() / ("bcp_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
     fs::create_directories(path);
   }

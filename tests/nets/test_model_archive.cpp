@@ -43,7 +43,7 @@ TEST(ModelArchive, SaveLoadIsBitIdenticalForBothNetworks) {
   for (const auto& [c, shape] :
        {std::pair{cfg("unet2d", 4), std::vector<int64_t>{2, 1, 32, 32}},
         std::pair{cfg("vnet", 2), std::vector<int64_t>{2, 1, 32, 32, 32}}}) {
-    fs::path p = fs::temp_directory_path() / ("bcp_test_model_" + c.arch + ".h5");
+    fs::path p = bcp::test::process_temp_dir() / ("bcp_test_model_" + c.arch + ".h5");
     auto net = make_model(c);
     auto x = torch::randn(shape);
     train_a_little(*net, x);
@@ -65,7 +65,7 @@ TEST(ModelArchive, SaveLoadIsBitIdenticalForBothNetworks) {
 }
 
 TEST(ModelArchive, SeveralNetworksUnderPrefixes) {
-  fs::path p = fs::temp_directory_path() / "bcp_test_model_prefixes.h5";
+  fs::path p = bcp::test::process_temp_dir() / "bcp_test_model_prefixes.h5";
   auto student = make_model(cfg("unet2d", 4));
   auto teacher = make_model(cfg("unet2d", 4));
   std::map<std::string, torch::Tensor> tensors;
@@ -97,7 +97,7 @@ TEST(ModelArchive, ConfigMustDescribeTheNetwork) {
 }
 
 TEST(ModelArchive, DamagedWeightsNameTheFileAndKey) {
-  fs::path p = fs::temp_directory_path() / "bcp_test_model_damaged.h5";
+  fs::path p = bcp::test::process_temp_dir() / "bcp_test_model_damaged.h5";
   auto net = make_model(cfg("unet2d", 4));
   std::map<std::string, torch::Tensor> tensors;
   nlohmann::json meta;

@@ -75,7 +75,7 @@ TEST(StateDict, MismatchesNameTheKeyAndLeaveTheModuleUntouched) {
 }
 
 TEST(StateDict, H5ErrorsNameTheFileAndKey) {
-  fs::path p = fs::temp_directory_path() / "bcp_test_state_dict_bad.h5";
+  fs::path p = bcp::test::process_temp_dir() / "bcp_test_state_dict_bad.h5";
   UNet2d net(UNet2dOptions(1, 4));
   {
     bcp::io::H5File out(p.string(), bcp::io::H5File::Mode::kTruncate);

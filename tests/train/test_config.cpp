@@ -80,7 +80,7 @@ TEST(Config, ValidationNamesTheKey) {
 }
 
 TEST(Config, FilesRejectUnknownKeysAndBadJson) {
-  fs::path p = fs::temp_directory_path() / "bcp_cfg_test.json";
+  fs::path p = bcp::test::process_temp_dir() / "bcp_cfg_test.json";
   std::ofstream(p) << R"({"dataset": "acdc", "shedule": {}})";
   try {
     load_config(p.string());

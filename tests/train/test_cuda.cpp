@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <random>
 
+#include "../support.h"
+
 #include "bcp/io/tensor_archive.h"
 #include "bcp/train/config.h"
 #include "bcp/train/steps.h"
@@ -62,7 +64,7 @@ TEST(CudaBf16, SupervisedAndBcpStepsRunWithFp32MasterWeights) {
 TEST(CudaResume, CheckpointsCarryTheCudaGeneratorStates) {
   BCP_REQUIRE_CUDA();
   const fs::path dir =
-      fs::temp_directory_path() / ("bcp_test_cuda_" + std::to_string(std::random_device{}()));
+      bcp::test::process_temp_dir() / ("bcp_test_cuda_" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   const std::string path = (dir / "state.h5").string();
   auto net = nets::make_model({"unet2d", 1, 4});

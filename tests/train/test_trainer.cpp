@@ -20,7 +20,7 @@ namespace {
 // A tiny synthetic ACDC root shared by the tests of this file.
 const std::string& tiny_acdc() {
   static const std::string root = [] {
-    fs::path p = fs::temp_directory_path() / "bcp_test_trainer_acdc";
+    fs::path p = bcp::test::process_temp_dir() / "bcp_test_trainer_acdc";
     fs::remove_all(p);
     data::SynthAcdcOptions o;
     o.seed = 5;
@@ -52,7 +52,7 @@ TrainConfig tiny_config(const std::string& method) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("bcp_test_trainer_" + name);
+  fs::path p = bcp::test::process_temp_dir() / ("bcp_test_trainer_" + name);
   fs::remove_all(p);
   return p;
 }
@@ -249,7 +249,7 @@ TEST(Trainer, BadInputsAreClearErrors) {
 
 TEST(Trainer, LaBcpRunsEndToEndAndResumesBitExactly) {
   static const std::string root = [] {
-    fs::path p = fs::temp_directory_path() / "bcp_test_trainer_la";
+    fs::path p = bcp::test::process_temp_dir() / "bcp_test_trainer_la";
     fs::remove_all(p);
     data::SynthLaOptions o;
     o.seed = 3;
