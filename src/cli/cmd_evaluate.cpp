@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bcp/eval/evaluate.h"
+#include "case_progress.h"
 #include "command.h"
 
 namespace {
@@ -43,10 +44,12 @@ void setup_evaluate(CLI::App& app) {
       "--no-predictions", [opts](int64_t) { opts->save_predictions = false; },
       "Do not write predictions/");
   cmd->callback([opts] {
-    opts->progress = [](const std::string& name, size_t i, size_t n) {
-      std::cerr << "[" << (i + 1) << "/" << n << "] " << name << "\n";
+    opts->progress = [print = bcp::cli::case_progress()](const std::string& name, size_t i,
+                                                         size_t n) {
+      print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name);
     };
     const bcp::eval::ScoreReport report = bcp::eval::evaluate(*opts);
+    opts->progress = nullptr;  // the last copy: erases the live line before the table
     std::cout << bcp::eval::format_table(report) << "wrote "
               << (std::filesystem::path(opts->out_dir) / "metrics.json").string() << "\n";
   });

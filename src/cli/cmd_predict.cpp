@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "bcp/eval/predict.h"
+#include "case_progress.h"
 #include "command.h"
 
 namespace {
@@ -32,13 +33,15 @@ void setup_predict(CLI::App& app) {
       "--save-probabilities", o->save_probabilities,
       "Also write OUT/probabilities/NAME.h5: class probabilities (C, mask axes), float32");
   cmd->callback([o] {
-    o->progress = [](const bcp::eval::PredictedCase& c, size_t i, size_t n) {
+    o->progress = [print = bcp::cli::case_progress()](const bcp::eval::PredictedCase& c, size_t i,
+                                                      size_t n) {
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.1f", c.seconds);
-      std::cerr << "[" << (i + 1) << "/" << n << "] " << c.input << " -> " << c.output << " ("
-                << secs << " s)\n";
+      print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + c.input + " -> " +
+            c.output + " (" + secs + " s)");
     };
     const auto done = bcp::eval::predict(*o);
+    o->progress = nullptr;  // the last copy: erases the live line before the summary
     std::cout << "wrote " << done.size() << " mask" << (done.size() == 1 ? "" : "s") << " to "
               << o->out_dir << "\n";
   });

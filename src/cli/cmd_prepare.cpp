@@ -8,6 +8,7 @@
 #include "bcp/data/prepare.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/train/prepared_config.h"
+#include "case_progress.h"
 #include "command.h"
 
 namespace {
@@ -25,10 +26,12 @@ void run_prepare(PrepareArgs& a) {
     o.ct_low = a.ct_window[0];
     o.ct_high = a.ct_window[1];
   }
-  const auto prepared =
-      bcp::data::prepare_nnunet(o, [](const std::string& name, size_t i, size_t n) {
-        std::cerr << "[" << (i + 1) << "/" << n << "] " << name << "\n";
-      });
+  const auto prepared = [&] {
+    auto print = bcp::cli::case_progress();  // its live line is erased when this returns
+    return bcp::data::prepare_nnunet(o, [print](const std::string& name, size_t i, size_t n) {
+      print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name);
+    });
+  }();
   const auto config = bcp::train::config_for_prepared(prepared);
   const std::string config_path = (std::filesystem::path(o.out_dir) / "bcp.json").string();
   bcp::io::write_file_atomically(config_path, bcp::train::config_to_json(config).dump(2) + "\n");

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "bcp/train/tensorboard.h"
+#include "bcp/util/progress.h"
 
 namespace bcp::train {
 
@@ -17,6 +18,11 @@ RunLog::RunLog(const std::string& dir, bool echo) : dir_(dir), echo_(echo) {
   human_.open(dir + "/log.txt", std::ios::app);
   machine_.open(dir + "/metrics.jsonl", std::ios::app);
   if (!human_ || !machine_) throw std::runtime_error(dir + ": cannot open the run's log files");
+  if (echo_) progress_ = std::make_unique<util::ProgressLine>(stdout);
+}
+
+void RunLog::status(const std::string& text) {
+  if (progress_) progress_->update(text);
 }
 
 void RunLog::info(const std::string& line) {
@@ -27,6 +33,7 @@ void RunLog::info(const std::string& line) {
   s << "[" << std::put_time(&tm, "%H:%M:%S") << "] " << line;
   human_ << s.str() << "\n";
   human_.flush();
+  if (progress_) progress_->clear();  // the plain line goes above the live one
   if (echo_) std::cout << s.str() << std::endl;
 }
 

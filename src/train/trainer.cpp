@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -23,6 +24,7 @@
 #include "bcp/train/training_set.h"
 #include "bcp/train/validation.h"
 #include "bcp/util/device.h"
+#include "bcp/util/progress.h"
 
 namespace bcp::train {
 namespace fs = std::filesystem;
@@ -104,6 +106,9 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
   };
   double loss_sum = 0, step_s_sum = 0;
   int64_t loss_n = 0;
+  const auto stage_t0 = Clock::now();
+  const int64_t first_iteration = loop.iteration;
+  std::string last_val = "";
   while (loop.iteration < iters) {
     double lr = learning_rate(c_.optim, loop.iteration, iters);
     set_learning_rate(optimizer, lr);
@@ -125,6 +130,17 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
                           {"step_seconds", step_s}};
     rec.update(st.parts);
     log_.record("step", rec);
+    {
+      const double elapsed = std::chrono::duration<double>(Clock::now() - stage_t0).count();
+      const double rate = static_cast<double>(loop.iteration - first_iteration) / elapsed;
+      char text[160];
+      std::snprintf(
+          text, sizeof text, "%s %lld/%lld loss %.4f %.2f it/s ETA %s", stage.c_str(),
+          static_cast<long long>(loop.iteration), static_cast<long long>(iters),
+          loss_sum / static_cast<double>(loss_n), rate,
+          util::format_duration(static_cast<double>(iters - loop.iteration) / rate).c_str());
+      log_.status(text + last_val);
+    }
     if (c_.schedule.log_every > 0 && loop.iteration % c_.schedule.log_every == 0) {
       std::ostringstream line;
       line << stage << " iteration " << loop.iteration << "/" << iters << ": loss "
@@ -142,6 +158,11 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
       if (better) {
         loop.best_dice = v.mean_dice;
         loop.best_iteration = loop.iteration;
+      }
+      {
+        char val[64];
+        std::snprintf(val, sizeof val, " | val Dice %.4f (best %.4f)", v.mean_dice, loop.best_dice);
+        last_val = val;
       }
       nlohmann::json vrec = {{"stage", stage},           {"iteration", loop.iteration},
                              {"mean_dice", v.mean_dice}, {"mean_hd95", v.mean_hd95},

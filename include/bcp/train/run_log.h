@@ -13,6 +13,11 @@
 namespace bcp::train {
 
 class EventWriter;
+}  // namespace bcp::train
+namespace bcp::util {
+class ProgressLine;
+}  // namespace bcp::util
+namespace bcp::train {
 
 class RunLog {
  public:
@@ -22,6 +27,8 @@ class RunLog {
   ~RunLog();
   /// One human line, prefixed with the wall-clock time.
   void info(const std::string& line);
+  /// The live status line (on a terminal, when echoing; see util/progress.h); not logged.
+  void status(const std::string& text);
   /// One machine record; `kind` is "step", "validation", "stage" or "event". Step and validation
   /// records with a "stage" and an "iteration" also go to TensorBoard: every number as a scalar
   /// ("train/" or "val/" + key), every list of numbers per class ("val/dice/class_1", ...).
@@ -34,6 +41,7 @@ class RunLog {
   std::ofstream machine_;
   bool echo_;
   std::map<std::string, std::unique_ptr<EventWriter>> writers_;  ///< per stage
+  std::unique_ptr<util::ProgressLine> progress_;
 };
 
 }  // namespace bcp::train
