@@ -81,6 +81,13 @@ std::string error_of(Fn fn) {
   return "";
 }
 
+/// Newlines in `s`: one-line errors have one.
+inline int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
 /// A path in single quotes for run_cli.
 inline std::string quoted(const std::filesystem::path& p) {
   return "'" + p.string() + "'";

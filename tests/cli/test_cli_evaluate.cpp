@@ -23,12 +23,7 @@ RunResult run_evaluate(const std::string& args) {
 std::string q(const fs::path& p) {
   return bcp::test::quoted(p);
 }
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using bcp::test::count_lines;
 
 TEST(CliEvaluate, MissingCheckpointIsOneLine) {
   const fs::path tmp = bcp::test::process_temp_dir() / "bcp_test_cli_evaluate_missing";

@@ -23,12 +23,7 @@ using bcp::test::TempDir;
 std::string q(const fs::path& p) {
   return bcp::test::quoted(p);
 }
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using bcp::test::count_lines;
 
 fs::path fixture(const std::string& name) {
   return bcp::test::parity_file("checkpoints/" + name);
