@@ -29,9 +29,11 @@ std::string AcdcRoot::list_path(const std::string& list_name) const {
   return (fs::path(root) / list_name).string();
 }
 std::string AcdcRoot::slice_path(const std::string& name) const {
+  check_case_name(name);
   return (fs::path(root) / "data" / "slices" / (name + ".h5")).string();
 }
 std::string AcdcRoot::volume_path(const std::string& name) const {
+  check_case_name(name);
   return (fs::path(root) / "data" / (name + ".h5")).string();
 }
 std::vector<std::string> AcdcRoot::read_list(const std::string& list_name) const {

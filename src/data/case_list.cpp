@@ -17,16 +17,35 @@ std::vector<std::string> read_case_list(const std::string& path) {
   }
   std::vector<std::string> names;
   std::string line;
+  size_t line_no = 0;
   while (std::getline(in, line)) {
+    ++line_no;
     // Leading whitespace is kept on purpose: it would be part of a (strange) name, and the
     // real lists never have it; trailing blanks come from editors and Windows line ends.
     size_t end = line.find_last_not_of(" \t\r");
     if (end == std::string::npos) continue;
     names.push_back(line.substr(0, end + 1));
+    if (!is_plain_case_name(names.back()))
+      throw std::runtime_error(path + ":" + std::to_string(line_no) + ": case name \"" +
+                               names.back() +
+                               "\" is not a plain name (no '/', '\\' or '..'): cases stay "
+                               "inside the data root");
   }
   if (in.bad()) throw std::runtime_error(path + ": read error in case list");
   if (names.empty()) throw std::runtime_error(path + ": empty split (no case names)");
   return names;
+}
+
+bool is_plain_case_name(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
+}
+
+void check_case_name(const std::string& name) {
+  if (!is_plain_case_name(name))
+    throw std::invalid_argument("case name \"" + name +
+                                "\" is not a plain name (no '/', '\\' or '..'): cases stay "
+                                "inside the data root");
 }
 
 std::string patient_of(const std::string& name) {

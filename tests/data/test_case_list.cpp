@@ -5,7 +5,10 @@
 #include <fstream>
 
 #include "../support.h"
+#include "bcp/data/acdc.h"
 #include "bcp/data/case_list.h"
+#include "bcp/data/la.h"
+#include "bcp/nets/model_archive.h"
 
 namespace fs = std::filesystem;
 using bcp::data::read_case_list;
@@ -60,6 +63,42 @@ TEST(CaseList, MissingFileNamesIt) {
     EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("no such"), std::string::npos) << e.what();
   }
+}
+
+TEST(CaseList, NamesThatLeaveTheDataRootAreRefusedWithTheirLine) {
+  for (const std::string bad : {"../outside", "/etc/passwd", "a/b", "..", "a\\b"}) {
+    const fs::path p = temp_file("escape");
+    write_bytes(p, "patient001_frame01\n" + bad + "\n");
+    const std::string msg = bcp::test::error_of([&] { read_case_list(p.string()); });
+    EXPECT_NE(msg.find(p.string() + ":2:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not a plain name"), std::string::npos) << msg;
+    // The roots refuse such names too, whoever passes them.
+    EXPECT_THROW(bcp::data::AcdcRoot{"root"}.volume_path(bad), std::invalid_argument) << bad;
+    EXPECT_THROW(bcp::data::AcdcRoot{"root"}.slice_path(bad), std::invalid_argument) << bad;
+    EXPECT_THROW(bcp::data::LaRoot{"root"}.volume_path(bad), std::invalid_argument) << bad;
+  }
+  EXPECT_TRUE(bcp::data::is_plain_case_name("patient001_frame01_slice_3"));
+  EXPECT_TRUE(bcp::data::is_plain_case_name("..hidden"));  // a name, not a parent folder
+}
+
+TEST(CaseList, EvaluateWithAnEscapingListWritesNothing) {
+  bcp::test::TempDir tmp("caselist_evaluate");
+  const fs::path root = tmp.path / "root";
+  fs::create_directories(root / "data");
+  write_bytes(root / "evil.list", "../../victim\n");
+  bcp::nets::ModelConfig c;
+  c.arch = "unet2d";
+  c.num_classes = 4;
+  c.base_filters = 4;
+  auto net = bcp::nets::make_model(c);
+  bcp::nets::save_model((tmp.path / "m.h5").string(), *net, c, {{"dataset", "acdc"}});
+  const auto r = bcp::test::run_cli(
+      "evaluate --model " + bcp::test::quoted(tmp.path / "m.h5") + " --data " +
+      bcp::test::quoted(root) + " --list evil.list --out " + bcp::test::quoted(tmp.path / "out"));
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.output.find("evil.list:1:"), std::string::npos) << r.output;
+  EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+  EXPECT_FALSE(fs::exists(tmp.path / "out"));
 }
 
 TEST(CaseList, WriteThenReadRoundTrips) {

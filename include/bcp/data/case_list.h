@@ -7,9 +7,16 @@
 namespace bcp::data {
 
 /// Names in `path`, in file order. Trailing spaces/tabs and CR (CRLF files) are stripped, blank
-/// lines skipped. Throws std::runtime_error naming the file when it is missing/unreadable or
-/// holds no name ("empty split").
+/// lines skipped. Throws std::runtime_error naming the file when it is missing/unreadable, holds
+/// no name ("empty split"), or holds a name that is not a plain one (naming the line; see
+/// is_plain_case_name).
 std::vector<std::string> read_case_list(const std::string& path);
+
+/// A case name that stays inside its data root as a file or folder name: not empty, not "." or
+/// "..", no '/', '\\' or NUL. Lists with "../x" or "/abs" would read and write outside the root.
+bool is_plain_case_name(const std::string& name);
+/// Throws std::invalid_argument naming `name` unless is_plain_case_name(name).
+void check_case_name(const std::string& name);
 
 /// The patient a case name belongs to: the text before "_frame" ("patient003_frame01_slice_4"
 /// -> "patient003"), else before "_slice", else the whole name.
