@@ -27,37 +27,14 @@ std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& 
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string file = entry.path().filename().string();
     if (!entry.is_regular_file() || !ends_with(file, ending)) continue;
-    const std::string stem = file.substr(0, file.size() - ending.size());
-    const auto us = stem.rfind('_');
-    const std::string digits = us == std::string::npos ? "" : stem.substr(us + 1);
-    if (us == 0 || digits.size() != 4 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    std::string case_name;
+    const int channel = channel_of_stem(file.substr(0, file.size() - ending.size()), &case_name);
+    if (channel < 0)
       throw std::runtime_error(entry.path().string() +
                                ": image names must end in _XXXX (channel) before " + ending);
-    out[stem.substr(0, us)][std::stoi(digits)] = entry.path().string();
+    out[case_name][channel] = entry.path().string();
   }
   return out;
-}
-
-std::vector<std::string> channel_list(const std::string& name,
-                                      const std::map<int, std::string>& files, size_t channels,
-                                      const fs::path& dir, const std::string& ending) {
-  std::vector<std::string> images;
-  for (size_t c = 0; c < channels; ++c) {
-    auto it = files.find(static_cast<int>(c));
-    if (it == files.end()) {
-      char suffix[24];
-      std::snprintf(suffix, sizeof suffix, "_%04zu", c);
-      throw std::runtime_error((dir / (name + suffix + ending)).string() + ": channel " +
-                               std::to_string(c) + " of case " + name + " is missing");
-    }
-    images.push_back(it->second);
-  }
-  if (files.size() > channels)
-    throw std::runtime_error((dir / name).string() + "_*: case " + name + " has " +
-                             std::to_string(files.size()) + " channel files, dataset.json names " +
-                             std::to_string(channels));
-  return images;
 }
 
 }  // namespace
@@ -148,6 +125,41 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
   }
   if (ds.training.empty()) throw std::runtime_error(images_dir.string() + ": no training images");
   return ds;
+}
+
+int channel_of_stem(const std::string& stem, std::string* case_name) {
+  if (stem.size() <= 5 || stem[stem.size() - 5] != '_') return -1;
+  const std::string digits = stem.substr(stem.size() - 4);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return -1;
+  *case_name = stem.substr(0, stem.size() - 5);
+  return std::stoi(digits);
+}
+
+std::string channel_file_name(const std::string& case_name, size_t channel,
+                              const std::string& ending) {
+  char suffix[24];
+  std::snprintf(suffix, sizeof suffix, "_%04zu", channel);
+  return case_name + suffix + ending;
+}
+
+std::vector<std::string> channel_list(const std::string& case_name,
+                                      const std::map<int, std::string>& files, size_t channels,
+                                      const std::string& dir, const std::string& ending) {
+  std::vector<std::string> images;
+  for (size_t c = 0; c < channels; ++c) {
+    auto it = files.find(static_cast<int>(c));
+    if (it == files.end())
+      throw std::runtime_error((fs::path(dir) / channel_file_name(case_name, c, ending)).string() +
+                               ": channel " + std::to_string(c) + " of case " + case_name +
+                               " is missing");
+    images.push_back(it->second);
+  }
+  if (files.size() > channels)
+    throw std::runtime_error((fs::path(dir) / case_name).string() + "_*: case " + case_name +
+                             " has " + std::to_string(files.size()) + " channel files, expected " +
+                             std::to_string(channels));
+  return images;
 }
 
 std::vector<NnunetCase> find_nnunet_images(const std::string& dir, const std::string& file_ending,

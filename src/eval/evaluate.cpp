@@ -83,8 +83,9 @@ std::string dataset_of(const nlohmann::json& meta, const nets::ModelConfig& conf
 // model the run never validated.
 void protocol_from_meta(const nlohmann::json& meta, const std::string& dataset,
                         ModelEvaluateOptions& o) {
-  if (!meta.is_object() || !meta.contains("config") || !meta["config"].is_object()) return;
-  const auto& c = meta["config"];
+  const nlohmann::json* config = checkpoint_config(meta);
+  if (!config) return;
+  const auto& c = *config;
   if (c.contains("data") && c["data"].contains("patch") && c["data"]["patch"].is_array()) {
     auto patch = c["data"]["patch"].get<std::vector<int64_t>>();
     if (dataset == "acdc" && patch.size() == 2) o.acdc.size = patch[0];
@@ -140,6 +141,15 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& pr
                            torch::Tensor* probabilities) {
   check_dataset_fits(model, options.dataset);
   return run_protocol(model, predictor, image, options, probabilities);
+}
+
+const nlohmann::json* checkpoint_config(const nlohmann::json& meta) {
+  if (!meta.is_object()) return nullptr;
+  if (meta.contains("config") && meta["config"].is_object()) return &meta["config"];
+  if (meta.contains("extra") && meta["extra"].is_object() && meta["extra"].contains("config") &&
+      meta["extra"]["config"].is_object())
+    return &meta["extra"]["config"];
+  return nullptr;
 }
 
 ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,

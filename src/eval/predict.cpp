@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "bcp/data/intensity.h"
+#include "bcp/data/nnunet.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/eval/largest_component.h"
 #include "bcp/io/atomic_file.h"
@@ -51,22 +52,12 @@ std::pair<std::string, std::string> split_name(const std::string& path) {
   return {name.substr(0, name.size() - ext.size()), ext};
 }
 
-/// nnU-Net's channel suffix: "CASE_0001" -> ("CASE", 1); -1 when the stem has none.
-int channel_suffix(const std::string& stem, std::string* case_name) {
-  if (stem.size() <= 5 || stem[stem.size() - 5] != '_') return -1;
-  const std::string digits = stem.substr(stem.size() - 4);
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return -1;
-  *case_name = stem.substr(0, stem.size() - 5);
-  return std::stoi(digits);
-}
-
 /// The output file name for a case: the same name, single-file formats for two-file ones, and
 /// nnU-Net's channel suffix dropped (CASE_0000.nii.gz -> CASE.nii.gz, as labelsTs names it).
 std::string output_name(const std::string& input) {
   auto [stem, ext] = split_name(input);
   std::string case_name;
-  if (channel_suffix(stem, &case_name) == 0) stem = case_name;
+  if (data::channel_of_stem(stem, &case_name) == 0) stem = case_name;
   const std::string low = lower(ext);
   if (low == ".nhdr") return stem + ".nrrd";
   if (low == ".mhd") return stem + ".mha";
@@ -122,7 +113,7 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
     }
     auto [stem, ext] = split_name(f);
     std::string case_name;
-    const int channel = channel_suffix(stem, &case_name);
+    const int channel = data::channel_of_stem(stem, &case_name);
     if (channel < 0)
       throw std::invalid_argument(f + ": a " + std::to_string(channels) +
                                   "-channel model reads scans named CASE_0000" + ext + " .. CASE_" +
@@ -131,9 +122,7 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
     if (one_file) {  // the other channels of the given file
       const fs::path dir = fs::path(f).parent_path();
       for (int64_t k = 0; k < channels; ++k) {
-        char suffix[16];
-        std::snprintf(suffix, sizeof suffix, "_%04d", static_cast<int>(k));
-        const fs::path sibling = dir / (case_name + suffix + ext);
+        const fs::path sibling = dir / data::channel_file_name(case_name, k, ext);
         if (fs::exists(sibling)) groups[{case_name, ext}][static_cast<int>(k)] = sibling.string();
       }
     }
@@ -141,21 +130,8 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
   for (const auto& [key, by_channel] : groups) {
     const auto& [case_name, ext] = key;
     InputCase c;
-    for (int64_t k = 0; k < channels; ++k) {
-      char suffix[16];
-      std::snprintf(suffix, sizeof suffix, "_%04d", static_cast<int>(k));
-      auto it = by_channel.find(static_cast<int>(k));
-      if (it == by_channel.end())
-        throw std::runtime_error(
-            (fs::path(by_channel.begin()->second).parent_path() / (case_name + suffix + ext))
-                .string() +
-            ": missing; the model takes " + std::to_string(channels) + " channels");
-      c.files.push_back(it->second);
-    }
-    if (by_channel.size() > static_cast<size_t>(channels))
-      throw std::runtime_error(by_channel.rbegin()->second + ": channel " +
-                               std::to_string(by_channel.rbegin()->first) +
-                               " but the model takes " + std::to_string(channels));
+    c.files = data::channel_list(case_name, by_channel, channels,
+                                 fs::path(by_channel.begin()->second).parent_path().string(), ext);
     c.output = output_name(c.files[0]);
     cases.push_back(c);
   }
@@ -169,14 +145,7 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
 data::IntensityNorm intensity_of(const json& meta, const std::string& dataset) {
   data::IntensityNorm norm;
   norm.kind = "auto";
-  // A trainer's checkpoint keeps its config at the top; save_model's files under "extra".
-  const json* config = nullptr;
-  if (meta.is_object() && meta.contains("config") && meta["config"].is_object())
-    config = &meta["config"];
-  else if (meta.is_object() && meta.contains("extra") && meta["extra"].is_object() &&
-           meta["extra"].contains("config") && meta["extra"]["config"].is_object())
-    config = &meta["extra"]["config"];
-  if (config) {
+  if (const json* config = checkpoint_config(meta)) {
     const auto& d = config->value("data", json::object());
     if (d.contains("intensity") && d["intensity"].is_string()) norm.kind = d["intensity"];
     if (d.contains("ct_window") && d["ct_window"].is_array() && d["ct_window"].size() == 2) {
@@ -253,10 +222,7 @@ Loaded load_input(const InputCase& c, int64_t model_dims, int64_t channels,
 /// masks (what `bcp score --pred OUT` reads).
 std::string probabilities_path(const std::string& mask_path) {
   const fs::path p(mask_path);
-  std::string name = p.filename().string();
-  const std::string low = lower(name);
-  const size_t ext = ends_with(low, ".nii.gz") ? name.size() - 7 : name.rfind('.');
-  return (p.parent_path() / "probabilities" / (name.substr(0, ext) + ".h5")).string();
+  return (p.parent_path() / "probabilities" / (split_name(mask_path).first + ".h5")).string();
 }
 
 void write_probabilities(const std::string& path, const Loaded& in, torch::Tensor prob,

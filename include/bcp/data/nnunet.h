@@ -4,6 +4,7 @@
 //   DIR/labelsTr/CASE<ending>           integer label map
 //   DIR/imagesTs/CASE_0000<ending>      optional, unlabeled test images
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,17 @@ NnunetDataset read_nnunet_dataset(const std::string& dir);
 /// when a channel is missing or the folder holds no image.
 std::vector<NnunetCase> find_nnunet_images(const std::string& dir, const std::string& file_ending,
                                            size_t channels);
+
+/// nnU-Net's channel suffix of a file stem: "CASE_0001" -> 1, with *case_name = "CASE"; -1 when
+/// the stem does not end in _XXXX (four digits) after a non-empty case name.
+int channel_of_stem(const std::string& stem, std::string* case_name);
+/// "CASE_0001<ending>": the file name of one channel.
+std::string channel_file_name(const std::string& case_name, size_t channel,
+                              const std::string& ending);
+/// The files of channels 0..channels-1 of one case, from channel -> path. Throws naming the file
+/// expected in `dir` when a channel is missing, or the case when it has more files.
+std::vector<std::string> channel_list(const std::string& case_name,
+                                      const std::map<int, std::string>& files, size_t channels,
+                                      const std::string& dir, const std::string& ending);
 
 }  // namespace bcp::data

@@ -59,6 +59,9 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& predictor,
                            const torch::Tensor& image, const ModelEvaluateOptions& options,
                            torch::Tensor* probabilities = nullptr);
+/// The training config a checkpoint carries: meta.config (a trainer's checkpoint) or
+/// meta.extra.config (save_model's files); null when it has none.
+const nlohmann::json* checkpoint_config(const nlohmann::json& meta);
 /// The protocol a checkpoint was trained for: the dataset from its meta (training config, extra
 /// meta, else the architecture: unet2d -> acdc, vnet -> la), the ACDC slice size and the LA patch
 /// and stride from the training config when the checkpoint has one, defaults otherwise.
