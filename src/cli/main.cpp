@@ -13,6 +13,11 @@ std::vector<CommandEntry>& command_registry() {
 }
 }  // namespace bcp::cli
 
+namespace {
+/// Exit codes (README): 0 success, 1 the command failed (input, data, files), 2 bad command line.
+constexpr int kUsageExitCode = 2;
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"bcp: semi-supervised medical image segmentation (Bidirectional Copy-Paste)"};
   app.require_subcommand(1);
@@ -24,7 +29,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Usage errors get the same one-line form as every other error, and their own exit code.
+    std::string where = "bcp";
+    for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::cerr << "bcp: error: " << bcp::util::error_message(e) << " (see '" << where
+              << " --help')\n";
+    return kUsageExitCode;
   } catch (const std::exception& e) {
     std::cerr << "bcp: error: " << bcp::util::error_message(e) << "\n";
     return 1;

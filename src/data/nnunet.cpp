@@ -39,6 +39,30 @@ std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& 
 
 }  // namespace
 
+std::vector<std::string> nnunet_class_names(const json& meta, const std::string& meta_path) {
+  auto bad = [&](const std::string& why) { return std::runtime_error(meta_path + ": " + why); };
+  std::vector<std::string> class_names;
+  if (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].size() < 2)
+    throw bad("labels must map at least two names to values, e.g. {\"background\": 0, \"LV\": 1}");
+  std::map<int64_t, std::string> by_value;
+  for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
+    if (!it.value().is_number_integer())
+      throw bad("label \"" + it.key() + "\" must be one integer (region lists are not supported)");
+    const int64_t v = it.value();
+    if (!by_value.emplace(v, it.key()).second)
+      throw bad("label value " + std::to_string(v) + " is given twice");
+  }
+  int64_t expect = 0;
+  for (const auto& [v, name] : by_value) {
+    if (v != expect)
+      throw bad("label values must be 0..K-1 with 0 = background; value " + std::to_string(expect) +
+                " is missing");
+    class_names.push_back(name);
+    ++expect;
+  }
+  return class_names;
+}
+
 NnunetDataset read_nnunet_dataset(const std::string& dir) {
   const fs::path root(dir);
   const fs::path meta_path = root / "dataset.json";
@@ -82,24 +106,7 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
     ds.channel_names[idx] = it.value().get<std::string>();
   }
 
-  if (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].size() < 2)
-    throw bad("labels must map at least two names to values, e.g. {\"background\": 0, \"LV\": 1}");
-  std::map<int64_t, std::string> by_value;
-  for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
-    if (!it.value().is_number_integer())
-      throw bad("label \"" + it.key() + "\" must be one integer (region lists are not supported)");
-    const int64_t v = it.value();
-    if (!by_value.emplace(v, it.key()).second)
-      throw bad("label value " + std::to_string(v) + " is given twice");
-  }
-  int64_t expect = 0;
-  for (const auto& [v, name] : by_value) {
-    if (v != expect)
-      throw bad("label values must be 0..K-1 with 0 = background; value " + std::to_string(expect) +
-                " is missing");
-    ds.class_names.push_back(name);
-    ++expect;
-  }
+  ds.class_names = nnunet_class_names(meta, meta_path.string());
 
   const fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";
   const auto images = channel_files(images_dir, ds.file_ending);

@@ -9,6 +9,7 @@
 #include "bcp/data/case_list.h"
 #include "bcp/data/la.h"
 #include "bcp/eval/binary_metrics.h"
+#include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
 #include "bcp/io/tensor_archive.h"
@@ -205,9 +206,8 @@ void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, co
     throw std::invalid_argument("evaluate: case " + c.name + ": " + util::error_message(e));
   }
   const int num_classes = static_cast<int>(model.config().num_classes);
-  auto scores = per_class_scores(pred, c.label.to(torch::kCPU), num_classes);
-  for (size_t k = 0; k < scores.size(); ++k)
-    report.cases.push_back({c.name, static_cast<int>(k) + 1, scores[k]});
+  const auto scored = case_scores(c.name, pred, c.label.to(torch::kCPU), num_classes);
+  report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   if (!options.predictions_dir.empty())
     write_prediction(options.predictions_dir, c.name, pred, options.dataset,
                      options.prediction_format);
@@ -280,8 +280,14 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   mopt.dataset = dataset;
   protocol_from_meta(archive.meta, dataset, mopt);
   mopt.la.window.window_batch = options.window_batch;
-  if (options.save_predictions)
-    mopt.predictions_dir = (fs::path(options.out_dir) / "predictions").string();
+  // Masks go to predictions.incomplete/ and take their final name only with metrics.json, so a
+  // run that stops half-way never leaves a predictions/ folder that looks complete.
+  const fs::path final_predictions = fs::path(options.out_dir) / "predictions";
+  const fs::path staged_predictions = fs::path(options.out_dir) / "predictions.incomplete";
+  if (options.save_predictions) {
+    fs::remove_all(staged_predictions);
+    mopt.predictions_dir = staged_predictions.string();
+  }
   mopt.prediction_format = options.prediction_format;
   mopt.precision = options.precision;
   fs::create_directories(options.out_dir);
@@ -299,6 +305,13 @@ ScoreReport evaluate(const EvaluateOptions& options) {
                                                      max_label, config.in_channels);
     score_case(*model, predictor, sample, mopt, report);
     if (options.progress) options.progress(names[i], i, names.size());
+  }
+  if (options.save_predictions) {
+    fs::remove(fs::path(options.out_dir) / "metrics.json");  // an older run's, for older masks
+    fs::remove_all(final_predictions);
+    fs::create_directories(staged_predictions);  // also when the list was empty
+    fs::rename(staged_predictions, final_predictions);
+    io::fsync_path(options.out_dir);
   }
   write_report(report, (fs::path(options.out_dir) / "metrics.json").string());
   return report;

@@ -15,14 +15,20 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/data/nnunet.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
+#include "bcp/io/volume_geometry.h"
 
 namespace bcp::eval {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr const char* kEmptyConvention =
+    "BCP scores an empty prediction or reference 0 on all four metrics, so their 95HD 0 and ASD "
+    "0 mean nothing to measure, not a perfect match (flags per case in the JSON and CSV)";
 
 nlohmann::json scores_to_json(const BinaryScores& s) {
   return {{"dice", s.dice}, {"jaccard", s.jaccard}, {"hd95", s.hd95}, {"asd", s.asd}};
@@ -87,7 +93,63 @@ std::string spacing_text(const std::vector<double>& s) {
   return out;
 }
 
+/// K from an nnU-Net dataset.json in the reference folder or its parent (labelsTr/..); 0 if none.
+int classes_from_dataset_json(const std::string& ref_dir) {
+  for (const fs::path& dir : {fs::path(ref_dir), fs::path(ref_dir).parent_path()}) {
+    const fs::path meta_path = dir / "dataset.json";
+    if (dir.empty() || !fs::is_regular_file(meta_path)) continue;
+    std::ifstream in(meta_path);
+    nlohmann::json meta;
+    try {
+      in >> meta;
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(meta_path.string() + ": not valid JSON (" + e.what() + ")");
+    }
+    return static_cast<int>(data::nnunet_class_names(meta, meta_path.string()).size());
+  }
+  return 0;
+}
+
+/// Refuses to score two files that do not lie on the same grid in space: a flipped or shifted
+/// mask would otherwise score as if aligned. Only files with an orientation (ITK formats) can be
+/// compared; HDF5 files carry none.
+void check_same_grid(const io::LabelVolume& pred, const std::string& pred_path,
+                     const io::LabelVolume& ref, const std::string& ref_path) {
+  if (pred.origin.empty() || ref.origin.empty()) return;
+  const io::Volume a{torch::Tensor(), pred.spacing, pred.origin, pred.direction};
+  const io::Volume b{torch::Tensor(), ref.spacing, ref.origin, ref.direction};
+  if (!io::same_geometry(a, b))
+    throw std::invalid_argument(
+        "geometry mismatch: " + pred_path + " has " + io::geometry_text(a) + " but " + ref_path +
+        " has " + io::geometry_text(b) +
+        "; resample the prediction onto the reference grid first (bcp predict writes masks on "
+        "their scan's grid)");
+}
+
 }  // namespace
+
+std::vector<CaseScore> case_scores(const std::string& case_name, const torch::Tensor& pred_labels,
+                                   const torch::Tensor& ref_labels, int num_classes,
+                                   const std::vector<double>& spacing) {
+  const auto scores = per_class_scores(pred_labels, ref_labels, num_classes, spacing);
+  std::vector<CaseScore> out;
+  for (int k = 1; k < num_classes; ++k) {
+    CaseScore c{case_name, k, scores[static_cast<size_t>(k - 1)]};
+    c.pred_empty = !(pred_labels == k).any().item<bool>();
+    c.ref_empty = !(ref_labels == k).any().item<bool>();
+    out.push_back(c);
+  }
+  return out;
+}
+
+EmptyCounts count_empty(const ScoreReport& report) {
+  EmptyCounts n;
+  for (const auto& c : report.cases) {
+    n.pred += c.pred_empty;
+    n.ref += c.ref_empty;
+  }
+  return n;
+}
 
 std::map<int, BinaryScores> per_class_mean(const ScoreReport& report) {
   std::map<int, BinaryScores> sum;
@@ -127,15 +189,19 @@ nlohmann::json report_to_json(const ScoreReport& report) {
     nlohmann::json row = scores_to_json(c.scores);
     row["case"] = c.case_name;
     row["class"] = c.cls;
+    row["pred_empty"] = c.pred_empty;
+    row["ref_empty"] = c.ref_empty;
     cases.push_back(std::move(row));
   }
+  const EmptyCounts empty = count_empty(report);
   nlohmann::json per_class = nlohmann::json::object();
   for (const auto& [cls, s] : per_class_mean(report))
     per_class[std::to_string(cls)] = scores_to_json(s);
   return {{"unit", report.unit},
           {"cases", std::move(cases)},
           {"per_class", std::move(per_class)},
-          {"mean", scores_to_json(overall_mean(report))}};
+          {"mean", scores_to_json(overall_mean(report))},
+          {"empty", {{"pred", empty.pred}, {"ref", empty.ref}, {"convention", kEmptyConvention}}}};
 }
 
 void write_report(const ScoreReport& report, const std::string& json_path) {
@@ -153,11 +219,11 @@ void write_report(const ScoreReport& report, const std::string& json_path) {
                                ": cannot create folder: " + ec.message());
   }
   std::ostringstream csv;
-  csv << "case,class,dice,jaccard,hd95,asd\n";
+  csv << "case,class,dice,jaccard,hd95,asd,pred_empty,ref_empty\n";
   for (const auto& c : report.cases)
     csv << csv_field(c.case_name) << ',' << c.cls << ',' << number(c.scores.dice) << ','
         << number(c.scores.jaccard) << ',' << number(c.scores.hd95) << ',' << number(c.scores.asd)
-        << '\n';
+        << ',' << c.pred_empty << ',' << c.ref_empty << '\n';
   io::write_file_atomically(csv_file.string(), csv.str());
   io::write_file_atomically(json_file.string(), report_to_json(report).dump(2) + "\n");
 }
@@ -181,6 +247,10 @@ std::string format_table(const ScoreReport& report) {
   };
   for (const auto& [cls, s] : per_class_mean(report)) row(std::to_string(cls), s);
   row("mean", overall_mean(report));
+  const EmptyCounts empty = count_empty(report);
+  if (empty.pred > 0 || empty.ref > 0)
+    os << "note: " << empty.pred << " case-class pairs with an empty prediction, " << empty.ref
+       << " with an empty reference; " << kEmptyConvention << "\n";
   return os.str();
 }
 
@@ -212,11 +282,17 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       throw std::runtime_error(f.string() + ": no reference file " + ref.string());
   }
 
+  const int k = options.num_classes != 0 ? options.num_classes
+                                         : classes_from_dataset_json(options.ref_dir);
+  if (k == 0)
+    throw std::invalid_argument(
+        options.ref_dir +
+        ": how many classes? give --classes K (including background: ACDC 4, LA 2), or keep an "
+        "nnU-Net dataset.json beside the references; the largest label value is not a class count");
+
   ScoreReport report;
   bool unit_set = false;
   std::string first_file;
-  int64_t max_label = 0;
-  std::vector<std::pair<std::string, std::vector<BinaryScores>>> scored;
   for (const auto& f : files) {
     const std::string pred_path = f.string();
     const std::string ref_path = (fs::path(options.ref_dir) / f.filename()).string();
@@ -226,6 +302,7 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       throw std::invalid_argument("shape mismatch: " + pred_path + " is " +
                                   shape_text(pred.labels) + " but " + ref_path + " is " +
                                   shape_text(ref.labels));
+    check_same_grid(pred, pred_path, ref, ref_path);
     const int64_t rank = pred.labels.dim();
 
     std::vector<double> spacing;
@@ -239,8 +316,8 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       unit = "mm";
     } else if (ref.spacing_from_header) {
       if (pred.spacing_from_header)
-        for (int64_t k = 0; k < rank; ++k)
-          if (std::abs(pred.spacing[k] - ref.spacing[k]) > 1e-3 * ref.spacing[k])
+        for (int64_t d = 0; d < rank; ++d)
+          if (std::abs(pred.spacing[d] - ref.spacing[d]) > 1e-3 * ref.spacing[d])
             throw std::invalid_argument("spacing mismatch: " + pred_path + " has " +
                                         spacing_text(pred.spacing) + " but " + ref_path + " has " +
                                         spacing_text(ref.spacing));
@@ -257,29 +334,18 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
                                   "; pass --spacing to score all in one unit");
     }
 
-    const int64_t local_max = std::max(pred.labels.numel() ? pred.labels.max().item<int64_t>() : 0,
-                                       ref.labels.numel() ? ref.labels.max().item<int64_t>() : 0);
-    if (options.num_classes != 0 && local_max > options.num_classes - 1) {
-      const bool in_pred = pred.labels.numel() && pred.labels.max().item<int64_t>() == local_max;
-      throw std::invalid_argument((in_pred ? pred_path : ref_path) + ": label " +
-                                  std::to_string(local_max) +
-                                  " is above K-1 = " + std::to_string(options.num_classes - 1) +
-                                  " (K = " + std::to_string(options.num_classes) + " classes)");
+    for (const auto* v : {&pred, &ref}) {
+      const int64_t top = v->labels.numel() ? v->labels.max().item<int64_t>() : 0;
+      if (top > k - 1)
+        throw std::invalid_argument((v == &pred ? pred_path : ref_path) + ": label " +
+                                    std::to_string(top) + " is above K-1 = " +
+                                    std::to_string(k - 1) + " (K = " + std::to_string(k) +
+                                    " classes)");
     }
-    max_label = std::max(max_label, local_max);
-    const int k = options.num_classes != 0 ? options.num_classes
-                                           : static_cast<int>(std::max<int64_t>(2, local_max + 1));
-    scored.emplace_back(case_name_of(f.filename().string()),
-                        per_class_scores(pred.labels, ref.labels, k, spacing));
+    const auto scored =
+        case_scores(case_name_of(f.filename().string()), pred.labels, ref.labels, k, spacing);
+    report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   }
-  // Classes a case lacks entirely score 0 there (BCP convention), so padding is exact.
-  const int k = options.num_classes != 0 ? options.num_classes
-                                         : static_cast<int>(std::max<int64_t>(2, max_label + 1));
-  for (auto& [name, per_class] : scored)
-    for (int cls = 1; cls < k; ++cls)
-      report.cases.push_back(
-          {name, cls,
-           cls - 1 < static_cast<int>(per_class.size()) ? per_class[cls - 1] : BinaryScores{}});
   return report;
 }
 

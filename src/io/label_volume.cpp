@@ -55,6 +55,8 @@ LabelVolume read_label_volume(const std::string& path) {
     v.labels = vol.data;
     v.spacing = vol.spacing;
     v.spacing_from_header = true;
+    v.origin = vol.origin;
+    v.direction = vol.direction;
   } else {
     throw std::runtime_error(path +
                              ": unsupported label file extension (expected .h5, .hdf5, .nii, "

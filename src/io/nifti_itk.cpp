@@ -1,6 +1,7 @@
 // NIfTI/NRRD/MetaImage through ITK's ImageIO classes used directly (not ImageFileReader): the
 // pixel type is only known after reading the header, and picking the IO by extension means no
 // IO-factory registration is needed.
+#include "bcp/io/atomic_file.h"
 #include "bcp/io/nifti.h"
 
 #include <itkMetaImageIO.h>
@@ -376,12 +377,14 @@ void write_volume(const std::string& path, const torch::Tensor& data,
     fs::remove(tmp, ec);
     throw std::runtime_error(path + ": cannot write: " + one_line(e.GetDescription()));
   }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
+  try {
+    fsync_path(tmp.string());
+  } catch (...) {
+    std::error_code ec;
     fs::remove(tmp, ec);
-    throw std::runtime_error(path + ": cannot rename temporary file into place: " + ec.message());
+    throw;
   }
+  commit_temp_file(tmp.string(), path);  // rename, then fsync of the folder
 }
 
 }  // namespace bcp::io

@@ -137,9 +137,11 @@ bool is_tensor_archive(const std::string& path) {
   }
 }
 
-TensorArchive load_tensor_archive(const std::string& path) {
+namespace {
+
+/// Opens `path` and checks the format tag and version; H5File's own errors start with the path.
+H5File open_archive(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such tensor archive");
-  // H5File's own errors already start with the path.
   H5File file(path);
   if (!file.has_attr("/", kFormatAttr) ||
       file.attr_string("/", kFormatAttr) != kTensorArchiveFormat)
@@ -151,6 +153,18 @@ TensorArchive load_tensor_archive(const std::string& path) {
     throw std::runtime_error(path + ": tensor archive version " + std::to_string(version) +
                              " is not the version this build reads (" +
                              std::to_string(kTensorArchiveVersion) + ")");
+  return file;
+}
+
+}  // namespace
+
+nlohmann::json load_tensor_archive_meta(const std::string& path) {
+  H5File file = open_archive(path);
+  return parse_bytes(file.read(kMetaDataset), path, "meta");
+}
+
+TensorArchive load_tensor_archive(const std::string& path) {
+  H5File file = open_archive(path);
   TensorArchive out;
   const nlohmann::json index = parse_bytes(file.read(kIndexDataset), path, "index");
   out.meta = parse_bytes(file.read(kMetaDataset), path, "meta");

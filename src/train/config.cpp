@@ -140,7 +140,7 @@ void validate_config(const TrainConfig& c) {
   if (c.batch.labeled > c.data.labeled)
     bad("batch.labeled", "(" + std::to_string(c.batch.labeled) + ") exceeds data.labeled (" +
                              std::to_string(c.data.labeled) + ")");
-  if (c.optim.lr <= 0) bad("optim.lr", "must be > 0");
+  if (!(c.optim.lr > 0)) bad("optim.lr", "must be > 0");
   if (c.optim.schedule != "constant" && c.optim.schedule != "step" && c.optim.schedule != "poly")
     bad("optim.schedule", "must be constant, step or poly, got " + c.optim.schedule);
   if (c.optim.schedule == "step" && c.optim.step_size < 1) bad("optim.step_size", "must be >= 1");
@@ -148,12 +148,36 @@ void validate_config(const TrainConfig& c) {
     bad("schedule.pretrain_iters", "must be >= 0");
   if (c.schedule.selftrain_iters < 1) bad("schedule.selftrain_iters", "must be >= 1");
   if (c.schedule.val_every < 0) bad("schedule.val_every", "must be >= 0");
-  if (c.bcp.beta <= 0 || c.bcp.beta >= 1) bad("bcp.beta", "must be in (0, 1)");
-  if (c.bcp.ema_decay < 0 || c.bcp.ema_decay > 1) bad("bcp.ema_decay", "must be in [0, 1]");
+  if (!(c.bcp.beta > 0 && c.bcp.beta < 1)) bad("bcp.beta", "must be in (0, 1)");
+  if (!(c.bcp.ema_decay >= 0 && c.bcp.ema_decay <= 1)) bad("bcp.ema_decay", "must be in [0, 1]");
   if (c.bcp.direction != "both" && c.bcp.direction != "inward" && c.bcp.direction != "outward")
     bad("bcp.direction", "must be both, inward or outward");
   if (c.dataset == "la" && c.eval.stride.size() != 3) bad("eval.stride", "needs 3 values");
+  if (c.dataset == "la")
+    for (size_t d = 0; d < c.eval.stride.size() && d < c.data.patch.size(); ++d)
+      if (c.eval.stride[d] < 1 || c.eval.stride[d] > c.data.patch[d])
+        bad("eval.stride", "values must be in [1, patch size] (windows must overlap or touch), got " +
+                               std::to_string(c.eval.stride[d]) + " against patch " +
+                               std::to_string(c.data.patch[d]));
   if (c.eval.window_batch < 1) bad("eval.window_batch", "must be >= 1");
+  if (c.eval.max_cases == 0 || c.eval.max_cases < -1)
+    bad("eval.max_cases", "must be -1 (all) or >= 1");
+  // The checks below are written as !(x in range) so that NaN fails them too.
+  if (c.threads < 0) bad("threads", "must be >= 0 (0 = all cores)");
+  if (c.data.unlabeled < -1) bad("data.unlabeled", "must be -1 (all) or >= 0");
+  if (!(c.optim.momentum >= 0 && c.optim.momentum < 1)) bad("optim.momentum", "must be in [0, 1)");
+  if (!(c.optim.weight_decay >= 0)) bad("optim.weight_decay", "must be >= 0");
+  if (c.optim.schedule == "step" && !(c.optim.gamma > 0)) bad("optim.gamma", "must be > 0");
+  if (c.optim.schedule == "poly" && !(c.optim.poly_power >= 0))
+    bad("optim.poly_power", "must be >= 0");
+  if (c.schedule.log_every < 0) bad("schedule.log_every", "must be >= 0");
+  if (c.schedule.checkpoint_every < 0) bad("schedule.checkpoint_every", "must be >= 0");
+  if (!(c.bcp.u_weight >= 0)) bad("bcp.u_weight", "must be >= 0");
+  if (!(c.mt.ema_decay >= 0 && c.mt.ema_decay <= 1)) bad("mt.ema_decay", "must be in [0, 1]");
+  if (!(c.mt.consistency >= 0)) bad("mt.consistency", "must be >= 0");
+  if (!(c.mt.rampup_epochs >= 0)) bad("mt.rampup_epochs", "must be >= 0");
+  if (c.mt.iters_per_epoch < 1) bad("mt.iters_per_epoch", "must be >= 1");
+  if (!(c.mt.noise_std >= 0)) bad("mt.noise_std", "must be >= 0");
 }
 
 TrainConfig preset(const std::string& dataset, int percent, const std::string& method) {

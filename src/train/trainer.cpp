@@ -5,18 +5,19 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <sstream>
 #include <thread>
 
 #include "bcp/data/two_stream_sampler.h"
 #include "bcp/eval/evaluate.h"
+#include "bcp/io/atomic_file.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/lr_schedule.h"
 #include "bcp/train/optimizer_state.h"
+#include "bcp/train/resume_check.h"
 #include "bcp/train/run_log.h"
 #include "bcp/train/step_prefetcher.h"
 #include "bcp/train/steps.h"
@@ -24,6 +25,7 @@
 #include "bcp/train/training_set.h"
 #include "bcp/train/validation.h"
 #include "bcp/util/device.h"
+#include "bcp/util/error_message.h"
 #include "bcp/util/progress.h"
 
 namespace bcp::train {
@@ -207,13 +209,36 @@ StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
 
 /// Reads the stage and iteration of a checkpoint without building anything.
 LoopState peek_loop(const std::string& path) {
-  io::TensorArchive a = io::load_tensor_archive(path);
-  if (!a.meta.is_object() || !a.meta.contains("train"))
+  const nlohmann::json meta = io::load_tensor_archive_meta(path);
+  if (!meta.is_object() || !meta.contains("train"))
     throw std::runtime_error(path + ": not a bcp training checkpoint");
   LoopState l;
-  l.stage = a.meta["train"].at("stage").get<std::string>();
-  l.iteration = a.meta["train"].at("iteration").get<int64_t>();
+  l.stage = meta["train"].at("stage").get<std::string>();
+  l.iteration = meta["train"].at("iteration").get<int64_t>();
   return l;
+}
+
+/// Refuses a resume that would continue the checkpoint as another experiment.
+void check_resume_config(const std::string& checkpoint, const TrainConfig& requested) {
+  const nlohmann::json meta = io::load_tensor_archive_meta(checkpoint);
+  if (!meta.is_object() || !meta.contains("train") || !meta.contains("config"))
+    throw std::runtime_error(checkpoint + ": not a bcp training checkpoint (no config saved)");
+  TrainConfig saved;
+  try {
+    saved = config_from_json(meta["config"]);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(checkpoint + ": saved config unreadable: " + util::error_message(e));
+  }
+  const auto conflicts = resume_conflicts(saved, requested);
+  if (conflicts.empty()) return;
+  std::string list;
+  for (const auto& c : conflicts) list += (list.empty() ? "" : "; ") + c;
+  std::string safe;
+  for (const auto& k : resume_safe_keys()) safe += (safe.empty() ? "" : ", ") + k;
+  throw std::invalid_argument(checkpoint +
+                              ": --resume would continue this run as another experiment: " + list +
+                              " (a resume may change only " + safe +
+                              ", iteration counts upwards; train into a new --out instead)");
 }
 
 TrainResult Trainer::run() {
@@ -226,11 +251,7 @@ TrainResult Trainer::run() {
   if (!o_.resume && have_last)
     throw std::runtime_error(o_.out_dir +
                              ": already holds a run (last.h5); pass --resume or another --out");
-  {
-    std::ofstream cfg(path("config.json"));
-    cfg << config_to_json(c_).dump(2) << "\n";
-    if (!cfg) throw std::runtime_error(path("config.json") + ": cannot write");
-  }
+  io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
   train_set_ = load_training_set(c_, o_.data_root);
   val_set_ = load_validation_set(c_, o_.data_root);
   log_.info("bcp train: " + c_.method + " on " + c_.dataset + " (" + o_.data_root + "), " +
@@ -332,6 +353,9 @@ TrainResult train(const TrainOptions& options) {
     throw std::invalid_argument("world_size " + std::to_string(c.world_size) +
                                 ": multi-process training is not available in this build");
   util::parse_device(c.device, "train");
+  // Checked before the Trainer opens the run's logs, so a refused resume changes nothing.
+  const std::string last = (fs::path(options.out_dir) / "last.h5").string();
+  if (options.resume && fs::exists(last)) check_resume_config(last, c);
   Trainer t(options);
   return t.run();
 }

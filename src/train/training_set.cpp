@@ -46,6 +46,14 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
 ValidationSet load_validation_set(const TrainConfig& config, const std::string& root) {
   std::string list = (fs::path(root) / config.data.val_list).string();
   std::vector<std::string> names = data::read_case_list(list);
+  // The final evaluation reads the whole list: a missing case beyond eval.max_cases must fail
+  // now, not after hours of training.
+  for (const auto& name : names) {
+    const std::string path = config.dataset == "acdc" ? data::AcdcRoot(root).volume_path(name)
+                                                      : data::LaRoot(root).volume_path(name);
+    if (!fs::is_regular_file(path))
+      throw std::runtime_error(list + ": case '" + name + "' not found: " + path);
+  }
   if (config.eval.max_cases > 0 && static_cast<int64_t>(names.size()) > config.eval.max_cases)
     names.resize(config.eval.max_cases);
   ValidationSet set;

@@ -70,4 +70,43 @@ TEST(CliEvaluate, PrintsTheTableOnARealVolume) {
   fs::remove_all(tmp);
 }
 
+TEST(CliEvaluate, AFailingCaseLeavesNoOutputThatLooksComplete) {
+  const auto data = bcp::test::data_dir("ACDC") / "data";
+  BCP_REQUIRE_SHARED(data / "patient028_frame01.h5");
+  BCP_REQUIRE_SHARED(data / "patient002_frame01.h5");
+  bcp::test::TempDir tmp("cli_evaluate_partial");
+  fs::create_directories(tmp.path / "root" / "data");
+  fs::create_symlink(data / "patient028_frame01.h5",
+                     tmp.path / "root" / "data" / "patient028_frame01.h5");
+  // The second case exists (so the up-front checks pass) but is not HDF5.
+  std::ofstream(tmp.path / "root" / "data" / "patient002_frame01.h5") << "not an HDF5 file";
+  std::ofstream(tmp.path / "root" / "two.list") << "patient028_frame01\npatient002_frame01\n";
+  torch::manual_seed(3);
+  bcp::nets::ModelConfig c;
+  c.arch = "unet2d";
+  c.num_classes = 4;
+  c.base_filters = 4;
+  auto net = bcp::nets::make_model(c);
+  bcp::nets::save_model((tmp.path / "m.h5").string(), *net, c);
+  const std::string args = "--model " + q(tmp.path / "m.h5") + " --data " +
+                           q(tmp.path / "root") + " --list two.list --out " + q(tmp.path / "out");
+
+  auto failed = run_evaluate(args);
+  EXPECT_EQ(failed.rc, 1) << failed.output;
+  EXPECT_EQ(count_lines(failed.output), 1) << failed.output;
+  EXPECT_NE(failed.output.find("patient002_frame01"), std::string::npos) << failed.output;
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "metrics.json"));
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "predictions"));
+  EXPECT_TRUE(fs::exists(tmp.path / "out" / "predictions.incomplete" / "patient028_frame01.h5"));
+
+  fs::remove(tmp.path / "root" / "data" / "patient002_frame01.h5");
+  fs::create_symlink(data / "patient002_frame01.h5",
+                     tmp.path / "root" / "data" / "patient002_frame01.h5");
+  auto ok = run_evaluate(args);
+  ASSERT_EQ(ok.rc, 0) << ok.output;
+  EXPECT_TRUE(fs::exists(tmp.path / "out" / "metrics.json"));
+  EXPECT_TRUE(fs::exists(tmp.path / "out" / "predictions" / "patient002_frame01.h5"));
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "predictions.incomplete"));
+}
+
 }  // namespace

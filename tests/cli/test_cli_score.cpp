@@ -66,9 +66,14 @@ struct Fixture {
     write_h5(pred / "b.h5", "label", ref_a.flip(1).contiguous());
   }
   ~Fixture() { fs::remove_all(root); }
+  /// The class count is always given (3 here) unless `extra` gives its own.
   std::string args(const std::string& extra = "") const {
+    const bool classes = extra.find("--classes") != std::string::npos;
     return "--pred " + q(pred) + " --ref " + q(ref) + " --out " + q(root / "out" / "s.json") +
-           (extra.empty() ? "" : " " + extra);
+           (classes ? "" : " --classes 3") + (extra.empty() ? "" : " " + extra);
+  }
+  std::string args_without_classes() const {
+    return "--pred " + q(pred) + " --ref " + q(ref) + " --out " + q(root / "out" / "s.json");
   }
 };
 
@@ -177,8 +182,8 @@ TEST(CliScore, EndToEndOnAcdcValidationVolumes) {
     write_h5(root / "pred" / (name + ".h5"), "pred", pred.contiguous());
     refs.emplace_back(name, label);
   }
-  const RunResult r =
-      run("--pred " + q(root / "pred") + " --ref " + q(data) + " --out " + q(root / "acdc.json"));
+  const RunResult r = run("--pred " + q(root / "pred") + " --ref " + q(data) + " --out " +
+                          q(root / "acdc.json") + " --classes 4");
   ASSERT_EQ(r.rc, 0) << r.output;
   const auto j = read_json(root / "acdc.json");
   ASSERT_EQ(j.at("cases").size(), 6u);
@@ -201,4 +206,67 @@ TEST(CliScore, EndToEndOnAcdcValidationVolumes) {
   EXPECT_GT(j.at("cases")[0].at("dice").get<double>(), 0.5);
   EXPECT_NEAR(j.at("mean").at("dice").get<double>(), sum_dice / 6, 1e-12);
   fs::remove_all(root);
+}
+
+TEST(CliScore, ClassCountComesFromClassesOrDatasetJsonNeverFromTheLargestLabel) {
+  Fixture f("classes");
+  expect_one_line_error(run(f.args_without_classes()), "--classes");
+  EXPECT_FALSE(fs::exists(f.root / "out" / "s.json"));
+  // nnU-Net keeps dataset.json beside labelsTr: the references' parent folder.
+  std::ofstream(f.root / "dataset.json")
+      << R"({"channel_names": {"0": "MRI"}, "labels": {"background": 0, "a": 1, "b": 2, "c": 3},
+             "file_ending": ".h5"})";
+  const RunResult r = run(f.args_without_classes());
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(read_json(f.root / "out" / "s.json").at("cases").size(), 6u);  // 2 cases x 3 classes
+  // A 0/255 mask is two classes with a bad value, not 256 classes.
+  write_h5(f.pred / "a.h5", "pred", (f.pred_a > 0).to(torch::kUInt8) * 255);
+  expect_one_line_error(run(f.args("--classes 2")), "label 255");
+}
+
+TEST(CliScore, EmptyCasesAreFlaggedAndCounted) {
+  Fixture f("empty");
+  write_h5(f.pred / "b.h5", "label", torch::zeros_like(f.ref_a));  // nothing predicted in b
+  const RunResult r = run(f.args("--classes 4"));                  // class 3 in no reference
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("note: 4 case-class pairs with an empty prediction, 2 with an empty "
+                          "reference"),
+            std::string::npos)
+      << r.output;
+  const auto j = read_json(f.root / "out" / "s.json");
+  EXPECT_EQ(j.at("empty").at("pred"), 4);  // b: classes 1-3; a: class 3 (pred_a has 1, 2)
+  EXPECT_EQ(j.at("empty").at("ref"), 2);   // class 3 in a and b
+  const auto& b1 = j.at("cases")[3];
+  EXPECT_EQ(b1.at("case"), "b");
+  EXPECT_EQ(b1.at("class"), 1);
+  EXPECT_TRUE(b1.at("pred_empty").get<bool>());
+  EXPECT_FALSE(b1.at("ref_empty").get<bool>());
+  EXPECT_EQ(b1.at("hd95").get<double>(), 0.0);  // the convention the flag explains
+  EXPECT_FALSE(j.at("cases")[0].at("pred_empty").get<bool>());
+  std::ifstream csv(f.root / "out" / "s.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "case,class,dice,jaccard,hd95,asd,pred_empty,ref_empty");
+}
+
+TEST(CliScore, MasksOnAnotherGridAreRefused) {
+#ifndef BCP_WITH_ITK
+  GTEST_SKIP() << "SKIPPED: built without ITK";
+#endif
+  Fixture f("grid");
+  fs::remove(f.pred / "a.h5");
+  fs::remove(f.pred / "b.h5");
+  const std::vector<double> spacing{3.0, 0.8, 0.7};
+  bcp::io::write_volume((f.ref / "a.nii.gz").string(), f.ref_a, spacing, {0, 0, 0});
+  // The same voxels shifted 10 mm, then mirrored: both score as if aligned unless checked.
+  bcp::io::write_volume((f.pred / "a.nii.gz").string(), f.ref_a, spacing, {0, 10, 0});
+  expect_one_line_error(run(f.args()), "geometry mismatch");
+  bcp::io::write_volume((f.pred / "a.nii.gz").string(), f.ref_a, spacing, {0, 0, 0},
+                        {1, 0, 0, 0, -1, 0, 0, 0, 1});
+  expect_one_line_error(run(f.args()), "geometry mismatch");
+  bcp::io::write_volume((f.pred / "a.nii.gz").string(), f.ref_a, spacing, {0, 0, 0});
+  const RunResult r = run(f.args());
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_DOUBLE_EQ(read_json(f.root / "out" / "s.json").at("cases")[0].at("dice").get<double>(),
+                   1.0);
 }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "../support.h"
@@ -77,6 +78,34 @@ TEST(Config, ValidationNamesTheKey) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("multiples of 16"), std::string::npos) << e.what();
   }
+}
+
+TEST(Config, ValuesThatWouldFailLateAreRefusedUpFront) {
+  // Each of these used to pass the check and fail (or misbehave) after training had run.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"la", "eval.stride=[18,0,4]"},    {"la", "eval.stride=[18,18,81]"},
+      {"acdc", "eval.max_cases=0"},      {"acdc", "threads=-1"},
+      {"acdc", "optim.momentum=1.5"},    {"acdc", "optim.weight_decay=-1"},
+      {"acdc", "schedule.log_every=-1"}, {"acdc", "schedule.checkpoint_every=-5"},
+      {"acdc", "bcp.u_weight=-0.5"},     {"acdc", "mt.iters_per_epoch=0"},
+      {"acdc", "data.unlabeled=-2"}};
+  for (const auto& [dataset, set] : cases) {
+    TrainConfig c = preset(dataset, 5, "bcp");
+    apply_override(c, set);
+    const std::string key = set.substr(0, set.find('='));
+    try {
+      validate_config(c);
+      FAIL() << set << " passed the check";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + key + "'"), std::string::npos) << e.what();
+    }
+  }
+  TrainConfig c = preset("acdc", 5, "bcp");
+  c.optim.lr = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(validate_config(c), std::invalid_argument);
+  c = preset("acdc", 5, "bcp");
+  c.bcp.beta = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(validate_config(c), std::invalid_argument);
 }
 
 TEST(Config, FilesRejectUnknownKeysAndBadJson) {

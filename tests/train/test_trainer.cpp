@@ -180,6 +180,65 @@ TEST(Trainer, BcpRunWritesItsFilesAndResumeEqualsUninterrupted) {
   EXPECT_EQ(validations, 4);  // iterations 2 and 4 of both stages
 }
 
+TEST(Trainer, ResumeRefusesAnotherExperimentAndChangesNothing) {
+  TrainConfig c = tiny_config("bcp");
+  fs::path out = fresh_dir("resume_guard");
+  ASSERT_TRUE(run(c, out, false, 3).interrupted);
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string config_before = read(out / "config.json");
+  const std::string log_before = read(out / "log.txt");
+  const std::string last_before = read(out / "last.h5");
+  for (const char* set : {"method=\"supervised\"", "bcp.beta=0.5", "optim.lr=0.02"}) {
+    TrainConfig other = c;
+    if (std::string(set).rfind("method", 0) == 0) other = tiny_config("supervised");
+    else apply_override(other, set);
+    try {
+      run(other, out, true);
+      FAIL() << "resume with " << set << " must be refused";
+    } catch (const std::invalid_argument& e) {
+      const std::string key = std::string(set).substr(0, std::string(set).find('='));
+      EXPECT_NE(std::string(e.what()).find(key + ": saved"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("last.h5"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read(out / "config.json"), config_before) << set;
+    EXPECT_EQ(read(out / "log.txt"), log_before) << set;
+    EXPECT_EQ(read(out / "last.h5"), last_before) << set;
+  }
+  // More iterations are a safe change: the run continues and records the new length.
+  TrainConfig longer = c;
+  longer.schedule.selftrain_iters = 6;
+  TrainResult r = run(longer, out, true);
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_EQ(io::load_tensor_archive_meta((out / "last.h5").string())["train"]["iteration"], 6);
+  std::ifstream cfg(out / "config.json");
+  EXPECT_EQ(nlohmann::json::parse(cfg)["schedule"]["selftrain_iters"], 6);
+}
+
+TEST(Trainer, MissingValidationCaseBeyondMaxCasesFailsBeforeTraining) {
+  TrainConfig c = tiny_config("supervised");
+  // A list of its own in the tiny root: the first case exists, the second does not.
+  const fs::path list = fs::path(tiny_acdc()) / "val_with_missing.list";
+  {
+    std::ifstream val(fs::path(tiny_acdc()) / "val.list");
+    std::string first;
+    std::getline(val, first);
+    std::ofstream(list) << first << "\npatient999_frame01\n";
+  }
+  c.data.val_list = list.filename().string();
+  c.eval.max_cases = 1;
+  fs::path out = fresh_dir("missing_val");
+  try {
+    run(c, out);
+    FAIL() << "a missing validation case must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("patient999_frame01"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out / "last.h5"));
+}
+
 TEST(Trainer, MeanTeacherAndSupervisedRunAndRefuseToOverwrite) {
   for (std::string m : {"mean-teacher", "supervised"}) {
     fs::path out = fresh_dir(m);

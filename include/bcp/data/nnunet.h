@@ -4,6 +4,8 @@
 //   DIR/labelsTr/CASE<ending>           integer label map
 //   DIR/imagesTs/CASE_0000<ending>      optional, unlabeled test images
 #pragma once
+#include <nlohmann/json_fwd.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +27,11 @@ struct NnunetDataset {
   std::string file_ending;                 ///< e.g. ".nii.gz"
   std::vector<NnunetCase> training;        ///< imagesTr with their labelsTr, sorted by name
 };
+
+/// The class names of a dataset.json object, indexed by label value (0 = background): its
+/// "labels" must map names to the values 0..K-1. Throws std::runtime_error naming `meta_path`.
+std::vector<std::string> nnunet_class_names(const nlohmann::json& meta,
+                                            const std::string& meta_path);
 
 /// Reads dataset.json and pairs imagesTr with labelsTr. Throws std::runtime_error, one line
 /// naming the file or case: missing or invalid dataset.json, labels that are not the values

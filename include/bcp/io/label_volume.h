@@ -18,6 +18,10 @@ struct LabelVolume {
   /// True when `spacing` came from the file (ITK header, or an HDF5 `spacing` dataset), false
   /// when it is the 1.0 default.
   bool spacing_from_header = false;
+  /// Position of voxel 0 and direction cosines (torch order, as nifti.h) from an ITK header;
+  /// empty for HDF5 files, which carry no orientation.
+  std::vector<double> origin;
+  std::vector<double> direction;
 };
 
 /// Reads `path`: .h5/.hdf5 -> dataset `label`, else `pred` (spacing 1.0 unless the file also

@@ -41,6 +41,10 @@ void save_tensor_archive(const std::string& path,
 /// a tensor listed in its index is missing or has another shape.
 TensorArchive load_tensor_archive(const std::string& path);
 
+/// Reads only the metadata of an archive (the same checks, no tensor is read): for a quick look
+/// at a large checkpoint's stage, iteration or config.
+nlohmann::json load_tensor_archive_meta(const std::string& path);
+
 /// True when `path` opens as HDF5 and carries the bcp archive format tag (never throws).
 bool is_tensor_archive(const std::string& path);
 

@@ -1,0 +1,54 @@
+#include "bcp/train/resume_check.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace bcp::train {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kIterationKeys = {"schedule.pretrain_iters",
+                                                 "schedule.selftrain_iters"};
+
+}  // namespace
+
+const std::vector<std::string>& resume_safe_keys() {
+  static const std::vector<std::string> keys = {
+      "schedule.pretrain_iters", "schedule.selftrain_iters", "schedule.val_every",
+      "schedule.log_every",      "schedule.checkpoint_every", "threads",
+      "device",                  "eval.window_batch",         "eval.max_cases"};
+  return keys;
+}
+
+std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& requested) {
+  // Flattened, both sides have exactly the same keys: the config's own fields.
+  const json a = config_to_json(saved).flatten();
+  const json b = config_to_json(requested).flatten();
+  const auto& safe = resume_safe_keys();
+  std::vector<std::string> out;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    // flatten() names leaves as JSON pointers ("/schedule/pretrain_iters", "/data/patch/0").
+    std::string key = it.key().substr(1);
+    std::replace(key.begin(), key.end(), '/', '.');
+    const json& requested_value = b.contains(it.key()) ? b.at(it.key()) : json();
+    if (requested_value == it.value()) continue;
+    const bool is_iterations =
+        std::find(kIterationKeys.begin(), kIterationKeys.end(), key) != kIterationKeys.end();
+    const bool fewer = is_iterations && requested_value.is_number() &&
+                       requested_value.get<double>() < it.value().get<double>();
+    if (!fewer && std::find(safe.begin(), safe.end(), key) != safe.end()) continue;
+    out.push_back(key + ": saved " + it.value().dump() + ", requested " + requested_value.dump() +
+                  (fewer ? " (fewer iterations)" : ""));
+  }
+  // A list that changes length shows up as keys on one side only.
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (a.contains(it.key())) continue;
+    std::string key = it.key().substr(1);
+    std::replace(key.begin(), key.end(), '/', '.');
+    out.push_back(key + ": saved (none), requested " + it.value().dump());
+  }
+  return out;
+}
+
+}  // namespace bcp::train

@@ -1,0 +1,49 @@
+// Command-line mistakes get the same one-line `bcp: error:` form as every other error, with the
+// documented exit code 2 (1 is for commands that fail on their input), and help still works.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "../support.h"
+
+namespace {
+
+using bcp::test::count_lines;
+using bcp::test::run_cli;
+
+void expect_usage_error(const std::string& args, const std::string& must_contain) {
+  const auto r = run_cli(args);
+  EXPECT_EQ(r.rc, 2) << args << "\n" << r.output;
+  EXPECT_EQ(r.output.rfind("bcp: error: ", 0), 0u) << args << "\n" << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(must_contain), std::string::npos) << args << "\n" << r.output;
+}
+
+}  // namespace
+
+TEST(CliUsage, ParserErrorsAreOneLineWithExitCode2) {
+  expect_usage_error("", "subcommand");
+  expect_usage_error("no-such-command", "no-such-command");
+  expect_usage_error("train --preset acdc-5-bcp --data d --out o --no-such-flag", "--no-such-flag");
+  expect_usage_error("evaluate --data b --list c --out d", "'bcp evaluate --help'");
+  expect_usage_error("train --config a.json --preset acdc-5-bcp --data d --out o", "--preset");
+  expect_usage_error("score --pred p --ref r --out o --classes two", "--classes");
+}
+
+TEST(CliUsage, HelpAndVersionStillExitZero) {
+  const auto help = run_cli("--help");
+  EXPECT_EQ(help.rc, 0) << help.output;
+  EXPECT_NE(help.output.find("train"), std::string::npos) << help.output;
+  const auto sub = run_cli("score --help");
+  EXPECT_EQ(sub.rc, 0) << sub.output;
+  EXPECT_NE(sub.output.find("--classes"), std::string::npos) << sub.output;
+  const auto version = run_cli("--version");
+  EXPECT_EQ(version.rc, 0) << version.output;
+}
+
+TEST(CliUsage, InputErrorsKeepExitCode1) {
+  const auto r = run_cli("score --pred /nonexistent/p --ref /nonexistent/r --out o.json --classes 2");
+  EXPECT_EQ(r.rc, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("bcp: error: ", 0), 0u) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+}
