@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "bcp/util/error_message.h"
 #include "command.h"
@@ -26,6 +27,14 @@ int main(int argc, char** argv) {
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   for (auto& entry : registry) entry.setup(app);
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(registry.begin(), registry.end(),
+                   [&](const auto& entry) { return entry.name == argv[1]; })) {
+    std::string names;
+    for (const auto& entry : registry) names += (names.empty() ? "" : ", ") + entry.name;
+    std::cerr << "bcp: error: unknown command '" << argv[1] << "' (commands: " << names << ")\n";
+    return kUsageExitCode;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/ssl/mask_shapes.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::train {
@@ -45,7 +46,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Batch, labeled, unlabeled)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Schedule, pretrain_iters, selftrain_iters,
                                    val_every, log_every, checkpoint_every)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Bcp, beta, u_weight, ema_decay, ema_buffers,
-                                   inherit_optimizer, direction)
+                                   inherit_optimizer, direction, mask)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consistency, rampup_epochs,
                                    iters_per_epoch, noise_std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
@@ -152,6 +153,17 @@ void validate_config(const TrainConfig& c) {
   if (!(c.bcp.ema_decay >= 0 && c.bcp.ema_decay <= 1)) bad("bcp.ema_decay", "must be in [0, 1]");
   if (c.bcp.direction != "both" && c.bcp.direction != "inward" && c.bcp.direction != "outward")
     bad("bcp.direction", "must be both, inward or outward");
+  if (c.bcp.mask != "box" && c.bcp.mask != "boxes" && c.bcp.mask != "contact")
+    bad("bcp.mask", "must be box, boxes or contact, got " + c.bcp.mask);
+  if (c.method == "bcp") {
+    // Draw one mask now: a patch too small for the shape must fail here, not at the first step.
+    ssl::Rng probe(0);
+    try {
+      ssl::copy_paste_mask(ssl::mask_shape_from_name(c.bcp.mask), c.data.patch, c.bcp.beta, probe);
+    } catch (const c10::Error& e) {
+      bad("bcp.mask", "\"" + c.bcp.mask + "\" does not fit data.patch: " + util::error_message(e));
+    }
+  }
   if (c.dataset == "la" && c.eval.stride.size() != 3) bad("eval.stride", "needs 3 values");
   if (c.dataset == "la")
     for (size_t d = 0; d < c.eval.stride.size() && d < c.data.patch.size(); ++d)

@@ -5,7 +5,7 @@
 #include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/ema.h"
 #include "bcp/ssl/pseudo_label.h"
-#include "bcp/ssl/zero_box_mask.h"
+#include "bcp/ssl/mask_shapes.h"
 #include "bcp/train/losses.h"
 
 namespace bcp::train {
@@ -213,7 +213,8 @@ StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set
   if (kind == StepKind::kMeanTeacher || kind == StepKind::kBcpSelftrain)
     in.unlabeled = make_batch(set, ui, config, rng);
   if (kind == StepKind::kBcpPretrain || kind == StepKind::kBcpSelftrain)
-    in.mask = ssl::zero_box_mask(config.data.patch, config.bcp.beta, rng);
+    in.mask = ssl::copy_paste_mask(ssl::mask_shape_from_name(config.bcp.mask), config.data.patch,
+                                   config.bcp.beta, rng);
   return in;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -93,6 +94,7 @@ TEST(CliKillResume, KillNineAtRandomMomentsThenResumeEqualsAnUninterruptedRun) {
     }
   }
   ASSERT_EQ(rc, 0);
+  std::printf("killed bcp train %d times (whole run %d ms), then it finished\n", kills, whole_ms);
   EXPECT_GE(kills, 3) << "the run finished before it could be killed often enough";
 
   const auto a = bcp::io::load_tensor_archive((tmp.path / "whole" / "last.h5").string());

@@ -59,11 +59,15 @@ TEST(ScoreReport, MeansPerClassThenOverClasses) {
 
 TEST(ScoreReport, JsonHasTheDocumentedLayout) {
   const nlohmann::json j = report_to_json(sample_report());
-  EXPECT_EQ(j.size(), 4u);
+  EXPECT_EQ(j.size(), 5u);
   EXPECT_EQ(j.at("unit"), "voxels");
+  EXPECT_EQ(j.at("empty").at("pred"), 0);
+  EXPECT_EQ(j.at("empty").at("ref"), 0);
   ASSERT_EQ(j.at("cases").size(), 4u);
   const auto& c0 = j.at("cases")[0];
-  EXPECT_EQ(c0.size(), 6u);
+  EXPECT_EQ(c0.size(), 8u);
+  EXPECT_FALSE(c0.at("pred_empty").get<bool>());
+  EXPECT_FALSE(c0.at("ref_empty").get<bool>());
   EXPECT_EQ(c0.at("case"), "a");
   EXPECT_EQ(c0.at("class"), 1);
   EXPECT_DOUBLE_EQ(c0.at("dice").get<double>(), 0.8);
@@ -84,8 +88,9 @@ TEST(ScoreReport, WritesJsonAndCsvBesideIt) {
   ASSERT_TRUE(fs::exists(dir / "scores.csv"));
   EXPECT_EQ(nlohmann::json::parse(slurp(json)), report_to_json(sample_report()));
   const std::string csv = slurp(dir / "scores.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "case,class,dice,jaccard,hd95,asd");
-  EXPECT_NE(csv.find("\na,1,0.8,0.6,2,1\n"), std::string::npos) << csv;
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "case,class,dice,jaccard,hd95,asd,pred_empty,ref_empty");
+  EXPECT_NE(csv.find("\na,1,0.8,0.6,2,1,0,0\n"), std::string::npos) << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   // Nothing temporary is left behind.
   int files = 0;
@@ -146,9 +151,13 @@ TEST(ScoreReport, ScoresFoldersPerClassWithPadding) {
   ScoreDirsOptions o;
   o.pred_dir = (root / "pred").string();
   o.ref_dir = (root / "ref").string();
+  EXPECT_THROW(score_mask_dirs(o), std::invalid_argument);  // K is never guessed from the data
+  o.num_classes = 4;
   const ScoreReport r = score_mask_dirs(o);
   EXPECT_EQ(r.unit, "voxels");
-  ASSERT_EQ(r.cases.size(), 6u);  // K = 4 from c2: classes 1..3 for both cases
+  ASSERT_EQ(r.cases.size(), 6u);  // classes 1..3 for both cases
+  EXPECT_TRUE(r.cases[2].pred_empty && r.cases[2].ref_empty);  // c1 has no class 3
+  EXPECT_FALSE(r.cases[5].pred_empty || r.cases[5].ref_empty);
   EXPECT_EQ(r.cases[0].case_name, "c1");
   EXPECT_EQ(r.cases[0].cls, 1);
   EXPECT_DOUBLE_EQ(r.cases[0].scores.dice, 1.0);
@@ -169,7 +178,7 @@ TEST(ScoreReport, ScoresFoldersPerClassWithPadding) {
   }
   fs::remove(root / "ref" / "c2.h5");
   try {
-    score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 0});
+    score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 4});
     ADD_FAILURE() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("c2.h5"), std::string::npos) << e.what();

@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "bcp/ssl/mask_shapes.h"
 #include "bcp/ssl/zero_box_mask.h"
 
 namespace {
@@ -117,3 +118,46 @@ TEST(ZeroBoxMask, BatchMaskRepeats) {
 }
 
 }  // namespace
+
+// ---- the other mask shapes of the authors' code (bcp.mask) ----
+
+TEST(MaskShapes, BoxIsTheDefaultZeroBoxMaskDrawForDraw) {
+  bcp::ssl::Rng a(11), b(11);
+  const auto box = bcp::ssl::copy_paste_mask(bcp::ssl::MaskShape::kBox, {256, 256}, 2.0 / 3.0, a);
+  EXPECT_TRUE(torch::equal(box, bcp::ssl::zero_box_mask({256, 256}, 2.0 / 3.0, b)));
+  EXPECT_EQ(a(), b());  // and the generator moved the same way
+  EXPECT_EQ(bcp::ssl::mask_shape_from_name("boxes"), bcp::ssl::MaskShape::kSmallBoxes);
+  EXPECT_THROW(bcp::ssl::mask_shape_from_name("circle"), std::invalid_argument);
+}
+
+TEST(MaskShapes, SmallBoxesAreOnePerGridCellWithTheAuthorsSizes) {
+  bcp::ssl::Rng rng(3);
+  // ACDC random_mask: 3 x 3 boxes of int(256 * 2 / 9) = 56, each inside its 85-pixel cell.
+  const auto m2 = bcp::ssl::small_boxes_mask({256, 256}, 2.0 / 3.0, rng);
+  EXPECT_EQ((m2 == 0).sum().item<int64_t>(), 9 * 56 * 56);
+  for (int64_t cx = 0; cx < 3; ++cx)
+    for (int64_t cy = 0; cy < 3; ++cy) {
+      using torch::indexing::Slice;
+      const auto cell = m2.index({Slice(cx * 85, cx * 85 + 85), Slice(cy * 85, cy * 85 + 85)});
+      EXPECT_EQ((cell == 0).sum().item<int64_t>(), 56 * 56) << cx << "," << cy;
+    }
+  // LA random_mask: 27 boxes of (int(74 / 3) + 1, int(74 / 3) + 1, int(53 / 3)) = (25, 25, 17).
+  const auto m3 = bcp::ssl::small_boxes_mask({112, 112, 80}, 2.0 / 3.0, rng);
+  EXPECT_EQ((m3 == 0).sum().item<int64_t>(), 27 * 25 * 25 * 17);
+}
+
+TEST(MaskShapes, ContactIsOneBandWithTheSingleBoxsArea) {
+  using torch::indexing::Slice;
+  bcp::ssl::Rng rng(5);
+  // ACDC contact_mask: int(256 * 4 / 9) = 113 whole rows.
+  const auto m2 = bcp::ssl::contact_mask({256, 256}, 2.0 / 3.0, rng);
+  const auto zero_rows = (m2 == 0).all(1);
+  EXPECT_EQ(zero_rows.sum().item<int64_t>(), 113);
+  EXPECT_EQ((m2 == 0).sum().item<int64_t>(), 113 * 256);
+  const auto rows = zero_rows.nonzero().flatten();
+  EXPECT_EQ(rows[-1].item<int64_t>() - rows[0].item<int64_t>(), 112);  // contiguous
+  // LA concate_mask: int(80 * 8 / 27) = 23 whole z slices.
+  const auto m3 = bcp::ssl::contact_mask({112, 112, 80}, 2.0 / 3.0, rng);
+  EXPECT_EQ((m3 == 0).sum().item<int64_t>(), 112 * 112 * 23);
+  EXPECT_EQ((m3 == 0).all(0).all(0).sum().item<int64_t>(), 23);
+}

@@ -8,6 +8,7 @@
 #include "../support.h"
 #include "bcp/train/config.h"
 #include "bcp/train/lr_schedule.h"
+#include "bcp/train/resume_check.h"
 
 using namespace bcp::train;
 namespace fs = std::filesystem;
@@ -151,4 +152,54 @@ TEST(LearningRate, SchedulesMatchTheReleasedCode) {
   o.schedule = "poly";
   EXPECT_DOUBLE_EQ(learning_rate(o, 0, 100), 0.01);
   EXPECT_NEAR(learning_rate(o, 50, 100), 0.01 * std::pow(0.5, 0.9), 1e-15);
+}
+
+// What a resume may change: only length, cadence and where it runs; everything that makes the
+// run another experiment is named.
+namespace {
+
+std::string joined_lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST(ResumeCheck, SameConfigAndSafeChangesAreAllowed) {
+  const TrainConfig saved = preset("acdc", 5, "bcp");
+  EXPECT_TRUE(resume_conflicts(saved, saved).empty());
+  TrainConfig more = saved;
+  for (const char* set :
+       {"schedule.selftrain_iters=40000", "schedule.pretrain_iters=12000", "schedule.val_every=50",
+        "schedule.log_every=5", "schedule.checkpoint_every=10", "threads=1",
+        "eval.window_batch=8", "eval.max_cases=3"})
+    apply_override(more, set);
+  EXPECT_TRUE(resume_conflicts(saved, more).empty()) << joined_lines(resume_conflicts(saved, more));
+}
+
+TEST(ResumeCheck, AnotherExperimentIsRefusedWithItsKeys) {
+  const TrainConfig saved = preset("acdc", 5, "bcp");
+  const auto method = resume_conflicts(saved, preset("acdc", 5, "supervised"));
+  ASSERT_FALSE(method.empty());
+  EXPECT_NE(joined_lines(method).find("method: saved \"bcp\", requested \"supervised\""),
+            std::string::npos)
+      << joined_lines(method);
+
+  TrainConfig beta = saved;
+  apply_override(beta, "bcp.beta=0.5");
+  const auto b = resume_conflicts(saved, beta);
+  ASSERT_EQ(b.size(), 1u) << joined_lines(b);
+  EXPECT_EQ(b[0].rfind("bcp.beta: saved ", 0), 0u) << b[0];
+
+  TrainConfig fewer = saved;
+  apply_override(fewer, "schedule.selftrain_iters=100");
+  const auto f = resume_conflicts(saved, fewer);
+  ASSERT_EQ(f.size(), 1u) << joined_lines(f);
+  EXPECT_NE(f[0].find("fewer iterations"), std::string::npos) << f[0];
+
+  // Another dataset: many keys, each named, including a list that changes length.
+  const auto la = joined_lines(resume_conflicts(saved, preset("la", 5, "bcp")));
+  for (const char* key : {"dataset:", "data.patch.0:", "data.patch.2:", "batch.labeled:"})
+    EXPECT_NE(la.find(key), std::string::npos) << key << " missing in\n" << la;
 }

@@ -5,11 +5,11 @@
 #include <fstream>
 
 #include "../support.h"
-#include "bcp/data/synth.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/trainer.h"
+#include "tiny_run.h"
 
 namespace fs = std::filesystem;
 using namespace bcp;
@@ -17,39 +17,8 @@ using namespace bcp::train;
 
 namespace {
 
-// A tiny synthetic ACDC root shared by the tests of this file.
-const std::string& tiny_acdc() {
-  static const std::string root = [] {
-    fs::path p = bcp::test::process_temp_dir() / "bcp_test_trainer_acdc";
-    fs::remove_all(p);
-    data::SynthAcdcOptions o;
-    o.seed = 5;
-    o.train_patients = 3;
-    o.val_patients = 1;
-    o.test_patients = 1;
-    o.min_side = 40;
-    o.max_side = 48;
-    o.min_slices = 4;
-    o.max_slices = 4;
-    data::write_synth_acdc(p.string(), o);
-    return p.string();
-  }();
-  return root;
-}
-
-TrainConfig tiny_config(const std::string& method) {
-  TrainConfig c = preset("acdc", 5, method);
-  c.data.patch = {32, 32};
-  c.data.labeled = 8;
-  c.batch = {4, method == "supervised" ? 0 : 4};
-  c.schedule.pretrain_iters = method == "bcp" ? 4 : 0;
-  c.schedule.selftrain_iters = 4;
-  c.schedule.val_every = 2;
-  c.schedule.checkpoint_every = 2;
-  c.schedule.log_every = 0;
-  c.threads = 1;
-  return c;
-}
+using bcp::test::tiny_acdc;
+using bcp::test::tiny_config;
 
 fs::path fresh_dir(const std::string& name) {
   fs::path p = bcp::test::process_temp_dir() / ("bcp_test_trainer_" + name);
@@ -123,6 +92,33 @@ TEST(TrainStep, BcpSelfTrainStepUpdatesStudentByGradientAndTeacherByEmaOnly) {
   auto key = std::string("encoder.in_conv.conv_conv.1.running_mean");
   ASSERT_TRUE(t_after.count(key));
   EXPECT_FALSE(torch::equal(t_after[key], t_before[key]));
+}
+
+TEST(TrainStep, MaskShapeChangesOnlyTheMaskAndBoxKeepsTheDefault) {
+  TrainConfig c = tiny_config("bcp");
+  TrainingSet set = load_training_set(c, tiny_acdc());
+  auto inputs = [&](const std::string& shape) {
+    TrainConfig v = c;
+    v.bcp.mask = shape;
+    std::mt19937_64 rng(9);
+    return prepare_step_inputs(v, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, rng);
+  };
+  const StepInputs box = inputs("box"), boxes = inputs("boxes"), contact = inputs("contact");
+  // The default draws exactly what the single zero box always drew.
+  std::mt19937_64 rng(9);
+  const StepInputs before = prepare_step_inputs(c, set, StepKind::kBcpSelftrain, {0, 1, 2, 3},
+                                                {8, 9, 10, 11}, rng);
+  EXPECT_TRUE(torch::equal(box.mask, before.mask));
+  EXPECT_TRUE(torch::equal(box.labeled.images, boxes.labeled.images));  // batches are unchanged
+  // 32 x 32, beta 2/3: one 21 x 21 box; 9 boxes of int(32 * 2 / 9) = 7; a band of 14 rows.
+  EXPECT_EQ((box.mask == 0).sum().item<int64_t>(), 21 * 21);
+  EXPECT_EQ((boxes.mask == 0).sum().item<int64_t>(), 9 * 7 * 7);
+  EXPECT_EQ((contact.mask == 0).sum().item<int64_t>(), 14 * 32);
+  // And the step runs with each.
+  for (const auto* in : {&boxes, &contact}) {
+    StepRig rig(c, set);
+    EXPECT_TRUE(std::isfinite(take_step(rig.ctx, StepKind::kBcpSelftrain, *in, 0).loss));
+  }
 }
 
 TEST(TrainStep, SupervisedStepLowersTheLossOnAFixedBatch) {

@@ -72,6 +72,10 @@ struct TrainConfig {
         true;  ///< self-training student takes the pre-training optimizer state (ACDC)
     std::string direction =
         "both";  ///< ablation: "both", "inward" (labeled patch into unlabeled) or "outward"
+    /// ablation: the copy-paste mask's shape (ssl/mask_shapes.h): "box" (the paper's single
+    /// zero box), "boxes" (the authors' random_mask: small boxes on a 3x3(x3) grid) or "contact"
+    /// (their contact/concatenation mask: one band)
+    std::string mask = "box";
   } bcp;
 
   struct MeanTeacher {

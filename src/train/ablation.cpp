@@ -1,0 +1,291 @@
+#include "bcp/train/ablation.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "bcp/io/atomic_file.h"
+#include "bcp/train/trainer.h"
+#include "bcp/util/error_message.h"
+
+namespace bcp::train {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string folder_name(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::string name;
+  for (const auto& [key, value] : settings) {
+    if (!name.empty()) name += "__";
+    name += key + "=" + value;
+  }
+  for (char& ch : name) {
+    const bool safe = std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
+                      ch == '=' || ch == '-' || ch == '+';
+    if (!safe) ch = '_';
+  }
+  return name;
+}
+
+json plan_to_json(const TrainConfig& base, const std::vector<AblationAxis>& axes) {
+  json a = json::array();
+  for (const auto& axis : axes) a.push_back({{"key", axis.key}, {"values", axis.values}});
+  return {{"base", config_to_json(base)}, {"axes", a}};
+}
+
+json read_json_file(const fs::path& path) {
+  std::ifstream in(path);
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+/// Fills the numbers of `row` from what train() returned (or a finished run's result.json).
+void fill_row(AblationRow& row, const json& result) {
+  const json& stages = result.at("stages");
+  if (!stages.empty()) row.best_val_dice = stages.back().at("best_dice").get<double>();
+  row.seconds = result.at("seconds").get<double>();
+  const json& m = result.at("final_metrics");
+  row.evaluated = m.is_object() && m.contains("mean");
+  if (row.evaluated) {
+    row.dice = m["mean"].at("dice").get<double>();
+    row.jaccard = m["mean"].at("jaccard").get<double>();
+    row.hd95 = m["mean"].at("hd95").get<double>();
+    row.asd = m["mean"].at("asd").get<double>();
+  }
+}
+
+json result_to_json(const TrainResult& r) {
+  json stages = json::array();
+  for (const auto& s : r.stages)
+    stages.push_back({{"stage", s.stage},
+                      {"iterations", s.iterations},
+                      {"best_dice", s.best_dice},
+                      {"best_iteration", s.best_iteration},
+                      {"seconds", s.seconds}});
+  return {{"stages", stages}, {"final_metrics", r.final_metrics}, {"seconds", r.seconds}};
+}
+
+std::string percent(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << 100.0 * v;
+  return os.str();
+}
+
+std::string fixed2(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << v;
+  return os.str();
+}
+
+}  // namespace
+
+AblationAxis parse_vary(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    throw std::invalid_argument("--vary expects key=value,value,..., got '" + text + "'");
+  AblationAxis axis;
+  axis.key = text.substr(0, eq);
+  std::string current;
+  int depth = 0;
+  bool quoted = false;
+  for (size_t i = eq + 1; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '"') quoted = !quoted;
+    if (!quoted && (ch == '[' || ch == '{')) ++depth;
+    if (!quoted && (ch == ']' || ch == '}')) --depth;
+    if (ch == ',' && depth == 0 && !quoted) {
+      axis.values.push_back(current);
+      current.clear();
+    } else {
+      current += ch;
+    }
+  }
+  axis.values.push_back(current);
+  for (const auto& v : axis.values)
+    if (v.empty()) throw std::invalid_argument("--vary '" + text + "': an empty value");
+  if (depth != 0 || quoted)
+    throw std::invalid_argument("--vary '" + text + "': unbalanced brackets or quotes");
+  return axis;
+}
+
+std::vector<AblationRun> plan_ablation(const TrainConfig& base,
+                                       const std::vector<AblationAxis>& axes) {
+  if (axes.empty()) throw std::invalid_argument("ablation: nothing to vary (give --vary key=a,b)");
+  std::set<std::string> keys;
+  for (const auto& axis : axes) {
+    if (!keys.insert(axis.key).second)
+      throw std::invalid_argument("ablation: --vary " + axis.key + " is given twice");
+    if (axis.values.empty())
+      throw std::invalid_argument("ablation: --vary " + axis.key + " has no values");
+  }
+  std::vector<AblationRun> runs(1);
+  runs[0].config = base;
+  for (const auto& axis : axes) {
+    std::vector<AblationRun> next;
+    for (const auto& run : runs)
+      for (const auto& value : axis.values) {
+        AblationRun r = run;
+        r.settings.emplace_back(axis.key, value);
+        try {
+          apply_override(r.config, axis.key + "=" + value);
+        } catch (const std::exception& e) {
+          throw std::invalid_argument("ablation: --vary " + axis.key + "=" + value + ": " +
+                                      util::error_message(e));
+        }
+        next.push_back(std::move(r));
+      }
+    runs = std::move(next);
+  }
+  std::set<std::string> names;
+  for (auto& r : runs) {
+    r.name = folder_name(r.settings);
+    try {
+      validate_config(r.config);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument("ablation: run " + r.name + ": " + util::error_message(e));
+    }
+    if (!names.insert(r.name).second)
+      throw std::invalid_argument("ablation: two runs would share the folder " + r.name);
+  }
+  return runs;
+}
+
+std::vector<AblationRow> run_ablation(const AblationOptions& o) {
+  const std::vector<AblationRun> runs = plan_ablation(o.base, o.axes);
+  if (o.out_dir.empty()) throw std::invalid_argument("ablation: no output folder given (--out)");
+  const fs::path out(o.out_dir);
+  const fs::path plan_path = out / "plan.json";
+  const json plan = plan_to_json(o.base, o.axes);
+  if (fs::exists(plan_path)) {
+    if (!o.resume)
+      throw std::runtime_error(plan_path.string() +
+                               ": this folder already holds an ablation; pass --resume to continue "
+                               "it or give another --out");
+    if (read_json_file(plan_path) != plan)
+      throw std::invalid_argument(plan_path.string() +
+                                  ": --resume with another grid or base config than this "
+                                  "ablation's; give another --out");
+  } else if (o.resume && fs::exists(out)) {
+    throw std::runtime_error(plan_path.string() + ": nothing to resume (no ablation plan)");
+  }
+  fs::create_directories(out);
+  io::write_file_atomically(plan_path.string(), plan.dump(2) + "\n");
+
+  std::vector<AblationRow> rows;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    AblationRow row;
+    row.run = runs[i];
+    const fs::path dir = out / runs[i].name;
+    const fs::path result_path = dir / "result.json";
+    if (o.resume && fs::exists(result_path)) {
+      fill_row(row, read_json_file(result_path));
+      row.finished = row.reused = true;
+      rows.push_back(row);
+      continue;
+    }
+    if (o.echo)
+      std::printf("ablation run %zu/%zu: %s\n", i + 1, runs.size(), runs[i].name.c_str());
+    TrainOptions t;
+    t.config = runs[i].config;
+    t.data_root = o.data_root;
+    t.out_dir = dir.string();
+    t.resume = fs::exists(dir / "last.h5");  // an interrupted run continues where it stopped
+    t.echo = o.echo;
+    t.final_evaluation = o.final_evaluation;
+    t.stop_after = o.stop_after;
+    const TrainResult r = train(t);
+    const json result = result_to_json(r);
+    fill_row(row, result);
+    row.finished = !r.interrupted;
+    if (row.finished) io::write_file_atomically(result_path.string(), result.dump(2) + "\n");
+    rows.push_back(row);
+  }
+  io::write_file_atomically((out / "ablation.csv").string(), ablation_to_csv(rows, o.axes));
+  io::write_file_atomically((out / "ablation.json").string(),
+                            ablation_to_json(rows).dump(2) + "\n");
+  return rows;
+}
+
+json ablation_to_json(const std::vector<AblationRow>& rows) {
+  json out = json::array();
+  for (const auto& r : rows) {
+    json settings = json::object();
+    for (const auto& [k, v] : r.run.settings) settings[k] = v;
+    json row = {{"run", r.run.name},
+                {"settings", settings},
+                {"best_val_dice", r.best_val_dice},
+                {"seconds", r.seconds},
+                {"finished", r.finished}};
+    if (r.evaluated)
+      row["final"] = {{"dice", r.dice}, {"jaccard", r.jaccard}, {"hd95", r.hd95}, {"asd", r.asd}};
+    out.push_back(row);
+  }
+  return out;
+}
+
+std::string ablation_to_csv(const std::vector<AblationRow>& rows,
+                            const std::vector<AblationAxis>& axes) {
+  std::ostringstream os;
+  os << "run";
+  for (const auto& a : axes) os << ',' << a.key;
+  os << ",best_val_dice,dice,jaccard,hd95,asd,seconds,finished\n";
+  for (const auto& r : rows) {
+    os << r.run.name;
+    for (const auto& s : r.run.settings)
+      os << ',' << (s.second.find_first_of(",\"") == std::string::npos ? s.second
+                                                                       : json(s.second).dump());
+    os << ',' << r.best_val_dice;
+    if (r.evaluated)
+      os << ',' << r.dice << ',' << r.jaccard << ',' << r.hd95 << ',' << r.asd;
+    else
+      os << ",,,,";
+    os << ',' << r.seconds << ',' << (r.finished ? 1 : 0) << '\n';
+  }
+  return os.str();
+}
+
+std::string format_ablation_table(const std::vector<AblationRow>& rows,
+                                  const std::vector<AblationAxis>& axes) {
+  std::vector<std::string> header;
+  for (const auto& a : axes) header.push_back(a.key);
+  for (const char* h : {"val Dice %", "Dice %", "Jaccard %", "95HD", "ASD", "minutes"})
+    header.push_back(h);
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& r : rows) {
+    std::vector<std::string> line;
+    for (const auto& s : r.run.settings) line.push_back(s.second);
+    line.push_back(r.best_val_dice >= 0 ? percent(r.best_val_dice) : "-");
+    if (r.evaluated) {
+      line.insert(line.end(), {percent(r.dice), percent(r.jaccard), fixed2(r.hd95), fixed2(r.asd)});
+    } else {
+      line.insert(line.end(), {"-", "-", "-", "-"});
+    }
+    line.push_back(fixed2(r.seconds / 60.0) + (r.finished ? "" : " (stopped)"));
+    cells.push_back(line);
+  }
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    width[c] = header[c].size();
+    for (const auto& line : cells) width[c] = std::max(width[c], line[c].size());
+  }
+  std::ostringstream os;
+  auto print = [&](const std::vector<std::string>& line) {
+    for (size_t c = 0; c < line.size(); ++c)
+      os << (c ? "  " : "") << std::setw(static_cast<int>(width[c])) << line[c];
+    os << '\n';
+  };
+  print(header);
+  for (const auto& line : cells) print(line);
+  return os.str();
+}
+
+}  // namespace bcp::train
