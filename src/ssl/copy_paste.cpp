@@ -24,9 +24,23 @@ MixedStream make_stream(const torch::Tensor& background, const torch::Tensor& bo
                         const torch::Tensor& mask, bool unlab, const MixWeights& w) {
   MixedStream s;
   s.image = copy_paste(background, box, mask);
-  s.img_label = img_label.to(torch::kInt64);
-  s.patch_label = patch_label.to(torch::kInt64);
-  s.label = copy_paste(s.img_label, s.patch_label, mask);
+  // Labels stay int64; soft pseudo-labels (class probabilities) stay float32, and the mixed
+  // `label` is then mixed as probabilities, the hard side one-hot.
+  auto keep = [](const torch::Tensor& t) {
+    return is_floating(t) ? t.to(torch::kFloat32) : t.to(torch::kInt64);
+  };
+  s.img_label = keep(img_label);
+  s.patch_label = keep(patch_label);
+  if (!is_floating(s.img_label) && !is_floating(s.patch_label)) {
+    s.label = copy_paste(s.img_label, s.patch_label, mask);
+  } else {
+    const int64_t classes = (is_floating(s.img_label) ? s.img_label : s.patch_label).size(1);
+    auto probs = [&](const torch::Tensor& t) {
+      if (is_floating(t)) return t;
+      return torch::nn::functional::one_hot(t, classes).movedim(-1, 1).to(torch::kFloat32);
+    };
+    s.label = copy_paste(probs(s.img_label), probs(s.patch_label), mask);
+  }
   s.unlab = unlab;
   s.img_weight = unlab ? w.u_weight : w.l_weight;
   s.patch_weight = unlab ? w.l_weight : w.u_weight;
@@ -53,6 +67,16 @@ void check_inputs(const BcpInputs& in, const char* who) {
   std::vector<int64_t> lab_shape{in.img_a.size(0)};
   for (int64_t d = 2; d < in.img_a.dim(); ++d) lab_shape.push_back(in.img_a.size(d));
   for (const auto& x : labels) {
+    // Pseudo-labels may be soft: class probabilities (n, C, spatial...), C >= 2.
+    const bool pseudo = &x.t == &in.plab_a || &x.t == &in.plab_b;
+    if (pseudo && is_floating(x.t)) {
+      TORCH_CHECK(x.t.dim() == static_cast<int64_t>(lab_shape.size()) + 1 &&
+                      x.t.size(0) == lab_shape[0] && x.t.size(1) >= 2 &&
+                      x.t.sizes().slice(2) == c10::IntArrayRef(lab_shape).slice(1),
+                  who, ": soft ", x.name, " has shape ", shape_str(x.t.sizes()),
+                  ", expected (n, C, spatial...) for labels of shape ", shape_str(lab_shape));
+      continue;
+    }
     TORCH_CHECK(!is_floating(x.t), who, ": ", x.name, " must be an integer label tensor, got ",
                 x.t.scalar_type());
     TORCH_CHECK(x.t.sizes() == c10::IntArrayRef(lab_shape), who, ": ", x.name, " has shape ",

@@ -34,4 +34,12 @@ torch::Tensor la_pseudo_label(const torch::Tensor& logits) {
   return eval::largest_component_per_class(fg, 3).to(logits.device(), torch::kInt64);
 }
 
+torch::Tensor soft_pseudo_label(const torch::Tensor& logits, double temperature) {
+  TORCH_CHECK(logits.defined() && logits.dim() >= 3 && logits.size(1) >= 2,
+              "soft_pseudo_label: logits must be (N, C, spatial...) with C >= 2");
+  TORCH_CHECK(temperature > 0, "soft_pseudo_label: temperature must be > 0, got ", temperature);
+  torch::NoGradGuard no_grad;
+  return torch::softmax(logits.to(torch::kFloat32) / temperature, 1);
+}
+
 }  // namespace bcp::ssl

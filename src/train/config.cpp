@@ -46,7 +46,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Batch, labeled, unlabeled)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Schedule, pretrain_iters, selftrain_iters,
                                    val_every, log_every, checkpoint_every)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Bcp, beta, u_weight, ema_decay, ema_buffers,
-                                   inherit_optimizer, direction, mask)
+                                   inherit_optimizer, direction, mask, pseudo_label, temperature)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consistency, rampup_epochs,
                                    iters_per_epoch, noise_std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
@@ -155,6 +155,9 @@ void validate_config(const TrainConfig& c) {
     bad("bcp.direction", "must be both, inward or outward");
   if (c.bcp.mask != "box" && c.bcp.mask != "boxes" && c.bcp.mask != "contact")
     bad("bcp.mask", "must be box, boxes or contact, got " + c.bcp.mask);
+  if (c.bcp.pseudo_label != "hard" && c.bcp.pseudo_label != "soft")
+    bad("bcp.pseudo_label", "must be hard or soft, got " + c.bcp.pseudo_label);
+  if (!(c.bcp.temperature > 0)) bad("bcp.temperature", "must be > 0");
   if (c.method == "bcp") {
     // Draw one mask now: a patch too small for the shape must fail here, not at the first step.
     ssl::Rng probe(0);

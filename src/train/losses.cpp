@@ -18,15 +18,27 @@ std::string shape_str(c10::IntArrayRef s) {
   return os.str();
 }
 
-// logits (N, C, spatial...) and target (N, spatial...) integer with values in [0, C).
+// A soft target holds class probabilities (N, C, spatial...) instead of labels (N, spatial...).
+bool is_soft(const torch::Tensor& target) {
+  return at::isFloatingType(target.scalar_type());
+}
+
+// scores (N, C, spatial...) and target: integer (N, spatial...) with values in [0, C), or soft
+// (floating, the scores' shape).
 void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const char* who) {
   TORCH_CHECK(scores.defined() && target.defined(), who, ": scores and target must be defined");
   TORCH_CHECK(scores.dim() >= 3, who, ": expected scores (N, C, spatial...), got shape ",
               shape_str(scores.sizes()));
   TORCH_CHECK(at::isFloatingType(scores.scalar_type()), who, ": scores must be floating, got ",
               scores.scalar_type());
-  TORCH_CHECK(!at::isFloatingType(target.scalar_type()) && target.scalar_type() != torch::kBool,
-              who, ": target must be an integer label tensor, got ", target.scalar_type());
+  if (is_soft(target)) {
+    TORCH_CHECK(target.sizes() == scores.sizes(), who, ": soft target has shape ",
+                shape_str(target.sizes()), " but scores ", shape_str(scores.sizes()));
+    return;
+  }
+  TORCH_CHECK(target.scalar_type() != torch::kBool, who,
+              ": target must be an integer label tensor or class probabilities, got ",
+              target.scalar_type());
   std::vector<int64_t> want{scores.size(0)};
   for (int64_t d = 2; d < scores.dim(); ++d) want.push_back(scores.size(d));
   TORCH_CHECK(target.sizes() == c10::IntArrayRef(want), who, ": target has shape ",
@@ -41,16 +53,26 @@ void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const 
   }
 }
 
-// The mask as float of the scores' dtype, expanded to the target's (N, spatial...) shape.
-torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& target,
-                          const torch::Tensor& scores, const char* who) {
-  TORCH_CHECK(mask.dim() <= target.dim(), who, ": mask of shape ", shape_str(mask.sizes()),
-              " has more axes than the target ", shape_str(target.sizes()));
+// The mask as float of the scores' dtype, expanded to the label shape (N, spatial...).
+torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& scores, const char* who) {
+  std::vector<int64_t> shape{scores.size(0)};
+  for (int64_t d = 2; d < scores.dim(); ++d) shape.push_back(scores.size(d));
+  const int64_t dims = static_cast<int64_t>(shape.size());
+  TORCH_CHECK(mask.dim() <= dims, who, ": mask of shape ", shape_str(mask.sizes()),
+              " has more axes than the target ", shape_str(shape));
   for (int64_t i = 1; i <= mask.dim(); ++i)
-    TORCH_CHECK(mask.size(-i) == 1 || mask.size(-i) == target.size(-i), who, ": mask of shape ",
-                shape_str(mask.sizes()), " does not broadcast to the target's ",
-                shape_str(target.sizes()));
-  return mask.to(scores.options()).expand(target.sizes());
+    TORCH_CHECK(mask.size(-i) == 1 || mask.size(-i) == shape[dims - i], who, ": mask of shape ",
+                shape_str(mask.sizes()), " does not broadcast to the target's ", shape_str(shape));
+  return mask.to(scores.options()).expand(shape);
+}
+
+// Per-pixel cross-entropy (N, spatial...): nn.CrossEntropyLoss(reduction='none') for labels,
+// -sum_c t_c log p_c for class probabilities.
+torch::Tensor pixel_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target) {
+  if (is_soft(target))
+    return -(target.to(logits.scalar_type()) * torch::log_softmax(logits, 1)).sum(1);
+  return F::cross_entropy(logits, target.to(torch::kInt64),
+                          F::CrossEntropyFuncOptions().reduction(torch::kNone));
 }
 
 }  // namespace
@@ -60,12 +82,13 @@ torch::Tensor acdc_dice_loss(const torch::Tensor& probs, const torch::Tensor& ta
   check_pair(probs, target, "acdc_dice_loss");
   const int64_t n_classes = probs.size(1);
   torch::Tensor m;
-  if (mask.defined()) m = expand_mask(mask, target, probs, "acdc_dice_loss");
+  if (mask.defined()) m = expand_mask(mask, probs, "acdc_dice_loss");
   constexpr double kSmooth = 1e-10;
   torch::Tensor loss;
   for (int64_t c = 0; c < n_classes; ++c) {
     const auto score = probs.select(1, c);
-    const auto t = (target == c).to(probs.scalar_type());
+    const auto t = is_soft(target) ? target.select(1, c).to(probs.scalar_type())
+                                   : (target == c).to(probs.scalar_type());
     torch::Tensor intersect, y_sum, z_sum;
     if (m.defined()) {
       intersect = torch::sum(score * t * m);
@@ -84,6 +107,7 @@ torch::Tensor acdc_dice_loss(const torch::Tensor& probs, const torch::Tensor& ta
 
 torch::Tensor mean_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target) {
   check_pair(logits, target, "mean_cross_entropy");
+  if (is_soft(target)) return pixel_cross_entropy(logits, target).mean();
   return F::cross_entropy(logits, target.to(torch::kInt64));
 }
 
@@ -91,9 +115,8 @@ torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Ten
                                    const torch::Tensor& mask) {
   check_pair(logits, target, "masked_cross_entropy");
   TORCH_CHECK(mask.defined(), "masked_cross_entropy: mask must be defined");
-  const auto m = expand_mask(mask, target, logits, "masked_cross_entropy");
-  const auto ce = F::cross_entropy(logits, target.to(torch::kInt64),
-                                   F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  const auto m = expand_mask(mask, logits, "masked_cross_entropy");
+  const auto ce = pixel_cross_entropy(logits, target);
   return (ce * m).sum() / (m.sum() + 1e-16);
 }
 
@@ -119,13 +142,14 @@ torch::Tensor la_dice_loss(const torch::Tensor& logits, const torch::Tensor& tar
   const int64_t n = logits.size(0);
   const int64_t c = logits.size(1);
   const auto p = torch::softmax(logits.reshape({n, c, -1}), 1);
-  const auto t = F::one_hot(target.reshape({n, -1}).to(torch::kInt64), c)
-                     .permute({0, 2, 1})
-                     .to(p.scalar_type());
+  const auto t = is_soft(target) ? target.reshape({n, c, -1}).to(p.scalar_type())
+                                 : F::one_hot(target.reshape({n, -1}).to(torch::kInt64), c)
+                                       .permute({0, 2, 1})
+                                       .to(p.scalar_type());
   auto inter = p * t;
   auto uni = p + t;
   if (mask.defined()) {
-    const auto m = expand_mask(mask, target, logits, "la_dice_loss").reshape({n, 1, -1});
+    const auto m = expand_mask(mask, logits, "la_dice_loss").reshape({n, 1, -1});
     inter = inter * m;
     uni = uni * m;
   }

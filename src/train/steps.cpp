@@ -132,8 +132,12 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
     torch::Tensor pb = forward(s, Role::kTeacher, in.uimg_b).cpu();
     if (s.teacher_compute) s.teacher_compute->push_buffers();
     bool acdc = c.dataset == "acdc";
-    in.plab_a = (acdc ? ssl::acdc_pseudo_label(pa) : ssl::la_pseudo_label(pa)).to(s.device);
-    in.plab_b = (acdc ? ssl::acdc_pseudo_label(pb) : ssl::la_pseudo_label(pb)).to(s.device);
+    auto pseudo = [&](const torch::Tensor& logits) {
+      if (c.bcp.pseudo_label == "soft") return ssl::soft_pseudo_label(logits, c.bcp.temperature);
+      return acdc ? ssl::acdc_pseudo_label(logits) : ssl::la_pseudo_label(logits);
+    };
+    in.plab_a = pseudo(pa).to(s.device);
+    in.plab_b = pseudo(pb).to(s.device);
   }
   torch::Tensor mask = inputs.mask.to(s.device);
   ssl::MixWeights w{1.0, c.bcp.u_weight};

@@ -5,6 +5,7 @@
 
 #include "../support.h"
 #include "bcp/io/h5.h"
+#include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/pseudo_label.h"
 
 using bcp::ssl::acdc_pseudo_label;
@@ -67,4 +68,38 @@ TEST(PseudoLabel, AcdcTrainingBatchIsFast) {
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{12, 256, 256}));
   EXPECT_LT(ms, 500.0) << "acdc_pseudo_label on 12x4x256x256 took " << ms << " ms";
   RecordProperty("acdc_pseudo_label_ms", std::to_string(ms));
+}
+
+TEST(PseudoLabel, SoftIsTheTemperedSoftmaxAndMixesAsProbabilities) {
+  torch::manual_seed(2);
+  const auto logits = torch::randn({2, 4, 8, 8});
+  const auto p = bcp::ssl::soft_pseudo_label(logits, 1.0);
+  EXPECT_TRUE(torch::allclose(p, torch::softmax(logits, 1)));
+  EXPECT_TRUE(torch::allclose(p.sum(1), torch::ones({2, 8, 8})));
+  // A low temperature approaches the argmax.
+  const auto sharp = bcp::ssl::soft_pseudo_label(logits, 0.01);
+  EXPECT_TRUE(torch::equal(sharp.argmax(1), logits.argmax(1)));
+  EXPECT_GT(sharp.max(1).values.min().item<float>(), 0.9f);
+  EXPECT_THROW(bcp::ssl::soft_pseudo_label(logits, 0.0), c10::Error);
+
+  // In a BCP mix the soft pseudo-label is the target of its region, as the hard one would be.
+  bcp::ssl::BcpInputs in;
+  in.img_a = torch::rand({2, 1, 8, 8});
+  in.img_b = torch::rand({2, 1, 8, 8});
+  in.uimg_a = torch::rand({2, 1, 8, 8});
+  in.uimg_b = torch::rand({2, 1, 8, 8});
+  in.lab_a = torch::randint(0, 4, {2, 8, 8}, torch::kInt64);
+  in.lab_b = torch::randint(0, 4, {2, 8, 8}, torch::kInt64);
+  in.plab_a = p;
+  in.plab_b = bcp::ssl::soft_pseudo_label(-logits, 1.0);
+  auto mask = torch::ones({8, 8});
+  mask.index_put_({torch::indexing::Slice(2, 6), torch::indexing::Slice(2, 6)}, 0);
+  const auto mix = bcp::ssl::acdc_bcp_mix(in, mask);
+  EXPECT_TRUE(torch::equal(mix.mixed_u.img_label, p));          // unlabeled background
+  EXPECT_TRUE(torch::equal(mix.mixed_u.patch_label, in.lab_a));  // labeled box
+  ASSERT_EQ(mix.mixed_u.label.sizes(), p.sizes());
+  EXPECT_TRUE(torch::allclose(mix.mixed_u.label.index({0, torch::indexing::Slice(), 0, 0}),
+                              p.index({0, torch::indexing::Slice(), 0, 0})));
+  EXPECT_EQ(mix.mixed_u.label.index({0, torch::indexing::Slice(), 3, 3}).argmax().item<int64_t>(),
+            in.lab_a.index({0, 3, 3}).item<int64_t>());
 }

@@ -181,3 +181,37 @@ TEST(Losses, ConsistencyAndRampup) {
 }
 
 }  // namespace
+
+TEST(Losses, SoftTargetsThatAreOneHotGiveTheLabelsLoss) {
+  torch::manual_seed(4);
+  namespace F = torch::nn::functional;
+  using namespace bcp::train;
+  for (const std::vector<int64_t>& spatial : {std::vector<int64_t>{12, 10}, {6, 8, 4}}) {
+    std::vector<int64_t> shape{4, 3};
+    shape.insert(shape.end(), spatial.begin(), spatial.end());
+    const auto logits = torch::randn(shape);
+    std::vector<int64_t> lshape{4};
+    lshape.insert(lshape.end(), spatial.begin(), spatial.end());
+    const auto a = torch::randint(0, 3, lshape, torch::kInt64);
+    const auto b = torch::randint(0, 3, lshape, torch::kInt64);
+    auto soft = [](const torch::Tensor& l) {
+      return F::one_hot(l, 3).movedim(-1, 1).to(torch::kFloat32);
+    };
+    auto mask = torch::ones(spatial);
+    mask.index_put_({torch::indexing::Slice(1, 4)}, 0);
+    const auto hard_acdc = acdc_mix_loss(logits, a, b, mask, 1.0, 0.5, true);
+    const auto soft_acdc = acdc_mix_loss(logits, soft(a), b, mask, 1.0, 0.5, true);
+    EXPECT_NEAR(soft_acdc.dice.item<double>(), hard_acdc.dice.item<double>(), 1e-6);
+    EXPECT_NEAR(soft_acdc.ce.item<double>(), hard_acdc.ce.item<double>(), 1e-6);
+    EXPECT_NEAR(la_mix_loss(logits, a, soft(b), mask).item<double>(),
+                la_mix_loss(logits, a, b, mask).item<double>(), 1e-6);
+    EXPECT_NEAR(mean_cross_entropy(logits, soft(a)).item<double>(),
+                mean_cross_entropy(logits, a).item<double>(), 1e-6);
+    // A target that is not one-hot changes the loss, and a wrong shape is refused.
+    const auto smooth = soft(a) * 0.8 + 0.2 / 3;
+    EXPECT_GT(std::abs(acdc_mix_loss(logits, smooth, b, mask).ce.item<double>() -
+                       acdc_mix_loss(logits, a, b, mask).ce.item<double>()),
+              1e-3);
+    EXPECT_THROW(mean_cross_entropy(logits, soft(a).narrow(1, 0, 2)), c10::Error);
+  }
+}

@@ -121,6 +121,31 @@ TEST(TrainStep, MaskShapeChangesOnlyTheMaskAndBoxKeepsTheDefault) {
   }
 }
 
+TEST(TrainStep, SoftPseudoLabelsChangeTheSelfTrainingLossAndHardStaysTheDefault) {
+  TrainConfig c = tiny_config("bcp");
+  EXPECT_EQ(c.bcp.pseudo_label, "hard");
+  TrainingSet set = load_training_set(c, tiny_acdc());
+  std::mt19937_64 rng(9);
+  const StepInputs in =
+      prepare_step_inputs(c, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, rng);
+  auto loss_with = [&](const std::string& mode, double temperature) {
+    TrainConfig v = c;
+    v.bcp.pseudo_label = mode;
+    v.bcp.temperature = temperature;
+    StepRig rig(v, set);  // same seeded weights every time
+    torch::manual_seed(1);  // same dropout draws
+    return take_step(rig.ctx, StepKind::kBcpSelftrain, in, 0).loss;
+  };
+  const double hard = loss_with("hard", 1.0), hard_again = loss_with("hard", 1.0);
+  const double soft = loss_with("soft", 1.0), sharp = loss_with("soft", 0.5);
+  EXPECT_EQ(hard, hard_again);
+  for (double v : {soft, sharp}) {
+    EXPECT_TRUE(std::isfinite(v));
+    EXPECT_NE(v, hard);
+  }
+  EXPECT_NE(soft, sharp);
+}
+
 TEST(TrainStep, SupervisedStepLowersTheLossOnAFixedBatch) {
   TrainConfig c = tiny_config("supervised");
   TrainingSet set = load_training_set(c, tiny_acdc());

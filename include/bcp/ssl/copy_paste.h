@@ -20,6 +20,7 @@ torch::Tensor copy_paste(const torch::Tensor& a, const torch::Tensor& b, const t
 struct MixedStream {
   torch::Tensor image;        ///< (N, C, H, W[, D]) float: the student's input for one forward
   torch::Tensor label;        ///< (N, H, W[, D]) int64: img_label on M, patch_label on 1 - M
+                              ///< (with soft pseudo-labels: (N, C, ...) float32 probabilities)
   torch::Tensor img_label;    ///< (N, H, W[, D]) int64: target on M (the background region)
   torch::Tensor patch_label;  ///< (N, H, W[, D]) int64: target on 1 - M (the pasted box)
   bool unlab = false;         ///< the authors' mix_loss flag: true puts u_weight on M
@@ -41,7 +42,8 @@ struct BcpInputs {
   torch::Tensor img_a, img_b;    ///< labeled images La, Lb
   torch::Tensor lab_a, lab_b;    ///< their ground truth
   torch::Tensor uimg_a, uimg_b;  ///< unlabeled images Ua, Ub
-  torch::Tensor plab_a, plab_b;  ///< the teacher's pseudo-labels Pa, Pb of Ua, Ub
+  torch::Tensor plab_a, plab_b;  ///< the teacher's pseudo-labels Pa, Pb of Ua, Ub: integer
+                                 ///< labels, or class probabilities (n, C, ...) when soft
 };
 
 /// Loss weights of the two label sources.

@@ -16,4 +16,9 @@ torch::Tensor acdc_pseudo_label(const torch::Tensor& logits);
 /// Returns (N, D, H, W) int64 in {0, 1} on the device of `logits`. No gradient flows.
 torch::Tensor la_pseudo_label(const torch::Tensor& logits);
 
+/// Soft pseudo-labels (the ablation bcp.pseudo_label = soft): the teacher's class probabilities
+/// softmax(logits / temperature) over axis 1, (N, C, spatial...) float32, without the largest-
+/// component step. temperature > 0; below 1 sharpens towards the argmax. No gradient flows.
+torch::Tensor soft_pseudo_label(const torch::Tensor& logits, double temperature);
+
 }  // namespace bcp::ssl

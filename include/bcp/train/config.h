@@ -76,6 +76,10 @@ struct TrainConfig {
     /// zero box), "boxes" (the authors' random_mask: small boxes on a 3x3(x3) grid) or "contact"
     /// (their contact/concatenation mask: one band)
     std::string mask = "box";
+    /// ablation: "hard" (the paper: the teacher's argmax, cleaned to its largest component) or
+    /// "soft" (the teacher's probabilities softmax(logits / temperature), ssl/pseudo_label.h)
+    std::string pseudo_label = "hard";
+    double temperature = 1.0;  ///< for "soft"; < 1 sharpens
   } bcp;
 
   struct MeanTeacher {

@@ -12,6 +12,11 @@
 
 namespace bcp::train {
 
+/// Targets: every loss below takes either integer labels (N, spatial...) with values in [0, C),
+/// as the authors' code does, or class probabilities (floating, (N, C, spatial...), e.g. soft
+/// pseudo-labels): the one-hot target becomes those probabilities, cross-entropy becomes
+/// -sum_c t_c log p_c. A one-hot probability target gives the labels' loss.
+
 /// ACDC DiceLoss(n_classes) on probabilities (SSL4MIS/BCP utils/losses.py): one-hot target,
 /// for each class c over the whole batch 1 - (2*sum(p t m) + 1e-10) / (sum(p^2 m) + sum(t^2 m)
 /// + 1e-10), averaged over all C classes (background included). `probs` (N, C, ...) are
