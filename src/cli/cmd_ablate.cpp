@@ -39,7 +39,8 @@ void setup_ablate(CLI::App& app) {
     o.resume = args->resume;
     o.final_evaluation = !args->no_eval;
     const auto rows = bcp::train::run_ablation(o);
-    std::cout << "\n" << bcp::train::format_ablation_table(rows, o.axes) << "wrote " << args->out
+    std::cout << "\n"
+              << bcp::train::format_ablation_table(rows, o.axes) << "wrote " << args->out
               << "/ablation.csv and ablation.json\n";
   });
 }

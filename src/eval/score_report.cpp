@@ -282,8 +282,8 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       throw std::runtime_error(f.string() + ": no reference file " + ref.string());
   }
 
-  const int k = options.num_classes != 0 ? options.num_classes
-                                         : classes_from_dataset_json(options.ref_dir);
+  const int k =
+      options.num_classes != 0 ? options.num_classes : classes_from_dataset_json(options.ref_dir);
   if (k == 0)
     throw std::invalid_argument(
         options.ref_dir +
@@ -338,9 +338,9 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       const int64_t top = v->labels.numel() ? v->labels.max().item<int64_t>() : 0;
       if (top > k - 1)
         throw std::invalid_argument((v == &pred ? pred_path : ref_path) + ": label " +
-                                    std::to_string(top) + " is above K-1 = " +
-                                    std::to_string(k - 1) + " (K = " + std::to_string(k) +
-                                    " classes)");
+                                    std::to_string(top) +
+                                    " is above K-1 = " + std::to_string(k - 1) +
+                                    " (K = " + std::to_string(k) + " classes)");
     }
     const auto scored =
         case_scores(case_name_of(f.filename().string()), pred.labels, ref.labels, k, spacing);

@@ -22,8 +22,8 @@ namespace {
 
 /// np.random.randint(lo, hi), refusing an empty range with the shape that caused it.
 int64_t randint(Rng& rng, int64_t lo, int64_t hi, const char* what) {
-  TORCH_CHECK(lo < hi, what, ": the patch is too small for this mask (empty range [", lo, ", ",
-              hi, "))");
+  TORCH_CHECK(lo < hi, what, ": the patch is too small for this mask (empty range [", lo, ", ", hi,
+              "))");
   return uniform_int(rng, lo, hi);
 }
 

@@ -192,8 +192,7 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
       rows.push_back(row);
       continue;
     }
-    if (o.echo)
-      std::printf("ablation run %zu/%zu: %s\n", i + 1, runs.size(), runs[i].name.c_str());
+    if (o.echo) std::printf("ablation run %zu/%zu: %s\n", i + 1, runs.size(), runs[i].name.c_str());
     TrainOptions t;
     t.config = runs[i].config;
     t.data_root = o.data_root;
@@ -241,8 +240,8 @@ std::string ablation_to_csv(const std::vector<AblationRow>& rows,
   for (const auto& r : rows) {
     os << r.run.name;
     for (const auto& s : r.run.settings)
-      os << ',' << (s.second.find_first_of(",\"") == std::string::npos ? s.second
-                                                                       : json(s.second).dump());
+      os << ','
+         << (s.second.find_first_of(",\"") == std::string::npos ? s.second : json(s.second).dump());
     os << ',' << r.best_val_dice;
     if (r.evaluated)
       os << ',' << r.dice << ',' << r.jaccard << ',' << r.hd95 << ',' << r.asd;

@@ -171,9 +171,10 @@ void validate_config(const TrainConfig& c) {
   if (c.dataset == "la")
     for (size_t d = 0; d < c.eval.stride.size() && d < c.data.patch.size(); ++d)
       if (c.eval.stride[d] < 1 || c.eval.stride[d] > c.data.patch[d])
-        bad("eval.stride", "values must be in [1, patch size] (windows must overlap or touch), got " +
-                               std::to_string(c.eval.stride[d]) + " against patch " +
-                               std::to_string(c.data.patch[d]));
+        bad("eval.stride",
+            "values must be in [1, patch size] (windows must overlap or touch), got " +
+                std::to_string(c.eval.stride[d]) + " against patch " +
+                std::to_string(c.data.patch[d]));
   if (c.eval.window_batch < 1) bad("eval.window_batch", "must be >= 1");
   if (c.eval.max_cases == 0 || c.eval.max_cases < -1)
     bad("eval.max_cases", "must be -1 (all) or >= 1");

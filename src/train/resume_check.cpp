@@ -14,10 +14,15 @@ const std::vector<std::string> kIterationKeys = {"schedule.pretrain_iters",
 }  // namespace
 
 const std::vector<std::string>& resume_safe_keys() {
-  static const std::vector<std::string> keys = {
-      "schedule.pretrain_iters", "schedule.selftrain_iters", "schedule.val_every",
-      "schedule.log_every",      "schedule.checkpoint_every", "threads",
-      "device",                  "eval.window_batch",         "eval.max_cases"};
+  static const std::vector<std::string> keys = {"schedule.pretrain_iters",
+                                                "schedule.selftrain_iters",
+                                                "schedule.val_every",
+                                                "schedule.log_every",
+                                                "schedule.checkpoint_every",
+                                                "threads",
+                                                "device",
+                                                "eval.window_batch",
+                                                "eval.max_cases"};
   return keys;
 }
 

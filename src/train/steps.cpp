@@ -4,8 +4,8 @@
 
 #include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/ema.h"
-#include "bcp/ssl/pseudo_label.h"
 #include "bcp/ssl/mask_shapes.h"
+#include "bcp/ssl/pseudo_label.h"
 #include "bcp/train/losses.h"
 
 namespace bcp::train {

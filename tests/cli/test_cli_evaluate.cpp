@@ -25,6 +25,17 @@ std::string q(const fs::path& p) {
 }
 using bcp::test::count_lines;
 
+/// A small seeded ACDC UNet (4 classes, 4 base filters) saved as a bcp checkpoint.
+void save_small_unet(const fs::path& path) {
+  torch::manual_seed(3);
+  bcp::nets::ModelConfig c;
+  c.arch = "unet2d";
+  c.num_classes = 4;
+  c.base_filters = 4;
+  auto net = bcp::nets::make_model(c);
+  bcp::nets::save_model(path.string(), *net, c);
+}
+
 TEST(CliEvaluate, MissingCheckpointIsOneLine) {
   const fs::path tmp = bcp::test::process_temp_dir() / "bcp_test_cli_evaluate_missing";
   fs::remove_all(tmp);
@@ -53,13 +64,7 @@ TEST(CliEvaluate, PrintsTheTableOnARealVolume) {
   fs::create_directories(tmp / "root" / "data");
   fs::create_symlink(src, tmp / "root" / "data" / "patient028_frame01.h5");
   std::ofstream(tmp / "root" / "one.list") << "patient028_frame01\n";
-  torch::manual_seed(3);
-  bcp::nets::ModelConfig c;
-  c.arch = "unet2d";
-  c.num_classes = 4;
-  c.base_filters = 4;
-  auto net = bcp::nets::make_model(c);
-  bcp::nets::save_model((tmp / "m.h5").string(), *net, c);
+  save_small_unet(tmp / "m.h5");
 
   const auto r = run_evaluate("--model " + q(tmp / "m.h5") + " --data " + q(tmp / "root") +
                               " --list one.list --out " + q(tmp / "out") + " --format nii.gz");
@@ -81,15 +86,9 @@ TEST(CliEvaluate, AFailingCaseLeavesNoOutputThatLooksComplete) {
   // The second case exists (so the up-front checks pass) but is not HDF5.
   std::ofstream(tmp.path / "root" / "data" / "patient002_frame01.h5") << "not an HDF5 file";
   std::ofstream(tmp.path / "root" / "two.list") << "patient028_frame01\npatient002_frame01\n";
-  torch::manual_seed(3);
-  bcp::nets::ModelConfig c;
-  c.arch = "unet2d";
-  c.num_classes = 4;
-  c.base_filters = 4;
-  auto net = bcp::nets::make_model(c);
-  bcp::nets::save_model((tmp.path / "m.h5").string(), *net, c);
-  const std::string args = "--model " + q(tmp.path / "m.h5") + " --data " +
-                           q(tmp.path / "root") + " --list two.list --out " + q(tmp.path / "out");
+  save_small_unet(tmp.path / "m.h5");
+  const std::string args = "--model " + q(tmp.path / "m.h5") + " --data " + q(tmp.path / "root") +
+                           " --list two.list --out " + q(tmp.path / "out");
 
   auto failed = run_evaluate(args);
   EXPECT_EQ(failed.rc, 1) << failed.output;

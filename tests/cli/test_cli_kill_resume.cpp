@@ -25,8 +25,8 @@ namespace {
 
 /// Starts `sh -c "exec bcp ARGS > log 2>&1"`; `exec` makes the returned pid bcp's own.
 pid_t spawn_cli(const std::string& args, const fs::path& log) {
-  const std::string cmd = "exec '" + bcp::test::cli_path() + "' " + args + " > " +
-                          bcp::test::quoted(log) + " 2>&1";
+  const std::string cmd =
+      "exec '" + bcp::test::cli_path() + "' " + args + " > " + bcp::test::quoted(log) + " 2>&1";
   const pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));

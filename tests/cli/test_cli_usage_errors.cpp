@@ -42,7 +42,8 @@ TEST(CliUsage, HelpAndVersionStillExitZero) {
 }
 
 TEST(CliUsage, InputErrorsKeepExitCode1) {
-  const auto r = run_cli("score --pred /nonexistent/p --ref /nonexistent/r --out o.json --classes 2");
+  const auto r =
+      run_cli("score --pred /nonexistent/p --ref /nonexistent/r --out o.json --classes 2");
   EXPECT_EQ(r.rc, 1) << r.output;
   EXPECT_EQ(r.output.rfind("bcp: error: ", 0), 0u) << r.output;
   EXPECT_EQ(count_lines(r.output), 1) << r.output;

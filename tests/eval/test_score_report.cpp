@@ -88,8 +88,7 @@ TEST(ScoreReport, WritesJsonAndCsvBesideIt) {
   ASSERT_TRUE(fs::exists(dir / "scores.csv"));
   EXPECT_EQ(nlohmann::json::parse(slurp(json)), report_to_json(sample_report()));
   const std::string csv = slurp(dir / "scores.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')),
-            "case,class,dice,jaccard,hd95,asd,pred_empty,ref_empty");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "case,class,dice,jaccard,hd95,asd,pred_empty,ref_empty");
   EXPECT_NE(csv.find("\na,1,0.8,0.6,2,1,0,0\n"), std::string::npos) << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   // Nothing temporary is left behind.
@@ -155,7 +154,7 @@ TEST(ScoreReport, ScoresFoldersPerClassWithPadding) {
   o.num_classes = 4;
   const ScoreReport r = score_mask_dirs(o);
   EXPECT_EQ(r.unit, "voxels");
-  ASSERT_EQ(r.cases.size(), 6u);  // classes 1..3 for both cases
+  ASSERT_EQ(r.cases.size(), 6u);                               // classes 1..3 for both cases
   EXPECT_TRUE(r.cases[2].pred_empty && r.cases[2].ref_empty);  // c1 has no class 3
   EXPECT_FALSE(r.cases[5].pred_empty || r.cases[5].ref_empty);
   EXPECT_EQ(r.cases[0].case_name, "c1");

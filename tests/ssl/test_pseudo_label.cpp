@@ -95,7 +95,7 @@ TEST(PseudoLabel, SoftIsTheTemperedSoftmaxAndMixesAsProbabilities) {
   auto mask = torch::ones({8, 8});
   mask.index_put_({torch::indexing::Slice(2, 6), torch::indexing::Slice(2, 6)}, 0);
   const auto mix = bcp::ssl::acdc_bcp_mix(in, mask);
-  EXPECT_TRUE(torch::equal(mix.mixed_u.img_label, p));          // unlabeled background
+  EXPECT_TRUE(torch::equal(mix.mixed_u.img_label, p));           // unlabeled background
   EXPECT_TRUE(torch::equal(mix.mixed_u.patch_label, in.lab_a));  // labeled box
   ASSERT_EQ(mix.mixed_u.label.sizes(), p.sizes());
   EXPECT_TRUE(torch::allclose(mix.mixed_u.label.index({0, torch::indexing::Slice(), 0, 0}),

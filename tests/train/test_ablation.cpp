@@ -28,8 +28,8 @@ TEST(Ablation, VaryTextSplitsAtTopLevelCommasOnly) {
 
 TEST(Ablation, PlanIsTheCartesianProductWithValidatedConfigs) {
   const TrainConfig base = preset("acdc", 5, "bcp");
-  const auto runs =
-      plan_ablation(base, {parse_vary("bcp.beta=0.5,0.75"), parse_vary("bcp.direction=inward,both")});
+  const auto runs = plan_ablation(
+      base, {parse_vary("bcp.beta=0.5,0.75"), parse_vary("bcp.direction=inward,both")});
   ASSERT_EQ(runs.size(), 4u);
   EXPECT_EQ(runs[0].name, "bcp.beta=0.5__bcp.direction=inward");
   EXPECT_EQ(runs[3].name, "bcp.beta=0.75__bcp.direction=both");
@@ -100,10 +100,10 @@ TEST(Ablation, RunsEachPointAndAnInterruptedGridResumesExactly) {
   o.resume = true;
   for (const auto& row : run_ablation(o)) EXPECT_TRUE(row.finished && !row.reused);
   for (const auto& row : straight) {
-    const auto a = bcp::io::load_tensor_archive(
-        (tmp.path / "straight" / row.run.name / "last.h5").string());
-    const auto b = bcp::io::load_tensor_archive(
-        (tmp.path / "resumed" / row.run.name / "last.h5").string());
+    const auto a =
+        bcp::io::load_tensor_archive((tmp.path / "straight" / row.run.name / "last.h5").string());
+    const auto b =
+        bcp::io::load_tensor_archive((tmp.path / "resumed" / row.run.name / "last.h5").string());
     for (const auto& [name, t] : a.tensors)
       EXPECT_TRUE(torch::equal(t, b.tensors.at(name))) << row.run.name << " " << name;
   }

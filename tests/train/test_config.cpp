@@ -172,8 +172,8 @@ TEST(ResumeCheck, SameConfigAndSafeChangesAreAllowed) {
   TrainConfig more = saved;
   for (const char* set :
        {"schedule.selftrain_iters=40000", "schedule.pretrain_iters=12000", "schedule.val_every=50",
-        "schedule.log_every=5", "schedule.checkpoint_every=10", "threads=1",
-        "eval.window_batch=8", "eval.max_cases=3"})
+        "schedule.log_every=5", "schedule.checkpoint_every=10", "threads=1", "eval.window_batch=8",
+        "eval.max_cases=3"})
     apply_override(more, set);
   EXPECT_TRUE(resume_conflicts(saved, more).empty()) << joined_lines(resume_conflicts(saved, more));
 }

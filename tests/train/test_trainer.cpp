@@ -106,8 +106,8 @@ TEST(TrainStep, MaskShapeChangesOnlyTheMaskAndBoxKeepsTheDefault) {
   const StepInputs box = inputs("box"), boxes = inputs("boxes"), contact = inputs("contact");
   // The default draws exactly what the single zero box always drew.
   std::mt19937_64 rng(9);
-  const StepInputs before = prepare_step_inputs(c, set, StepKind::kBcpSelftrain, {0, 1, 2, 3},
-                                                {8, 9, 10, 11}, rng);
+  const StepInputs before =
+      prepare_step_inputs(c, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, rng);
   EXPECT_TRUE(torch::equal(box.mask, before.mask));
   EXPECT_TRUE(torch::equal(box.labeled.images, boxes.labeled.images));  // batches are unchanged
   // 32 x 32, beta 2/3: one 21 x 21 box; 9 boxes of int(32 * 2 / 9) = 7; a band of 14 rows.
@@ -132,7 +132,7 @@ TEST(TrainStep, SoftPseudoLabelsChangeTheSelfTrainingLossAndHardStaysTheDefault)
     TrainConfig v = c;
     v.bcp.pseudo_label = mode;
     v.bcp.temperature = temperature;
-    StepRig rig(v, set);  // same seeded weights every time
+    StepRig rig(v, set);    // same seeded weights every time
     torch::manual_seed(1);  // same dropout draws
     return take_step(rig.ctx, StepKind::kBcpSelftrain, in, 0).loss;
   };
@@ -214,8 +214,10 @@ TEST(Trainer, ResumeRefusesAnotherExperimentAndChangesNothing) {
   const std::string last_before = read(out / "last.h5");
   for (const char* set : {"method=\"supervised\"", "bcp.beta=0.5", "optim.lr=0.02"}) {
     TrainConfig other = c;
-    if (std::string(set).rfind("method", 0) == 0) other = tiny_config("supervised");
-    else apply_override(other, set);
+    if (std::string(set).rfind("method", 0) == 0)
+      other = tiny_config("supervised");
+    else
+      apply_override(other, set);
     try {
       run(other, out, true);
       FAIL() << "resume with " << set << " must be refused";

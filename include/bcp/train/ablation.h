@@ -37,11 +37,11 @@ struct AblationOptions {
   TrainConfig base;
   std::vector<AblationAxis> axes;
   std::string data_root;
-  std::string out_dir;            ///< one folder per run inside, plus ablation.{json,csv}
-  bool resume = false;            ///< skip finished runs, resume interrupted ones
-  bool final_evaluation = true;   ///< evaluate each run's best.h5 on the validation list
-  bool echo = true;               ///< mirror each run's log to stdout
-  int64_t stop_after = 0;         ///< test hook: stop each run after this many steps (0 = never)
+  std::string out_dir;           ///< one folder per run inside, plus ablation.{json,csv}
+  bool resume = false;           ///< skip finished runs, resume interrupted ones
+  bool final_evaluation = true;  ///< evaluate each run's best.h5 on the validation list
+  bool echo = true;              ///< mirror each run's log to stdout
+  int64_t stop_after = 0;        ///< test hook: stop each run after this many steps (0 = never)
 };
 
 /// What one run gave: best validation Dice of its last stage and, with the final evaluation,
