@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+
+#include "bcp/io/json_file.h"
 
 namespace bcp::data {
 namespace fs = std::filesystem;
@@ -66,17 +67,11 @@ std::vector<std::string> nnunet_class_names(const json& meta, const std::string&
 NnunetDataset read_nnunet_dataset(const std::string& dir) {
   const fs::path root(dir);
   const fs::path meta_path = root / "dataset.json";
-  std::ifstream in(meta_path);
-  if (!in)
+  if (!fs::is_regular_file(meta_path))
     throw std::runtime_error(meta_path.string() +
                              ": not found (an nnU-Net raw dataset "
                              "folder holds dataset.json)");
-  json meta;
-  try {
-    in >> meta;
-  } catch (const json::exception& e) {
-    throw std::runtime_error(meta_path.string() + ": not valid JSON (" + e.what() + ")");
-  }
+  const json meta = io::read_json_file(meta_path.string());
   auto bad = [&](const std::string& why) {
     return std::runtime_error(meta_path.string() + ": " + why);
   };

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -17,6 +16,7 @@
 
 #include "bcp/data/nnunet.h"
 #include "bcp/io/atomic_file.h"
+#include "bcp/io/json_file.h"
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
 #include "bcp/io/volume_geometry.h"
@@ -98,13 +98,7 @@ int classes_from_dataset_json(const std::string& ref_dir) {
   for (const fs::path& dir : {fs::path(ref_dir), fs::path(ref_dir).parent_path()}) {
     const fs::path meta_path = dir / "dataset.json";
     if (dir.empty() || !fs::is_regular_file(meta_path)) continue;
-    std::ifstream in(meta_path);
-    nlohmann::json meta;
-    try {
-      in >> meta;
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(meta_path.string() + ": not valid JSON (" + e.what() + ")");
-    }
+    const nlohmann::json meta = io::read_json_file(meta_path.string());
     return static_cast<int>(data::nnunet_class_names(meta, meta_path.string()).size());
   }
   return 0;

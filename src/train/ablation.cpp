@@ -1,8 +1,8 @@
 #include "bcp/train/ablation.h"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "bcp/io/atomic_file.h"
+#include "bcp/io/json_file.h"
 #include "bcp/train/trainer.h"
 #include "bcp/util/error_message.h"
 
@@ -39,15 +40,6 @@ json plan_to_json(const TrainConfig& base, const std::vector<AblationAxis>& axes
   return {{"base", config_to_json(base)}, {"axes", a}};
 }
 
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw std::runtime_error(path.string() + ": not valid JSON (" + e.what() + ")");
-  }
-}
-
 /// Fills the numbers of `row` from what train() returned (or a finished run's result.json).
 void fill_row(AblationRow& row, const json& result) {
   const json& stages = result.at("stages");
@@ -72,12 +64,6 @@ json result_to_json(const TrainResult& r) {
                       {"best_iteration", s.best_iteration},
                       {"seconds", s.seconds}});
   return {{"stages", stages}, {"final_metrics", r.final_metrics}, {"seconds", r.seconds}};
-}
-
-std::string percent(double v) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(2) << 100.0 * v;
-  return os.str();
 }
 
 std::string fixed2(double v) {
@@ -170,7 +156,7 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
       throw std::runtime_error(plan_path.string() +
                                ": this folder already holds an ablation; pass --resume to continue "
                                "it or give another --out");
-    if (read_json_file(plan_path) != plan)
+    if (io::read_json_file(plan_path.string()) != plan)
       throw std::invalid_argument(plan_path.string() +
                                   ": --resume with another grid or base config than this "
                                   "ablation's; give another --out");
@@ -187,7 +173,7 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
     const fs::path dir = out / runs[i].name;
     const fs::path result_path = dir / "result.json";
     if (o.resume && fs::exists(result_path)) {
-      fill_row(row, read_json_file(result_path));
+      fill_row(row, io::read_json_file(result_path.string()));
       row.finished = row.reused = true;
       rows.push_back(row);
       continue;
@@ -262,9 +248,10 @@ std::string format_ablation_table(const std::vector<AblationRow>& rows,
   for (const auto& r : rows) {
     std::vector<std::string> line;
     for (const auto& s : r.run.settings) line.push_back(s.second);
-    line.push_back(r.best_val_dice >= 0 ? percent(r.best_val_dice) : "-");
+    line.push_back(r.best_val_dice >= 0 ? fixed2(100.0 * r.best_val_dice) : "-");
     if (r.evaluated) {
-      line.insert(line.end(), {percent(r.dice), percent(r.jaccard), fixed2(r.hd95), fixed2(r.asd)});
+      line.insert(line.end(), {fixed2(100.0 * r.dice), fixed2(100.0 * r.jaccard), fixed2(r.hd95),
+                               fixed2(r.asd)});
     } else {
       line.insert(line.end(), {"-", "-", "-", "-"});
     }

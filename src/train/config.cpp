@@ -1,10 +1,10 @@
 #include "bcp/train/config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/io/json_file.h"
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/util/error_message.h"
 
@@ -66,14 +66,7 @@ TrainConfig config_from_json(const json& user) {
 }
 
 TrainConfig load_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open config file");
-  json j;
-  try {
-    in >> j;
-  } catch (const json::parse_error& e) {
-    throw std::runtime_error(path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
+  const json j = io::read_json_file(path);
   try {
     TrainConfig c = config_from_json(j);
     validate_config(c);
@@ -158,8 +151,9 @@ void validate_config(const TrainConfig& c) {
   if (c.bcp.pseudo_label != "hard" && c.bcp.pseudo_label != "soft")
     bad("bcp.pseudo_label", "must be hard or soft, got " + c.bcp.pseudo_label);
   if (!(c.bcp.temperature > 0)) bad("bcp.temperature", "must be > 0");
-  if (c.method == "bcp") {
-    // Draw one mask now: a patch too small for the shape must fail here, not at the first step.
+  if (c.method == "bcp" && c.bcp.mask != "box") {
+    // Draw one mask now: a patch too small for the shape must fail here, not at the first step
+    // (the single box always fits: beta < 1).
     ssl::Rng probe(0);
     try {
       ssl::copy_paste_mask(ssl::mask_shape_from_name(c.bcp.mask), c.data.patch, c.bcp.beta, probe);

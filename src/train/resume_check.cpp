@@ -8,6 +8,13 @@ namespace {
 
 using nlohmann::json;
 
+// flatten() names leaves as JSON pointers ("/schedule/pretrain_iters", "/data/patch/0").
+std::string dotted(const std::string& pointer) {
+  std::string key = pointer.substr(1);
+  std::replace(key.begin(), key.end(), '/', '.');
+  return key;
+}
+
 const std::vector<std::string> kIterationKeys = {"schedule.pretrain_iters",
                                                  "schedule.selftrain_iters"};
 
@@ -27,15 +34,13 @@ const std::vector<std::string>& resume_safe_keys() {
 }
 
 std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& requested) {
-  // Flattened, both sides have exactly the same keys: the config's own fields.
+  // Compared leaf by leaf; a list of another length leaves keys on one side only.
   const json a = config_to_json(saved).flatten();
   const json b = config_to_json(requested).flatten();
   const auto& safe = resume_safe_keys();
   std::vector<std::string> out;
   for (auto it = a.begin(); it != a.end(); ++it) {
-    // flatten() names leaves as JSON pointers ("/schedule/pretrain_iters", "/data/patch/0").
-    std::string key = it.key().substr(1);
-    std::replace(key.begin(), key.end(), '/', '.');
+    const std::string key = dotted(it.key());
     const json& requested_value = b.contains(it.key()) ? b.at(it.key()) : json();
     if (requested_value == it.value()) continue;
     const bool is_iterations =
@@ -49,9 +54,7 @@ std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainC
   // A list that changes length shows up as keys on one side only.
   for (auto it = b.begin(); it != b.end(); ++it) {
     if (a.contains(it.key())) continue;
-    std::string key = it.key().substr(1);
-    std::replace(key.begin(), key.end(), '/', '.');
-    out.push_back(key + ": saved (none), requested " + it.value().dump());
+    out.push_back(dotted(it.key()) + ": saved (none), requested " + it.value().dump());
   }
   return out;
 }
