@@ -296,6 +296,10 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   const Predictor predictor = model_predictor(*model, mopt.precision);
   ScoreReport report;
   report.unit = "voxels";
+  report.source = {{"model", fs::absolute(options.model_path).lexically_normal().string()},
+                   {"data_root", fs::absolute(options.data_root).lexically_normal().string()},
+                   {"list", options.list_name},
+                   {"dataset", dataset}};
   for (size_t i = 0; i < names.size(); ++i) {
     const int64_t max_label = config.num_classes - 1;
     data::Sample sample = dataset == "acdc"

@@ -191,11 +191,14 @@ nlohmann::json report_to_json(const ScoreReport& report) {
   nlohmann::json per_class = nlohmann::json::object();
   for (const auto& [cls, s] : per_class_mean(report))
     per_class[std::to_string(cls)] = scores_to_json(s);
-  return {{"unit", report.unit},
-          {"cases", std::move(cases)},
-          {"per_class", std::move(per_class)},
-          {"mean", scores_to_json(overall_mean(report))},
-          {"empty", {{"pred", empty.pred}, {"ref", empty.ref}, {"convention", kEmptyConvention}}}};
+  nlohmann::json j = {
+      {"unit", report.unit},
+      {"cases", std::move(cases)},
+      {"per_class", std::move(per_class)},
+      {"mean", scores_to_json(overall_mean(report))},
+      {"empty", {{"pred", empty.pred}, {"ref", empty.ref}, {"convention", kEmptyConvention}}}};
+  if (!report.source.empty()) j["source"] = report.source;
+  return j;
 }
 
 void write_report(const ScoreReport& report, const std::string& json_path) {

@@ -46,7 +46,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Batch, labeled, unlabeled)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Schedule, pretrain_iters, selftrain_iters,
                                    val_every, log_every, checkpoint_every)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Bcp, beta, u_weight, ema_decay, ema_buffers,
-                                   inherit_optimizer, direction, mask, pseudo_label, temperature)
+                                   inherit_optimizer, direction, mask, pseudo_label, temperature,
+                                   mix, blend_weight)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consistency, rampup_epochs,
                                    iters_per_epoch, noise_std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
@@ -151,7 +152,11 @@ void validate_config(const TrainConfig& c) {
   if (c.bcp.pseudo_label != "hard" && c.bcp.pseudo_label != "soft")
     bad("bcp.pseudo_label", "must be hard or soft, got " + c.bcp.pseudo_label);
   if (!(c.bcp.temperature > 0)) bad("bcp.temperature", "must be > 0");
-  if (c.method == "bcp" && c.bcp.mask != "box") {
+  if (c.bcp.mix != "paste" && c.bcp.mix != "blend")
+    bad("bcp.mix", "must be paste or blend, got " + c.bcp.mix);
+  if (!(c.bcp.blend_weight > 0 && c.bcp.blend_weight < 1))
+    bad("bcp.blend_weight", "must be in (0, 1)");
+  if (c.method == "bcp" && c.bcp.mix == "paste" && c.bcp.mask != "box") {
     // Draw one mask now: a patch too small for the shape must fail here, not at the first step
     // (the single box always fits: beta < 1).
     ssl::Rng probe(0);

@@ -96,6 +96,16 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
   return st;
 }
 
+/// (l_weight, u_weight) for acdc_mix_loss / la_mix_loss. With bcp.mix "blend" every pixel holds
+/// both images, and (mixup) each target's loss is weighed by its image's share: 2w for the
+/// background target, 2(1 - w) for the other, so w = 0.5 keeps the paste's scale. (A constant mask
+/// alone would not do it: the masked losses normalise by the mask's sum.)
+std::pair<double, double> mix_loss_weights(const TrainConfig& c, double l, double u, bool unlab) {
+  if (c.bcp.mix != "blend") return {l, u};
+  const double img = 2 * c.bcp.blend_weight, patch = 2 * (1 - c.bcp.blend_weight);
+  return unlab ? std::pair{l * patch, u * img} : std::pair{l * img, u * patch};
+}
+
 /// BCP stage 1: copy-paste between the two halves of the labeled batch.
 StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   const auto& c = s.config;
@@ -107,10 +117,16 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   ssl::MixedStream mixed = ssl::pretrain_mix(img_a, img_b, lab_a, lab_b, mask);
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
   if (c.dataset == "acdc") {
-    MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, 1.0, 1.0, true);
+    const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, true);
+    MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, l, u, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
     st.parts = {{"mix_dice", r.dice.item<double>()}, {"mix_ce", r.ce.item<double>()}};
     return st;
+  }
+  // The pasted label has no blended counterpart; a blend weighs the two labels' losses instead.
+  if (c.bcp.mix == "blend") {
+    const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, false);
+    return optimizer_step(s, la_mix_loss(out, lab_a, lab_b, mask, l, u, false));
   }
   return optimizer_step(s, la_pretrain_loss(out, mixed.label));
 }
@@ -152,8 +168,8 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
     for (const ssl::MixedStream* m : {&mix.mixed_u, &mix.mixed_l}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
-      MixLossResult r =
-          acdc_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
+      const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
+      MixLossResult r = acdc_mix_loss(out, m->img_label, m->patch_label, mask, l, u, m->unlab);
       dice = dice + r.dice;
       ce = ce + r.ce;
     }
@@ -165,8 +181,8 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
     for (const ssl::MixedStream* m : {&mix.mixed_l, &mix.mixed_u}) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
-      loss = loss +
-             la_mix_loss(out, m->img_label, m->patch_label, mask, 1.0, c.bcp.u_weight, m->unlab);
+      const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
+      loss = loss + la_mix_loss(out, m->img_label, m->patch_label, mask, l, u, m->unlab);
     }
   }
   StepStats done = optimizer_step(s, loss);
@@ -216,9 +232,15 @@ StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set
   in.labeled = make_batch(set, li, config, rng);
   if (kind == StepKind::kMeanTeacher || kind == StepKind::kBcpSelftrain)
     in.unlabeled = make_batch(set, ui, config, rng);
-  if (kind == StepKind::kBcpPretrain || kind == StepKind::kBcpSelftrain)
-    in.mask = ssl::copy_paste_mask(ssl::mask_shape_from_name(config.bcp.mask), config.data.patch,
-                                   config.bcp.beta, rng);
+  if (kind == StepKind::kBcpPretrain || kind == StepKind::kBcpSelftrain) {
+    if (config.bcp.mix == "blend")
+      // A constant mask turns every copy_paste into a * w + b * (1 - w) and every masked loss
+      // into the same mix of its two targets' losses: mixup with a fixed weight.
+      in.mask = torch::full(config.data.patch, config.bcp.blend_weight, torch::kFloat32);
+    else
+      in.mask = ssl::copy_paste_mask(ssl::mask_shape_from_name(config.bcp.mask), config.data.patch,
+                                     config.bcp.beta, rng);
+  }
   return in;
 }
 

@@ -7,6 +7,7 @@
 #include "../support.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/state_dict.h"
+#include "bcp/train/losses.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/trainer.h"
 #include "tiny_run.h"
@@ -144,6 +145,60 @@ TEST(TrainStep, SoftPseudoLabelsChangeTheSelfTrainingLossAndHardStaysTheDefault)
     EXPECT_NE(v, hard);
   }
   EXPECT_NE(soft, sharp);
+}
+
+TEST(TrainStep, BlendMixesEveryPixelByItsWeightAndPasteStaysTheDefault) {
+  TrainConfig c = tiny_config("bcp");
+  EXPECT_EQ(c.bcp.mix, "paste");
+  TrainingSet set = load_training_set(c, tiny_acdc());
+  TrainConfig b = c;
+  b.bcp.mix = "blend";
+  b.bcp.blend_weight = 0.3;
+  b.channels_last = false;  // the step's forward is then the network's own, as below
+  std::mt19937_64 r1(9), r2(9);
+  const StepInputs paste =
+      prepare_step_inputs(c, set, StepKind::kBcpPretrain, {0, 1, 2, 3}, {}, r1);
+  const StepInputs blend =
+      prepare_step_inputs(b, set, StepKind::kBcpPretrain, {0, 1, 2, 3}, {}, r2);
+  EXPECT_TRUE(torch::equal(paste.labeled.images, blend.labeled.images));
+  EXPECT_TRUE(torch::equal(paste.mask, paste.mask.round()));  // the paste's mask is 0/1
+  EXPECT_TRUE(torch::equal(blend.mask, torch::full_like(blend.mask, 0.3)));
+
+  // The documented step: one forward of 0.3 A + 0.7 B; A's losses weighed 2 * 0.3, B's 2 * 0.7.
+  StepRig rig(b, set);
+  auto before = rig.student->clone_net();
+  torch::manual_seed(1);
+  const double got = take_step(rig.ctx, StepKind::kBcpPretrain, blend, 0).loss;
+  const auto& x = blend.labeled.images;
+  const auto& y = blend.labeled.labels;
+  torch::manual_seed(1);
+  const auto out = before->forward(x.narrow(0, 0, 2) * 0.3 + x.narrow(0, 2, 2) * 0.7);
+  auto both = [&](const torch::Tensor& t) {
+    return acdc_dice_loss(torch::softmax(out, 1), t) + mean_cross_entropy(out, t);
+  };
+  const double want =
+      ((0.6 * both(y.narrow(0, 0, 2)) + 1.4 * both(y.narrow(0, 2, 2))) / 2).item<double>();
+  EXPECT_NEAR(got, want, 1e-5);
+
+  // Self-training runs with it too, and differs from the paste.
+  StepRig rp(c, set), rb(b, set);
+  std::mt19937_64 r3(9), r4(9);
+  const StepInputs sp =
+      prepare_step_inputs(c, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, r3);
+  const StepInputs sb =
+      prepare_step_inputs(b, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, r4);
+  torch::manual_seed(1);
+  const double lp = take_step(rp.ctx, StepKind::kBcpSelftrain, sp, 0).loss;
+  torch::manual_seed(1);
+  const double lb = take_step(rb.ctx, StepKind::kBcpSelftrain, sb, 0).loss;
+  EXPECT_TRUE(std::isfinite(lb));
+  EXPECT_NE(lp, lb);
+
+  for (auto [key, value] : {std::pair{"bcp.mix", "mixup"}, {"bcp.blend_weight", "1"}}) {
+    TrainConfig bad = b;
+    apply_override(bad, std::string(key) + "=" + value);
+    EXPECT_THROW(validate_config(bad), std::invalid_argument) << key;
+  }
 }
 
 TEST(TrainStep, SupervisedStepLowersTheLossOnAFixedBatch) {

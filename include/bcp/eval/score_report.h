@@ -32,6 +32,9 @@ struct ScoreReport {
   std::string unit = "voxels";
   /// One entry per (case, class), in the order they were scored.
   std::vector<CaseScore> cases;
+  /// Where the predictions came from (`evaluate`: model, data_root, list, dataset), written as
+  /// "source" so a report can find the images again; empty: not written.
+  std::map<std::string, std::string> source;
 };
 
 /// The scores of one case, classes 1..num_classes-1, with their emptiness flags

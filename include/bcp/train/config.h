@@ -80,6 +80,11 @@ struct TrainConfig {
     /// "soft" (the teacher's probabilities softmax(logits / temperature), ssl/pseudo_label.h)
     std::string pseudo_label = "hard";
     double temperature = 1.0;  ///< for "soft"; < 1 sharpens
+    /// ablation: "paste" (the paper: the mask's box comes from the other image) or "blend"
+    /// (mixup-style: every pixel is blend_weight * background image + (1 - blend_weight) * other
+    /// image, and each pixel's loss weighs the two targets the same way; no box is drawn)
+    std::string mix = "paste";
+    double blend_weight = 0.5;  ///< for "blend": the share of the background image, in (0, 1)
   } bcp;
 
   struct MeanTeacher {

@@ -64,7 +64,7 @@ StepKind step_kind(const TrainConfig& config, const std::string& stage);
 struct StepInputs {
   Batch labeled;
   Batch unlabeled;     ///< undefined tensors where the step has no unlabeled batch
-  torch::Tensor mask;  ///< BCP only: the zero-box mask of data.patch
+  torch::Tensor mask;  ///< BCP only: the copy-paste mask of data.patch (constant with "blend")
 };
 /// Draws a step's inputs for the labeled indices `li` and unlabeled `ui`.
 StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set, StepKind kind,

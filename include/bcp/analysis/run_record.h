@@ -1,0 +1,50 @@
+// What a training run folder holds, read back for reports: the config, the curves of
+// metrics.jsonl per stage, and the final evaluation. Also reads `bcp ablate` folders.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace bcp::analysis {
+
+struct Curve {
+  std::vector<double> x, y;
+};
+
+/// One stage's curves, by iteration. A resumed run repeats some iterations in metrics.jsonl;
+/// the last record of an iteration wins, as the run's final state does.
+struct StageCurves {
+  std::string stage;        ///< "pretrain", "selftrain", "train"
+  Curve loss;               ///< training loss per logged step
+  Curve mean_dice;          ///< validation mean Dice
+  Curve mean_hd95;          ///< validation mean 95HD
+  std::vector<Curve> dice;  ///< validation Dice of class 1, 2, ...
+};
+
+struct RunRecord {
+  std::string dir;                  ///< as given
+  std::string name;                 ///< the folder's name
+  nlohmann::json config;            ///< config.json; null when absent
+  std::vector<StageCurves> stages;  ///< in the order the run went through them
+  nlohmann::json evaluation;        ///< eval/metrics.json (the final evaluation); null when absent
+};
+
+/// Reads a run folder. Throws std::runtime_error naming the path when it is not one (no
+/// metrics.jsonl and no eval/metrics.json) or a file is malformed (a metrics.jsonl line names its
+/// number; only a last line cut short by a killed run is skipped).
+RunRecord read_run(const std::string& dir);
+
+/// A `bcp ablate` folder's table (ablation.json) and its runs' folders.
+struct AblationRecord {
+  std::string dir;
+  nlohmann::json rows;                ///< ablation.json as written
+  std::vector<std::string> run_dirs;  ///< dir/<row.run>, in the table's order
+};
+
+/// True when `dir` holds an ablation.json.
+bool is_ablation_dir(const std::string& dir);
+/// Reads ablation.json; run names that would leave `dir` are refused.
+AblationRecord read_ablation(const std::string& dir);
+
+}  // namespace bcp::analysis
