@@ -13,12 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string shape_str(const torch::Tensor& t) {
-  std::string s = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + ")";
-}
-
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error(path + ": " + what);
 }
@@ -45,19 +39,23 @@ Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tens
   if (channels > 1) {
     if (image.dim() != rank + 1 || image.size(0) != channels)
       fail(path, "'image' must be " + std::to_string(channels) + " channels of " +
-                     std::to_string(rank) + "D (channels first), got shape " + shape_str(image));
+                     std::to_string(rank) + "D (channels first), got shape " +
+                     c10::str(image.sizes()));
   } else if (image.dim() != rank) {
-    fail(path, "'image' must be " + std::to_string(rank) + "D, got shape " + shape_str(image));
+    fail(path,
+         "'image' must be " + std::to_string(rank) + "D, got shape " + c10::str(image.sizes()));
   }
   if (label.dim() != rank)
-    fail(path, "'label' must be " + std::to_string(rank) + "D, got shape " + shape_str(label));
+    fail(path,
+         "'label' must be " + std::to_string(rank) + "D, got shape " + c10::str(label.sizes()));
   if (!image.is_floating_point())
     fail(path, "'image' must be float32, got " + std::string(c10::toString(image.scalar_type())));
   if (label.is_floating_point() || label.scalar_type() == torch::kBool)
     fail(path, "'label' must be uint8, got " + std::string(c10::toString(label.scalar_type())));
   if (image.sizes().slice(image.dim() - rank) != label.sizes())
-    fail(path, "'image' shape " + shape_str(image) + " != 'label' shape " + shape_str(label));
-  if (image.numel() == 0) fail(path, "'image' is empty, shape " + shape_str(image));
+    fail(path, "'image' shape " + c10::str(image.sizes()) + " != 'label' shape " +
+                   c10::str(label.sizes()));
+  if (image.numel() == 0) fail(path, "'image' is empty, shape " + c10::str(image.sizes()));
   image = image.to(torch::kFloat32).contiguous();
   if (!torch::isfinite(image).all().item<bool>()) fail(path, "'image' contains NaN or Inf");
   const int64_t lo = label.min().item<int64_t>();

@@ -12,12 +12,6 @@
 namespace bcp::data {
 namespace {
 
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-
 using util::uniform01;
 using util::uniform_int;
 
@@ -25,9 +19,9 @@ void check_pair(const torch::Tensor& image, const torch::Tensor& label, int64_t 
                 const char* who) {
   TORCH_CHECK(image.defined() && label.defined(), who, ": image and label must be defined");
   TORCH_CHECK(image.dim() == rank, who, ": expected a ", rank, "D image, got shape ",
-              shape_str(image.sizes()));
-  TORCH_CHECK(image.sizes() == label.sizes(), who, ": image shape ", shape_str(image.sizes()),
-              " differs from label shape ", shape_str(label.sizes()));
+              c10::str(image.sizes()));
+  TORCH_CHECK(image.sizes() == label.sizes(), who, ": image shape ", c10::str(image.sizes()),
+              " differs from label shape ", c10::str(label.sizes()));
   TORCH_CHECK(at::isFloatingType(image.scalar_type()), who, ": image must be floating, got ",
               image.scalar_type());
   TORCH_CHECK(!at::isFloatingType(label.scalar_type()), who,
@@ -58,14 +52,14 @@ int64_t floor_div(int64_t a, int64_t b) {
 
 torch::Tensor rot90_flip(const torch::Tensor& x, int64_t k, int64_t axis) {
   TORCH_CHECK(x.dim() >= 2, "rot90_flip: expected at least 2 axes, got shape ",
-              shape_str(x.sizes()));
+              c10::str(x.sizes()));
   TORCH_CHECK(axis == 0 || axis == 1, "rot90_flip: flip axis must be 0 or 1, got ", axis);
   return torch::flip(torch::rot90(x, k, {0, 1}), {axis}).contiguous();
 }
 
 torch::Tensor rotate_nearest(const torch::Tensor& x, double angle_deg) {
   TORCH_CHECK(x.dim() == 2, "rotate_nearest: expected a 2D (H, W) tensor, got shape ",
-              shape_str(x.sizes()));
+              c10::str(x.sizes()));
   TORCH_CHECK(std::isfinite(angle_deg), "rotate_nearest: angle must be finite, got ", angle_deg);
   const int64_t h = x.size(0), w = x.size(1);
   const auto [c, s] = cos_sin_deg(angle_deg);
@@ -136,7 +130,7 @@ AugmentedPair random_crop(const torch::Tensor& image, const torch::Tensor& label
               patch_size.size());
   for (int64_t p : patch_size)
     TORCH_CHECK(p >= 1, "random_crop: patch_size entries must be >= 1, got ",
-                shape_str(patch_size));
+                c10::str(c10::IntArrayRef(patch_size)));
   torch::Tensor img = image, lab = label;
   bool pad = false;
   for (int d = 0; d < 3; ++d) pad = pad || img.size(d) <= patch_size[d];

@@ -8,17 +8,13 @@
 #include <stdexcept>
 
 #include "bcp/io/json_file.h"
+#include "bcp/util/text.h"
 
 namespace bcp::data {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 /// Case name -> channel index -> path, from files named CASE_XXXX<ending>.
 std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& dir,
@@ -27,7 +23,8 @@ std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& 
   std::map<std::string, std::map<int, std::string>> out;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string file = entry.path().filename().string();
-    if (!entry.is_regular_file() || !ends_with(file, ending)) continue;
+    if (!entry.is_regular_file() || !(file.size() > ending.size() && util::ends_with(file, ending)))
+      continue;
     std::string case_name;
     const int channel = channel_of_stem(file.substr(0, file.size() - ending.size()), &case_name);
     if (channel < 0)
@@ -110,7 +107,8 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
   std::set<std::string> labels;
   for (const auto& entry : fs::directory_iterator(labels_dir)) {
     const std::string file = entry.path().filename().string();
-    if (entry.is_regular_file() && ends_with(file, ds.file_ending))
+    if (entry.is_regular_file() && file.size() > ds.file_ending.size() &&
+        util::ends_with(file, ds.file_ending))
       labels.insert(file.substr(0, file.size() - ds.file_ending.size()));
   }
   for (const auto& name : labels)

@@ -19,6 +19,7 @@
 #include "bcp/io/nifti.h"
 #include "bcp/io/volume_geometry.h"
 #include "bcp/util/error_message.h"
+#include "bcp/util/text.h"
 
 namespace bcp::data {
 namespace fs = std::filesystem;
@@ -27,11 +28,6 @@ using nlohmann::json;
 namespace {
 
 enum class Role { kLabeled, kUnlabeled, kVal };
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 /// `v` (read from `path`) must lie on `ref`'s grid: same shape, spacing, origin and direction.
 void check_same_grid(const io::Volume& v, const std::string& path, const io::Volume& ref,
@@ -106,9 +102,9 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   out.intensity.ct_low = o.ct_low;
   out.intensity.ct_high = o.ct_high;
   if (o.intensity == "auto")
-    out.intensity.kind = lower(ds.channel_names[0]) == "ct" ? "ct"
-                         : o.dim == 2                       ? "minmax"
-                                                            : "zscore";
+    out.intensity.kind = util::lower(ds.channel_names[0]) == "ct" ? "ct"
+                         : o.dim == 2                             ? "minmax"
+                                                                  : "zscore";
   validate(out.intensity);
 
   // The split: explicit cases, else a seeded shuffle of the labeled cases.

@@ -19,21 +19,16 @@ int64_t zoom_source_index(int64_t o, int64_t in, int64_t out) {
 }
 
 torch::Tensor zoom_nearest(const torch::Tensor& x, std::vector<int64_t> out_size) {
-  auto shape_str = [](c10::IntArrayRef s) {
-    std::ostringstream os;
-    os << s;
-    return os.str();
-  };
   TORCH_CHECK(x.dim() == 2 || x.dim() == 3,
               "zoom_nearest: expected a 2D (H, W) or 3D (D, H, W) tensor, got shape ",
-              shape_str(x.sizes()));
+              c10::str(x.sizes()));
   TORCH_CHECK(static_cast<int64_t>(out_size.size()) == x.dim(), "zoom_nearest: out_size has ",
-              out_size.size(), " entries for a tensor of shape ", shape_str(x.sizes()));
+              out_size.size(), " entries for a tensor of shape ", c10::str(x.sizes()));
   for (int64_t d = 0; d < x.dim(); ++d) {
     TORCH_CHECK(out_size[d] >= 1, "zoom_nearest: out_size must be >= 1 on every axis, got ",
-                shape_str(out_size));
+                c10::str(c10::IntArrayRef(out_size)));
     TORCH_CHECK(x.size(d) >= 1, "zoom_nearest: cannot resize an empty tensor of shape ",
-                shape_str(x.sizes()));
+                c10::str(x.sizes()));
   }
   torch::Tensor y = x;
   for (int64_t d = 0; d < x.dim(); ++d) {

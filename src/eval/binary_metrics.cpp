@@ -35,7 +35,7 @@ torch::Tensor as_byte_mask(const torch::Tensor& t, const char* name) {
 }
 
 // The array seen as (D, H, W); a 2D array is one plane.
-struct Shape3 {
+struct GridSize3 {
   int64_t d, h, w;
 };
 
@@ -48,7 +48,7 @@ struct Overlap {
   std::array<int64_t, 3> hi{-1, -1, -1};
 };
 
-Overlap count_overlap(const uint8_t* p, const uint8_t* r, Shape3 s) {
+Overlap count_overlap(const uint8_t* p, const uint8_t* r, GridSize3 s) {
   Overlap total;
   std::mutex mutex;
   // Integer sums and min/max are order independent, so merging chunks is deterministic.
@@ -99,7 +99,7 @@ struct Box {
 // structuring element) outside the object. Neighbours outside the box are background, since the
 // box holds every object voxel, and outside the array they are background as in scipy's
 // binary_erosion (border_value=0).
-std::vector<uint8_t> surface(const uint8_t* m, Shape3 s, const Box& box, int ndim,
+std::vector<uint8_t> surface(const uint8_t* m, GridSize3 s, const Box& box, int ndim,
                              int connectivity) {
   // Offsets (dz, dy, dx) whose squared length is at most `connectivity`, as
   // generate_binary_structure; a 2D array has no z neighbours.
@@ -275,8 +275,8 @@ BinaryScores binary_scores(const torch::Tensor& pred, const torch::Tensor& ref,
   TORCH_CHECK(options.connectivity >= 1 && options.connectivity <= ndim,
               "binary_scores: connectivity must be in [1, ", ndim, "], got ", options.connectivity);
 
-  const Shape3 s =
-      ndim == 3 ? Shape3{p.size(0), p.size(1), p.size(2)} : Shape3{1, p.size(0), p.size(1)};
+  const GridSize3 s =
+      ndim == 3 ? GridSize3{p.size(0), p.size(1), p.size(2)} : GridSize3{1, p.size(0), p.size(1)};
   std::array<double, 3> spacing{1.0, 1.0, 1.0};
   for (int k = 0; k < static_cast<int>(options.spacing.size()); ++k)
     spacing[3 - ndim + k] = options.spacing[k];

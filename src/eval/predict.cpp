@@ -22,6 +22,7 @@
 #include "bcp/nets/model_archive.h"
 #include "bcp/util/device.h"
 #include "bcp/util/error_message.h"
+#include "bcp/util/text.h"
 
 namespace bcp::eval {
 namespace fs = std::filesystem;
@@ -29,26 +30,11 @@ using nlohmann::json;
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-bool is_h5_path(const std::string& path) {
-  const std::string ext = lower(fs::path(path).extension().string());
-  return ext == ".h5" || ext == ".hdf5";
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 /// A file name split into its stem and extension (.nii.gz counts as one extension).
 std::pair<std::string, std::string> split_name(const std::string& path) {
   const std::string name = fs::path(path).filename().string();
   std::string ext = fs::path(name).extension().string();
-  if (ends_with(lower(name), ".nii.gz")) ext = name.substr(name.size() - 7);
+  if (util::ends_with(util::lower(name), ".nii.gz")) ext = name.substr(name.size() - 7);
   return {name.substr(0, name.size() - ext.size()), ext};
 }
 
@@ -58,7 +44,7 @@ std::string output_name(const std::string& input) {
   auto [stem, ext] = split_name(input);
   std::string case_name;
   if (data::channel_of_stem(stem, &case_name) == 0) stem = case_name;
-  const std::string low = lower(ext);
+  const std::string low = util::lower(ext);
   if (low == ".nhdr") return stem + ".nrrd";
   if (low == ".mhd") return stem + ".mha";
   if (low == ".hdf5") return stem + ".h5";
@@ -75,7 +61,7 @@ struct InputCase {
 std::vector<std::string> list_files(const std::string& input) {
   if (input.empty()) throw std::invalid_argument("predict: no input given (--input)");
   if (fs::is_regular_file(input)) {
-    if (!io::is_itk_volume_path(input) && !is_h5_path(input))
+    if (!io::is_itk_volume_path(input) && !util::is_h5_path(input))
       throw std::invalid_argument(input +
                                   ": unsupported file type (use .nii, .nii.gz, .nrrd, .nhdr, "
                                   ".mha, .mhd or .h5)");
@@ -86,7 +72,8 @@ std::vector<std::string> list_files(const std::string& input) {
   for (const auto& e : fs::directory_iterator(input)) {
     const std::string p = e.path().string();
     // .raw/.zraw companions of .mhd and .nhdr are read through their header.
-    if (e.is_regular_file() && (io::is_itk_volume_path(p) || is_h5_path(p))) files.push_back(p);
+    if (e.is_regular_file() && (io::is_itk_volume_path(p) || util::is_h5_path(p)))
+      files.push_back(p);
   }
   std::sort(files.begin(), files.end());
   if (files.empty())
@@ -107,7 +94,7 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
   const bool one_file = fs::is_regular_file(input);
   std::map<std::pair<std::string, std::string>, std::map<int, std::string>> groups;
   for (const auto& f : files) {
-    if (is_h5_path(f)) {
+    if (util::is_h5_path(f)) {
       cases.push_back({{f}, output_name(f)});
       continue;
     }
@@ -172,7 +159,7 @@ Loaded load_input(const InputCase& c, int64_t model_dims, int64_t channels,
   Loaded in;
   const std::string& path = c.files[0];
   torch::Tensor img;  // (C, spatial...)
-  if (is_h5_path(path)) {
+  if (util::is_h5_path(path)) {
     io::H5File f(path);
     if (!f.has("image")) throw std::runtime_error(path + ": no dataset `image`");
     torch::Tensor image = f.read("image").to(torch::kFloat);

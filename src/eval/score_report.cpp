@@ -20,6 +20,7 @@
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
 #include "bcp/io/volume_geometry.h"
+#include "bcp/util/text.h"
 
 namespace bcp::eval {
 namespace fs = std::filesystem;
@@ -56,13 +57,8 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 bool is_label_file(const fs::path& p) {
-  const std::string name = lower(p.filename().string());
+  const std::string name = util::lower(p.filename().string());
   auto ends = [&](const std::string& suffix) {
     return name.size() > suffix.size() &&
            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -72,7 +68,7 @@ bool is_label_file(const fs::path& p) {
 
 // "patient002_frame01.nii.gz" -> "patient002_frame01".
 std::string case_name_of(const std::string& file_name) {
-  const std::string l = lower(file_name);
+  const std::string l = util::lower(file_name);
   for (const char* ext : {".nii.gz", ".hdf5", ".h5", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
     const std::string e(ext);
     if (l.size() > e.size() && l.compare(l.size() - e.size(), e.size(), e) == 0)
@@ -203,7 +199,7 @@ nlohmann::json report_to_json(const ScoreReport& report) {
 
 void write_report(const ScoreReport& report, const std::string& json_path) {
   const fs::path json_file(json_path);
-  if (json_path.empty() || lower(json_file.extension().string()) == ".csv")
+  if (json_path.empty() || util::lower(json_file.extension().string()) == ".csv")
     throw std::invalid_argument("write_report: the JSON path '" + json_path +
                                 "' must not be empty or end in .csv (the CSV goes beside it)");
   fs::path csv_file = json_file;

@@ -7,16 +7,10 @@
 
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
+#include "bcp/util/text.h"
 
 namespace bcp::io {
 namespace {
-
-bool is_h5_path(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return ext == ".h5" || ext == ".hdf5";
-}
 
 LabelVolume read_h5_labels(const std::string& path) {
   H5File f(path);
@@ -48,7 +42,7 @@ LabelVolume read_h5_labels(const std::string& path) {
 LabelVolume read_label_volume(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
   LabelVolume v;
-  if (is_h5_path(path)) {
+  if (util::is_h5_path(path)) {
     v = read_h5_labels(path);
   } else if (is_itk_volume_path(path)) {
     Volume vol = read_volume(path);

@@ -3,6 +3,7 @@
 // IO-factory registration is needed.
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/nifti.h"
+#include "bcp/util/text.h"
 
 #include <itkMetaImageIO.h>
 #include <itkNiftiImageIO.h>
@@ -22,27 +23,18 @@ namespace {
 namespace fs = std::filesystem;
 using Component = itk::IOComponentEnum;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 /// The format's extension as written in `path` (".nii.gz" counts as one), "" when unsupported.
 std::string volume_extension(const std::string& path) {
-  const std::string p = lower(path);
+  const std::string p = util::lower(path);
   for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
-    if (ends_with(p, ext)) return path.substr(path.size() - std::strlen(ext));
+    if (p.size() > std::strlen(ext) && util::ends_with(p, ext))
+      return path.substr(path.size() - std::strlen(ext));
   }
   return "";
 }
 
 itk::ImageIOBase::Pointer make_io(const std::string& path, bool for_writing) {
-  const std::string ext = lower(volume_extension(path));
+  const std::string ext = util::lower(volume_extension(path));
   if (ext == ".nii" || ext == ".nii.gz") return itk::NiftiImageIO::New().GetPointer();
   if (ext == ".nrrd" || (ext == ".nhdr" && !for_writing))
     return itk::NrrdImageIO::New().GetPointer();
@@ -221,7 +213,7 @@ void check_meta_complete(const std::string& path, uint64_t need_voxels) {
     };
     trim(key);
     trim(value);
-    if (key == "CompressedData") compressed = lower(value) == "true";
+    if (key == "CompressedData") compressed = util::lower(value) == "true";
     if (key != "ElementDataFile") continue;
     if (compressed) return;  // sizes of compressed data are checked by the decoder
     uint64_t have = 0;
@@ -279,7 +271,7 @@ Volume read_volume(const std::string& path) {
   }
   io->SetIORegion(region);
   const uint64_t n_bytes = static_cast<uint64_t>(n) * io->GetComponentSize();
-  const std::string ext = lower(volume_extension(path));
+  const std::string ext = util::lower(volume_extension(path));
   if (ext == ".nii" || ext == ".nii.gz") check_nifti_complete(path, ext == ".nii.gz", n_bytes);
   if (ext == ".mha" || ext == ".mhd") check_meta_complete(path, n_bytes);
   std::vector<char> buf(n_bytes);
@@ -360,7 +352,7 @@ void write_volume(const std::string& path, const torch::Tensor& data,
   }
   io->SetIORegion(region);
   const std::string ext = volume_extension(path);
-  io->SetUseCompression(lower(ext) == ".nii.gz");
+  io->SetUseCompression(util::lower(ext) == ".nii.gz");
 
   // Same folder (rename stays atomic), same extension (the IO picks the format from it).
   static std::atomic<unsigned> counter{0};

@@ -6,20 +6,10 @@
 
 #include "bcp/io/h5.h"
 #include "bcp/util/error_message.h"
+#include "bcp/util/text.h"
 
 namespace bcp::nets {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string shape_str(const torch::Tensor& t) {
-  std::ostringstream os;
-  os << t.sizes();
-  return os.str();
-}
 
 // "'a', 'b' and 3 more": long key lists would drown the one line an error gets.
 std::string key_list(const std::vector<std::string>& keys) {
@@ -47,7 +37,7 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
 
   std::vector<std::string> missing, unexpected;
   for (const auto& [key, target] : targets)
-    if (!tensors.count(key) && !ends_with(key, "num_batches_tracked")) missing.push_back(key);
+    if (!tensors.count(key) && !util::ends_with(key, "num_batches_tracked")) missing.push_back(key);
   for (const auto& item : tensors)
     if (!targets.count(item.first)) unexpected.push_back(item.first);
   // Key-set errors first: weights of another architecture are better reported as such than as
@@ -66,8 +56,8 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
       throw std::runtime_error("load_state_dict: key '" + key + "' holds an undefined tensor");
     if (it->second.sizes() != target.sizes())
       throw std::runtime_error("load_state_dict: shape mismatch for key '" + key +
-                               "': module has " + shape_str(target) + ", given " +
-                               shape_str(it->second));
+                               "': module has " + c10::str(target.sizes()) + ", given " +
+                               c10::str(it->second.sizes()));
   }
 
   torch::NoGradGuard no_grad;

@@ -8,12 +8,6 @@
 namespace bcp::ssl {
 namespace {
 
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-
 bool is_floating(const torch::Tensor& t) {
   return at::isFloatingType(t.scalar_type());
 }
@@ -59,10 +53,10 @@ void check_inputs(const BcpInputs& in, const char* who) {
   for (const auto& x : images) TORCH_CHECK(x.t.defined(), who, ": ", x.name, " is undefined");
   for (const auto& x : labels) TORCH_CHECK(x.t.defined(), who, ": ", x.name, " is undefined");
   TORCH_CHECK(in.img_a.dim() >= 3, who, ": images must be (N, C, spatial...), got ",
-              shape_str(in.img_a.sizes()));
+              c10::str(in.img_a.sizes()));
   for (const auto& x : images)
     TORCH_CHECK(x.t.sizes() == in.img_a.sizes(), who, ": ", x.name, " has shape ",
-                shape_str(x.t.sizes()), " but img_a has ", shape_str(in.img_a.sizes()),
+                c10::str(x.t.sizes()), " but img_a has ", c10::str(in.img_a.sizes()),
                 "; all four image sub-batches must match");
   std::vector<int64_t> lab_shape{in.img_a.size(0)};
   for (int64_t d = 2; d < in.img_a.dim(); ++d) lab_shape.push_back(in.img_a.size(d));
@@ -73,14 +67,15 @@ void check_inputs(const BcpInputs& in, const char* who) {
       TORCH_CHECK(x.t.dim() == static_cast<int64_t>(lab_shape.size()) + 1 &&
                       x.t.size(0) == lab_shape[0] && x.t.size(1) >= 2 &&
                       x.t.sizes().slice(2) == c10::IntArrayRef(lab_shape).slice(1),
-                  who, ": soft ", x.name, " has shape ", shape_str(x.t.sizes()),
-                  ", expected (n, C, spatial...) for labels of shape ", shape_str(lab_shape));
+                  who, ": soft ", x.name, " has shape ", c10::str(x.t.sizes()),
+                  ", expected (n, C, spatial...) for labels of shape ",
+                  c10::str(c10::IntArrayRef(lab_shape)));
       continue;
     }
     TORCH_CHECK(!is_floating(x.t), who, ": ", x.name, " must be an integer label tensor, got ",
                 x.t.scalar_type());
     TORCH_CHECK(x.t.sizes() == c10::IntArrayRef(lab_shape), who, ": ", x.name, " has shape ",
-                shape_str(x.t.sizes()), ", expected ", shape_str(lab_shape),
+                c10::str(x.t.sizes()), ", expected ", c10::str(c10::IntArrayRef(lab_shape)),
                 " (the images' shape without the channel axis)");
   }
 }
@@ -91,16 +86,16 @@ torch::Tensor copy_paste(const torch::Tensor& a, const torch::Tensor& b,
                          const torch::Tensor& mask) {
   TORCH_CHECK(a.defined() && b.defined() && mask.defined(),
               "copy_paste: a, b and mask must be defined");
-  TORCH_CHECK(a.sizes() == b.sizes(), "copy_paste: a has shape ", shape_str(a.sizes()),
-              " but b has ", shape_str(b.sizes()));
+  TORCH_CHECK(a.sizes() == b.sizes(), "copy_paste: a has shape ", c10::str(a.sizes()),
+              " but b has ", c10::str(b.sizes()));
   TORCH_CHECK(a.scalar_type() == b.scalar_type(), "copy_paste: a is ", a.scalar_type(),
               " but b is ", b.scalar_type());
-  TORCH_CHECK(mask.dim() <= a.dim(), "copy_paste: mask of shape ", shape_str(mask.sizes()),
-              " has more axes than the tensors, ", shape_str(a.sizes()));
+  TORCH_CHECK(mask.dim() <= a.dim(), "copy_paste: mask of shape ", c10::str(mask.sizes()),
+              " has more axes than the tensors, ", c10::str(a.sizes()));
   for (int64_t i = 1; i <= mask.dim(); ++i) {
     const int64_t m = mask.size(-i);
-    TORCH_CHECK(m == 1 || m == a.size(-i), "copy_paste: mask of shape ", shape_str(mask.sizes()),
-                " does not broadcast to ", shape_str(a.sizes()),
+    TORCH_CHECK(m == 1 || m == a.size(-i), "copy_paste: mask of shape ", c10::str(mask.sizes()),
+                " does not broadcast to ", c10::str(a.sizes()),
                 " (masks align with the trailing, spatial axes)");
   }
   if (is_floating(a)) {
@@ -132,8 +127,8 @@ MixedStream pretrain_mix(const torch::Tensor& img_a, const torch::Tensor& img_b,
   TORCH_CHECK(lab_a.defined() && lab_b.defined() && !is_floating(lab_a) && !is_floating(lab_b),
               "pretrain_mix: lab_a and lab_b must be integer label tensors");
   TORCH_CHECK(img_a.dim() == lab_a.dim() + 1 && img_a.size(0) == lab_a.size(0),
-              "pretrain_mix: images ", shape_str(img_a.sizes()), " and labels ",
-              shape_str(lab_a.sizes()), " do not pair as (N, C, ...) and (N, ...)");
+              "pretrain_mix: images ", c10::str(img_a.sizes()), " and labels ",
+              c10::str(lab_a.sizes()), " do not pair as (N, C, ...) and (N, ...)");
   return make_stream(img_a, img_b, lab_a, lab_b, mask, true, MixWeights{1.0, 1.0});
 }
 

@@ -9,12 +9,6 @@
 namespace bcp::ssl {
 namespace {
 
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-
 void blend(const torch::OrderedDict<std::string, torch::Tensor>& teacher,
            const torch::OrderedDict<std::string, torch::Tensor>& student, double decay,
            const char* kind) {
@@ -30,8 +24,8 @@ void blend(const torch::OrderedDict<std::string, torch::Tensor>& teacher,
     if (!t.defined() || !s->defined()) continue;  // e.g. an absent optional BN buffer
     if (t.sizes() != s->sizes())
       throw std::invalid_argument("ema_update: '" + item.key() + "' has shape " +
-                                  shape_str(t.sizes()) + " in the teacher but " +
-                                  shape_str(s->sizes()) + " in the student");
+                                  c10::str(t.sizes()) + " in the teacher but " +
+                                  c10::str(s->sizes()) + " in the student");
     const auto src = s->to(t.device());
     if (at::isFloatingType(t.scalar_type())) {
       t.mul_(decay).add_(src.to(t.scalar_type()) * (1.0 - decay));

@@ -12,12 +12,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-
 // A soft target holds class probabilities (N, C, spatial...) instead of labels (N, spatial...).
 bool is_soft(const torch::Tensor& target) {
   return at::isFloatingType(target.scalar_type());
@@ -28,12 +22,12 @@ bool is_soft(const torch::Tensor& target) {
 void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const char* who) {
   TORCH_CHECK(scores.defined() && target.defined(), who, ": scores and target must be defined");
   TORCH_CHECK(scores.dim() >= 3, who, ": expected scores (N, C, spatial...), got shape ",
-              shape_str(scores.sizes()));
+              c10::str(scores.sizes()));
   TORCH_CHECK(at::isFloatingType(scores.scalar_type()), who, ": scores must be floating, got ",
               scores.scalar_type());
   if (is_soft(target)) {
     TORCH_CHECK(target.sizes() == scores.sizes(), who, ": soft target has shape ",
-                shape_str(target.sizes()), " but scores ", shape_str(scores.sizes()));
+                c10::str(target.sizes()), " but scores ", c10::str(scores.sizes()));
     return;
   }
   TORCH_CHECK(target.scalar_type() != torch::kBool, who,
@@ -42,8 +36,8 @@ void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const 
   std::vector<int64_t> want{scores.size(0)};
   for (int64_t d = 2; d < scores.dim(); ++d) want.push_back(scores.size(d));
   TORCH_CHECK(target.sizes() == c10::IntArrayRef(want), who, ": target has shape ",
-              shape_str(target.sizes()), " but scores ", shape_str(scores.sizes()), " need ",
-              shape_str(want));
+              c10::str(target.sizes()), " but scores ", c10::str(scores.sizes()), " need ",
+              c10::str(c10::IntArrayRef(want)));
   if (target.numel() > 0) {
     const auto mm = torch::aminmax(target);
     const int64_t lo = std::get<0>(mm).item<int64_t>();
@@ -58,11 +52,12 @@ torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& scores
   std::vector<int64_t> shape{scores.size(0)};
   for (int64_t d = 2; d < scores.dim(); ++d) shape.push_back(scores.size(d));
   const int64_t dims = static_cast<int64_t>(shape.size());
-  TORCH_CHECK(mask.dim() <= dims, who, ": mask of shape ", shape_str(mask.sizes()),
-              " has more axes than the target ", shape_str(shape));
+  TORCH_CHECK(mask.dim() <= dims, who, ": mask of shape ", c10::str(mask.sizes()),
+              " has more axes than the target ", c10::str(c10::IntArrayRef(shape)));
   for (int64_t i = 1; i <= mask.dim(); ++i)
     TORCH_CHECK(mask.size(-i) == 1 || mask.size(-i) == shape[dims - i], who, ": mask of shape ",
-                shape_str(mask.sizes()), " does not broadcast to the target's ", shape_str(shape));
+                c10::str(mask.sizes()), " does not broadcast to the target's ",
+                c10::str(c10::IntArrayRef(shape)));
   return mask.to(scores.options()).expand(shape);
 }
 
@@ -189,9 +184,9 @@ torch::Tensor softmax_mse_consistency(const torch::Tensor& student_logits,
   TORCH_CHECK(student_logits.defined() && teacher_logits.defined() &&
                   student_logits.sizes() == teacher_logits.sizes(),
               "softmax_mse_consistency: student and teacher logits must have the same shape, got ",
-              shape_str(student_logits.sizes()), " and ", shape_str(teacher_logits.sizes()));
+              c10::str(student_logits.sizes()), " and ", c10::str(teacher_logits.sizes()));
   TORCH_CHECK(student_logits.dim() >= 2, "softmax_mse_consistency: expected (N, C, ...), got ",
-              shape_str(student_logits.sizes()));
+              c10::str(student_logits.sizes()));
   const auto d = torch::softmax(student_logits, 1) - torch::softmax(teacher_logits.detach(), 1);
   return torch::mean(d * d);
 }

@@ -1,0 +1,14 @@
+// The string helpers that file-name matching and messages share (one copy of each).
+#pragma once
+#include <string>
+
+namespace bcp::util {
+
+/// ASCII lower case.
+std::string lower(std::string s);
+/// True when `s` ends with `suffix` (an empty suffix always matches).
+bool ends_with(const std::string& s, const std::string& suffix);
+/// True for an HDF5 file name: extension .h5 or .hdf5, in any case.
+bool is_h5_path(const std::string& path);
+
+}  // namespace bcp::util

@@ -1,0 +1,24 @@
+#include "bcp/util/text.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+namespace bcp::util {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_h5_path(const std::string& path) {
+  const std::string ext = lower(std::filesystem::path(path).extension().string());
+  return ext == ".h5" || ext == ".hdf5";
+}
+
+}  // namespace bcp::util
