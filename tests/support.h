@@ -59,6 +59,10 @@ struct TempDir {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
   }
+  /// A path inside, as a string: dir / "file.h5".
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+  /// The folder single-quoted for a shell command line.
+  std::string quoted() const { return "'" + path.string() + "'"; }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 };

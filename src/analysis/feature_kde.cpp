@@ -18,6 +18,7 @@
 #include "bcp/train/config.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/device.h"
+#include "bcp/util/rng.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -91,10 +92,9 @@ std::vector<double> class_features(const torch::Tensor& mean_features, const tor
       mean_features.masked_select((pred == cls) & (label == cls)).to(torch::kFloat64).contiguous();
   std::vector<double> all(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
   if (static_cast<int64_t>(all.size()) > max_pixels) {
-    for (int64_t k = 0; k < max_pixels; ++k) {  // partial Fisher-Yates
-      std::uniform_int_distribution<size_t> pick(static_cast<size_t>(k), all.size() - 1);
-      std::swap(all[static_cast<size_t>(k)], all[pick(rng)]);
-    }
+    const int64_t n = static_cast<int64_t>(all.size());
+    for (int64_t k = 0; k < max_pixels; ++k)  // partial Fisher-Yates
+      std::swap(all[static_cast<size_t>(k)], all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
     all.resize(static_cast<size_t>(max_pixels));
   }
   return all;
@@ -132,8 +132,10 @@ Forward forward_batch(nets::SegmentationNetImpl& net, const train::TrainingSet& 
 std::vector<int64_t> draw(int64_t begin, int64_t end, int64_t count, std::mt19937_64& rng) {
   std::vector<int64_t> all(static_cast<size_t>(end - begin));
   std::iota(all.begin(), all.end(), begin);
-  std::shuffle(all.begin(), all.end(), rng);
-  all.resize(static_cast<size_t>(std::min<int64_t>(count, end - begin)));
+  const int64_t n = end - begin, keep = std::min<int64_t>(count, n);
+  for (int64_t k = 0; k < keep; ++k)  // partial Fisher-Yates, the same on every standard library
+    std::swap(all[static_cast<size_t>(k)], all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
+  all.resize(static_cast<size_t>(keep));
   return all;
 }
 

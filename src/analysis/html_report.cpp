@@ -160,6 +160,53 @@ class Page {
     }
   }
 
+  /// What compares runs at a glance: validation mean Dice over all stages on one axis (a
+  /// stage's iterations continue where the previous stage ended) and the final evaluations.
+  void summary(const std::vector<ShownRun>& runs) {
+    LinePlot all{"validation mean Dice, all stages (iterations counted across stages)",
+                 "iteration",
+                 "Dice",
+                 {}};
+    all.ymin = 0;
+    all.ymax = 1;
+    size_t stages = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      Series sr{runs[i].label, {}, {}, palette_color(i)};
+      double offset = 0;
+      for (const auto& st : runs[i].record.stages) {
+        for (size_t k = 0; k < st.mean_dice.x.size(); ++k) {
+          sr.x.push_back(offset + st.mean_dice.x[k]);
+          sr.y.push_back(st.mean_dice.y[k]);
+        }
+        double last = 0;
+        if (!st.loss.x.empty()) last = std::max(last, st.loss.x.back());
+        if (!st.mean_dice.x.empty()) last = std::max(last, st.mean_dice.x.back());
+        offset += last;
+      }
+      stages = std::max(stages, runs[i].record.stages.size());
+      if (!sr.x.empty()) all.series.push_back(std::move(sr));
+    }
+    bool evaluated = false;
+    for (const auto& r : runs) evaluated = evaluated || r.record.evaluation.is_object();
+    if ((runs.size() < 2 && stages < 2) || (all.series.empty() && !evaluated)) return;
+    html_ << "<h2>Summary</h2>\n";
+    if (!all.series.empty()) plot(all);
+    if (evaluated) {
+      html_ << "<table>\n<tr><th>run</th><th>Dice %</th><th>Jaccard %</th><th>95HD</th>"
+               "<th>ASD</th><th>unit</th></tr>\n";
+      for (const auto& r : runs) {
+        const json& e = r.record.evaluation;
+        if (!e.is_object()) continue;
+        const json& m = e.value("mean", json::object());
+        html_ << "<tr><td>" << esc(r.label) << "</td><td>" << fixed(100 * num(m, "dice"), 2)
+              << "</td><td>" << fixed(100 * num(m, "jaccard"), 2) << "</td><td>"
+              << fixed(num(m, "hd95"), 2) << "</td><td>" << fixed(num(m, "asd"), 2) << "</td><td>"
+              << esc(e.value("unit", "")) << "</td></tr>\n";
+      }
+      html_ << "</table>\n";
+    }
+  }
+
   void ablations(const std::vector<AblationRecord>& tables) {
     for (const auto& a : tables) {
       html_ << "<h2>Ablation: " << esc(a.dir) << "</h2>\n<table>\n<tr><th>run</th>";
@@ -201,20 +248,6 @@ class Page {
     for (const auto& r : runs) any = any || r.record.evaluation.is_object();
     if (!any) return;
     html_ << "<h2>Final evaluation</h2>\n";
-    if (runs.size() > 1) {
-      html_ << "<table>\n<tr><th>run</th><th>Dice %</th><th>Jaccard %</th><th>95HD</th>"
-               "<th>ASD</th><th>unit</th></tr>\n";
-      for (const auto& r : runs) {
-        const json& e = r.record.evaluation;
-        if (!e.is_object()) continue;
-        const json& m = e.value("mean", json::object());
-        html_ << "<tr><td>" << esc(r.label) << "</td><td>" << fixed(100 * num(m, "dice"), 2)
-              << "</td><td>" << fixed(100 * num(m, "jaccard"), 2) << "</td><td>"
-              << fixed(num(m, "hd95"), 2) << "</td><td>" << fixed(num(m, "asd"), 2) << "</td><td>"
-              << esc(e.value("unit", "")) << "</td></tr>\n";
-      }
-      html_ << "</table>\n";
-    }
     for (const auto& r : runs) {
       const json& e = r.record.evaluation;
       if (!e.is_object()) continue;
@@ -455,6 +488,7 @@ ReportSummary write_html_report(const ReportOptions& options) {
   for (const auto& r : runs)
     out << "<li><b>" << esc(r.label) << "</b>: " << esc(r.record.dir) << "</li>\n";
   out << "</ul>\n";
+  page.summary(runs);
   page.ablations(tables);
   page.curves(runs);
   page.evaluation(runs);

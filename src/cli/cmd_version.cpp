@@ -3,13 +3,14 @@
 
 #include <iostream>
 
+#include "bcp/version.h"
 #include "command.h"
 
 namespace {
 void setup_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print build and device information");
   cmd->callback([] {
-    std::cout << "bcp 0.1.0\n"
+    std::cout << "bcp " << BCP_VERSION << "\n"
               << "libtorch " << TORCH_VERSION << "\n"
               << "cuda available: " << (torch::cuda::is_available() ? "yes" : "no") << "\n"
               << "threads: " << torch::get_num_threads() << "\n";

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bcp/util/error_message.h"
+#include "bcp/version.h"
 #include "command.h"
 
 namespace bcp::cli {
@@ -22,7 +23,7 @@ constexpr int kUsageExitCode = 2;
 int main(int argc, char** argv) {
   CLI::App app{"bcp: semi-supervised medical image segmentation (Bidirectional Copy-Paste)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "bcp 0.1.0");
+  app.set_version_flag("--version", std::string("bcp ") + BCP_VERSION);
   auto& registry = bcp::cli::command_registry();
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });

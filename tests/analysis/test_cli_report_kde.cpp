@@ -72,10 +72,12 @@ TEST(CliReport, WritesOnePageThatABrowserLoadsWithEveryImage) {
       << r.output;
   EXPECT_EQ(m[1], "2");
   const int plots = std::stoi(m[2]), pictures = std::stoi(m[3]);
-  // pretrain and selftrain: loss, mean Dice, 3 classes each; best/median/worst of 1 val case = 1.
-  EXPECT_EQ(plots, 2 * 5);
+  // The summary's Dice over all stages, then per stage (pretrain, selftrain): loss, mean Dice and
+  // one plot per class.
+  EXPECT_EQ(plots, 1 + 2 * 5);
   EXPECT_GE(pictures, 2);
   const std::string html = read_text(page);
+  EXPECT_NE(html.find("Summary"), std::string::npos);
   EXPECT_NE(html.find("Ablation"), std::string::npos);
   EXPECT_NE(html.find("bcp.beta=0.5"), std::string::npos);
   EXPECT_NE(html.find("Final evaluation"), std::string::npos);

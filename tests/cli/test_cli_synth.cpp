@@ -20,19 +20,7 @@ RunResult run_synth(const std::string& args) {
   return bcp::test::run_cli("synth " + args);
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path =
-        bcp::test::process_temp_dir() / ("bcp_cli_synth_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string q() const { return "'" + path.string() + "'"; }
-};
+using bcp::test::TempDir;
 
 }  // namespace
 
@@ -45,7 +33,7 @@ TEST(CliSynth, HelpListsTheFlags) {
 
 TEST(CliSynth, WritesAcdcThatLoads) {
   TempDir t("acdc");
-  auto r = run_synth("--kind acdc --out " + t.q() + " --seed 3 --cases 1 --val 1 --test 0");
+  auto r = run_synth("--kind acdc --out " + t.quoted() + " --seed 3 --cases 1 --val 1 --test 0");
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("1 train"), std::string::npos) << r.output;
   bcp::data::AcdcRoot root(t.path.string());
@@ -59,7 +47,7 @@ TEST(CliSynth, WritesAcdcThatLoads) {
 
 TEST(CliSynth, WritesLaWithSize) {
   TempDir t("la");
-  auto r = run_synth("--kind la --out " + t.q() + " --cases 1 --val 1 --test 1 --size 32 28 20");
+  auto r = run_synth("--kind la --out " + t.quoted() + " --cases 1 --val 1 --test 1 --size 32 28 20");
   ASSERT_EQ(r.rc, 0) << r.output;
   bcp::data::LaRoot root(t.path.string());
   auto v = bcp::data::load_la_volume(root, root.read_list("test.list").at(0));
@@ -69,11 +57,11 @@ TEST(CliSynth, WritesLaWithSize) {
 TEST(CliSynth, BadFlagsFailWithAMessage) {
   TempDir t("bad");
   for (const std::string& args :
-       {std::string("--kind mri --out ") + t.q(), std::string("--kind acdc"),
-        std::string("--out ") + t.q(), std::string("--kind la --out ") + t.q() + " --cases 0",
-        std::string("--kind acdc --out ") + t.q() + " --size 10 10 10",
-        std::string("--kind la --out ") + t.q() + " --size 10 10",
-        std::string("--kind la --out ") + t.q() + " --bogus 1"}) {
+       {std::string("--kind mri --out ") + t.quoted(), std::string("--kind acdc"),
+        std::string("--out ") + t.quoted(), std::string("--kind la --out ") + t.quoted() + " --cases 0",
+        std::string("--kind acdc --out ") + t.quoted() + " --size 10 10 10",
+        std::string("--kind la --out ") + t.quoted() + " --size 10 10",
+        std::string("--kind la --out ") + t.quoted() + " --bogus 1"}) {
     auto r = run_synth(args);
     EXPECT_NE(r.rc, 0) << args << "\n" << r.output;
     EXPECT_FALSE(r.output.empty()) << args;

@@ -19,17 +19,7 @@ using namespace bcp::data;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = bcp::test::process_temp_dir() / ("bcp_synth_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using bcp::test::TempDir;
 
 SynthAcdcOptions small_acdc(uint64_t seed) {
   SynthAcdcOptions o;

@@ -21,14 +21,7 @@ using bcp::eval::EvaluateOptions;
 namespace {
 
 /// A fresh folder under the system temp dir, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(bcp::test::process_temp_dir() / name) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using bcp::test::TempDir;
 
 void write_list(const fs::path& p, const std::vector<std::string>& names) {
   std::ofstream out(p);

@@ -17,19 +17,7 @@ using bcp::io::read_label_volume;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = bcp::test::process_temp_dir() / ("bcp_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using bcp::test::TempDir;
 
 void write_h5(const std::string& path, const std::string& name, const torch::Tensor& t) {
   H5File f(path, H5File::Mode::kTruncate);

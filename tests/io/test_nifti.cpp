@@ -19,19 +19,7 @@ using bcp::io::write_volume;
 namespace {
 
 // A per-process temp folder so parallel ctest runs do not collide.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = bcp::test::process_temp_dir() / ("bcp_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using bcp::test::TempDir;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
