@@ -25,16 +25,11 @@ Sample load_la_volume(const LaRoot& root, const std::string& id, int64_t max_lab
   return load_h5_sample(root.volume_path(id), 3, max_label, id, channels);
 }
 
-LaVolumeDataset::LaVolumeDataset(const LaRoot& root, const std::vector<std::string>& ids) {
-  samples_.reserve(ids.size());
-  for (const auto& id : ids) samples_.push_back(load_la_volume(root, id));
-}
-
-const Sample& LaVolumeDataset::get(size_t i) const {
-  if (i >= samples_.size())
-    throw std::out_of_range("LaVolumeDataset::get: index " + std::to_string(i) + " >= size " +
-                            std::to_string(samples_.size()));
-  return samples_[i];
+SampleDataset load_la_volumes(const LaRoot& root, const std::vector<std::string>& ids) {
+  std::vector<Sample> samples;
+  samples.reserve(ids.size());
+  for (const auto& id : ids) samples.push_back(load_la_volume(root, id));
+  return SampleDataset(std::move(samples));
 }
 
 }  // namespace bcp::data

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "bcp/data/acdc.h"
 #include "bcp/data/case_list.h"
 #include "bcp/data/la.h"
 #include "bcp/eval/binary_metrics.h"
@@ -56,47 +57,6 @@ void check_format(const std::string& format) {
   if (format != "h5" && format != "nii.gz")
     throw std::invalid_argument("evaluate: prediction format must be \"h5\" or \"nii.gz\", got \"" +
                                 format + "\"");
-}
-
-/// The dataset a checkpoint was trained on: its training config, its extra meta, else the arch.
-std::string dataset_of(const nlohmann::json& meta, const nets::ModelConfig& config) {
-  auto string_at = [](const nlohmann::json& j,
-                      std::initializer_list<const char*> keys) -> std::string {
-    const nlohmann::json* cur = &j;
-    for (const char* k : keys) {
-      if (!cur->is_object() || !cur->contains(k)) return "";
-      cur = &cur->at(k);
-    }
-    return cur->is_string() ? cur->get<std::string>() : "";
-  };
-  for (auto keys : {std::initializer_list<const char*>{"config", "dataset"},
-                    std::initializer_list<const char*>{"extra", "dataset"},
-                    std::initializer_list<const char*>{"extra", "config", "dataset"},
-                    std::initializer_list<const char*>{"dataset"}}) {
-    auto d = string_at(meta, keys);
-    if (!d.empty()) return d;
-  }
-  return config.arch == "vnet" ? "la" : "acdc";
-}
-
-// A trainer's checkpoint records the resolution it trained at (config.data.patch) and the LA
-// sliding-window stride (config.eval.stride): evaluating at another resolution would score a
-// model the run never validated.
-void protocol_from_meta(const nlohmann::json& meta, const std::string& dataset,
-                        ModelEvaluateOptions& o) {
-  const nlohmann::json* config = checkpoint_config(meta);
-  if (!config) return;
-  const auto& c = *config;
-  if (c.contains("data") && c["data"].contains("patch") && c["data"]["patch"].is_array()) {
-    auto patch = c["data"]["patch"].get<std::vector<int64_t>>();
-    if (dataset == "acdc" && patch.size() == 2) o.acdc.size = patch[0];
-    if (dataset == "la" && patch.size() == 3) o.la.window.patch = {patch[0], patch[1], patch[2]};
-  }
-  if (dataset == "la" && c.contains("eval") && c["eval"].contains("stride") &&
-      c["eval"]["stride"].is_array()) {
-    auto stride = c["eval"]["stride"].get<std::vector<int64_t>>();
-    if (stride.size() == 3) o.la.window.stride = {stride[0], stride[1], stride[2]};
-  }
 }
 
 }  // namespace
@@ -153,12 +113,20 @@ const nlohmann::json* checkpoint_config(const nlohmann::json& meta) {
   return nullptr;
 }
 
+ModelEvaluateOptions evaluate_options(const EvalProtocol& protocol) {
+  validate(protocol);
+  ModelEvaluateOptions o;
+  o.dataset = protocol.dataset;
+  o.acdc.size = protocol.acdc_slice;
+  o.la.window.patch = protocol.la_patch;
+  o.la.window.stride = protocol.la_stride;
+  o.la.largest_component = protocol.largest_component;
+  return o;
+}
+
 ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,
                                          const nets::ModelConfig& config) {
-  ModelEvaluateOptions o;
-  o.dataset = dataset_of(meta, config);
-  protocol_from_meta(meta, o.dataset, o);
-  return o;
+  return evaluate_options(checkpoint_eval_protocol(meta, config));
 }
 
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor& image,
@@ -257,8 +225,14 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   const auto archive = io::load_tensor_archive(options.model_path);
   auto model = nets::model_from_archive(archive, options.model_prefix, options.model_path);
   const auto config = model->config();
-  const std::string dataset =
-      options.dataset.empty() ? dataset_of(archive.meta, config) : options.dataset;
+  EvalProtocol protocol;
+  try {
+    protocol = checkpoint_eval_protocol(archive.meta, config);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(options.model_path + ": " + util::error_message(e));
+  }
+  if (!options.dataset.empty()) protocol.dataset = options.dataset;
+  const std::string dataset = protocol.dataset;
   check_dataset_fits(*model, dataset);
 
   const std::string list_path = (fs::path(options.data_root) / options.list_name).string();
@@ -276,9 +250,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   model->to(device);
   model->eval();
   torch::NoGradGuard no_grad;
-  ModelEvaluateOptions mopt;
-  mopt.dataset = dataset;
-  protocol_from_meta(archive.meta, dataset, mopt);
+  ModelEvaluateOptions mopt = evaluate_options(protocol);
   mopt.la.window.window_batch = options.window_batch;
   // Masks go to predictions.incomplete/ and take their final name only with metrics.json, so a
   // run that stops half-way never leaves a predictions/ folder that looks complete.

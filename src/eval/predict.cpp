@@ -127,24 +127,6 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
   return cases;
 }
 
-/// The checkpoint's intensity rule; "auto" (and checkpoints from before the key) means the
-/// authors' files: ACDC min-max, LA z-score.
-data::IntensityNorm intensity_of(const json& meta, const std::string& dataset) {
-  data::IntensityNorm norm;
-  norm.kind = "auto";
-  if (const json* config = checkpoint_config(meta)) {
-    const auto& d = config->value("data", json::object());
-    if (d.contains("intensity") && d["intensity"].is_string()) norm.kind = d["intensity"];
-    if (d.contains("ct_window") && d["ct_window"].is_array() && d["ct_window"].size() == 2) {
-      norm.ct_low = d["ct_window"][0].get<double>();
-      norm.ct_high = d["ct_window"][1].get<double>();
-    }
-  }
-  if (norm.kind == "auto") norm.kind = dataset == "acdc" ? "minmax" : "zscore";
-  data::validate(norm);
-  return norm;
-}
-
 /// One input as the network's array, with what is needed to write the mask back.
 struct Loaded {
   torch::Tensor image;  ///< protocol order: 2D models (D, H, W), 3D models (X, Y, Z)
@@ -278,9 +260,19 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     throw std::invalid_argument("predict: output folder " + o.out_dir +
                                 " is the input's folder; masks would replace the scans");
 
-  ModelEvaluateOptions protocol = checkpoint_protocol(archive.meta, model->config());
+  EvalProtocol recorded;
+  try {
+    recorded = checkpoint_eval_protocol(archive.meta, model->config());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(o.model_path + ": " + util::error_message(e));
+  }
+  ModelEvaluateOptions protocol = evaluate_options(recorded);
   const int64_t dims = model->spatial_dims();
-  const data::IntensityNorm norm = intensity_of(archive.meta, protocol.dataset);
+  // "auto" (and checkpoints from before the rule was recorded) means the authors' files: ACDC
+  // min-max, LA z-score.
+  data::IntensityNorm norm = recorded.intensity;
+  if (norm.kind == "auto") norm.kind = protocol.dataset == "acdc" ? "minmax" : "zscore";
+  data::validate(norm);
   if (o.largest_component == "off") protocol.la.largest_component = false;
   const bool per_class_component = o.largest_component == "on" && dims == 2;
 

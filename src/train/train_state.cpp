@@ -59,6 +59,22 @@ void restore_cuda_rng_states(const std::map<std::string, torch::Tensor>& tensors
 
 }  // namespace
 
+eval::EvalProtocol eval_protocol_of(const TrainConfig& c) {
+  eval::EvalProtocol p;
+  p.dataset = c.dataset;
+  if (c.dataset == "acdc" && !c.data.patch.empty()) p.acdc_slice = c.data.patch[0];
+  if (c.dataset == "la" && c.data.patch.size() == 3)
+    p.la_patch = {c.data.patch[0], c.data.patch[1], c.data.patch[2]};
+  if (c.eval.stride.size() == 3)
+    p.la_stride = {c.eval.stride[0], c.eval.stride[1], c.eval.stride[2]};
+  p.intensity.kind = c.data.intensity;
+  if (c.data.ct_window.size() == 2) {
+    p.intensity.ct_low = c.data.ct_window[0];
+    p.intensity.ct_high = c.data.ct_window[1];
+  }
+  return p;
+}
+
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
                       const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,
                       const LoopState& loop, const nlohmann::json& config) {
@@ -82,6 +98,7 @@ void save_train_state(const std::string& path, const nets::SegmentationNetImpl& 
                    {"has_teacher", teacher != nullptr},
                    {"has_optimizer", optimizer != nullptr}};
   meta["config"] = config;
+  meta["eval_protocol"] = eval_protocol_of(config_from_json(config));
   io::save_tensor_archive(path, tensors, meta);
 }
 

@@ -82,7 +82,7 @@ TEST(Acdc, LoadsValidSliceAndVolume) {
   EXPECT_TRUE(torch::equal(v.label, vlab));
 
   std::ofstream(root.list_path("two.list")) << "s\r\ns\n";
-  bcp::data::AcdcSliceDataset ds(root, root.read_list("two.list"));
+  const auto ds = bcp::data::load_acdc_slices(root, root.read_list("two.list"));
   ASSERT_EQ(ds.size(), 2u);
   EXPECT_TRUE(torch::equal(ds.get(1).image, img));
   EXPECT_THROW(ds.get(2), std::out_of_range);
@@ -134,7 +134,7 @@ TEST(Acdc, EveryValidationErrorNamesTheFile) {
 
   // The in-memory dataset stops at the first bad file and names it.
   std::ofstream(root.list_path("mixed.list")) << "nan\n";
-  EXPECT_THROW(bcp::data::AcdcSliceDataset(root, root.read_list("mixed.list")), std::runtime_error);
+  EXPECT_THROW(bcp::data::load_acdc_slices(root, root.read_list("mixed.list")), std::runtime_error);
 }
 
 TEST(Acdc, LoadsRealSlicesAndVolumes) {
@@ -164,7 +164,7 @@ TEST(Acdc, SliceDatasetHoldsAllRealTrainingSlices) {
   const auto dir = bcp::test::data_dir("ACDC");
   BCP_REQUIRE_SHARED(dir / "train_slices.list");
   AcdcRoot root(dir.string());
-  bcp::data::AcdcSliceDataset ds(root, root.read_list("train_slices.list"));
+  const auto ds = bcp::data::load_acdc_slices(root, root.read_list("train_slices.list"));
   ASSERT_EQ(ds.size(), 1312u);
   EXPECT_EQ(ds.get(0).name, "patient099_frame01_slice_15");
   int64_t labelled = 0;

@@ -80,7 +80,7 @@ TEST(La, KeepsFileAxisOrderAndValidates) {
   expect_load_error(root, "nan", "NaN");
 
   std::ofstream(root.list_path("a.list")) << "ok\nok\n";
-  bcp::data::LaVolumeDataset ds(root, root.read_list("a.list"));
+  const auto ds = bcp::data::load_la_volumes(root, root.read_list("a.list"));
   EXPECT_EQ(ds.size(), 2u);
   EXPECT_THROW(ds.get(5), std::out_of_range);
 }
@@ -92,7 +92,7 @@ TEST(La, LoadsRealVolumes) {
   const auto ids = root.read_list("val.list");
   ASSERT_EQ(ids.size(), 4u);
   EXPECT_EQ(root.read_list("train.list").size(), 12u);
-  bcp::data::LaVolumeDataset ds(root, {ids[0], ids[1]});
+  const auto ds = bcp::data::load_la_volumes(root, {ids[0], ids[1]});
   ASSERT_EQ(ds.size(), 2u);
   for (size_t i = 0; i < ds.size(); ++i) {
     const auto& s = ds.get(i);

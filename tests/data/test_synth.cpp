@@ -138,7 +138,7 @@ TEST(SynthAcdc, WritesTheRealLayoutLoadableByTheLoaders) {
   const auto slices = root.read_list("train_slices.list");
   ASSERT_GE(slices.size(), 4u * 8);
   EXPECT_EQ(slices[0], "patient001_frame01_slice_1");
-  AcdcSliceDataset ds(root, slices);
+  const auto ds = load_acdc_slices(root, slices);
   EXPECT_EQ(ds.size(), slices.size());
   // Slices are the training volume's slices, in order.
   const auto vol = synth_acdc_volume(small_acdc(5), 1, 1);
@@ -224,7 +224,7 @@ TEST(SynthLa, DeterministicAndWritesTheLayout) {
   EXPECT_EQ(root.read_list("train.list"), (std::vector<std::string>{"SYNTHLA000", "SYNTHLA001"}));
   EXPECT_EQ(root.read_list("val.list"), (std::vector<std::string>{"SYNTHLA002"}));
   EXPECT_EQ(root.read_list("test.list"), (std::vector<std::string>{"SYNTHLA003"}));
-  LaVolumeDataset ds(root, root.read_list("train.list"));
+  const auto ds = load_la_volumes(root, root.read_list("train.list"));
   ASSERT_EQ(ds.size(), 2u);
   EXPECT_TRUE(torch::equal(ds.get(1).image, a.image));
 }

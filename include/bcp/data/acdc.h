@@ -9,17 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace bcp::data {
+#include "bcp/data/sample.h"
 
-/// One image and its labels as stored; no resizing or normalisation.
-struct Sample {
-  /// float32, (H, W) for a slice or (D, H, W) for a volume; finite.
-  torch::Tensor image;
-  /// uint8, same shape as `image`.
-  torch::Tensor label;
-  /// Case name as in the list (no folder, no extension).
-  std::string name;
-};
+namespace bcp::data {
 
 /// Number of ACDC classes, background included.
 constexpr int kAcdcNumClasses = 4;
@@ -50,30 +42,8 @@ Sample load_acdc_slice(const AcdcRoot& root, const std::string& name,
 Sample load_acdc_volume(const AcdcRoot& root, const std::string& name,
                         int64_t max_label = kAcdcNumClasses - 1, int64_t channels = 1);
 
-/// Checks an image/label pair read from `path` (spatial rank `rank`, labels in 0..max_label;
-/// the image with a leading axis of `channels` when channels > 1) and returns it as a Sample.
-/// Shared by the ACDC and LA loaders; throws std::runtime_error naming `path`.
-Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tensor label,
-                       int64_t rank, int64_t max_label, std::string name, int64_t channels = 1);
-
-/// Reads `image` and `label` from an HDF5 file and validates them (see validate_sample).
-Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name,
-                      int64_t channels = 1);
-
-/// A list of ACDC 2D slices held in memory: every file is read and validated once, at
-/// construction (the 1,312 real slices take ~150 MB as float32 + uint8).
-class AcdcSliceDataset {
- public:
-  /// Loads `names` (e.g. root.read_list("train_slices.list")) in order.
-  AcdcSliceDataset(const AcdcRoot& root, const std::vector<std::string>& names);
-  size_t size() const { return samples_.size(); }
-  /// The i-th slice (tensors shared, not copied: clone before modifying in place).
-  /// Throws std::out_of_range when i >= size().
-  const Sample& get(size_t i) const;
-  const std::vector<Sample>& samples() const { return samples_; }
-
- private:
-  std::vector<Sample> samples_;
-};
+/// Loads the 2D slices `names` (e.g. root.read_list("train_slices.list")) in order: every file is
+/// read and validated once (the 1,312 real slices take ~150 MB as float32 + uint8).
+SampleDataset load_acdc_slices(const AcdcRoot& root, const std::vector<std::string>& names);
 
 }  // namespace bcp::data

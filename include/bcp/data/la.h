@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "bcp/data/acdc.h"  // Sample
+#include "bcp/data/sample.h"
 
 namespace bcp::data {
 
@@ -35,17 +35,7 @@ struct LaRoot {
 Sample load_la_volume(const LaRoot& root, const std::string& id,
                       int64_t max_label = kLaNumClasses - 1, int64_t channels = 1);
 
-/// A list of LA volumes held in memory, each read and validated once at construction.
-class LaVolumeDataset {
- public:
-  LaVolumeDataset(const LaRoot& root, const std::vector<std::string>& ids);
-  size_t size() const { return samples_.size(); }
-  /// The i-th volume (tensors shared). Throws std::out_of_range when i >= size().
-  const Sample& get(size_t i) const;
-  const std::vector<Sample>& samples() const { return samples_; }
-
- private:
-  std::vector<Sample> samples_;
-};
+/// Loads the volumes `ids` in order, each read and validated once.
+SampleDataset load_la_volumes(const LaRoot& root, const std::vector<std::string>& ids);
 
 }  // namespace bcp::data

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bcp/data/acdc.h"  // Sample
+#include "bcp/data/sample.h"
 
 namespace bcp::data {
 

@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "bcp/data/acdc.h"  // data::Sample
+#include "bcp/data/sample.h"
 #include "bcp/eval/acdc_protocol.h"
+#include "bcp/eval/eval_protocol.h"
 #include "bcp/eval/la_protocol.h"
 #include "bcp/eval/score_report.h"
 #include "bcp/nets/segmentation_net.h"
@@ -60,11 +61,12 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& pr
                            const torch::Tensor& image, const ModelEvaluateOptions& options,
                            torch::Tensor* probabilities = nullptr);
 /// The training config a checkpoint carries: meta.config (a trainer's checkpoint) or
-/// meta.extra.config (save_model's files); null when it has none.
+/// meta.extra.config (save_model's files); null when it has none. For tools that analyse a run
+/// (`bcp kde`); evaluation itself reads the checkpoint's EvalProtocol.
 const nlohmann::json* checkpoint_config(const nlohmann::json& meta);
-/// The protocol a checkpoint was trained for: the dataset from its meta (training config, extra
-/// meta, else the architecture: unet2d -> acdc, vnet -> la), the ACDC slice size and the LA patch
-/// and stride from the training config when the checkpoint has one, defaults otherwise.
+/// The options that run `protocol` (validated; throws std::invalid_argument when it is not).
+ModelEvaluateOptions evaluate_options(const EvalProtocol& protocol);
+/// evaluate_options(checkpoint_eval_protocol(meta, config)).
 ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,
                                          const nets::ModelConfig& config);
 /// Writes uint8 labels to `<dir>/<case_name>.h5` (dataset `pred`) or `<dir>/<case_name>.nii.gz`

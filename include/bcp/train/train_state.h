@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bcp/eval/eval_protocol.h"
 #include "bcp/nets/segmentation_net.h"
+#include "bcp/train/config.h"
 
 namespace bcp::train {
 
@@ -21,6 +23,11 @@ struct LoopState {
   std::string rng;              ///< the augmentation/mask std::mt19937_64, streamed
   nlohmann::json extra;         ///< method-specific (free-form)
 };
+
+/// How a network trained with `config` is evaluated (written into every checkpoint as
+/// "eval_protocol"): its dataset, the training resolution as the ACDC slice size or LA patch, the
+/// LA stride, and the intensity rule.
+eval::EvalProtocol eval_protocol_of(const TrainConfig& config);
 
 /// Writes `path` atomically. `teacher` and `optimizer` may be null.
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "bcp/data/acdc.h"  // data::Sample
+#include "bcp/data/sample.h"
 #include "bcp/train/config.h"
 
 namespace bcp::train {

@@ -1,0 +1,99 @@
+// Evaluation owns its protocol: the record every training checkpoint carries, and what files
+// without one (imported, older) fall back to.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../support.h"
+#include "bcp/eval/evaluate.h"
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/segmentation_net.h"
+#include "bcp/train/train_state.h"
+
+using bcp::eval::EvalProtocol;
+using nlohmann::json;
+
+TEST(EvalProtocol, JsonRoundTripsAndRefusesWhatItDoesNotKnow) {
+  EvalProtocol p;
+  p.dataset = "la";
+  p.la_patch = {96, 96, 64};
+  p.la_stride = {8, 8, 4};
+  p.intensity = {"ct", -200, 300};
+  const json j = p;
+  const auto back = j.get<EvalProtocol>();
+  EXPECT_EQ(back.dataset, "la");
+  EXPECT_EQ(back.la_patch, p.la_patch);
+  EXPECT_EQ(back.la_stride, p.la_stride);
+  EXPECT_EQ(back.intensity.kind, "ct");
+  EXPECT_EQ(back.intensity.ct_high, 300);
+  EXPECT_EQ(json::object().get<EvalProtocol>().acdc_slice, 256);  // defaults
+  json unknown = j;
+  unknown["patch"] = 5;
+  EXPECT_THROW(unknown.get<EvalProtocol>(), std::invalid_argument);
+  json wide = j;
+  wide["la_stride"] = {8, 8, 65};  // beyond the patch
+  EXPECT_THROW(wide.get<EvalProtocol>(), std::invalid_argument);
+  json other = j;
+  other["dataset"] = "brats";
+  EXPECT_THROW(other.get<EvalProtocol>(), std::invalid_argument);
+}
+
+TEST(EvalProtocol, TheRecordWinsOverTheTrainingConfigAndOlderFilesFallBack) {
+  const bcp::nets::ModelConfig unet{"unet2d", 1, 4};
+  const bcp::nets::ModelConfig vnet{"vnet", 1, 2};
+  // A record: its numbers, whatever the training config beside it says.
+  EvalProtocol rec;
+  rec.acdc_slice = 128;
+  json meta = {{"eval_protocol", rec},
+               {"config", {{"dataset", "acdc"}, {"data", {{"patch", {64, 64}}}}}}};
+  EXPECT_EQ(bcp::eval::checkpoint_eval_protocol(meta, unet).acdc_slice, 128);
+  EXPECT_EQ(bcp::eval::checkpoint_protocol(meta, unet).acdc.size, 128);
+  // An older training checkpoint: read from its config, once, in legacy_protocol.
+  json old = {{"config",
+               {{"dataset", "la"},
+                {"data", {{"patch", {96, 96, 64}}, {"intensity", "zscore"}}},
+                {"eval", {{"stride", {8, 8, 4}}}}}}};
+  const auto lp = bcp::eval::checkpoint_eval_protocol(old, vnet);
+  EXPECT_EQ(lp.dataset, "la");
+  EXPECT_EQ(lp.la_patch, (std::array<int64_t, 3>{96, 96, 64}));
+  EXPECT_EQ(lp.la_stride, (std::array<int64_t, 3>{8, 8, 4}));
+  EXPECT_EQ(lp.intensity.kind, "zscore");
+  // An imported file: the dataset it names, else the architecture's, with the defaults.
+  EXPECT_EQ(bcp::eval::checkpoint_eval_protocol({{"extra", {{"dataset", "acdc"}}}}, unet).dataset,
+            "acdc");
+  const auto bare = bcp::eval::checkpoint_eval_protocol(json(), vnet);
+  EXPECT_EQ(bare.dataset, "la");
+  EXPECT_EQ(bare.la_patch, (std::array<int64_t, 3>{112, 112, 80}));
+  // A malformed record is an error, not a silent default.
+  json broken = {{"eval_protocol", {{"acdc_slice", "big"}}}};
+  EXPECT_NE(bcp::test::error_of([&] {
+              bcp::eval::checkpoint_eval_protocol(broken, unet);
+            }).find("eval_protocol is malformed"),
+            std::string::npos);
+}
+
+TEST(EvalProtocol, EveryTrainingCheckpointCarriesItsProtocol) {
+  bcp::train::TrainConfig c = bcp::train::preset("la", 10, "bcp");
+  c.data.patch = {64, 64, 48};
+  c.eval.stride = {16, 16, 8};
+  const EvalProtocol p = bcp::train::eval_protocol_of(c);
+  EXPECT_EQ(p.dataset, "la");
+  EXPECT_EQ(p.la_patch, (std::array<int64_t, 3>{64, 64, 48}));
+  EXPECT_EQ(p.la_stride, (std::array<int64_t, 3>{16, 16, 8}));
+
+  bcp::test::TempDir dir("eval_protocol");
+  torch::manual_seed(0);
+  auto net = bcp::nets::make_model({"vnet", 1, 2});
+  bcp::train::LoopState loop;
+  const std::string path = dir / "last.h5";
+  bcp::train::save_train_state(path, *net, nullptr, nullptr, loop, bcp::train::config_to_json(c));
+  const json meta = bcp::io::load_tensor_archive_meta(path);
+  ASSERT_TRUE(meta.contains("eval_protocol"));
+  const auto read = bcp::eval::checkpoint_eval_protocol(meta, net->config());
+  EXPECT_EQ(read.la_patch, p.la_patch);
+  EXPECT_EQ(read.la_stride, p.la_stride);
+  const auto options = bcp::eval::checkpoint_protocol(meta, net->config());
+  EXPECT_EQ(options.la.window.patch, p.la_patch);
+  EXPECT_EQ(options.la.window.stride, p.la_stride);
+}
