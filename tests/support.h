@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -72,6 +74,14 @@ struct TempDir {
 inline const std::filesystem::path& process_temp_dir() {
   static const TempDir dir("test");
   return dir.path;
+}
+
+/// A whole file's bytes ("" when it cannot be read).
+inline std::string read_file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 /// The message of what `fn` throws, "" when it throws nothing.

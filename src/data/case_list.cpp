@@ -3,19 +3,16 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "bcp/io/atomic_file.h"
 
 namespace bcp::data {
 
-std::vector<std::string> read_case_list(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw std::runtime_error(
-        path + (std::filesystem::exists(path) ? ": cannot open case list" : ": no such case list"));
-  }
+std::vector<std::string> parse_case_list(const std::string& text, const std::string& source) {
   std::vector<std::string> names;
+  std::istringstream in(text);
   std::string line;
   size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -26,14 +23,25 @@ std::vector<std::string> read_case_list(const std::string& path) {
     if (end == std::string::npos) continue;
     names.push_back(line.substr(0, end + 1));
     if (!is_plain_case_name(names.back()))
-      throw std::runtime_error(path + ":" + std::to_string(line_no) + ": case name \"" +
+      throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case name \"" +
                                names.back() +
                                "\" is not a plain name (no '/', '\\' or '..'): cases stay "
                                "inside the data root");
   }
-  if (in.bad()) throw std::runtime_error(path + ": read error in case list");
-  if (names.empty()) throw std::runtime_error(path + ": empty split (no case names)");
+  if (names.empty()) throw std::runtime_error(source + ": empty split (no case names)");
   return names;
+}
+
+std::vector<std::string> read_case_list(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error(
+        path + (std::filesystem::exists(path) ? ": cannot open case list" : ": no such case list"));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(path + ": read error in case list");
+  return parse_case_list(text.str(), path);
 }
 
 bool is_plain_case_name(const std::string& name) {

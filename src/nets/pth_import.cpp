@@ -621,11 +621,12 @@ torch::Tensor load_storage(caffe2::serialize::PyTorchStreamReader& reader, const
                            at::ScalarType dtype, int64_t numel) {
   // Bool bytes other than 0/1 are undefined behaviour in LibTorch's kernels: read as bytes.
   const at::ScalarType raw = dtype == at::kBool ? at::kByte : dtype;
-  torch::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(raw));
-  if (numel == 0) return t.to(dtype);
+  if (numel == 0) return torch::empty({0}, torch::TensorOptions().dtype(dtype));
   const std::string record = "data/" + key;
   if (!reader.hasRecord(record))
     throw std::runtime_error("the archive lacks tensor storage '" + printable(key) + "'");
+  // The size the pickle claims is checked against the bytes the archive holds before anything is
+  // allocated: a file must not make bcp reserve memory it does not back.
   auto [ptr, nbytes] = reader.getRecord(record);
   const auto itemsize = static_cast<uint64_t>(c10::elementSize(dtype));
   if (static_cast<uint64_t>(numel) > nbytes / itemsize ||
@@ -633,6 +634,7 @@ torch::Tensor load_storage(caffe2::serialize::PyTorchStreamReader& reader, const
     throw std::runtime_error("tensor storage '" + printable(key) + "' holds " +
                              std::to_string(nbytes) + " bytes, not " + std::to_string(numel) +
                              " elements of " + std::to_string(itemsize) + " bytes");
+  torch::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(raw));
   std::memcpy(t.data_ptr(), ptr.get(), nbytes);
   return dtype == at::kBool ? t.ne(0) : t;
 }
@@ -766,6 +768,21 @@ PthImport import_pth(const std::string& path, const ModelConfig& config) {
   }
   out.loaded = used.size();
   out.model->eval();
+  return out;
+}
+
+std::string describe_pickle(const char* data, size_t size) {
+  constexpr int64_t kMaxElements = int64_t{1} << 22;
+  RestrictedUnpickler unpickler(data, size,
+                                [](const std::string& key, at::ScalarType dtype, int64_t numel) {
+                                  if (numel > kMaxElements)
+                                    throw std::runtime_error("storage '" + printable(key) +
+                                                             "' is larger than this check reads");
+                                  return torch::zeros({numel}, torch::TensorOptions().dtype(dtype));
+                                });
+  const ValuePtr root = unpickler.run();
+  std::string out = kind_name(root->kind);
+  if (root->kind == Kind::kDict) out += " with keys " + key_summary(*root);
   return out;
 }
 

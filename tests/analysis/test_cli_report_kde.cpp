@@ -21,13 +21,6 @@ using bcp::test::TempDir;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 /// A two-run beta ablation (evaluated) on the tiny synthetic ACDC root, made once per process.
 const fs::path& tiny_ablation() {
   static const TempDir dir("report_runs");
@@ -76,7 +69,7 @@ TEST(CliReport, WritesOnePageThatABrowserLoadsWithEveryImage) {
   // one plot per class.
   EXPECT_EQ(plots, 1 + 2 * 5);
   EXPECT_GE(pictures, 2);
-  const std::string html = read_text(page);
+  const std::string html = bcp::test::read_file_bytes(page);
   EXPECT_NE(html.find("Summary"), std::string::npos);
   EXPECT_NE(html.find("Ablation"), std::string::npos);
   EXPECT_NE(html.find("bcp.beta=0.5"), std::string::npos);
@@ -114,7 +107,7 @@ TEST(CliReport, WritesOnePageThatABrowserLoadsWithEveryImage) {
                                      "--screenshot=" + shot.string(), "file://" + page.string()});
   const auto s = bcp::util::run_process(shot_args, "");
   ASSERT_EQ(s.exit_code, 0) << s.err;
-  const auto image = bcp::analysis::decode_png(read_text(shot));
+  const auto image = bcp::analysis::decode_png(bcp::test::read_file_bytes(shot));
   EXPECT_EQ(image.width, 1400);
   EXPECT_GT(count_colour(image, {0x00, 0x72, 0xB2}, 8), 200) << "first run's curves not drawn";
   EXPECT_GT(count_colour(image, {0xD5, 0x5E, 0x00}, 8), 200) << "second run's curves not drawn";
@@ -152,7 +145,7 @@ TEST(CliKde, MeasuresLabeledAgainstUnlabeledFeaturesPerClass) {
   const auto r = run_cli(common + " --out '" + (out.path / "kde").string() + "'" +
                          (plots ? "" : " --no-plots"));
   ASSERT_EQ(r.rc, 0) << r.output;
-  const auto j = nlohmann::json::parse(read_text(out.path / "kde" / "kde.json"));
+  const auto j = nlohmann::json::parse(bcp::test::read_file_bytes(out.path / "kde" / "kde.json"));
   EXPECT_EQ(j["method"], "bcp");
   ASSERT_EQ(j["classes"].size(), 3u);
   const auto& one = j["classes"][0];
@@ -172,7 +165,7 @@ TEST(CliKde, MeasuresLabeledAgainstUnlabeledFeaturesPerClass) {
   EXPECT_NE(r.output.find("too few pixels"), std::string::npos) << r.output;
   if (plots) {
     const auto png =
-        bcp::analysis::decode_png(read_text(out.path / "kde" / one["plot"].get<std::string>()));
+        bcp::analysis::decode_png(bcp::test::read_file_bytes(out.path / "kde" / one["plot"].get<std::string>()));
     EXPECT_EQ(png.width, 640);
     EXPECT_GT(count_colour(png, {0x2c, 0xa0, 0x2c}, 10), 50) << "no green (labeled) curve";
     EXPECT_GT(count_colour(png, {0x1f, 0x77, 0xb4}, 10), 50) << "no blue (unlabeled) curve";
@@ -180,12 +173,12 @@ TEST(CliKde, MeasuresLabeledAgainstUnlabeledFeaturesPerClass) {
   // The same seed draws the same pixels; another seed others.
   const auto again = run_cli(common + " --no-plots --out '" + (out.path / "again").string() + "'");
   ASSERT_EQ(again.rc, 0) << again.output;
-  const auto k = nlohmann::json::parse(read_text(out.path / "again" / "kde.json"));
+  const auto k = nlohmann::json::parse(bcp::test::read_file_bytes(out.path / "again" / "kde.json"));
   EXPECT_EQ(k["classes"][0]["ks"], one["ks"]);
   EXPECT_EQ(k["classes"][0]["overlap"], one["overlap"]);
   ASSERT_EQ(
       run_cli(common + " --no-plots --seed 7 --out '" + (out.path / "seed7").string() + "'").rc, 0);
-  const auto s7 = nlohmann::json::parse(read_text(out.path / "seed7" / "kde.json"));
+  const auto s7 = nlohmann::json::parse(bcp::test::read_file_bytes(out.path / "seed7" / "kde.json"));
   EXPECT_NE(s7["classes"][0]["labeled"]["mean"], one["labeled"]["mean"]);
 
   const auto bad =

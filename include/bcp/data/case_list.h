@@ -11,6 +11,8 @@ namespace bcp::data {
 /// no name ("empty split"), or holds a name that is not a plain one (naming the line; see
 /// is_plain_case_name).
 std::vector<std::string> read_case_list(const std::string& path);
+/// The same rules over a list's text; errors start with `source` (the file name).
+std::vector<std::string> parse_case_list(const std::string& text, const std::string& source);
 
 /// A case name that stays inside its data root as a file or folder name: not empty, not "." or
 /// "..", no '/', '\\' or NUL. Lists with "../x" or "/abs" would read and write outside the root.

@@ -51,6 +51,12 @@ struct PthStateDict {
 /// the top-level keys).
 PthStateDict read_pth_state_dict(const std::string& path);
 
+/// Runs the restricted unpickler alone over a pickle (a .pth's data.pkl), every tensor storage
+/// read as zeros (at most 4 Mi elements each): what `bcp import` does to a file's pickle, for
+/// fuzzing and tests. Returns what was built ("dict with keys 'a', 'b'"); throws
+/// std::runtime_error for anything it refuses.
+std::string describe_pickle(const char* data, size_t size);
+
 /// A network with a .pth's weights.
 struct PthImport {
   std::shared_ptr<SegmentationNetImpl> model;  ///< on the CPU, float32, in eval mode

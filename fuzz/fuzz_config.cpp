@@ -1,0 +1,6 @@
+// libFuzzer entry for bcp::fuzz::config (see targets.h); built by scripts/fuzz.sh.
+#include "targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return bcp::fuzz::config(data, size);
+}
