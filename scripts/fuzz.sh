@@ -15,7 +15,7 @@ targets=("$@")
 command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (Debian: apt install clang)"; exit 1; }
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DBCP_FUZZ=ON -DBCP_BUILD_TESTS=OFF -DBCP_BUILD_BENCH=OFF \
-  -DBCP_TCMALLOC=OFF >/dev/null
+  -DBCP_TCMALLOC=OFF -DBCP_WITH_ITK=OFF >/dev/null  # Debian's ITK headers accept only GCC
 cmake --build build-fuzz -j "$(nproc)" $(printf -- '--target fuzz_%s ' "${targets[@]}")
 # LibTorch is not built with the sanitizers: its allocator pairs and duplicate globals are not ours.
 export ASAN_OPTIONS=alloc_dealloc_mismatch=0:detect_odr_violation=0:detect_leaks=0

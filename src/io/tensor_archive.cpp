@@ -70,7 +70,10 @@ nlohmann::json parse_bytes(const torch::Tensor& t, const std::string& path, cons
 
 void check_names(const std::map<std::string, torch::Tensor>& tensors, const std::string& path) {
   std::set<std::string> groups;
-  for (const auto& [name, t] : tensors) {
+  for (const auto& entry : tensors) {
+    // Named references, not structured bindings: C++17 lambdas cannot capture the latter.
+    const std::string& name = entry.first;
+    const torch::Tensor& t = entry.second;
     auto bad = [&](const std::string& why) {
       throw std::invalid_argument(path + ": tensor name '" + name + "' " + why);
     };
