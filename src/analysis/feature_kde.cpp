@@ -94,7 +94,8 @@ std::vector<double> class_features(const torch::Tensor& mean_features, const tor
   if (static_cast<int64_t>(all.size()) > max_pixels) {
     const int64_t n = static_cast<int64_t>(all.size());
     for (int64_t k = 0; k < max_pixels; ++k)  // partial Fisher-Yates
-      std::swap(all[static_cast<size_t>(k)], all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
+      std::swap(all[static_cast<size_t>(k)],
+                all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
     all.resize(static_cast<size_t>(max_pixels));
   }
   return all;

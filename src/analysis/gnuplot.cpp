@@ -66,9 +66,13 @@ std::string gnuplot_script(const LinePlot& plot, PlotFormat format, int width, i
       throw std::invalid_argument("plot '" + plot.title + "': series '" + sr.name + "' has " +
                                   std::to_string(sr.x.size()) + " x and " +
                                   std::to_string(sr.y.size()) + " y values");
-    if (sr.x.empty()) continue;
+    bool any = false;
+    for (size_t k = 0; k < sr.x.size(); ++k)
+      any = any || (std::isfinite(sr.x[k]) && std::isfinite(sr.y[k]));
+    if (!any) continue;  // gnuplot refuses a series with nothing to draw
     s << "$d" << i << " << EOD\n";
     for (size_t k = 0; k < sr.x.size(); ++k) {
+      if (!std::isfinite(sr.x[k])) continue;
       s << sr.x[k] << " ";
       if (std::isfinite(sr.y[k]))
         s << sr.y[k] << "\n";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
@@ -21,6 +22,7 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/util/error_message.h"
+#include "bcp/util/subprocess.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -65,11 +67,24 @@ double num(const json& j, const char* key) {
                                                                 : std::nan("");
 }
 
+// Typed lookups that fall back to `fallback` for a missing key, another type or a non-object:
+// a hand-edited or foreign metrics.json must not abort the whole page.
+std::string str_at(const json& j, const char* key, const std::string& fallback = "") {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                                : fallback;
+}
+int64_t int_at(const json& j, const char* key, int64_t fallback = 0) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>()
+                                                                        : fallback;
+}
+const json& obj_at(const json& j, const char* key) {
+  static const json empty = json::object();
+  return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : empty;
+}
+
 std::string class_name(const json& config, int64_t cls) {
-  const std::string dataset = config.is_object() ? config.value("dataset", "") : "";
-  const int64_t k = config.is_object() && config.contains("data")
-                        ? config["data"].value("num_classes", int64_t{0})
-                        : 0;
+  const std::string dataset = str_at(config, "dataset");
+  const int64_t k = int_at(obj_at(config, "data"), "num_classes");
   static const char* kAcdc[] = {"", "RV", "Myo", "LV"};
   if (dataset == "acdc" && k == 4 && cls >= 1 && cls <= 3) return kAcdc[cls];
   if (dataset == "la" && k == 2 && cls == 1) return "LA";
@@ -87,7 +102,14 @@ class Page {
   explicit Page(const ReportOptions& o) : o_(o) {}
 
   void plot(const LinePlot& p) {
-    const std::string svg = render_plot(p, PlotFormat::kSvg, 640, 360);
+    std::string svg;
+    try {
+      svg = render_plot(p, PlotFormat::kSvg, 640, 360);
+    } catch (const std::exception& e) {
+      if (util::find_program("gnuplot").empty()) throw;  // nothing would draw: say so once
+      note("plot '" + p.title + "' not drawn: " + util::error_message(e));
+      return;
+    }
     html_ << "<img class=\"plot\" alt=\"" << esc(p.title) << "\" src=\"data:image/svg+xml;base64,"
           << base64(svg) << "\">\n";
     ++summary_.plots;
@@ -197,11 +219,11 @@ class Page {
       for (const auto& r : runs) {
         const json& e = r.record.evaluation;
         if (!e.is_object()) continue;
-        const json& m = e.value("mean", json::object());
+        const json& m = obj_at(e, "mean");
         html_ << "<tr><td>" << esc(r.label) << "</td><td>" << fixed(100 * num(m, "dice"), 2)
               << "</td><td>" << fixed(100 * num(m, "jaccard"), 2) << "</td><td>"
               << fixed(num(m, "hd95"), 2) << "</td><td>" << fixed(num(m, "asd"), 2) << "</td><td>"
-              << esc(e.value("unit", "")) << "</td></tr>\n";
+              << esc(str_at(e, "unit")) << "</td></tr>\n";
       }
       html_ << "</table>\n";
     }
@@ -221,7 +243,7 @@ class Page {
       for (const auto& row : a.rows) {
         html_ << "<tr><td>" << esc(row["run"].get<std::string>()) << "</td>";
         for (const auto& k : keys) {
-          const json& s = row.value("settings", json::object());
+          const json& s = obj_at(row, "settings");
           html_ << "<td>"
                 << esc(s.contains(k) ? (s[k].is_string() ? s[k].get<std::string>() : s[k].dump())
                                      : "")
@@ -251,7 +273,7 @@ class Page {
     for (const auto& r : runs) {
       const json& e = r.record.evaluation;
       if (!e.is_object()) continue;
-      const std::string unit = e.value("unit", "voxels");
+      const std::string unit = str_at(e, "unit", "voxels");
       html_ << "<h3>" << esc(r.label) << "</h3>\n<table>\n<tr><th>class</th><th>Dice %</th>"
             << "<th>Jaccard %</th><th>95HD (" << esc(unit) << ")</th><th>ASD (" << esc(unit)
             << ")</th></tr>\n";
@@ -272,20 +294,19 @@ class Page {
           }
           row(class_name(r.record.config, cls), s, cls > 0 ? class_color_hex(cls) : "");
         }
-      row("mean", e.value("mean", json::object()), "");
+      row("mean", obj_at(e, "mean"), "");
       html_ << "</table>\n";
       if (e.contains("empty") && e["empty"].is_object() &&
-          (e["empty"].value("pred", 0) > 0 || e["empty"].value("ref", 0) > 0))
-        html_ << "<p class=\"note\">" << e["empty"].value("pred", 0)
-              << " case-class pairs with an empty prediction, " << e["empty"].value("ref", 0)
-              << " with an empty reference: " << esc(e["empty"].value("convention", ""))
-              << "</p>\n";
+          (int_at(e["empty"], "pred") > 0 || int_at(e["empty"], "ref") > 0))
+        html_ << "<p class=\"note\">" << int_at(e["empty"], "pred")
+              << " case-class pairs with an empty prediction, " << int_at(e["empty"], "ref")
+              << " with an empty reference: " << esc(str_at(e["empty"], "convention")) << "</p>\n";
       if (e.contains("cases") && e["cases"].is_array()) {
         html_ << "<details><summary>per case</summary>\n<table>\n<tr><th>case</th><th>class</th>"
                  "<th>Dice %</th><th>Jaccard %</th><th>95HD</th><th>ASD</th></tr>\n";
         for (const auto& c : e["cases"])
-          html_ << "<tr><td>" << esc(c.value("case", "")) << "</td><td>"
-                << esc(class_name(r.record.config, c.value("class", int64_t{0}))) << "</td><td>"
+          html_ << "<tr><td>" << esc(str_at(c, "case")) << "</td><td>"
+                << esc(class_name(r.record.config, int_at(c, "class"))) << "</td><td>"
                 << fixed(100 * num(c, "dice"), 2) << "</td><td>"
                 << fixed(100 * num(c, "jaccard"), 2) << "</td><td>" << fixed(num(c, "hd95"), 2)
                 << "</td><td>" << fixed(num(c, "asd"), 2) << "</td></tr>\n";
@@ -333,36 +354,40 @@ class Page {
     std::map<std::string, std::pair<double, int>> sums;
     std::vector<std::string> order;
     for (const auto& c : e["cases"]) {
-      const std::string name = c.value("case", "");
+      const std::string name = str_at(c, "case");
       if (!sums.count(name)) order.push_back(name);
       auto& s = sums[name];
-      s.first += num(c, "dice");
-      s.second += 1;
+      const double d = num(c, "dice");
+      if (std::isfinite(d)) {
+        s.first += d;
+        s.second += 1;
+      }
     }
+    // Cases without a finite Dice rank last (-1): the sort needs a strict weak order.
     std::vector<std::pair<double, std::string>> ranked;
-    for (const auto& name : order) ranked.push_back({sums[name].first / sums[name].second, name});
+    for (const auto& name : order)
+      ranked.push_back({sums[name].second ? sums[name].first / sums[name].second : -1.0, name});
     std::stable_sort(ranked.begin(), ranked.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<std::pair<std::string, size_t>> picks = {
         {"best", 0}, {"median", ranked.size() / 2}, {"worst", ranked.size() - 1}};
-    const json source = e.value("source", json::object());
-    const std::string root =
-        !o_.data_root.empty() ? o_.data_root : source.value("data_root", std::string());
+    const json& source = obj_at(e, "source");
+    const std::string root = !o_.data_root.empty() ? o_.data_root : str_at(source, "data_root");
     if (root.empty()) {
       note(r.label + ": no pictures: its evaluation names no data root (give --data)");
       return;
     }
     const json& config = r.record.config;
     const std::string dataset =
-        config.is_object() ? config.value("dataset", "") : source.value("dataset", std::string());
+        config.is_object() ? str_at(config, "dataset") : str_at(source, "dataset");
     if (dataset != "acdc" && dataset != "la") {
       note(r.label + ": no pictures: unknown dataset '" + dataset + "'");
       return;
     }
     int64_t classes = 0, channels = 1;
     if (config.is_object() && config.contains("data")) {
-      classes = config["data"].value("num_classes", int64_t{0});
-      channels = config["data"].value("channels", int64_t{1});
+      classes = int_at(config["data"], "num_classes");
+      channels = int_at(config["data"], "channels", 1);
     }
     if (classes < 2) classes = dataset == "acdc" ? data::kAcdcNumClasses : data::kLaNumClasses;
     std::set<size_t> shown;
@@ -480,6 +505,11 @@ ReportSummary write_html_report(const ReportOptions& options) {
 
   Page page(options);
   auto& out = page.raw();
+  std::vector<std::string> skipped;
+  for (const auto& r : runs)
+    if (r.record.skipped_lines)
+      skipped.push_back(r.label + ": " + std::to_string(r.record.skipped_lines) +
+                        " metrics.jsonl line(s) were not JSON (cut by a kill) and were skipped");
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
       << esc(options.title) << "</title>\n"
       << kStyle << kLoadCheck << "</head>\n<body>\n<h1>" << esc(options.title) << "</h1>\n<p>"
@@ -488,6 +518,7 @@ ReportSummary write_html_report(const ReportOptions& options) {
   for (const auto& r : runs)
     out << "<li><b>" << esc(r.label) << "</b>: " << esc(r.record.dir) << "</li>\n";
   out << "</ul>\n";
+  for (const auto& text : skipped) page.note(text);
   page.summary(runs);
   page.ablations(tables);
   page.curves(runs);

@@ -40,14 +40,17 @@ RgbImage decode_png(const std::string& bytes) {
 }
 
 RgbImage hconcat(const std::vector<RgbImage>& images, int gap) {
-  int width = 0, height = 0;
+  if (gap < 0) throw std::invalid_argument("hconcat: gap must be >= 0");
+  int width = 0, height = 0, placed = 0;
   for (const auto& im : images) {
-    width += im.width + (width ? gap : 0);
+    if (im.width <= 0 || im.height <= 0) continue;
+    width += im.width + (placed++ ? gap : 0);
     height = std::max(height, im.height);
   }
   RgbImage out(width, height, 255);
   int x0 = 0;
   for (const auto& im : images) {
+    if (im.width <= 0 || im.height <= 0) continue;
     for (int y = 0; y < im.height; ++y)
       std::memcpy(out.at(x0, y), im.at(0, y), static_cast<size_t>(im.width) * 3);
     x0 += im.width + gap;

@@ -65,8 +65,10 @@ RunRecord read_run(const std::string& dir) {
       try {
         rec = json::parse(lines[i]);
       } catch (const json::parse_error&) {
-        if (i + 1 == lines.size()) break;  // cut short by a kill: the run resumes before it
-        throw std::runtime_error(jsonl.string() + ":" + std::to_string(i + 1) + ": not JSON");
+        // A record cut short by a kill (older runs appended the resumed run's first record to
+        // it): the run went on from its checkpoint, so the record's step was logged again.
+        ++run.skipped_lines;
+        continue;
       }
       if (!rec.is_object() || !rec.contains("stage") || !rec["stage"].is_string() ||
           !rec.contains("iteration") || !rec["iteration"].is_number())
@@ -75,7 +77,8 @@ RunRecord read_run(const std::string& dir) {
       if (!maps.count(stage)) order.push_back(stage);
       StageMaps& m = maps[stage];
       const double it = rec["iteration"].get<double>();
-      const std::string kind = rec.value("kind", "");
+      const std::string kind =
+          rec.contains("kind") && rec["kind"].is_string() ? rec["kind"].get<std::string>() : "";
       if (kind == "step" && rec.contains("loss")) {
         m.loss[it] = number_or_nan(rec["loss"]);
       } else if (kind == "validation") {

@@ -251,6 +251,12 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     if (!fresh)
       throw std::invalid_argument("predict: " + in.files[0] + " and " + it->second +
                                   " would both be written as " + it->first);
+    if (!o.save_probabilities) continue;
+    // a.nii.gz and a.nrrd have two mask names but one probabilities/a.h5.
+    auto [pit, pfresh] = by_output.emplace(probabilities_path(in.output), in.files[0]);
+    if (!pfresh)
+      throw std::invalid_argument("predict: " + in.files[0] + " and " + pit->second +
+                                  " would both write their probabilities to " + pit->first);
   }
   const fs::path input_dir =
       fs::is_directory(o.input) ? fs::path(o.input) : fs::path(o.input).parent_path();
@@ -274,6 +280,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   if (norm.kind == "auto") norm.kind = protocol.dataset == "acdc" ? "minmax" : "zscore";
   data::validate(norm);
   if (o.largest_component == "off") protocol.la.largest_component = false;
+  if (o.largest_component == "on") protocol.la.largest_component = true;
   const bool per_class_component = o.largest_component == "on" && dims == 2;
 
   model->to(device);

@@ -1,5 +1,7 @@
 #include "bcp/train/run_log.h"
 
+#include <fstream>
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -16,7 +18,18 @@ namespace bcp::train {
 RunLog::RunLog(const std::string& dir, bool echo) : dir_(dir), echo_(echo) {
   std::filesystem::create_directories(dir);
   human_.open(dir + "/log.txt", std::ios::app);
-  machine_.open(dir + "/metrics.jsonl", std::ios::app);
+  // A kill can cut the last record short; start on a fresh line so the next record is whole.
+  const std::string jsonl = dir + "/metrics.jsonl";
+  bool cut = false;
+  {
+    std::ifstream last(jsonl, std::ios::binary | std::ios::ate);
+    if (last && last.tellg() > 0) {
+      last.seekg(-1, std::ios::end);
+      cut = last.get() != '\n';
+    }
+  }
+  machine_.open(jsonl, std::ios::app);
+  if (cut) machine_ << '\n';
   if (!human_ || !machine_) throw std::runtime_error(dir + ": cannot open the run's log files");
   if (echo_) progress_ = std::make_unique<util::ProgressLine>(stdout);
 }

@@ -117,8 +117,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   }
   close_fd(in_pair[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited;
+  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (waited < 0)
+    throw std::runtime_error(argv[0] + ": cannot wait for it: " + std::strerror(errno));
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }

@@ -164,8 +164,8 @@ TEST(CliKde, MeasuresLabeledAgainstUnlabeledFeaturesPerClass) {
   }
   EXPECT_NE(r.output.find("too few pixels"), std::string::npos) << r.output;
   if (plots) {
-    const auto png =
-        bcp::analysis::decode_png(bcp::test::read_file_bytes(out.path / "kde" / one["plot"].get<std::string>()));
+    const auto png = bcp::analysis::decode_png(
+        bcp::test::read_file_bytes(out.path / "kde" / one["plot"].get<std::string>()));
     EXPECT_EQ(png.width, 640);
     EXPECT_GT(count_colour(png, {0x2c, 0xa0, 0x2c}, 10), 50) << "no green (labeled) curve";
     EXPECT_GT(count_colour(png, {0x1f, 0x77, 0xb4}, 10), 50) << "no blue (unlabeled) curve";
@@ -178,7 +178,8 @@ TEST(CliKde, MeasuresLabeledAgainstUnlabeledFeaturesPerClass) {
   EXPECT_EQ(k["classes"][0]["overlap"], one["overlap"]);
   ASSERT_EQ(
       run_cli(common + " --no-plots --seed 7 --out '" + (out.path / "seed7").string() + "'").rc, 0);
-  const auto s7 = nlohmann::json::parse(bcp::test::read_file_bytes(out.path / "seed7" / "kde.json"));
+  const auto s7 =
+      nlohmann::json::parse(bcp::test::read_file_bytes(out.path / "seed7" / "kde.json"));
   EXPECT_NE(s7["classes"][0]["labeled"]["mean"], one["labeled"]["mean"]);
 
   const auto bad =

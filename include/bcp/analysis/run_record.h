@@ -28,11 +28,12 @@ struct RunRecord {
   nlohmann::json config;            ///< config.json; null when absent
   std::vector<StageCurves> stages;  ///< in the order the run went through them
   nlohmann::json evaluation;        ///< eval/metrics.json (the final evaluation); null when absent
+  int skipped_lines = 0;  ///< metrics.jsonl lines that were not JSON (cut by a kill), skipped
 };
 
 /// Reads a run folder. Throws std::runtime_error naming the path when it is not one (no
-/// metrics.jsonl and no eval/metrics.json) or a file is malformed (a metrics.jsonl line names its
-/// number; only a last line cut short by a killed run is skipped).
+/// metrics.jsonl and no eval/metrics.json) or config.json / eval/metrics.json are not JSON;
+/// metrics.jsonl lines that are not JSON (cut by a kill) are skipped and counted.
 RunRecord read_run(const std::string& dir);
 
 /// A `bcp ablate` folder's table (ablation.json) and its runs' folders.
