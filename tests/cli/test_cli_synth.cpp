@@ -47,7 +47,8 @@ TEST(CliSynth, WritesAcdcThatLoads) {
 
 TEST(CliSynth, WritesLaWithSize) {
   TempDir t("la");
-  auto r = run_synth("--kind la --out " + t.quoted() + " --cases 1 --val 1 --test 1 --size 32 28 20");
+  auto r =
+      run_synth("--kind la --out " + t.quoted() + " --cases 1 --val 1 --test 1 --size 32 28 20");
   ASSERT_EQ(r.rc, 0) << r.output;
   bcp::data::LaRoot root(t.path.string());
   auto v = bcp::data::load_la_volume(root, root.read_list("test.list").at(0));
@@ -58,7 +59,8 @@ TEST(CliSynth, BadFlagsFailWithAMessage) {
   TempDir t("bad");
   for (const std::string& args :
        {std::string("--kind mri --out ") + t.quoted(), std::string("--kind acdc"),
-        std::string("--out ") + t.quoted(), std::string("--kind la --out ") + t.quoted() + " --cases 0",
+        std::string("--out ") + t.quoted(),
+        std::string("--kind la --out ") + t.quoted() + " --cases 0",
         std::string("--kind acdc --out ") + t.quoted() + " --size 10 10 10",
         std::string("--kind la --out ") + t.quoted() + " --size 10 10",
         std::string("--kind la --out ") + t.quoted() + " --bogus 1"}) {
