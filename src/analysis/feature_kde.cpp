@@ -83,6 +83,17 @@ double ks_statistic(std::vector<double> a, std::vector<double> b) {
 
 namespace {
 
+/// Keeps `keep` elements of `all` drawn without replacement (partial Fisher-Yates with
+/// util::uniform_int: the same draws with every standard library).
+template <typename T>
+void partial_shuffle(std::vector<T>& all, int64_t keep, std::mt19937_64& rng) {
+  const int64_t n = static_cast<int64_t>(all.size());
+  keep = std::min(keep, n);
+  for (int64_t k = 0; k < keep; ++k)
+    std::swap(all[static_cast<size_t>(k)], all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
+  all.resize(static_cast<size_t>(keep));
+}
+
 /// Channel-mean features at up to `max_pixels` pixels (drawn without replacement) where both
 /// the prediction and the label are `cls`.
 std::vector<double> class_features(const torch::Tensor& mean_features, const torch::Tensor& pred,
@@ -91,13 +102,7 @@ std::vector<double> class_features(const torch::Tensor& mean_features, const tor
   const auto values =
       mean_features.masked_select((pred == cls) & (label == cls)).to(torch::kFloat64).contiguous();
   std::vector<double> all(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
-  if (static_cast<int64_t>(all.size()) > max_pixels) {
-    const int64_t n = static_cast<int64_t>(all.size());
-    for (int64_t k = 0; k < max_pixels; ++k)  // partial Fisher-Yates
-      std::swap(all[static_cast<size_t>(k)],
-                all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
-    all.resize(static_cast<size_t>(max_pixels));
-  }
+  if (static_cast<int64_t>(all.size()) > max_pixels) partial_shuffle(all, max_pixels, rng);
   return all;
 }
 
@@ -133,10 +138,7 @@ Forward forward_batch(nets::SegmentationNetImpl& net, const train::TrainingSet& 
 std::vector<int64_t> draw(int64_t begin, int64_t end, int64_t count, std::mt19937_64& rng) {
   std::vector<int64_t> all(static_cast<size_t>(end - begin));
   std::iota(all.begin(), all.end(), begin);
-  const int64_t n = end - begin, keep = std::min<int64_t>(count, n);
-  for (int64_t k = 0; k < keep; ++k)  // partial Fisher-Yates, the same on every standard library
-    std::swap(all[static_cast<size_t>(k)], all[static_cast<size_t>(util::uniform_int(rng, k, n))]);
-  all.resize(static_cast<size_t>(keep));
+  partial_shuffle(all, count, rng);
   return all;
 }
 

@@ -82,6 +82,12 @@ const json& obj_at(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : empty;
 }
 
+/// The four metrics of a scores object as table cells: Dice % | Jaccard % | 95HD | ASD.
+std::string score_cells(const json& s) {
+  return "<td>" + fixed(100 * num(s, "dice"), 2) + "</td><td>" + fixed(100 * num(s, "jaccard"), 2) +
+         "</td><td>" + fixed(num(s, "hd95"), 2) + "</td><td>" + fixed(num(s, "asd"), 2) + "</td>";
+}
+
 std::string class_name(const json& config, int64_t cls) {
   const std::string dataset = str_at(config, "dataset");
   const int64_t k = int_at(obj_at(config, "data"), "num_classes");
@@ -220,9 +226,7 @@ class Page {
         const json& e = r.record.evaluation;
         if (!e.is_object()) continue;
         const json& m = obj_at(e, "mean");
-        html_ << "<tr><td>" << esc(r.label) << "</td><td>" << fixed(100 * num(m, "dice"), 2)
-              << "</td><td>" << fixed(100 * num(m, "jaccard"), 2) << "</td><td>"
-              << fixed(num(m, "hd95"), 2) << "</td><td>" << fixed(num(m, "asd"), 2) << "</td><td>"
+        html_ << "<tr><td>" << esc(r.label) << "</td>" << score_cells(m) << "<td>"
               << esc(str_at(e, "unit")) << "</td></tr>\n";
       }
       html_ << "</table>\n";
@@ -252,10 +256,7 @@ class Page {
         const double best = num(row, "best_val_dice");
         html_ << "<td>" << (best >= 0 ? fixed(100 * best, 2) : "-") << "</td>";
         if (row.contains("final")) {
-          const json& f = row["final"];
-          html_ << "<td>" << fixed(100 * num(f, "dice"), 2) << "</td><td>"
-                << fixed(100 * num(f, "jaccard"), 2) << "</td><td>" << fixed(num(f, "hd95"), 2)
-                << "</td><td>" << fixed(num(f, "asd"), 2) << "</td>";
+          html_ << score_cells(row["final"]);
         } else {
           html_ << "<td>-</td><td>-</td><td>-</td><td>-</td>";
         }
@@ -281,9 +282,7 @@ class Page {
         html_ << "<tr><td>";
         if (!color.empty())
           html_ << "<span class=\"swatch\" style=\"background:" << color << "\"></span>";
-        html_ << esc(name) << "</td><td>" << fixed(100 * num(s, "dice"), 2) << "</td><td>"
-              << fixed(100 * num(s, "jaccard"), 2) << "</td><td>" << fixed(num(s, "hd95"), 2)
-              << "</td><td>" << fixed(num(s, "asd"), 2) << "</td></tr>\n";
+        html_ << esc(name) << "</td>" << score_cells(s) << "</tr>\n";
       };
       if (e.contains("per_class") && e["per_class"].is_object())
         for (const auto& [k, s] : e["per_class"].items()) {
@@ -306,10 +305,8 @@ class Page {
                  "<th>Dice %</th><th>Jaccard %</th><th>95HD</th><th>ASD</th></tr>\n";
         for (const auto& c : e["cases"])
           html_ << "<tr><td>" << esc(str_at(c, "case")) << "</td><td>"
-                << esc(class_name(r.record.config, int_at(c, "class"))) << "</td><td>"
-                << fixed(100 * num(c, "dice"), 2) << "</td><td>"
-                << fixed(100 * num(c, "jaccard"), 2) << "</td><td>" << fixed(num(c, "hd95"), 2)
-                << "</td><td>" << fixed(num(c, "asd"), 2) << "</td></tr>\n";
+                << esc(class_name(r.record.config, int_at(c, "class"))) << "</td>" << score_cells(c)
+                << "</tr>\n";
         html_ << "</table>\n</details>\n";
       }
     }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "bcp/eval/evaluate.h"  // checkpoint_config
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/util/error_message.h"
 
@@ -122,13 +123,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
       break;
     }
   }
-  if (meta.is_object()) {
-    if (meta.contains("config") && meta["config"].is_object())
-      legacy_protocol(meta["config"], p);
-    else if (meta.contains("extra") && meta["extra"].is_object() &&
-             meta["extra"].contains("config") && meta["extra"]["config"].is_object())
-      legacy_protocol(meta["extra"]["config"], p);
-  }
+  if (const json* training = checkpoint_config(meta)) legacy_protocol(*training, p);
   return p;
 }
 
