@@ -1,9 +1,11 @@
 // `bcp train`: one experiment from a config file or preset, into a run directory.
+#include <cstdlib>
 #include <iostream>
 
 #include "bcp/train/trainer.h"
 #include "command.h"
 #include "config_args.h"
+#include "local_ranks.h"
 
 namespace {
 
@@ -13,6 +15,7 @@ struct TrainArgs {
   std::string out;
   bool resume = false;
   bool no_eval = false;
+  int nproc = 0;
 };
 
 void setup_train(CLI::App& app) {
@@ -24,18 +27,53 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--out", args->out, "Run directory (created)")->required();
   cmd->add_flag("--resume", args->resume, "Continue the run in --out from its last.h5");
   cmd->add_flag("--no-eval", args->no_eval, "Skip the final evaluation of best.h5 on the val list");
+  cmd->add_option("--nproc", args->nproc,
+                  "Start N local ranks of data-parallel training (sets world_size; each rank takes "
+                  "1/N of every step's batch). Under torchrun-style launchers use their variables "
+                  "instead")
+      ->check(CLI::Range(1, 64));
   cmd->callback([args] {
+    if (args->nproc > 1 && std::getenv("WORLD_SIZE"))
+      throw std::invalid_argument(
+          "--nproc: this process is already one rank of a group (WORLD_SIZE is set)");
     bcp::train::TrainOptions o;
+    o.dist = bcp::train::dist_env_from_environment();
     if (args->resume && args->config.file.empty() && args->config.preset.empty()) {
       // A resumed run reads its own effective config unless another is given.
       args->config.file = args->out + "/config.json";
     }
     o.config = bcp::cli::resolve_config(args->config);
+    if (args->nproc > 0) {
+      o.config.world_size = args->nproc;
+    } else if (o.dist.distributed() && o.config.world_size == 1) {
+      o.config.world_size = o.dist.world_size;  // started by a launcher
+    }
+    if (args->nproc > 1) {
+      // Checked here, so a bad config fails once and not in every rank.
+      bcp::train::validate_config(o.config);
+      const std::vector<std::string>& line = bcp::cli::command_line();
+      std::vector<std::string> rank_args = bcp::cli::without_nproc({line.begin() + 1, line.end()});
+      rank_args.push_back("--set");
+      rank_args.push_back("world_size=" + std::to_string(args->nproc));
+      const int code = bcp::cli::run_local_ranks(args->nproc, rank_args);
+      if (code != 0)
+        throw std::runtime_error("--nproc " + std::to_string(args->nproc) +
+                                 ": a rank failed (exit " + std::to_string(code) +
+                                 "); its error is above");
+      return;
+    }
     o.data_root = args->data;
     o.out_dir = args->out;
     o.resume = args->resume;
     o.final_evaluation = !args->no_eval;
-    bcp::train::TrainResult r = bcp::train::train(o);
+    bcp::train::TrainResult r;
+    try {
+      r = bcp::train::train(o);
+    } catch (const std::exception& e) {
+      if (!o.dist.distributed()) throw;
+      throw std::runtime_error("rank " + std::to_string(o.dist.rank) + ": " + e.what());
+    }
+    if (o.dist.rank != 0) return;  // rank 0 reports
     for (const auto& s : r.stages)
       std::cout << s.stage << ": " << s.iterations << " iterations, best val mean Dice "
                 << s.best_dice << " at " << s.best_iteration << " (" << s.seconds << " s)\n";

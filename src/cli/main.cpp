@@ -7,6 +7,7 @@
 #include "bcp/util/error_message.h"
 #include "bcp/version.h"
 #include "command.h"
+#include "local_ranks.h"
 
 namespace bcp::cli {
 std::vector<CommandEntry>& command_registry() {
@@ -21,6 +22,7 @@ constexpr int kUsageExitCode = 2;
 }  // namespace
 
 int main(int argc, char** argv) {
+  bcp::cli::command_line().assign(argv, argv + argc);
   CLI::App app{"bcp: semi-supervised medical image segmentation (Bidirectional Copy-Paste)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("bcp ") + BCP_VERSION);

@@ -4,6 +4,8 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/torch.h>
 
+#include "bcp/nets/batch_norm.h"
+
 namespace bcp::nets {
 namespace {
 
@@ -11,7 +13,9 @@ namespace {
 /// CPU 3D transposed convolutions, which LibTorch 1.13 cannot run in bf16 (it hands them to the
 /// plain oneDNN convolution, which rejects the weight); VNet's up blocks cast around them.
 bool keeps_fp32(const torch::nn::Module& m, const torch::Device& device) {
-  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) ||
+  return dynamic_cast<const SyncBatchNorm2dImpl*>(&m) ||
+         dynamic_cast<const SyncBatchNorm3dImpl*>(&m) ||
+         dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) ||
          dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) ||
          dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) ||
          (device.is_cpu() && dynamic_cast<const torch::nn::ConvTranspose3dImpl*>(&m));

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "bcp/nets/batch_norm.h"
 #include "bcp/nets/dropout.h"
 
 namespace bcp::nets {
@@ -13,11 +14,11 @@ UNetConvBlockImpl::UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, 
   conv_conv = register_module(
       "conv_conv",
       nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 3).padding(1)),
-                     nn::BatchNorm2d(out_channels),
+                     SyncBatchNorm2d(out_channels),
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true)),
                      ParallelDropout(dropout_p),
                      nn::Conv2d(nn::Conv2dOptions(out_channels, out_channels, 3).padding(1)),
-                     nn::BatchNorm2d(out_channels),
+                     SyncBatchNorm2d(out_channels),
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true))));
 }
 

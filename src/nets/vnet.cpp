@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "bcp/nets/batch_norm.h"
+
 namespace bcp::nets {
 namespace nn = torch::nn;
 
@@ -10,7 +12,7 @@ VNetConvBlockImpl::VNetConvBlockImpl(int64_t n_stages, int64_t in_channels, int6
   for (int64_t i = 0; i < n_stages; ++i) {
     seq->push_back(nn::Conv3d(
         nn::Conv3dOptions(i == 0 ? in_channels : out_channels, out_channels, 3).padding(1)));
-    seq->push_back(nn::BatchNorm3d(out_channels));
+    seq->push_back(SyncBatchNorm3d(out_channels));
     seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
   }
   conv = register_module("conv", seq);
@@ -20,7 +22,7 @@ VNetDownBlockImpl::VNetDownBlockImpl(int64_t in_channels, int64_t out_channels) 
   conv = register_module(
       "conv",
       nn::Sequential(nn::Conv3d(nn::Conv3dOptions(in_channels, out_channels, 2).stride(2)),
-                     nn::BatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
+                     SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
 }
 
 VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels) {
@@ -28,7 +30,7 @@ VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels) {
       "conv",
       nn::Sequential(
           nn::ConvTranspose3d(nn::ConvTranspose3dOptions(in_channels, out_channels, 2).stride(2)),
-          nn::BatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
+          SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
 }
 
 torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
@@ -36,7 +38,7 @@ torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
   const auto weight_type = deconv->weight.scalar_type();
   if (x.scalar_type() == weight_type) return conv->forward(x);
   x = deconv->forward(x.to(weight_type)).to(x.scalar_type());
-  x = conv->ptr(1)->as<nn::BatchNorm3dImpl>()->forward(x);
+  x = conv->ptr(1)->as<SyncBatchNorm3dImpl>()->forward(x);
   return conv->ptr(2)->as<nn::ReLUImpl>()->forward(x);
 }
 

@@ -52,8 +52,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consiste
                                    iters_per_epoch, noise_std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig, dataset, method, seed, device, precision,
-                                   channels_last, world_size, threads, data, optim, batch, schedule,
-                                   bcp, mt, eval)
+                                   channels_last, world_size, sync_batchnorm, threads, data, optim,
+                                   batch, schedule, bcp, mt, eval)
 
 json config_to_json(const TrainConfig& c) {
   return c;
@@ -132,6 +132,18 @@ void validate_config(const TrainConfig& c) {
     bad("batch.labeled", "must be even and >= 2, got " + std::to_string(c.batch.labeled));
   if (c.method != "supervised" && (c.batch.unlabeled < 2 || c.batch.unlabeled % 2 != 0))
     bad("batch.unlabeled", "must be even and >= 2 for " + c.method);
+  if (c.world_size > 1) {
+    // Every rank takes an equal share of each step's batch, and splits its share in halves.
+    auto check_share = [&](const std::string& key, int64_t size) {
+      const int64_t share = size / c.world_size;
+      if (size % c.world_size != 0 || share < 2 || share % 2 != 0)
+        bad(key, "(" + std::to_string(size) + ") must split over world_size " +
+                     std::to_string(c.world_size) +
+                     " into equal shares that are even and >= 2 (each rank pastes between halves)");
+    };
+    check_share("batch.labeled", c.batch.labeled);
+    if (c.method != "supervised") check_share("batch.unlabeled", c.batch.unlabeled);
+  }
   if (c.batch.labeled > c.data.labeled)
     bad("batch.labeled", "(" + std::to_string(c.batch.labeled) + ") exceeds data.labeled (" +
                              std::to_string(c.data.labeled) + ")");

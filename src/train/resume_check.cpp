@@ -27,6 +27,7 @@ const std::vector<std::string>& resume_safe_keys() {
                                                 "schedule.log_every",
                                                 "schedule.checkpoint_every",
                                                 "threads",
+                                                "world_size",
                                                 "device",
                                                 "eval.window_batch",
                                                 "eval.max_cases"};

@@ -6,6 +6,7 @@
 #include "bcp/ssl/ema.h"
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/ssl/pseudo_label.h"
+#include "bcp/train/distributed.h"
 #include "bcp/train/losses.h"
 
 namespace bcp::train {
@@ -50,6 +51,7 @@ StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
     s.student_compute->push_grads();
     s.student_compute->push_buffers();
   }
+  if (s.group) average_gradients(*s.group, s.student);
   s.optimizer.step();
   StepStats st;
   st.loss = loss.item<double>();
@@ -219,12 +221,6 @@ ComputeCopies make_compute_copies(const TrainConfig& config, nets::SegmentationN
   return copies;
 }
 
-StepKind step_kind(const TrainConfig& config, const std::string& stage) {
-  if (config.method == "supervised") return StepKind::kSupervised;
-  if (config.method == "mean-teacher") return StepKind::kMeanTeacher;
-  return stage == "pretrain" ? StepKind::kBcpPretrain : StepKind::kBcpSelftrain;
-}
-
 StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set, StepKind kind,
                                const std::vector<int64_t>& li, const std::vector<int64_t>& ui,
                                std::mt19937_64& rng) {
@@ -244,10 +240,10 @@ StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set
   return in;
 }
 
-StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, int64_t iteration) {
-  s.student.train();
-  if (s.teacher) s.teacher->train();
-  pull(s);
+namespace {
+
+StepStats run_step_of_kind(StageContext& s, StepKind kind, const StepInputs& inputs,
+                           int64_t iteration) {
   switch (kind) {
     case StepKind::kSupervised:
       return supervised_step(s, inputs);
@@ -259,6 +255,47 @@ StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, in
       break;
   }
   return bcp_selftrain_step(s, inputs);
+}
+
+/// This rank's share of every batch; the mask is the whole step's.
+StepInputs share_of_rank(const StepInputs& in, const ProcessGroup& group) {
+  StepInputs out = in;
+  for (Batch* b : {&out.labeled, &out.unlabeled}) {
+    b->images = rank_share(b->images, group.rank(), group.size());
+    b->labels = rank_share(b->labels, group.rank(), group.size());
+  }
+  return out;
+}
+
+/// The loss and every numeric part, averaged over the ranks.
+void average_stats(ProcessGroup& group, StepStats& st) {
+  std::vector<double> values{st.loss};
+  for (const auto& [key, value] : st.parts.items())
+    if (value.is_number()) values.push_back(value.get<double>());
+  values = average_values(group, values);
+  st.loss = values[0];
+  size_t i = 1;
+  for (auto& item : st.parts.items())
+    if (item.value().is_number()) item.value() = values[i++];
+}
+
+}  // namespace
+
+StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, int64_t iteration) {
+  s.student.train();
+  if (s.teacher) s.teacher->train();
+  if (!s.group) {
+    pull(s);
+    return run_step_of_kind(s, kind, inputs, iteration);
+  }
+  // DDP's broadcast_buffers: every rank starts the step from rank 0's BatchNorm statistics, so
+  // the teacher's EMA of them stays the same everywhere too.
+  broadcast_buffers(*s.group, s.student);
+  if (s.teacher) broadcast_buffers(*s.group, *s.teacher);
+  pull(s);
+  StepStats st = run_step_of_kind(s, kind, share_of_rank(inputs, *s.group), iteration);
+  average_stats(*s.group, st);
+  return st;
 }
 
 StepStats take_step(StageContext& s, StepKind kind, const std::vector<int64_t>& li,

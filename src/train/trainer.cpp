@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -13,12 +14,14 @@
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/tensor_archive.h"
+#include "bcp/nets/batch_norm.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/lr_schedule.h"
 #include "bcp/train/optimizer_state.h"
 #include "bcp/train/resume_check.h"
 #include "bcp/train/run_log.h"
+#include "bcp/train/stage_plan.h"
 #include "bcp/train/step_prefetcher.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/train_state.h"
@@ -35,176 +38,269 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// What a stage trains: built by Trainer::start_stage, the one place that makes networks.
+struct StageNets {
+  Net student;
+  Net teacher;  ///< EMA teacher, or null
+  std::optional<torch::optim::SGD> optimizer;
+  LoopState loop;  ///< where the stage starts (iteration 0, or the resumed checkpoint's)
+  bool resumed = false;
+};
+
+/// The running averages behind the status line and the periodic log line.
+struct StageProgress {
+  Clock::time_point start = Clock::now();
+  int64_t first_iteration = 0;
+  double loss_sum = 0, step_seconds_sum = 0;
+  int64_t steps = 0;
+  std::string last_validation;  ///< appended to the status line
+};
+
 class Trainer {
  public:
-  explicit Trainer(const TrainOptions& o)
-      : o_(o), c_(o.config), device_(c_.device), log_(o.out_dir, o.echo) {}
+  explicit Trainer(const TrainOptions& o, ProcessGroup* group)
+      : o_(o), c_(o.config), device_(c_.device), group_(group), lead_(o.dist.rank == 0) {
+    if (lead_) log_.emplace(o.out_dir, o.echo);
+  }
 
   TrainResult run();
 
  private:
   std::string path(const std::string& name) const { return (fs::path(o_.out_dir) / name).string(); }
-  Net new_model() const { return nets::make_model(model_config_for(c_)); }
-  StageSummary run_stage(const std::string& stage, int64_t iters,
-                         nets::SegmentationNetImpl& student, nets::SegmentationNetImpl* teacher,
-                         torch::optim::SGD& optimizer, LoopState loop, bool resumed);
-  ValidationScores validate(nets::SegmentationNetImpl& net);
+  Net new_model() const;
+  StageNets start_stage(const StagePlan& stage, const Net& first_student, bool after_pretrain,
+                        bool resumed);
+  StageSummary run_stage(const StagePlan& stage, StageNets& nets);
+  void on_step_end(const StagePlan& stage, const LoopState& loop, const StepStats& st, double lr,
+                   double step_seconds, StageProgress& progress);
+  bool validation_due(const StagePlan& stage, int64_t iteration) const;
+  void on_validation(const StagePlan& stage, StageNets& nets, const StepPrefetcher& prefetcher,
+                     StageProgress& progress);
+  void snapshot(const std::string& file, StageNets& nets, const StepPrefetcher& prefetcher);
+  void final_evaluation(TrainResult& result);
+
+  // The run's files and logs are rank 0's.
+  void info(const std::string& line) {
+    if (log_) log_->info(line);
+  }
+  void record(const std::string& kind, nlohmann::json fields) {
+    if (log_) log_->record(kind, std::move(fields));
+  }
 
   TrainOptions o_;
   TrainConfig c_;
   torch::Device device_;
-  RunLog log_;
+  ProcessGroup* group_;  ///< null: one process
+  bool lead_;            ///< rank 0
+  std::optional<RunLog> log_;
   TrainingSet train_set_;
   ValidationSet val_set_;
   int64_t session_steps_ = 0;
   bool interrupted_ = false;
 };
 
-ValidationScores Trainer::validate(nets::SegmentationNetImpl& net) {
-  return validate_model(net, val_set_, c_);
+Net Trainer::new_model() const {
+  Net net = nets::make_model(model_config_for(c_));
+  net->to(device_);
+  return net;
 }
 
-StageSummary Trainer::run_stage(const std::string& stage, int64_t iters,
-                                nets::SegmentationNetImpl& student,
-                                nets::SegmentationNetImpl* teacher, torch::optim::SGD& optimizer,
-                                LoopState loop, bool resumed) {
+/// A teacher starts as a frozen copy (or takes a checkpoint's weights later).
+Net frozen(Net net) {
+  for (auto& p : net->parameters()) p.set_requires_grad(false);
+  return net;
+}
+
+// The networks are made in the order the first release made them (the first stage's student
+// before anything else, BCP's self-training teacher before its student): their initial weights
+// draw from LibTorch's global generator, so a fixed seed keeps giving the same run.
+StageNets Trainer::start_stage(const StagePlan& stage, const Net& first_student,
+                               bool after_pretrain, bool resumed) {
+  StageNets n;
+  n.resumed = resumed;
+  if (stage.name == "selftrain") {
+    n.teacher = frozen(new_model());
+    n.student = new_model();
+  } else {
+    n.student = first_student;
+    if (stage.teacher) n.teacher = frozen(new_model());
+  }
+  n.optimizer.emplace(make_optimizer(*n.student, c_));
+  if (resumed) {
+    n.loop = load_train_state(path("last.h5"), *n.student, n.teacher.get(), &*n.optimizer);
+  } else if (after_pretrain) {
+    // Self-training starts from the best pre-trained model (ACDC: with its optimizer state).
+    if (group_) group_->barrier();  // rank 0 has written pretrain_best.h5
+    load_train_state(path("pretrain_best.h5"), *n.student, nullptr,
+                     c_.bcp.inherit_optimizer ? &*n.optimizer : nullptr);
+    load_train_state(path("pretrain_best.h5"), *n.teacher, nullptr, nullptr);
+    info("selftrain: student and teacher from pretrain_best.h5" +
+         std::string(c_.bcp.inherit_optimizer ? " (with its optimizer state)" : ""));
+  } else if (n.teacher) {
+    nets::load_state_dict(*n.teacher, nets::state_dict(*n.student));
+  }
+  if (group_) {  // every rank starts from rank 0's networks
+    broadcast_module(*group_, *n.student);
+    if (n.teacher) broadcast_module(*group_, *n.teacher);
+  }
+  return n;
+}
+
+bool Trainer::validation_due(const StagePlan& stage, int64_t iteration) const {
+  if (val_set_.empty()) return false;
+  const bool periodic = c_.schedule.val_every > 0 && iteration % c_.schedule.val_every == 0;
+  return periodic || iteration == stage.iterations;
+}
+
+/// The one place that writes a checkpoint: the networks, the optimizer, the loop counters and the
+/// sampler's and generator's states from before the inputs not consumed yet.
+void Trainer::snapshot(const std::string& file, StageNets& nets, const StepPrefetcher& prefetcher) {
+  if (!lead_) return;
+  nets.loop.sampler = prefetcher.sampler_state();
+  nets.loop.rng = prefetcher.rng_state();
+  save_train_state(path(file), *nets.student, nets.teacher.get(), &*nets.optimizer, nets.loop,
+                   config_to_json(c_));
+}
+
+void Trainer::on_step_end(const StagePlan& stage, const LoopState& loop, const StepStats& st,
+                          double lr, double step_seconds, StageProgress& progress) {
+  if (!std::isfinite(st.loss))
+    throw std::runtime_error(stage.name + ": loss became " + std::to_string(st.loss) +
+                             " at iteration " + std::to_string(loop.iteration) +
+                             " (lower optim.lr?)");
+  if (!lead_) return;
+  progress.loss_sum += st.loss;
+  progress.step_seconds_sum += step_seconds;
+  ++progress.steps;
+  nlohmann::json rec = {{"stage", stage.name},
+                        {"iteration", loop.iteration},
+                        {"loss", st.loss},
+                        {"lr", lr},
+                        {"step_seconds", step_seconds}};
+  rec.update(st.parts);
+  record("step", rec);
+  const double rate = static_cast<double>(loop.iteration - progress.first_iteration) /
+                      seconds_since(progress.start);
+  char text[160];
+  std::snprintf(
+      text, sizeof text, "%s %lld/%lld loss %.4f %.2f it/s ETA %s", stage.name.c_str(),
+      static_cast<long long>(loop.iteration), static_cast<long long>(stage.iterations),
+      progress.loss_sum / static_cast<double>(progress.steps), rate,
+      util::format_duration(static_cast<double>(stage.iterations - loop.iteration) / rate).c_str());
+  log_->status(text + progress.last_validation);
+  if (c_.schedule.log_every > 0 && loop.iteration % c_.schedule.log_every == 0) {
+    std::ostringstream line;
+    line << stage.name << " iteration " << loop.iteration << "/" << stage.iterations << ": loss "
+         << progress.loss_sum / progress.steps << " lr " << lr << " ("
+         << progress.step_seconds_sum / progress.steps << " s/step)";
+    info(line.str());
+    progress.loss_sum = progress.step_seconds_sum = 0;
+    progress.steps = 0;
+  }
+}
+
+void Trainer::on_validation(const StagePlan& stage, StageNets& nets,
+                            const StepPrefetcher& prefetcher, StageProgress& progress) {
+  if (!lead_) return;  // the other ranks go on to the next step's collectives and wait there
+  LoopState& loop = nets.loop;
+  const ValidationScores v = validate_model(*nets.student, val_set_, c_);
+  const bool better = v.mean_dice > loop.best_dice;
+  if (better) {
+    loop.best_dice = v.mean_dice;
+    loop.best_iteration = loop.iteration;
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, " | val Dice %.4f (best %.4f)", v.mean_dice, loop.best_dice);
+  progress.last_validation = text;
+  record("validation", {{"stage", stage.name},
+                        {"iteration", loop.iteration},
+                        {"mean_dice", v.mean_dice},
+                        {"mean_hd95", v.mean_hd95},
+                        {"dice", v.dice},
+                        {"hd95", v.hd95}});
+  std::ostringstream line;
+  line << stage.name << " iteration " << loop.iteration << ": val mean Dice " << v.mean_dice
+       << " HD95 " << v.mean_hd95 << (better ? " (best)" : "");
+  info(line.str());
+  if (better) snapshot(stage.best_file, nets, prefetcher);
+}
+
+StageSummary Trainer::run_stage(const StagePlan& stage, StageNets& nets) {
   const auto t0 = Clock::now();
+  LoopState& loop = nets.loop;
   std::vector<int64_t> labeled(train_set_.labeled), unlabeled;
   std::iota(labeled.begin(), labeled.end(), 0);
   for (int64_t i = train_set_.labeled; i < train_set_.size(); ++i) unlabeled.push_back(i);
-  int64_t ubs = c_.method == "supervised" ? 0 : c_.batch.unlabeled;
-  // Each stage re-seeds, as each of the authors' stages builds a fresh loader.
-  uint64_t stage_seed = c_.seed + (stage == "selftrain" ? 1 : 0);
+  const int64_t ubs = c_.method == "supervised" ? 0 : c_.batch.unlabeled;
+  // Every rank draws the whole step's batch the same way and trains on its share of it.
   data::TwoStreamSampler sampler(labeled, ubs > 0 ? unlabeled : std::vector<int64_t>{},
-                                 c_.batch.labeled, ubs, stage_seed);
-  std::mt19937_64 rng(stage_seed ^ 0x9E3779B97F4A7C15ULL);
-  if (resumed) {
+                                 c_.batch.labeled, ubs, stage.seed);
+  std::mt19937_64 rng(stage.seed ^ 0x9E3779B97F4A7C15ULL);
+  if (nets.resumed) {
     sampler.load_state(loop.sampler);
     rng_from_string(rng, loop.rng, path("last.h5"));
-    log_.info(stage + ": resumed at iteration " + std::to_string(loop.iteration));
+    info(stage.name + ": resumed at iteration " + std::to_string(loop.iteration));
   } else {
-    loop.stage = stage;
-    loop.iteration = 0;
-    loop.best_dice = -1;
-    loop.best_iteration = -1;
-    log_.info(stage + ": " + std::to_string(iters) + " iterations, " +
-              std::to_string(sampler.batches_per_epoch()) + " per epoch, labeled " +
-              std::to_string(labeled.size()) + ", unlabeled " + std::to_string(unlabeled.size()));
+    loop = LoopState{};
+    loop.stage = stage.name;
+    info(stage.name + ": " + std::to_string(stage.iterations) + " iterations, " +
+         std::to_string(sampler.batches_per_epoch()) + " per epoch, labeled " +
+         std::to_string(labeled.size()) + ", unlabeled " + std::to_string(unlabeled.size()));
   }
-  log_.record("stage", {{"stage", stage}, {"iterations", iters}, {"resumed_at", loop.iteration}});
-  StageContext ctx{c_, train_set_, device_, student, teacher, optimizer, rng};
-  ComputeCopies low_precision = make_compute_copies(c_, student, teacher);
+  record("stage",
+         {{"stage", stage.name}, {"iterations", stage.iterations}, {"resumed_at", loop.iteration}});
+  StageContext ctx{c_, train_set_, device_, *nets.student, nets.teacher.get(), *nets.optimizer,
+                   rng};
+  ctx.group = group_;
+  ComputeCopies low_precision = make_compute_copies(c_, *nets.student, nets.teacher.get());
   low_precision.attach(ctx);
-  const StepKind kind = step_kind(c_, stage);
-  std::string best_path = path(stage == "pretrain" ? "pretrain_best.h5" : "best.h5");
-  nlohmann::json config_json = config_to_json(c_);
-  // From here on the prefetcher owns the sampler and the generator; it hands out the states a
-  // checkpoint must hold.
-  StepPrefetcher prefetcher(c_, train_set_, kind, sampler, rng);
-  auto save_last = [&] {
-    loop.sampler = prefetcher.sampler_state();
-    loop.rng = prefetcher.rng_state();
-    save_train_state(path("last.h5"), student, teacher, &optimizer, loop, config_json);
-  };
-  double loss_sum = 0, step_s_sum = 0;
-  int64_t loss_n = 0;
-  const auto stage_t0 = Clock::now();
-  const int64_t first_iteration = loop.iteration;
-  std::string last_val = "";
-  while (loop.iteration < iters) {
-    double lr = learning_rate(c_.optim, loop.iteration, iters);
-    set_learning_rate(optimizer, lr);
+  if (group_ && c_.sync_batchnorm) {
+    const nets::RankSum sum = [group = group_](const torch::Tensor& t) {
+      return rank_sum(*group, t);
+    };
+    // The networks and the compute copies that run their passes.
+    std::vector<nets::SegmentationNetImpl*> all{nets.student.get(), nets.teacher.get()};
+    for (nets::ComputeCopy* copy : {low_precision.student.get(), low_precision.teacher.get()})
+      if (copy) all.push_back(&copy->compute());
+    for (nets::SegmentationNetImpl* net : all)
+      if (net) nets::synchronize_batch_norm(*net, sum);
+  }
+  // From here on the prefetcher owns the sampler and the generator.
+  StepPrefetcher prefetcher(c_, train_set_, stage.kind, sampler, rng);
+  StageProgress progress;
+  progress.first_iteration = loop.iteration;
+  while (loop.iteration < stage.iterations) {
+    const double lr = learning_rate(c_.optim, loop.iteration, stage.iterations);
+    set_learning_rate(*nets.optimizer, lr);
     const auto step_t0 = Clock::now();
-    StepStats st = take_step(ctx, kind, prefetcher.next(), loop.iteration);
-    const double step_s = std::chrono::duration<double>(Clock::now() - step_t0).count();
+    const StepStats st = take_step(ctx, stage.kind, prefetcher.next(), loop.iteration);
     ++loop.iteration;
-    if (!std::isfinite(st.loss))
-      throw std::runtime_error(stage + ": loss became " + std::to_string(st.loss) +
-                               " at iteration " + std::to_string(loop.iteration) +
-                               " (lower optim.lr?)");
-    loss_sum += st.loss;
-    step_s_sum += step_s;
-    ++loss_n;
-    nlohmann::json rec = {{"stage", stage},
-                          {"iteration", loop.iteration},
-                          {"loss", st.loss},
-                          {"lr", lr},
-                          {"step_seconds", step_s}};
-    rec.update(st.parts);
-    log_.record("step", rec);
-    {
-      const double elapsed = std::chrono::duration<double>(Clock::now() - stage_t0).count();
-      const double rate = static_cast<double>(loop.iteration - first_iteration) / elapsed;
-      char text[160];
-      std::snprintf(
-          text, sizeof text, "%s %lld/%lld loss %.4f %.2f it/s ETA %s", stage.c_str(),
-          static_cast<long long>(loop.iteration), static_cast<long long>(iters),
-          loss_sum / static_cast<double>(loss_n), rate,
-          util::format_duration(static_cast<double>(iters - loop.iteration) / rate).c_str());
-      log_.status(text + last_val);
-    }
-    if (c_.schedule.log_every > 0 && loop.iteration % c_.schedule.log_every == 0) {
-      std::ostringstream line;
-      line << stage << " iteration " << loop.iteration << "/" << iters << ": loss "
-           << loss_sum / loss_n << " lr " << lr << " (" << step_s_sum / loss_n << " s/step)";
-      log_.info(line.str());
-      loss_sum = 0;
-      step_s_sum = 0;
-      loss_n = 0;
-    }
-    bool last_iter = loop.iteration == iters;
-    bool due = c_.schedule.val_every > 0 && loop.iteration % c_.schedule.val_every == 0;
-    if ((due || last_iter) && !val_set_.empty()) {
-      ValidationScores v = validate(student);
-      bool better = v.mean_dice > loop.best_dice;
-      if (better) {
-        loop.best_dice = v.mean_dice;
-        loop.best_iteration = loop.iteration;
-      }
-      {
-        char val[64];
-        std::snprintf(val, sizeof val, " | val Dice %.4f (best %.4f)", v.mean_dice, loop.best_dice);
-        last_val = val;
-      }
-      nlohmann::json vrec = {{"stage", stage},           {"iteration", loop.iteration},
-                             {"mean_dice", v.mean_dice}, {"mean_hd95", v.mean_hd95},
-                             {"dice", v.dice},           {"hd95", v.hd95}};
-      log_.record("validation", vrec);
-      std::ostringstream line;
-      line << stage << " iteration " << loop.iteration << ": val mean Dice " << v.mean_dice
-           << " HD95 " << v.mean_hd95 << (better ? " (best)" : "");
-      log_.info(line.str());
-      if (better) {
-        loop.sampler = prefetcher.sampler_state();
-        loop.rng = prefetcher.rng_state();
-        save_train_state(best_path, student, teacher, &optimizer, loop, config_json);
-      }
-    }
-    if (last_iter ||
+    on_step_end(stage, loop, st, lr, seconds_since(step_t0), progress);
+    if (validation_due(stage, loop.iteration)) on_validation(stage, nets, prefetcher, progress);
+    const bool last_step = loop.iteration == stage.iterations;
+    if (last_step ||
         (c_.schedule.checkpoint_every > 0 && loop.iteration % c_.schedule.checkpoint_every == 0))
-      save_last();
-    if (o_.stop_after > 0 && ++session_steps_ >= o_.stop_after && loop.iteration < iters) {
-      save_last();
+      snapshot("last.h5", nets, prefetcher);
+    if (o_.stop_after > 0 && ++session_steps_ >= o_.stop_after && !last_step) {
+      snapshot("last.h5", nets, prefetcher);
       interrupted_ = true;
-      log_.info(stage + ": stopped after " + std::to_string(session_steps_) +
-                " steps of this session (resume with --resume)");
-      break;
+      info(stage.name + ": stopped after " + std::to_string(session_steps_) +
+           " steps of this session (resume with --resume)");
+      return StageSummary{stage.name, stage.iterations, loop.best_dice, loop.best_iteration, 0};
     }
   }
-  if (interrupted_) return StageSummary{stage, iters, loop.best_dice, loop.best_iteration, 0};
   if (loop.best_iteration < 0) {  // no validation data: the last state is the best we know
     loop.best_iteration = loop.iteration;
-    save_train_state(best_path, student, teacher, &optimizer, loop, config_json);
+    snapshot(stage.best_file, nets, prefetcher);
   }
-  StageSummary sum;
-  sum.stage = stage;
-  sum.iterations = iters;
-  sum.best_dice = loop.best_dice;
-  sum.best_iteration = loop.best_iteration;
-  sum.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  log_.info(stage + ": done, best val mean Dice " + std::to_string(loop.best_dice) +
-            " at iteration " + std::to_string(loop.best_iteration));
-  return sum;
+  info(stage.name + ": done, best val mean Dice " + std::to_string(loop.best_dice) +
+       " at iteration " + std::to_string(loop.best_iteration));
+  return StageSummary{stage.name, stage.iterations, loop.best_dice, loop.best_iteration,
+                      seconds_since(t0)};
 }
 
 /// Reads the stage and iteration of a checkpoint without building anything.
@@ -241,122 +337,98 @@ void check_resume_config(const std::string& checkpoint, const TrainConfig& reque
                               ", iteration counts upwards; train into a new --out instead)");
 }
 
+void Trainer::final_evaluation(TrainResult& result) {
+  eval::EvaluateOptions eo;
+  eo.model_path = result.best_path;
+  eo.data_root = o_.data_root;
+  eo.list_name = c_.data.val_list;
+  eo.out_dir = path("eval");
+  eo.dataset = c_.dataset;
+  eo.device = c_.device;
+  eo.window_batch = c_.eval.window_batch;
+  eval::ScoreReport report = eval::evaluate(eo);
+  result.final_metrics = eval::report_to_json(report);
+  info("final evaluation of best.h5 on " + c_.data.val_list + ":\n" + eval::format_table(report));
+}
+
 TrainResult Trainer::run() {
   const auto t0 = Clock::now();
-  torch::set_num_threads(c_.threads > 0 ? static_cast<int>(c_.threads)
-                                        : static_cast<int>(std::thread::hardware_concurrency()));
-  bool have_last = fs::exists(path("last.h5"));
+  const bool have_last = fs::exists(path("last.h5"));
   if (o_.resume && !have_last)
     throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint)");
   if (!o_.resume && have_last)
     throw std::runtime_error(o_.out_dir +
                              ": already holds a run (last.h5); pass --resume or another --out");
-  io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
+  if (lead_) io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
   train_set_ = load_training_set(c_, o_.data_root);
-  val_set_ = load_validation_set(c_, o_.data_root);
-  log_.info("bcp train: " + c_.method + " on " + c_.dataset + " (" + o_.data_root + "), " +
-            std::to_string(train_set_.labeled) + " labeled + " +
-            std::to_string(train_set_.size() - train_set_.labeled) + " unlabeled, " +
-            std::to_string(val_set_.size()) + " validation cases, device " + c_.device);
+  if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
+  info("bcp train: " + c_.method + " on " + c_.dataset + " (" + o_.data_root + "), " +
+       std::to_string(train_set_.labeled) + " labeled + " +
+       std::to_string(train_set_.size() - train_set_.labeled) + " unlabeled, " +
+       std::to_string(val_set_.size()) + " validation cases, device " + c_.device +
+       (group_ ? ", " + std::to_string(group_->size()) + " ranks (" + group_->backend() + ")"
+               : std::string()));
 
-  torch::manual_seed(c_.seed);
   TrainResult result;
   result.best_path = path("best.h5");
   result.last_path = path("last.h5");
-  LoopState resume_loop;
-  if (o_.resume) resume_loop = peek_loop(path("last.h5"));
-
-  Net student = new_model();
-  student->to(device_);
-  if (c_.method == "bcp") {
-    const int64_t pre_iters = c_.schedule.pretrain_iters;
-    bool pre_done = o_.resume && resume_loop.stage == "selftrain";
-    if (!pre_done && pre_iters > 0) {
-      torch::optim::SGD opt = make_optimizer(*student, c_);
-      LoopState loop;
-      bool resumed = o_.resume && resume_loop.stage == "pretrain";
-      if (resumed) loop = load_train_state(path("last.h5"), *student, nullptr, &opt);
-      result.stages.push_back(
-          run_stage("pretrain", pre_iters, *student, nullptr, opt, loop, resumed));
-      if (interrupted_) {
-        result.interrupted = true;
-        return result;
-      }
-    }
-    // Self-training: student (and teacher) from the best pre-trained model.
-    Net teacher = new_model();
-    teacher->to(device_);
-    for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-    student = new_model();
-    student->to(device_);
-    torch::optim::SGD opt = make_optimizer(*student, c_);
-    LoopState loop;
-    bool resumed = pre_done;
-    if (resumed) {
-      loop = load_train_state(path("last.h5"), *student, teacher.get(), &opt);
-    } else if (pre_iters > 0) {
-      load_train_state(path("pretrain_best.h5"), *student, nullptr,
-                       c_.bcp.inherit_optimizer ? &opt : nullptr);
-      load_train_state(path("pretrain_best.h5"), *teacher, nullptr, nullptr);
-      log_.info("selftrain: student and teacher from pretrain_best.h5" +
-                std::string(c_.bcp.inherit_optimizer ? " (with its optimizer state)" : ""));
-    } else {
-      nets::load_state_dict(*teacher, nets::state_dict(*student));
-    }
-    result.stages.push_back(run_stage("selftrain", c_.schedule.selftrain_iters, *student,
-                                      teacher.get(), opt, loop, resumed));
-  } else {
-    Net teacher;
-    if (c_.method == "mean-teacher") {
-      teacher = new_model();
-      teacher->to(device_);
-      for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-      nets::load_state_dict(*teacher, nets::state_dict(*student));
-    }
-    torch::optim::SGD opt = make_optimizer(*student, c_);
-    LoopState loop;
-    if (o_.resume) loop = load_train_state(path("last.h5"), *student, teacher.get(), &opt);
-    result.stages.push_back(run_stage("train", c_.schedule.selftrain_iters, *student, teacher.get(),
-                                      opt, loop, o_.resume));
+  const std::vector<StagePlan> plan = plan_stages(c_);
+  size_t first = 0;  // a resume continues in the checkpoint's stage
+  if (o_.resume) {
+    const std::string resumed_stage = peek_loop(path("last.h5")).stage;
+    while (first < plan.size() && plan[first].name != resumed_stage) ++first;
+    if (first == plan.size())
+      throw std::runtime_error(path("last.h5") + ": stage \"" + resumed_stage +
+                               "\" is not one of this recipe's stages");
   }
-
-  if (interrupted_) {
-    result.interrupted = true;
-    return result;
+  const Net first_student = new_model();
+  for (size_t i = first; i < plan.size(); ++i) {
+    const bool after_pretrain = i > 0 && plan[i - 1].name == "pretrain";
+    StageNets nets = start_stage(plan[i], first_student, after_pretrain, o_.resume && i == first);
+    result.stages.push_back(run_stage(plan[i], nets));
+    if (interrupted_) {
+      result.interrupted = true;
+      return result;
+    }
   }
-  if (o_.final_evaluation && !val_set_.empty()) {
-    eval::EvaluateOptions eo;
-    eo.model_path = result.best_path;
-    eo.data_root = o_.data_root;
-    eo.list_name = c_.data.val_list;
-    eo.out_dir = path("eval");
-    eo.dataset = c_.dataset;
-    eo.device = c_.device;
-    eo.window_batch = c_.eval.window_batch;
-    eval::ScoreReport report = eval::evaluate(eo);
-    result.final_metrics = eval::report_to_json(report);
-    log_.info("final evaluation of best.h5 on " + c_.data.val_list + ":\n" +
-              eval::format_table(report));
-  }
-  result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  log_.record("event", {{"event", "finished"}, {"seconds", result.seconds}});
+  if (lead_ && o_.final_evaluation && !val_set_.empty()) final_evaluation(result);
+  result.seconds = seconds_since(t0);
+  record("event", {{"event", "finished"}, {"seconds", result.seconds}});
   return result;
 }
 
 }  // namespace
 
+void apply_process_settings(const TrainConfig& config, const DistEnv& dist) {
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t threads =
+      config.threads > 0 ? config.threads : std::max<int64_t>(1, cores / dist.local_world_size);
+  torch::set_num_threads(static_cast<int>(threads));
+  torch::manual_seed(config.seed);
+}
+
 TrainResult train(const TrainOptions& options) {
   const TrainConfig& c = options.config;
   validate_config(c);
   // Checked before the run directory and its logs exist, so a refused run leaves nothing behind.
-  if (c.world_size != 1)
-    throw std::invalid_argument("world_size " + std::to_string(c.world_size) +
-                                ": multi-process training is not available in this build");
+  if (c.world_size != options.dist.world_size)
+    throw std::invalid_argument(
+        "world_size " + std::to_string(c.world_size) +
+        " in the config, but this process is one of " + std::to_string(options.dist.world_size) +
+        ": start the ranks with `bcp train --nproc N` or a torchrun-style launcher (RANK, "
+        "WORLD_SIZE, MASTER_ADDR, MASTER_PORT)");
   util::parse_device(c.device, "train");
   // Checked before the Trainer opens the run's logs, so a refused resume changes nothing.
   const std::string last = (fs::path(options.out_dir) / "last.h5").string();
   if (options.resume && fs::exists(last)) check_resume_config(last, c);
-  Trainer t(options);
+  apply_process_settings(c, options.dist);
+  TrainOptions o = options;
+  std::unique_ptr<ProcessGroup> group;
+  if (o.dist.distributed()) {
+    if (c.device == "cuda") o.config.device = "cuda:" + std::to_string(o.dist.local_rank);
+    group = std::make_unique<ProcessGroup>(o.dist, util::parse_device(o.config.device, "train"));
+  }
+  Trainer t(o, group.get());
   return t.run();
 }
 

@@ -19,7 +19,10 @@ struct TrainConfig {
   bool channels_last = true;       ///< passes run on a channels-last copy of the network (faster
                                    ///< convolutions on CPU and GPU; false = the plain layout)
   int64_t world_size = 1;          ///< processes in data-parallel training (1 = single process)
-  int64_t threads = 0;             ///< intra-op CPU threads; 0 = all cores
+  /// With world_size > 1: train-mode BatchNorm normalises with the statistics of all ranks' shares
+  /// together (synchronised BatchNorm) instead of each rank's own share.
+  bool sync_batchnorm = false;
+  int64_t threads = 0;  ///< intra-op CPU threads; 0 = all cores
 
   struct Data {
     std::string train_list =

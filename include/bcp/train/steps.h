@@ -11,9 +11,12 @@
 #include "bcp/nets/compute_copy.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/train/config.h"
+#include "bcp/train/stage_plan.h"
 #include "bcp/train/training_set.h"
 
 namespace bcp::train {
+
+class ProcessGroup;
 
 /// Losses of one step, for the logs.
 struct StepStats {
@@ -34,6 +37,10 @@ struct StageContext {
   /// above in step with them; null: the networks above run the passes themselves.
   nets::ComputeCopy* student_compute = nullptr;
   nets::ComputeCopy* teacher_compute = nullptr;
+  /// Data-parallel group (train/distributed.h), or null. With a group, a step takes its rank's
+  /// share of the inputs, starts from rank 0's BatchNorm statistics, averages the gradients over
+  /// the ranks before SGD and reports the losses averaged over the ranks.
+  ProcessGroup* group = nullptr;
 };
 
 /// The network a config trains: ACDC the 2D UNet, LA the VNet, with data.num_classes outputs.
@@ -55,9 +62,6 @@ struct ComputeCopies {
 ComputeCopies make_compute_copies(const TrainConfig& config, nets::SegmentationNetImpl& student,
                                   nets::SegmentationNetImpl* teacher);
 
-/// The step function a stage runs: a method's single stage, or BCP's "pretrain" / "selftrain".
-enum class StepKind { kSupervised, kMeanTeacher, kBcpPretrain, kBcpSelftrain };
-StepKind step_kind(const TrainConfig& config, const std::string& stage);
 /// What one step consumes, drawn from the stage's generator in this order: the labeled batch's
 /// augmentation, the unlabeled batch's (mean teacher, BCP self-training), then BCP's zero-box
 /// mask. Tensors live on the CPU; the step moves them to its device.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bcp/train/config.h"
+#include "bcp/train/distributed.h"
 
 namespace bcp::train {
 
@@ -21,6 +22,10 @@ struct TrainOptions {
   /// Stop (after writing last.h5) once this many steps ran in this call; 0 = run to the end.
   /// Simulates an interruption: a later call with resume = true continues the run.
   int64_t stop_after = 0;
+  /// This process's place in a data-parallel run (config.world_size must equal dist.world_size):
+  /// rank 0 validates, logs and writes the run's files; every rank reads the checkpoints, so the
+  /// run directory must be one that every rank sees.
+  DistEnv dist;
 };
 
 struct StageSummary {
@@ -42,7 +47,13 @@ struct TrainResult {
 
 /// Runs the whole recipe of `options.config`. Files in out_dir: config.json (effective),
 /// log.txt, metrics.jsonl, last.h5, best.h5 (+ pretrain_best.h5 for BCP), eval/ (final
-/// evaluation). Throws on bad input with messages naming the file or key.
+/// evaluation). Throws on bad input with messages naming the file or key. Calls
+/// `apply_process_settings` first.
 TrainResult train(const TrainOptions& options);
+
+/// The process-wide settings a run needs, in one visible place: LibTorch's intra-op threads
+/// (config.threads; 0 = this machine's cores shared among its ranks) and the seed of LibTorch's
+/// global generator, from which the networks' initial weights and dropout draw.
+void apply_process_settings(const TrainConfig& config, const DistEnv& dist);
 
 }  // namespace bcp::train

@@ -1,0 +1,254 @@
+#include "bcp/train/distributed.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <torch/torch.h>
+#include <unistd.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#ifdef BCP_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace bcp::train {
+namespace {
+
+/// An environment variable as a whole integer in [low, high]; `fallback` when it is unset.
+int64_t env_int(const char* name, int64_t fallback, int64_t low, int64_t high) {
+  const char* text = std::getenv(name);
+  if (!text) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || errno != 0 || v < low || v > high)
+    throw std::invalid_argument("environment variable " + std::string(name) + "=\"" + text +
+                                "\": expected a whole number in [" + std::to_string(low) + ", " +
+                                std::to_string(high) + "]");
+  return v;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+}  // namespace
+
+DistEnv dist_env_from_environment() {
+  DistEnv e;
+  e.world_size = env_int("WORLD_SIZE", 1, 1, 1 << 20);
+  if (e.world_size == 1) return e;
+  for (const char* required : {"RANK", "MASTER_ADDR", "MASTER_PORT"})
+    if (!std::getenv(required))
+      throw std::invalid_argument("environment variable " + std::string(required) +
+                                  " is not set, but WORLD_SIZE=" + std::to_string(e.world_size) +
+                                  " asks for a distributed run (torchrun sets RANK, WORLD_SIZE, " +
+                                  "MASTER_ADDR and MASTER_PORT)");
+  e.rank = env_int("RANK", 0, 0, e.world_size - 1);
+  e.local_rank = env_int("LOCAL_RANK", 0, 0, e.world_size - 1);
+  e.local_world_size = env_int("LOCAL_WORLD_SIZE", 1, 1, e.world_size);
+  e.master_addr = std::getenv("MASTER_ADDR");
+  if (e.master_addr.empty())
+    throw std::invalid_argument("environment variable MASTER_ADDR is empty");
+  e.master_port = static_cast<int>(env_int("MASTER_PORT", 29500, 1, 65535));
+  return e;
+}
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+};
+
+ProcessGroup::ProcessGroup(const DistEnv& env, torch::Device device,
+                           std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()), rank_(env.rank), size_(env.world_size) {
+  c10d::TCPStoreOptions store_options;
+  store_options.port = static_cast<std::uint16_t>(env.master_port);
+  store_options.isServer = env.rank == 0;
+  store_options.numWorkers = static_cast<std::size_t>(env.world_size);
+  store_options.waitWorkers = true;
+  store_options.timeout = timeout;
+  try {
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot " +
+                             (env.rank == 0 ? "host" : "reach") + " the rendezvous at " +
+                             env.master_addr + ":" + std::to_string(env.master_port) + ": " +
+                             e.what());
+  }
+  if (device.is_cuda()) {
+#ifdef BCP_WITH_NCCL
+    backend_ = "nccl";
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, rank_, size_, options);
+    return;
+#else
+    throw std::invalid_argument(
+        "distributed training on CUDA needs NCCL, and this build has none (configure with "
+        "-DBCP_WITH_NCCL=ON against a CUDA LibTorch)");
+#endif
+  }
+  backend_ = "gloo";
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  // Loopback for a local group; otherwise the interface GLOO_SOCKET_IFNAME names, or the one
+  // this host's name resolves to (PyTorch's rule).
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  else if (is_loopback(env.master_addr))
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  else
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, rank_, size_, options);
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors, int64_t root) {
+  c10d::BroadcastOptions options;
+  options.rootRank = root;
+  // One tensor per call: Gloo's broadcast takes a list only of copies of one tensor.
+  for (auto& t : tensors) {
+    std::vector<torch::Tensor> one{t};
+    impl_->group->broadcast(one, options)->wait();
+  }
+}
+
+void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor> tensors) {
+  // Started together, waited for together: the buckets' transfers overlap.
+  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
+  std::vector<std::vector<torch::Tensor>> lists;
+  lists.reserve(tensors.size());
+  for (auto& t : tensors) {
+    lists.push_back({t});
+    pending.push_back(impl_->group->allreduce(lists.back()));
+  }
+  for (auto& w : pending) w->wait();
+}
+
+void ProcessGroup::barrier() {
+  impl_->group->barrier()->wait();
+}
+
+void broadcast_module(ProcessGroup& group, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> all = module.parameters();
+  for (auto& b : module.buffers()) all.push_back(b);
+  group.broadcast(all);
+}
+
+void broadcast_buffers(ProcessGroup& group, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  group.broadcast(module.buffers());
+}
+
+void average_gradients(ProcessGroup& group, torch::nn::Module& module, int64_t bucket_bytes) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> params;
+  for (auto& p : module.parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (params.empty()) return;
+  for (auto& p : params)
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  // Buckets of consecutive gradients of one dtype and device.
+  std::vector<std::vector<torch::Tensor>> buckets;
+  int64_t bytes = 0;
+  for (auto& p : params) {
+    const torch::Tensor& g = p.grad();
+    const int64_t size = g.numel() * static_cast<int64_t>(g.element_size());
+    const bool fits = !buckets.empty() && bytes + size <= bucket_bytes &&
+                      buckets.back().front().scalar_type() == g.scalar_type() &&
+                      buckets.back().front().device() == g.device();
+    if (!fits) {
+      buckets.emplace_back();
+      bytes = 0;
+    }
+    buckets.back().push_back(g);
+    bytes += size;
+  }
+  std::vector<torch::Tensor> flat;
+  flat.reserve(buckets.size());
+  for (const auto& b : buckets) {
+    std::vector<torch::Tensor> pieces;
+    pieces.reserve(b.size());
+    for (const auto& g : b) pieces.push_back(g.reshape({-1}));
+    flat.push_back(torch::cat(pieces));
+  }
+  group.all_reduce_sum(flat);
+  const double inv = 1.0 / static_cast<double>(group.size());
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    flat[i].mul_(inv);
+    int64_t offset = 0;
+    for (auto& g : buckets[i]) {
+      g.copy_(flat[i].narrow(0, offset, g.numel()).view_as(g));
+      offset += g.numel();
+    }
+  }
+}
+
+namespace {
+
+/// All-reduce with autograd: forward sums the ranks' tensors, backward sums their gradients.
+struct RankSumFunction : torch::autograd::Function<RankSumFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor t,
+                               int64_t group_address) {
+    ctx->saved_data["group"] = group_address;
+    torch::Tensor out = t.detach().clone();
+    reinterpret_cast<ProcessGroup*>(group_address)->all_reduce_sum({out});
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* group = reinterpret_cast<ProcessGroup*>(ctx->saved_data["group"].toInt());
+    torch::Tensor g = grads[0].contiguous().clone();
+    group->all_reduce_sum({g});
+    return {g, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor rank_sum(ProcessGroup& group, const torch::Tensor& t) {
+  return RankSumFunction::apply(t.contiguous(), reinterpret_cast<int64_t>(&group));
+}
+
+std::vector<double> average_values(ProcessGroup& group, const std::vector<double>& values) {
+  if (values.empty()) return {};
+  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  group.all_reduce_sum({t});
+  t.div_(static_cast<double>(group.size()));
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+torch::Tensor rank_share(const torch::Tensor& batch, int64_t rank, int64_t size) {
+  if (!batch.defined() || size == 1) return batch;
+  const int64_t n = batch.size(0);
+  const int64_t begin = rank * n / size, end = (rank + 1) * n / size;
+  return batch.narrow(0, begin, end - begin);
+}
+
+int free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port on 127.0.0.1: " + why);
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace bcp::train
