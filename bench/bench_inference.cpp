@@ -57,7 +57,7 @@ void run_sliding_window(benchmark::State& state, bool crop) {
   }
   torch::manual_seed(1337);
   bcp::nets::ModelConfig config;
-  config.arch = "vnet";
+  config.arch = bcp::nets::Arch::kVNet;
   config.num_classes = 2;
   auto net = bcp::nets::make_model(config);
   net->to(device);

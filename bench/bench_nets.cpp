@@ -31,7 +31,7 @@ void run(benchmark::State& state, const std::string& arch, std::vector<int64_t> 
          Variant variant) {
   torch::manual_seed(1337);
   bcp::nets::ModelConfig config;
-  config.arch = arch;
+  config.arch = bcp::util::parse_enum<bcp::nets::Arch>(arch);
   config.num_classes = arch == "unet2d" ? 4 : 2;
   auto net = bcp::nets::make_model(config);
   const torch::Device device = bench_device();

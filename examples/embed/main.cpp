@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   try {
     torch::manual_seed(0);
     std::shared_ptr<bcp::nets::SegmentationNetImpl> net =
-        argc > 1 ? bcp::nets::load_model(argv[1]).model : bcp::nets::make_model({"unet2d", 1, 4});
+        argc > 1 ? bcp::nets::load_model(argv[1]).model
+                 : bcp::nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4});
     net->eval();
     torch::NoGradGuard no_grad;
     // A bright disc on a dark background stands in for a cardiac slice.

@@ -159,8 +159,8 @@ json run_kde(const KdeOptions& o) {
   // Every method's checkpoint is compared on the same images: the labeled split and the
   // unlabeled rest (a supervised run never loaded the latter). LA volumes are large: only as
   // many unlabeled ones as are drawn.
-  config.method = "bcp";
-  config.data.unlabeled = config.dataset == "la" ? o.batch : -1;
+  config.method = train::Method::kBcp;
+  config.data.unlabeled = config.dataset == train::Dataset::kLa ? o.batch : -1;
   config.batch.unlabeled = 0;
   const torch::Device device = util::parse_device(o.device, "kde");
   nets::LoadedModel loaded = nets::load_model(o.model_path);

@@ -31,7 +31,7 @@ train::TrainingSet bench_training_set(train::TrainConfig& c, const std::string& 
     set.images.push_back(s.image);
     set.labels.push_back(s.label);
   };
-  if (c.dataset == "acdc") {
+  if (c.dataset == data::Dataset::kAcdc) {
     data::SynthAcdcOptions so;
     so.min_side = so.max_side = 216;  // real ACDC slices are about this size before the zoom
     for (int patient = 1; set.size() < need_labeled + need_unlabeled; ++patient) {
@@ -55,23 +55,21 @@ train::TrainingSet bench_training_set(train::TrainConfig& c, const std::string& 
   return set;
 }
 
-data::Sample bench_volume(const std::string& dataset, const std::string& root,
+data::Sample bench_volume(data::Dataset dataset, const std::string& root,
                           const std::string& case_name) {
-  if (dataset != "acdc" && dataset != "la")
-    throw std::invalid_argument("bench: dataset must be acdc or la, got \"" + dataset + "\"");
   if (!root.empty()) {
     std::string name = case_name;
     if (name.empty()) {
-      const auto list = dataset == "acdc" ? data::AcdcRoot(root).list_path("val.list")
-                                          : data::LaRoot(root).list_path("val.list");
+      const auto list = dataset == data::Dataset::kAcdc ? data::AcdcRoot(root).list_path("val.list")
+                                                        : data::LaRoot(root).list_path("val.list");
       const auto names = data::read_case_list(list);
       if (names.empty()) throw std::runtime_error(list + ": no cases");
       name = names.front();
     }
-    return dataset == "acdc" ? data::load_acdc_volume(data::AcdcRoot(root), name)
-                             : data::load_la_volume(data::LaRoot(root), name);
+    return dataset == data::Dataset::kAcdc ? data::load_acdc_volume(data::AcdcRoot(root), name)
+                                           : data::load_la_volume(data::LaRoot(root), name);
   }
-  if (dataset == "acdc") {
+  if (dataset == data::Dataset::kAcdc) {
     data::SynthAcdcOptions so;
     so.min_side = 200;
     so.max_side = 232;

@@ -22,7 +22,7 @@ train::TrainingSet bench_training_set(train::TrainConfig& config, const std::str
 /// One validation volume of `dataset`: `case_name` (or the first) of the root's val.list, or a
 /// synthetic one (ACDC 10 x 232 x 200 with labels 0..3; LA 193 x 159 x 88, the shape of a typical
 /// LA scan, 72 windows).
-data::Sample bench_volume(const std::string& dataset, const std::string& data_root,
+data::Sample bench_volume(data::Dataset dataset, const std::string& data_root,
                           const std::string& case_name);
 
 /// The fields every row has.

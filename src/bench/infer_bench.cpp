@@ -25,8 +25,8 @@ std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progre
     model = nets::model_from_archive(io::load_tensor_archive(o.model_path), "", o.model_path);
   } else {
     torch::manual_seed(0);
-    model = nets::make_model({o.dataset == "acdc" ? "unet2d" : "vnet", 1,
-                              o.dataset == "acdc" ? data::kAcdcNumClasses : 2});
+    model = nets::make_model({nets::arch_for(o.dataset), 1,
+                              o.dataset == data::Dataset::kAcdc ? data::kAcdcNumClasses : 2});
   }
   model->to(device);
   model->eval();
@@ -37,7 +37,7 @@ std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progre
   mo.la.window.window_batch = o.window_batch;
   int64_t windows = volume.image.size(0);  // ACDC: one network input per slice
   std::vector<int64_t> warm_shape{volume.image.size(0), 1, mo.acdc.size, mo.acdc.size};
-  if (o.dataset == "la") {
+  if (o.dataset == data::Dataset::kLa) {
     const auto& w = mo.la.window;
     windows = static_cast<int64_t>(
         eval::sliding_window_grid(
@@ -49,8 +49,10 @@ std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progre
   std::vector<nlohmann::json> rows;
   torch::Tensor fp32_labels;
   double fp32_median = 0;
-  for (const std::string& precision : o.common.precisions) {
-    if (progress) progress("infer " + o.dataset + " " + precision + " ...");
+  for (const nets::Precision precision : o.common.precisions) {
+    const std::string precision_name(util::name_of(precision));
+    if (progress)
+      progress("infer " + std::string(util::name_of(o.dataset)) + " " + precision_name + " ...");
     mo.precision = precision;
     reset_peak_memory();
     // Warm-up: one network call of the protocol's shape (oneDNN builds its kernels on first use).
@@ -62,14 +64,15 @@ std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progre
       labels = eval::predict_case(*model, volume.image, mo);
       if (device.is_cuda()) torch::cuda::synchronize();
     });
-    nlohmann::json row = common_row("infer", o.dataset, precision, o.common, t);
+    nlohmann::json row =
+        common_row("infer", std::string(util::name_of(o.dataset)), precision_name, o.common, t);
     row["case"] = volume.name;
     row["shape"] = volume.image.sizes().vec();
     row["windows"] = windows;
-    row["window_batch"] = o.dataset == "la" ? o.window_batch : windows;
+    row["window_batch"] = o.dataset == data::Dataset::kLa ? o.window_batch : windows;
     row["seconds_per_volume"] = t.median();
     row["model"] = o.model_path.empty() ? "random-init" : o.model_path;
-    if (precision == "fp32") {
+    if (precision == nets::Precision::kFp32) {
       fp32_labels = labels;
       fp32_median = t.median();
     } else if (fp32_labels.defined()) {

@@ -10,7 +10,7 @@ namespace bcp::bench {
 
 std::vector<nlohmann::json> bench_metrics(const MetricsBenchOptions& o, const Progress& progress) {
   set_threads(o.common.threads);
-  const data::Sample volume = bench_volume("la", o.common.data_root, "");
+  const data::Sample volume = bench_volume(data::Dataset::kLa, o.common.data_root, "");
   const torch::Tensor ref = volume.label;
   const torch::Tensor pred = torch::roll(ref, {3}, {0}).contiguous();
   if (progress) progress("metrics la ...");

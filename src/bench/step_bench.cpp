@@ -27,21 +27,23 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
   c.device = o.common.device;
   const torch::Device device = util::parse_device(o.common.device, "bench");
   set_threads(o.common.threads);
-  const std::string stage = o.method == "bcp" ? o.stage : "train";
+  const std::string stage = o.method == train::Method::kBcp ? o.stage : "train";
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
   std::vector<int64_t> labeled(static_cast<size_t>(set.labeled)), unlabeled;
   std::iota(labeled.begin(), labeled.end(), 0);
   for (int64_t i = set.labeled; i < set.size(); ++i) unlabeled.push_back(i);
-  const bool uses_unlabeled = o.method != "supervised" && stage != "pretrain";
+  const bool uses_unlabeled = o.method != train::Method::kSupervised && stage != "pretrain";
   const bool uses_teacher = uses_unlabeled;
 
   std::vector<nlohmann::json> rows;
   double fp32_median = 0;
-  for (const std::string& precision : o.common.precisions) {
+  for (const nets::Precision precision : o.common.precisions) {
+    const std::string precision_name(util::name_of(precision));
     c.precision = precision;
     train::validate_config(c);
     if (progress)
-      progress("step " + o.dataset + " " + o.method + " " + stage + " " + precision + " ...");
+      progress("step " + std::string(util::name_of(o.dataset)) + " " +
+               std::string(util::name_of(o.method)) + " " + stage + " " + precision_name + " ...");
     torch::manual_seed(c.seed);
     auto student = nets::make_model(train::model_config_for(c));
     student->to(device);
@@ -65,13 +67,15 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
       train::take_step(ctx, kind, prefetcher.next(), iteration++);
       if (device.is_cuda()) torch::cuda::synchronize();
     });
-    nlohmann::json row = common_row("step", o.dataset, precision, o.common, t);
+    nlohmann::json row =
+        common_row("step", std::string(util::name_of(o.dataset)), precision_name, o.common, t);
     row["method"] = o.method;
     row["stage"] = stage;
     row["batch"] = {c.batch.labeled, uses_unlabeled ? c.batch.unlabeled : 0};
     row["patch"] = c.data.patch;
-    if (precision == "fp32") fp32_median = t.median();
-    if (precision != "fp32" && fp32_median > 0) row["speedup_vs_fp32"] = fp32_median / t.median();
+    if (precision == nets::Precision::kFp32) fp32_median = t.median();
+    if (precision != nets::Precision::kFp32 && fp32_median > 0)
+      row["speedup_vs_fp32"] = fp32_median / t.median();
     rows.push_back(row);
   }
   return rows;

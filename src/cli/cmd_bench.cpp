@@ -10,6 +10,7 @@
 #include "bcp/bench/bench.h"
 #include "bcp/io/atomic_file.h"
 #include "command.h"
+#include "enum_option.h"
 
 namespace {
 
@@ -44,8 +45,8 @@ void finish(
     const std::function<std::vector<nlohmann::json>(const bcp::bench::CommonOptions&)>& run) {
   bcp::bench::CommonOptions common = o.common;
   common.repeats = o.repeats > 0 ? o.repeats : default_repeats;
-  common.precisions = o.precision == "all" ? std::vector<std::string>{"fp32", "bf16"}
-                                           : std::vector<std::string>{o.precision};
+  if (o.precision != "all")
+    common.precisions = {bcp::util::parse_enum<bcp::nets::Precision>(o.precision)};
   if (!o.json.empty()) {
     const auto dir = std::filesystem::path(o.json).parent_path();
     if (!dir.empty() && !std::filesystem::is_directory(dir))
@@ -74,12 +75,8 @@ void setup_bench(CLI::App& app) {
   auto step_o = std::make_shared<BenchCommandOptions>();
   auto* s = bench->add_subcommand(
       "step", "Full training steps at the paper's shapes (ACDC 256x256 12+12, LA 112x112x80 4+4)");
-  s->add_option("--dataset", step->dataset, "acdc or la")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"acdc", "la"}));
-  s->add_option("--method", step->method, "bcp, supervised or mean-teacher")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bcp", "supervised", "mean-teacher"}));
+  bcp::cli::add_enum_option(*s, "--dataset", step->dataset, "Dataset, default acdc");
+  bcp::cli::add_enum_option(*s, "--method", step->method, "Method, default bcp");
   s->add_option("--stage", step->stage, "BCP stage: pretrain or selftrain")
       ->capture_default_str()
       ->check(CLI::IsMember({"pretrain", "selftrain"}));
@@ -95,9 +92,7 @@ void setup_bench(CLI::App& app) {
   auto infer_o = std::make_shared<BenchCommandOptions>();
   auto* i = bench->add_subcommand(
       "infer", "One volume through the evaluation protocol (LA sliding window, ACDC slice-wise)");
-  i->add_option("--dataset", infer->dataset, "la or acdc")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"acdc", "la"}));
+  bcp::cli::add_enum_option(*i, "--dataset", infer->dataset, "Dataset, default la");
   i->add_option("--model", infer->model_path, "Checkpoint to run (default: fresh weights)");
   i->add_option("--case", infer->case_name, "Case of the root's val.list (default: the first)");
   i->add_option("--window-batch", infer->window_batch, "LA: windows per network call")
@@ -105,10 +100,11 @@ void setup_bench(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   add_common(i, *infer_o);
   i->callback([infer, infer_o] {
-    finish(*infer_o, infer->dataset == "la" ? 1 : 3, [&](const bcp::bench::CommonOptions& c) {
-      infer->common = c;
-      return bcp::bench::bench_infer(*infer, print_progress);
-    });
+    finish(*infer_o, infer->dataset == bcp::data::Dataset::kLa ? 1 : 3,
+           [&](const bcp::bench::CommonOptions& c) {
+             infer->common = c;
+             return bcp::bench::bench_infer(*infer, print_progress);
+           });
   });
 
   auto metrics = std::make_shared<bcp::bench::MetricsBenchOptions>();

@@ -8,6 +8,7 @@
 #include "bcp/eval/evaluate.h"
 #include "case_progress.h"
 #include "command.h"
+#include "enum_option.h"
 
 namespace {
 
@@ -23,8 +24,9 @@ void setup_evaluate(CLI::App& app) {
       ->required();
   cmd->add_option("--out", opts->out_dir, "Output folder: metrics.json, metrics.csv, predictions/")
       ->required();
-  cmd->add_option("--dataset", opts->dataset, "acdc or la (default: from the checkpoint)")
-      ->check(CLI::IsMember({"acdc", "la"}));
+  auto dataset = std::make_shared<bcp::data::Dataset>();
+  CLI::Option* dataset_option = bcp::cli::add_enum_option(*cmd, "--dataset", *dataset,
+                                                          "Protocol (default: the checkpoint's)");
   cmd->add_option("--network", opts->model_prefix,
                   "Network inside a trainer checkpoint: \"\" (student, default) or teacher");
   cmd->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -32,18 +34,16 @@ void setup_evaluate(CLI::App& app) {
                   "LA: sliding windows per network call (1 = the authors' behaviour)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--precision", opts->precision,
-                  "fp32, or bf16 (a bf16 copy of the network; labels agree with fp32 on >99.9% "
-                  "of voxels of a trained model)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--format", opts->prediction_format, "Prediction files: h5 or nii.gz")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"h5", "nii.gz"}));
+  bcp::cli::add_enum_option(*cmd, "--precision", opts->precision,
+                            "Default fp32; bf16: a bf16 copy of the network (labels agree with "
+                            "fp32 on >99.9% of voxels of a trained model)");
+  bcp::cli::add_enum_option(*cmd, "--format", opts->prediction_format,
+                            "Prediction files, default h5");
   cmd->add_flag_function(
       "--no-predictions", [opts](int64_t) { opts->save_predictions = false; },
       "Do not write predictions/");
-  cmd->callback([opts] {
+  cmd->callback([opts, dataset, dataset_option] {
+    if (dataset_option->count() > 0) opts->dataset = *dataset;
     opts->progress = [print = bcp::cli::case_progress()](const std::string& name, size_t i,
                                                          size_t n) {
       print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name);

@@ -11,16 +11,18 @@
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/pth_import.h"
 #include "command.h"
+#include "enum_option.h"
 
 namespace {
 
 struct ImportArgs {
   std::string pth;
-  std::string arch;
+  bcp::nets::Arch arch = bcp::nets::Arch::kUNet2d;
   int64_t classes = 0;
   int64_t in_channels = 1;
   std::string out;
-  std::string dataset;
+  bcp::data::Dataset dataset = bcp::data::Dataset::kAcdc;
+  CLI::Option* dataset_option = nullptr;
 };
 
 void run_import(const ImportArgs& a) {
@@ -31,16 +33,18 @@ void run_import(const ImportArgs& a) {
   const bcp::nets::PthImport imported = bcp::nets::import_pth(a.pth, config);
 
   const std::string source = std::filesystem::path(a.pth).filename().string();
-  const std::string dataset = !a.dataset.empty() ? a.dataset : a.arch == "vnet" ? "la" : "acdc";
+  const bcp::data::Dataset dataset =
+      a.dataset_option->count() > 0 ? a.dataset : bcp::nets::dataset_for(a.arch);
   const nlohmann::json extra = {
       {"imported_from", source}, {"dataset", dataset}, {"ignored_keys", imported.ignored_keys}};
   bcp::nets::save_model(a.out, *imported.model, config, extra);
 
   std::cout << "imported " << source
             << (imported.location.empty() ? "" : " ['" + imported.location + "']") << " as "
-            << a.arch << " (" << a.in_channels << " -> " << a.classes << " classes, " << dataset
-            << ") into " << a.out << ": " << imported.loaded << " tensors loaded, "
-            << imported.ignored_keys.size() << " unused keys ignored"
+            << bcp::util::name_of(a.arch) << " (" << a.in_channels << " -> " << a.classes
+            << " classes, " << bcp::util::name_of(dataset) << ") into " << a.out << ": "
+            << imported.loaded << " tensors loaded, " << imported.ignored_keys.size()
+            << " unused keys ignored"
             << (imported.ignored_keys.empty() ? "" : " (listed in meta extra.ignored_keys)")
             << "\n";
 }
@@ -56,16 +60,14 @@ void setup_import(CLI::App& app) {
                   "The .pth: a state dict, or a dict holding one under 'state_dict', 'net', "
                   "'model', 'model_state_dict' or 'student'")
       ->required();
-  cmd->add_option("--arch", args->arch, "Network of the weights")
-      ->required()
-      ->check(CLI::IsMember({"unet2d", "vnet"}));
+  bcp::cli::add_enum_option(*cmd, "--arch", args->arch, "Network of the weights")->required();
   cmd->add_option("--classes", args->classes, "Output classes, background included (ACDC 4, LA 2)")
       ->required();
   cmd->add_option("--in-channels", args->in_channels, "Image channels")->capture_default_str();
   cmd->add_option("--out", args->out, "The bcp checkpoint to write")->required();
-  cmd->add_option("--dataset", args->dataset,
-                  "acdc or la, recorded for `bcp evaluate` (default: unet2d acdc, vnet la)")
-      ->check(CLI::IsMember({"acdc", "la"}));
+  args->dataset_option =
+      bcp::cli::add_enum_option(*cmd, "--dataset", args->dataset,
+                                "Recorded for `bcp evaluate` (default: unet2d acdc, vnet la)");
   cmd->callback([args] { run_import(*args); });
 }
 

@@ -7,6 +7,7 @@
 #include "bcp/eval/predict.h"
 #include "case_progress.h"
 #include "command.h"
+#include "enum_option.h"
 
 namespace {
 
@@ -21,14 +22,10 @@ void setup_predict(CLI::App& app) {
   cmd->add_option("--network", o->model_prefix,
                   "Network inside a trainer checkpoint: \"\" (student, default) or teacher");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--precision", o->precision, "fp32 or bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--largest-component", o->largest_component,
-                  "auto (3D models: yes, as the authors' LA protocol; 2D: no), on (every class) or "
-                  "off")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "on", "off"}));
+  bcp::cli::add_enum_option(*cmd, "--precision", o->precision, "Default fp32");
+  bcp::cli::add_enum_option(*cmd, "--largest-component", o->largest_component,
+                            "auto (default; 3D models: yes, as the authors' LA protocol; 2D: no), "
+                            "on (every class) or off");
   cmd->add_flag(
       "--save-probabilities", o->save_probabilities,
       "Also write OUT/probabilities/NAME.h5: class probabilities (C, mask axes), float32");

@@ -10,6 +10,7 @@
 #include "bcp/train/prepared_config.h"
 #include "case_progress.h"
 #include "command.h"
+#include "enum_option.h"
 
 namespace {
 
@@ -38,7 +39,7 @@ void run_prepare(PrepareArgs& a) {
   std::cout << "prepared " << prepared.labeled_cases.size() << " labeled training, "
             << prepared.unlabeled_cases.size() << " unlabeled and " << prepared.val_cases.size()
             << " validation cases (" << prepared.class_names.size() << " classes, intensity "
-            << prepared.intensity.kind << ") into " << o.out_dir << "\n"
+            << bcp::util::name_of(prepared.intensity.kind) << ") into " << o.out_dir << "\n"
             << "train with: bcp train --config " << config_path << " --data " << o.out_dir
             << " --out RUN\n";
 }
@@ -57,11 +58,9 @@ void setup_prepare(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"2d", "3d"}));
   cmd->add_option("--out", o.out_dir, "New data root (must not exist or be empty)")->required();
-  cmd->add_option("--intensity", o.intensity,
-                  "Per-volume normalisation: auto (CT window for CT, else 2d minmax / 3d zscore), "
-                  "zscore, minmax, ct or none")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "zscore", "minmax", "ct", "none"}));
+  bcp::cli::add_enum_option(*cmd, "--intensity", o.intensity,
+                            "Per-volume normalisation; auto (default): CT window for CT, else 2d "
+                            "minmax / 3d zscore");
   cmd->add_option("--ct-window", args->ct_window, "CT window LOW HIGH (default -1000 1000)")
       ->expected(2);
   cmd->add_option("--val-fraction", o.val_fraction,

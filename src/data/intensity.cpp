@@ -7,10 +7,10 @@
 namespace bcp::data {
 
 void validate(const IntensityNorm& norm) {
-  if (norm.kind != "zscore" && norm.kind != "minmax" && norm.kind != "ct" && norm.kind != "none")
+  if (norm.kind == IntensityKind::kAuto)
     throw std::invalid_argument(
-        "intensity normalisation must be zscore, minmax, ct or none, got \"" + norm.kind + "\"");
-  if (norm.kind == "ct" && !(norm.ct_low < norm.ct_high))
+        "intensity normalisation \"auto\" must be resolved to the dataset's rule first");
+  if (norm.kind == IntensityKind::kCt && !(norm.ct_low < norm.ct_high))
     throw std::invalid_argument("CT window must have low < high, got [" +
                                 std::to_string(norm.ct_low) + ", " + std::to_string(norm.ct_high) +
                                 "]");
@@ -22,14 +22,14 @@ torch::Tensor normalize_intensity(const torch::Tensor& image, const IntensityNor
   auto x = image.to(torch::kDouble);
   if (!torch::isfinite(x).all().item<bool>())
     throw std::invalid_argument("image holds NaN or Inf values");
-  if (norm.kind == "zscore") {
+  if (norm.kind == IntensityKind::kZscore) {
     const double mean = x.mean().item<double>();
     const double std = x.std(/*unbiased=*/false).item<double>();
     x = std > 0 ? (x - mean) / std : torch::zeros_like(x);
-  } else if (norm.kind == "minmax") {
+  } else if (norm.kind == IntensityKind::kMinmax) {
     const double lo = x.min().item<double>(), hi = x.max().item<double>();
     x = hi > lo ? (x - lo) / (hi - lo) : torch::zeros_like(x);
-  } else if (norm.kind == "ct") {
+  } else if (norm.kind == IntensityKind::kCt) {
     x = (x.clamp(norm.ct_low, norm.ct_high) - norm.ct_low) / (norm.ct_high - norm.ct_low);
   }
   return x.to(torch::kFloat).contiguous();

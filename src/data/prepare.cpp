@@ -101,10 +101,10 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   out.intensity.kind = o.intensity;
   out.intensity.ct_low = o.ct_low;
   out.intensity.ct_high = o.ct_high;
-  if (o.intensity == "auto")
-    out.intensity.kind = util::lower(ds.channel_names[0]) == "ct" ? "ct"
-                         : o.dim == 2                             ? "minmax"
-                                                                  : "zscore";
+  if (o.intensity == IntensityKind::kAuto)
+    out.intensity.kind = util::lower(ds.channel_names[0]) == "ct" ? IntensityKind::kCt
+                         : o.dim == 2                             ? IntensityKind::kMinmax
+                                                                  : IntensityKind::kZscore;
   validate(out.intensity);
 
   // The split: explicit cases, else a seeded shuffle of the labeled cases.

@@ -15,8 +15,6 @@ void validate(const EvalProtocol& p) {
   auto bad = [](const std::string& field, const std::string& why) {
     throw std::invalid_argument("eval protocol: " + field + " " + why);
   };
-  if (p.dataset != "acdc" && p.dataset != "la")
-    bad("dataset", "must be acdc or la, got \"" + p.dataset + "\"");
   if (p.acdc_slice < 1) bad("acdc_slice", "must be >= 1");
   for (size_t i = 0; i < 3; ++i) {
     if (p.la_patch[i] < 1) bad("la_patch", "must be >= 1 on every axis");
@@ -24,7 +22,8 @@ void validate(const EvalProtocol& p) {
       bad("la_stride", "must be in [1, la_patch] on every axis");
   }
   data::IntensityNorm norm = p.intensity;
-  if (norm.kind == "auto") norm.kind = "none";  // resolved per dataset when applied
+  if (norm.kind == data::IntensityKind::kAuto)
+    norm.kind = data::IntensityKind::kNone;  // resolved per dataset when applied
   data::validate(norm);
 }
 
@@ -45,7 +44,7 @@ void from_json(const json& j, EvalProtocol& p) {
   EvalProtocol out;
   for (const auto& [key, value] : j.items()) {
     if (key == "dataset")
-      out.dataset = value.get<std::string>();
+      out.dataset = value.get<data::Dataset>();
     else if (key == "acdc_slice")
       out.acdc_slice = value.get<int64_t>();
     else if (key == "la_patch")
@@ -57,7 +56,7 @@ void from_json(const json& j, EvalProtocol& p) {
     else if (key == "intensity") {
       for (const auto& [k, v] : value.items()) {
         if (k == "kind")
-          out.intensity.kind = v.get<std::string>();
+          out.intensity.kind = v.get<data::IntensityKind>();
         else if (k == "ct_low")
           out.intensity.ct_low = v.get<double>();
         else if (k == "ct_high")
@@ -78,15 +77,17 @@ void legacy_protocol(const json& c, EvalProtocol& p) {
   const json d = c.value("data", json::object());
   if (d.contains("patch") && d["patch"].is_array()) {
     const auto patch = d["patch"].get<std::vector<int64_t>>();
-    if (p.dataset == "acdc" && patch.size() == 2) p.acdc_slice = patch[0];
-    if (p.dataset == "la" && patch.size() == 3) p.la_patch = {patch[0], patch[1], patch[2]};
+    if (p.dataset == data::Dataset::kAcdc && patch.size() == 2) p.acdc_slice = patch[0];
+    if (p.dataset == data::Dataset::kLa && patch.size() == 3)
+      p.la_patch = {patch[0], patch[1], patch[2]};
   }
   const json e = c.value("eval", json::object());
-  if (p.dataset == "la" && e.contains("stride") && e["stride"].is_array()) {
+  if (p.dataset == data::Dataset::kLa && e.contains("stride") && e["stride"].is_array()) {
     const auto stride = e["stride"].get<std::vector<int64_t>>();
     if (stride.size() == 3) p.la_stride = {stride[0], stride[1], stride[2]};
   }
-  if (d.contains("intensity") && d["intensity"].is_string()) p.intensity.kind = d["intensity"];
+  if (d.contains("intensity") && d["intensity"].is_string())
+    p.intensity.kind = d["intensity"].get<data::IntensityKind>();
   if (d.contains("ct_window") && d["ct_window"].is_array() && d["ct_window"].size() == 2) {
     p.intensity.ct_low = d["ct_window"][0].get<double>();
     p.intensity.ct_high = d["ct_window"][1].get<double>();
@@ -104,7 +105,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
   }
   // Older files: the dataset from the first place that names one, else the architecture's.
   EvalProtocol p;
-  p.dataset = config.arch == "vnet" ? "la" : "acdc";
+  p.dataset = nets::dataset_for(config.arch);
   auto string_at = [&](std::initializer_list<const char*> keys) -> std::string {
     const json* cur = &meta;
     for (const char* k : keys) {
@@ -119,7 +120,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
                     std::initializer_list<const char*>{"dataset"}}) {
     const std::string d = string_at(keys);
     if (!d.empty()) {
-      p.dataset = d;
+      p.dataset = util::parse_enum<data::Dataset>(d);
       break;
     }
   }

@@ -42,35 +42,25 @@ torch::Device model_device(nets::SegmentationNetImpl& model) {
   return torch::kCPU;
 }
 
-void check_dataset_fits(nets::SegmentationNetImpl& model, const std::string& dataset) {
-  if (dataset != "acdc" && dataset != "la")
-    throw std::invalid_argument("evaluate: dataset must be \"acdc\" or \"la\", got \"" + dataset +
-                                "\"");
-  const int64_t want = dataset == "acdc" ? 2 : 3;
+void check_dataset_fits(nets::SegmentationNetImpl& model, data::Dataset dataset) {
+  const int64_t want = dataset == data::Dataset::kAcdc ? 2 : 3;
   if (model.spatial_dims() != want)
-    throw std::invalid_argument("evaluate: dataset \"" + dataset + "\" needs a " +
-                                std::to_string(want) + "D network, got a " +
-                                std::to_string(model.spatial_dims()) + "D " + model.config().arch);
-}
-
-void check_format(const std::string& format) {
-  if (format != "h5" && format != "nii.gz")
-    throw std::invalid_argument("evaluate: prediction format must be \"h5\" or \"nii.gz\", got \"" +
-                                format + "\"");
+    throw std::invalid_argument("evaluate: dataset \"" + std::string(util::name_of(dataset)) +
+                                "\" needs a " + std::to_string(want) + "D network, got a " +
+                                std::to_string(model.spatial_dims()) + "D " +
+                                std::string(util::name_of(model.config().arch)));
 }
 
 }  // namespace
 
-Predictor model_predictor(nets::SegmentationNetImpl& model, const std::string& precision) {
+Predictor model_predictor(nets::SegmentationNetImpl& model, nets::Precision precision) {
   const auto device = model_device(model);
-  if (precision == "bf16") {
+  if (precision == nets::Precision::kBf16) {
     // Built once and owned by the predictor; it takes the model's weights and mode now.
     auto low = std::make_shared<nets::ComputeCopy>(model);
     low->pull();
     return [low](const torch::Tensor& x) { return low->forward(x); };
   }
-  if (precision != "fp32")
-    throw std::invalid_argument("precision must be fp32 or bf16, got \"" + precision + "\"");
   return [&model, device](const torch::Tensor& x) {
     return model.forward(x.to(device, torch::kFloat));
   };
@@ -84,7 +74,7 @@ torch::Tensor run_protocol(nets::SegmentationNetImpl& model, const Predictor& pr
                            torch::Tensor* probabilities = nullptr) {
   auto input = image.to(model_device(model), torch::kFloat);
   torch::Tensor labels;
-  if (options.dataset == "acdc") {
+  if (options.dataset == data::Dataset::kAcdc) {
     labels = acdc_predict_volume(input, predictor, options.acdc, probabilities);
   } else {
     LaProtocolOptions la = options.la;
@@ -139,18 +129,19 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
 }
 
 std::string write_prediction(const std::string& dir, const std::string& case_name,
-                             const torch::Tensor& labels, const std::string& dataset,
-                             const std::string& format) {
-  check_format(format);
+                             const torch::Tensor& labels, data::Dataset dataset,
+                             MaskFormat format) {
   fs::create_directories(dir);
   auto pred = labels.to(torch::kCPU, torch::kUInt8).contiguous();
-  const std::string path = (fs::path(dir) / (case_name + "." + format)).string();
-  if (format == "h5") {
+  const std::string path =
+      (fs::path(dir) / (case_name + "." + std::string(util::name_of(format)))).string();
+  if (format == MaskFormat::kH5) {
     io::write_h5_atomically(path, {{"pred", pred}});
   } else {
     // write_volume maps tensor axes to NIfTI axes reversed; the authors' LA files (nibabel) keep
     // the array's X, Y, Z as NIfTI i, j, k, so reverse them first to get the same file.
-    io::write_volume(path, dataset == "la" ? pred.permute({2, 1, 0}).contiguous() : pred);
+    io::write_volume(path,
+                     dataset == data::Dataset::kLa ? pred.permute({2, 1, 0}).contiguous() : pred);
   }
   return path;
 }
@@ -186,7 +177,6 @@ void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, co
 ScoreReport evaluate_model(nets::SegmentationNetImpl& model, const std::vector<data::Sample>& cases,
                            const ModelEvaluateOptions& options) {
   check_dataset_fits(model, options.dataset);
-  if (!options.predictions_dir.empty()) check_format(options.prediction_format);
   ModeGuard mode(model);
   model.eval();
   torch::NoGradGuard no_grad;
@@ -213,13 +203,6 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   if (options.window_batch < 1)
     throw std::invalid_argument("evaluate: window batch must be >= 1, got " +
                                 std::to_string(options.window_batch));
-  check_format(options.prediction_format);
-  if (options.precision != "fp32" && options.precision != "bf16")
-    throw std::invalid_argument("evaluate: precision must be fp32 or bf16, got \"" +
-                                options.precision + "\"");
-  if (!options.dataset.empty() && options.dataset != "acdc" && options.dataset != "la")
-    throw std::invalid_argument("evaluate: dataset must be \"acdc\" or \"la\", got \"" +
-                                options.dataset + "\"");
   const torch::Device device = util::parse_device(options.device, "evaluate");
 
   const auto archive = io::load_tensor_archive(options.model_path);
@@ -231,8 +214,8 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   } catch (const std::exception& e) {
     throw std::runtime_error(options.model_path + ": " + util::error_message(e));
   }
-  if (!options.dataset.empty()) protocol.dataset = options.dataset;
-  const std::string dataset = protocol.dataset;
+  if (options.dataset) protocol.dataset = *options.dataset;
+  const data::Dataset dataset = protocol.dataset;
   check_dataset_fits(*model, dataset);
 
   const std::string list_path = (fs::path(options.data_root) / options.list_name).string();
@@ -241,8 +224,8 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   const auto names = data::read_case_list(list_path);
   std::vector<std::string> paths;
   for (const auto& name : names) {
-    auto p = dataset == "acdc" ? data::AcdcRoot(options.data_root).volume_path(name)
-                               : data::LaRoot(options.data_root).volume_path(name);
+    auto p = dataset == data::Dataset::kAcdc ? data::AcdcRoot(options.data_root).volume_path(name)
+                                             : data::LaRoot(options.data_root).volume_path(name);
     if (!fs::is_regular_file(p)) throw std::runtime_error("evaluate: case file not found: " + p);
     paths.push_back(p);
   }
@@ -271,10 +254,10 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   report.source = {{"model", fs::absolute(options.model_path).lexically_normal().string()},
                    {"data_root", fs::absolute(options.data_root).lexically_normal().string()},
                    {"list", options.list_name},
-                   {"dataset", dataset}};
+                   {"dataset", std::string(util::name_of(dataset))}};
   for (size_t i = 0; i < names.size(); ++i) {
     const int64_t max_label = config.num_classes - 1;
-    data::Sample sample = dataset == "acdc"
+    data::Sample sample = dataset == data::Dataset::kAcdc
                               ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i],
                                                        max_label, config.in_channels)
                               : data::load_la_volume(data::LaRoot(options.data_root), names[i],

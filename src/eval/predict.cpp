@@ -233,12 +233,6 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   if (!fs::is_regular_file(o.model_path))
     throw std::runtime_error(o.model_path + ": checkpoint not found");
   if (o.out_dir.empty()) throw std::invalid_argument("predict: no output folder given (--out)");
-  if (o.largest_component != "auto" && o.largest_component != "on" && o.largest_component != "off")
-    throw std::invalid_argument("predict: largest component must be auto, on or off, got \"" +
-                                o.largest_component + "\"");
-  if (o.precision != "fp32" && o.precision != "bf16")
-    throw std::invalid_argument("predict: precision must be fp32 or bf16, got \"" + o.precision +
-                                "\"");
   const torch::Device device = util::parse_device(o.device, "predict");
   // The checkpoint first: it says how many channels make a case.
   const auto archive = io::load_tensor_archive(o.model_path);
@@ -277,11 +271,13 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   // "auto" (and checkpoints from before the rule was recorded) means the authors' files: ACDC
   // min-max, LA z-score.
   data::IntensityNorm norm = recorded.intensity;
-  if (norm.kind == "auto") norm.kind = protocol.dataset == "acdc" ? "minmax" : "zscore";
+  if (norm.kind == data::IntensityKind::kAuto)
+    norm.kind = protocol.dataset == data::Dataset::kAcdc ? data::IntensityKind::kMinmax
+                                                         : data::IntensityKind::kZscore;
   data::validate(norm);
-  if (o.largest_component == "off") protocol.la.largest_component = false;
-  if (o.largest_component == "on") protocol.la.largest_component = true;
-  const bool per_class_component = o.largest_component == "on" && dims == 2;
+  if (o.largest_component == LargestComponent::kOff) protocol.la.largest_component = false;
+  if (o.largest_component == LargestComponent::kOn) protocol.la.largest_component = true;
+  const bool per_class_component = o.largest_component == LargestComponent::kOn && dims == 2;
 
   model->to(device);
   model->eval();
@@ -322,7 +318,8 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   const json summary = {
       {"model", o.model_path},
       {"network", o.model_prefix.empty() ? "model" : o.model_prefix},
-      {"protocol", protocol.dataset == "acdc" ? "slice-wise 2D" : "sliding window 3D"},
+      {"protocol",
+       protocol.dataset == data::Dataset::kAcdc ? "slice-wise 2D" : "sliding window 3D"},
       {"intensity", norm.kind},
       {"precision", o.precision},
       {"cases", written}};

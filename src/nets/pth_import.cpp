@@ -732,8 +732,8 @@ PthStateDict read_state_dict(const std::string& path) {
 }
 
 std::string describe(const ModelConfig& c) {
-  return c.arch + " (in_channels " + std::to_string(c.in_channels) + ", num_classes " +
-         std::to_string(c.num_classes) + ")";
+  return std::string(util::name_of(c.arch)) + " (in_channels " + std::to_string(c.in_channels) +
+         ", num_classes " + std::to_string(c.num_classes) + ")";
 }
 
 }  // namespace

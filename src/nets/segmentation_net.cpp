@@ -32,10 +32,15 @@ class PreserveCpuGenerator {
 
 }  // namespace
 
+Arch arch_for(data::Dataset dataset) {
+  return dataset == data::Dataset::kAcdc ? Arch::kUNet2d : Arch::kVNet;
+}
+
+data::Dataset dataset_for(Arch arch) {
+  return arch == Arch::kUNet2d ? data::Dataset::kAcdc : data::Dataset::kLa;
+}
+
 void validate(const ModelConfig& c) {
-  if (c.arch != "unet2d" && c.arch != "vnet")
-    throw std::invalid_argument("model config: arch must be \"unet2d\" or \"vnet\", got \"" +
-                                c.arch + "\"");
   if (c.in_channels < 1)
     throw std::invalid_argument("model config: in_channels must be >= 1, got " +
                                 std::to_string(c.in_channels));
@@ -75,10 +80,11 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
                                   "\" must be an integer, got " + j.at(key).dump());
     dst = j.at(key).get<int64_t>();
   };
-  if (!j.at("arch").is_string())
-    throw std::invalid_argument("model config: \"arch\" must be a string, got " +
-                                j.at("arch").dump());
-  out.arch = j.at("arch").get<std::string>();
+  try {
+    out.arch = j.at("arch").get<Arch>();
+  } catch (const util::UnknownName& e) {
+    throw std::invalid_argument(std::string("model config: \"arch\": ") + e.what());
+  }
   get_int("in_channels", out.in_channels);
   get_int("num_classes", out.num_classes);
   get_int("base_filters", out.base_filters);
@@ -94,7 +100,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
 
 std::shared_ptr<SegmentationNetImpl> make_model(const ModelConfig& config) {
   validate(config);
-  if (config.arch == "unet2d") return std::make_shared<UNet2dImpl>(unet2d_options(config));
+  if (config.arch == Arch::kUNet2d) return std::make_shared<UNet2dImpl>(unet2d_options(config));
   return std::make_shared<VNetImpl>(vnet_options(config));
 }
 

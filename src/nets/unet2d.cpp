@@ -131,7 +131,7 @@ ModelConfig UNet2dImpl::config() const {
   TORCH_CHECK(bcp || !any, "UNet2d::config: encoder_dropout ", c10::ArrayRef<double>(p),
               " is neither BCP's nor all zero; a ModelConfig cannot describe it");
   ModelConfig c;
-  c.arch = "unet2d";
+  c.arch = Arch::kUNet2d;
   c.in_channels = options_.in_channels();
   c.num_classes = options_.num_classes();
   c.base_filters = ch[0];
@@ -141,8 +141,9 @@ ModelConfig UNet2dImpl::config() const {
 
 UNet2dOptions unet2d_options(const ModelConfig& config) {
   validate(config);
-  if (config.arch != "unet2d")
-    throw std::invalid_argument("unet2d_options: config.arch is '" + config.arch + "'");
+  if (config.arch != Arch::kUNet2d)
+    throw std::invalid_argument("unet2d_options: config.arch is '" +
+                                std::string(util::name_of(config.arch)) + "'");
   UNet2dOptions o(config.in_channels, config.num_classes);
   const int64_t b = config.base_filters;
   o.feature_channels({b, 2 * b, 4 * b, 8 * b, 16 * b});

@@ -117,7 +117,7 @@ ModelConfig VNetImpl::config() const {
   TORCH_CHECK(options_.dropout_p() == 0.5, "VNet::config: dropout_p ", options_.dropout_p(),
               " is not BCP's 0.5; a ModelConfig cannot describe it");
   ModelConfig c;
-  c.arch = "vnet";
+  c.arch = Arch::kVNet;
   c.in_channels = options_.in_channels();
   c.num_classes = options_.num_classes();
   c.base_filters = options_.n_filters();
@@ -127,8 +127,9 @@ ModelConfig VNetImpl::config() const {
 
 VNetOptions vnet_options(const ModelConfig& config) {
   validate(config);
-  if (config.arch != "vnet")
-    throw std::invalid_argument("vnet_options: config.arch is '" + config.arch + "'");
+  if (config.arch != Arch::kVNet)
+    throw std::invalid_argument("vnet_options: config.arch is '" +
+                                std::string(util::name_of(config.arch)) + "'");
   return VNetOptions(config.in_channels, config.num_classes)
       .n_filters(config.base_filters)
       .has_dropout(config.has_dropout);

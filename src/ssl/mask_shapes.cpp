@@ -11,13 +11,6 @@ namespace bcp::ssl {
 using torch::indexing::Slice;
 using util::uniform_int;
 
-MaskShape mask_shape_from_name(const std::string& name) {
-  if (name == "box") return MaskShape::kBox;
-  if (name == "boxes") return MaskShape::kSmallBoxes;
-  if (name == "contact") return MaskShape::kContact;
-  throw std::invalid_argument("mask shape must be box, boxes or contact, got \"" + name + "\"");
-}
-
 namespace {
 
 /// np.random.randint(lo, hi), refusing an empty range with the shape that caused it.

@@ -7,6 +7,7 @@
 #include "bcp/io/json_file.h"
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/util/error_message.h"
+#include "bcp/util/text.h"
 
 namespace bcp::train {
 namespace {
@@ -61,9 +62,21 @@ json config_to_json(const TrainConfig& c) {
 
 TrainConfig config_from_json(const json& user) {
   // Overlaying onto the defaults first makes every key present and refuses unknown ones.
-  json j = config_to_json(TrainConfig{});
+  const json defaults = config_to_json(TrainConfig{});
+  json j = defaults;
   merge_strict(j, user, "");
-  return j.get<TrainConfig>();
+  try {
+    return j.get<TrainConfig>();
+  } catch (const util::UnknownName& e) {
+    // Name the key: the one holding the unknown value where the defaults hold a valid name.
+    const json given = j.flatten(), fallback = defaults.flatten();
+    for (auto it = given.begin(); it != given.end(); ++it) {
+      const json& d = fallback.at(it.key());
+      if (it.value() == e.value && e.valid.find(d.get<std::string>()) != std::string::npos)
+        throw std::invalid_argument("config '" + util::dotted_key(it.key()) + "': " + e.what());
+    }
+    throw std::invalid_argument(std::string("config: ") + e.what());
+  }
 }
 
 TrainConfig load_config(const std::string& path) {
@@ -105,16 +118,11 @@ void validate_config(const TrainConfig& c) {
   auto bad = [](const std::string& key, const std::string& why) {
     throw std::invalid_argument("config '" + key + "' " + why);
   };
-  if (c.dataset != "acdc" && c.dataset != "la")
-    bad("dataset", "must be acdc or la, got " + c.dataset);
-  if (c.method != "supervised" && c.method != "mean-teacher" && c.method != "bcp")
-    bad("method", "must be supervised, mean-teacher or bcp, got " + c.method);
-  if (c.precision != "fp32" && c.precision != "bf16")
-    bad("precision", "must be fp32 or bf16, got " + c.precision);
   if (c.world_size < 1) bad("world_size", "must be >= 1");
-  size_t dims = c.dataset == "acdc" ? 2 : 3;
+  size_t dims = c.dataset == Dataset::kAcdc ? 2 : 3;
   if (c.data.patch.size() != dims)
-    bad("data.patch", "needs " + std::to_string(dims) + " sizes for " + c.dataset);
+    bad("data.patch",
+        "needs " + std::to_string(dims) + " sizes for " + std::string(util::name_of(c.dataset)));
   for (auto p : c.data.patch)
     if (p < 16 || p % 16 != 0)
       bad("data.patch",
@@ -123,15 +131,12 @@ void validate_config(const TrainConfig& c) {
   if (c.data.labeled < 2) bad("data.labeled", "must be >= 2 (two labeled halves per step)");
   if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
   if (c.data.channels < 1) bad("data.channels", "must be >= 1");
-  if (c.data.intensity != "auto" && c.data.intensity != "zscore" && c.data.intensity != "minmax" &&
-      c.data.intensity != "ct" && c.data.intensity != "none")
-    bad("data.intensity", "must be auto, zscore, minmax, ct or none, got " + c.data.intensity);
   if (c.data.ct_window.size() != 2 || !(c.data.ct_window[0] < c.data.ct_window[1]))
     bad("data.ct_window", "must be [low, high] with low < high");
   if (c.batch.labeled < 2 || c.batch.labeled % 2 != 0)
     bad("batch.labeled", "must be even and >= 2, got " + std::to_string(c.batch.labeled));
-  if (c.method != "supervised" && (c.batch.unlabeled < 2 || c.batch.unlabeled % 2 != 0))
-    bad("batch.unlabeled", "must be even and >= 2 for " + c.method);
+  if (c.method != Method::kSupervised && (c.batch.unlabeled < 2 || c.batch.unlabeled % 2 != 0))
+    bad("batch.unlabeled", "must be even and >= 2 for " + std::string(util::name_of(c.method)));
   if (c.world_size > 1) {
     // Every rank takes an equal share of each step's batch, and splits its share in halves.
     auto check_share = [&](const std::string& key, int64_t size) {
@@ -142,44 +147,36 @@ void validate_config(const TrainConfig& c) {
                      " into equal shares that are even and >= 2 (each rank pastes between halves)");
     };
     check_share("batch.labeled", c.batch.labeled);
-    if (c.method != "supervised") check_share("batch.unlabeled", c.batch.unlabeled);
+    if (c.method != Method::kSupervised) check_share("batch.unlabeled", c.batch.unlabeled);
   }
   if (c.batch.labeled > c.data.labeled)
     bad("batch.labeled", "(" + std::to_string(c.batch.labeled) + ") exceeds data.labeled (" +
                              std::to_string(c.data.labeled) + ")");
   if (!(c.optim.lr > 0)) bad("optim.lr", "must be > 0");
-  if (c.optim.schedule != "constant" && c.optim.schedule != "step" && c.optim.schedule != "poly")
-    bad("optim.schedule", "must be constant, step or poly, got " + c.optim.schedule);
-  if (c.optim.schedule == "step" && c.optim.step_size < 1) bad("optim.step_size", "must be >= 1");
-  if (c.method == "bcp" && c.schedule.pretrain_iters < 0)
+  if (c.optim.schedule == LrSchedule::kStep && c.optim.step_size < 1)
+    bad("optim.step_size", "must be >= 1");
+  if (c.method == Method::kBcp && c.schedule.pretrain_iters < 0)
     bad("schedule.pretrain_iters", "must be >= 0");
   if (c.schedule.selftrain_iters < 1) bad("schedule.selftrain_iters", "must be >= 1");
   if (c.schedule.val_every < 0) bad("schedule.val_every", "must be >= 0");
   if (!(c.bcp.beta > 0 && c.bcp.beta < 1)) bad("bcp.beta", "must be in (0, 1)");
   if (!(c.bcp.ema_decay >= 0 && c.bcp.ema_decay <= 1)) bad("bcp.ema_decay", "must be in [0, 1]");
-  if (c.bcp.direction != "both" && c.bcp.direction != "inward" && c.bcp.direction != "outward")
-    bad("bcp.direction", "must be both, inward or outward");
-  if (c.bcp.mask != "box" && c.bcp.mask != "boxes" && c.bcp.mask != "contact")
-    bad("bcp.mask", "must be box, boxes or contact, got " + c.bcp.mask);
-  if (c.bcp.pseudo_label != "hard" && c.bcp.pseudo_label != "soft")
-    bad("bcp.pseudo_label", "must be hard or soft, got " + c.bcp.pseudo_label);
   if (!(c.bcp.temperature > 0)) bad("bcp.temperature", "must be > 0");
-  if (c.bcp.mix != "paste" && c.bcp.mix != "blend")
-    bad("bcp.mix", "must be paste or blend, got " + c.bcp.mix);
   if (!(c.bcp.blend_weight > 0 && c.bcp.blend_weight < 1))
     bad("bcp.blend_weight", "must be in (0, 1)");
-  if (c.method == "bcp" && c.bcp.mix == "paste" && c.bcp.mask != "box") {
+  if (c.method == Method::kBcp && c.bcp.mix == MixMode::kPaste && c.bcp.mask != MaskShape::kBox) {
     // Draw one mask now: a patch too small for the shape must fail here, not at the first step
     // (the single box always fits: beta < 1).
     ssl::Rng probe(0);
     try {
-      ssl::copy_paste_mask(ssl::mask_shape_from_name(c.bcp.mask), c.data.patch, c.bcp.beta, probe);
+      ssl::copy_paste_mask(c.bcp.mask, c.data.patch, c.bcp.beta, probe);
     } catch (const c10::Error& e) {
-      bad("bcp.mask", "\"" + c.bcp.mask + "\" does not fit data.patch: " + util::error_message(e));
+      bad("bcp.mask", "\"" + std::string(util::name_of(c.bcp.mask)) +
+                          "\" does not fit data.patch: " + util::error_message(e));
     }
   }
-  if (c.dataset == "la" && c.eval.stride.size() != 3) bad("eval.stride", "needs 3 values");
-  if (c.dataset == "la")
+  if (c.dataset == Dataset::kLa && c.eval.stride.size() != 3) bad("eval.stride", "needs 3 values");
+  if (c.dataset == Dataset::kLa)
     for (size_t d = 0; d < c.eval.stride.size() && d < c.data.patch.size(); ++d)
       if (c.eval.stride[d] < 1 || c.eval.stride[d] > c.data.patch[d])
         bad("eval.stride",
@@ -194,8 +191,9 @@ void validate_config(const TrainConfig& c) {
   if (c.data.unlabeled < -1) bad("data.unlabeled", "must be -1 (all) or >= 0");
   if (!(c.optim.momentum >= 0 && c.optim.momentum < 1)) bad("optim.momentum", "must be in [0, 1)");
   if (!(c.optim.weight_decay >= 0)) bad("optim.weight_decay", "must be >= 0");
-  if (c.optim.schedule == "step" && !(c.optim.gamma > 0)) bad("optim.gamma", "must be > 0");
-  if (c.optim.schedule == "poly" && !(c.optim.poly_power >= 0))
+  if (c.optim.schedule == LrSchedule::kStep && !(c.optim.gamma > 0))
+    bad("optim.gamma", "must be > 0");
+  if (c.optim.schedule == LrSchedule::kPoly && !(c.optim.poly_power >= 0))
     bad("optim.poly_power", "must be >= 0");
   if (c.schedule.log_every < 0) bad("schedule.log_every", "must be >= 0");
   if (c.schedule.checkpoint_every < 0) bad("schedule.checkpoint_every", "must be >= 0");
@@ -207,15 +205,16 @@ void validate_config(const TrainConfig& c) {
   if (!(c.mt.noise_std >= 0)) bad("mt.noise_std", "must be >= 0");
 }
 
-TrainConfig preset(const std::string& dataset, int percent, const std::string& method) {
+TrainConfig preset(Dataset dataset, int percent, Method method) {
   if (percent != 5 && percent != 10)
     throw std::invalid_argument("preset percent must be 5 or 10, got " + std::to_string(percent));
   TrainConfig c;
   c.dataset = dataset;
   c.method = method;
-  if (dataset == "acdc") {
+  const bool acdc = dataset == Dataset::kAcdc;
+  if (acdc) {
     c.data.labeled = percent == 5 ? 68 : 136;  // 3 / 7 patients in train_slices.list order
-  } else if (dataset == "la") {
+  } else {
     c.data.train_list = "train.list";
     c.data.labeled = percent == 5 ? 4 : 8;
     c.data.patch = {112, 112, 80};
@@ -223,28 +222,34 @@ TrainConfig preset(const std::string& dataset, int percent, const std::string& m
     c.batch = {4, 4};
     c.schedule.pretrain_iters = 2000;
     c.schedule.selftrain_iters = 15000;
-    c.optim.schedule = "step";
+    c.optim.schedule = LrSchedule::kStep;
     c.bcp.ema_buffers = false;        // LA code blends parameters only
     c.bcp.inherit_optimizer = false;  // LA student starts with a fresh optimizer
-  } else {
-    throw std::invalid_argument("preset dataset must be acdc or la, got " + dataset);
   }
-  if (method == "supervised" || method == "mean-teacher") {
+  if (method != Method::kBcp) {
     // The SSL4MIS / UA-MT baselines: poly decay (ACDC) or the step decay (LA), one stage.
     c.schedule.pretrain_iters = 0;
-    if (dataset == "acdc") {
-      c.optim.schedule = "poly";
+    if (acdc) {
+      c.optim.schedule = LrSchedule::kPoly;
       c.schedule.selftrain_iters = 30000;
     } else {
       c.schedule.selftrain_iters = 6000;
     }
-    if (method == "supervised") {
-      c.batch.labeled = dataset == "acdc" ? 24 : 4;
+    if (method == Method::kSupervised) {
+      c.batch.labeled = acdc ? 24 : 4;
       c.batch.unlabeled = 0;
     }
   }
   validate_config(c);
   return c;
+}
+
+TrainConfig preset(const std::string& dataset, int percent, const std::string& method) {
+  try {
+    return preset(util::parse_enum<Dataset>(dataset), percent, util::parse_enum<Method>(method));
+  } catch (const util::UnknownName& e) {
+    throw std::invalid_argument("preset: " + std::string(e.what()));
+  }
 }
 
 }  // namespace bcp::train

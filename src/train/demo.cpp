@@ -73,7 +73,7 @@ nlohmann::json run_demo(const DemoOptions& o) {
   base.eval.max_cases = 4;
 
   TrainConfig sup = base;
-  sup.method = "supervised";
+  sup.method = Method::kSupervised;
   sup.batch.unlabeled = 0;
   sup.schedule.pretrain_iters = 0;
   sup.schedule.selftrain_iters = o.pretrain_iters + o.selftrain_iters;
@@ -96,7 +96,7 @@ nlohmann::json run_demo(const DemoOptions& o) {
     eo.data_root = root;
     eo.list_name = test_list;
     eo.out_dir = (run / "eval").string();
-    eo.dataset = "acdc";
+    eo.dataset = Dataset::kAcdc;
     eo.device = o.device;
     summary[name] = scores_json(eval::evaluate(eo));
   }

@@ -15,7 +15,8 @@ int64_t even_cap(int64_t want, int64_t available) {
 
 TrainConfig config_for_prepared(const data::PreparedDataset& p) {
   const bool semi = p.unlabeled_items >= 2;
-  TrainConfig c = preset(p.dim == 2 ? "acdc" : "la", 5, semi ? "bcp" : "supervised");
+  TrainConfig c = preset(p.dim == 2 ? Dataset::kAcdc : Dataset::kLa, 5,
+                         semi ? Method::kBcp : Method::kSupervised);
   c.data.train_list = p.train_list;
   c.data.val_list = "val.list";
   c.data.labeled = p.labeled_items;

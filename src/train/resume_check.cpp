@@ -3,17 +3,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "bcp/util/text.h"
+
 namespace bcp::train {
 namespace {
 
 using nlohmann::json;
-
-// flatten() names leaves as JSON pointers ("/schedule/pretrain_iters", "/data/patch/0").
-std::string dotted(const std::string& pointer) {
-  std::string key = pointer.substr(1);
-  std::replace(key.begin(), key.end(), '/', '.');
-  return key;
-}
 
 const std::vector<std::string> kIterationKeys = {"schedule.pretrain_iters",
                                                  "schedule.selftrain_iters"};
@@ -41,7 +36,7 @@ std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainC
   const auto& safe = resume_safe_keys();
   std::vector<std::string> out;
   for (auto it = a.begin(); it != a.end(); ++it) {
-    const std::string key = dotted(it.key());
+    const std::string key = util::dotted_key(it.key());
     const json& requested_value = b.contains(it.key()) ? b.at(it.key()) : json();
     if (requested_value == it.value()) continue;
     const bool is_iterations =
@@ -55,7 +50,7 @@ std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainC
   // A list that changes length shows up as keys on one side only.
   for (auto it = b.begin(); it != b.end(); ++it) {
     if (a.contains(it.key())) continue;
-    out.push_back(dotted(it.key()) + ": saved (none), requested " + it.value().dump());
+    out.push_back(util::dotted_key(it.key()) + ": saved (none), requested " + it.value().dump());
   }
   return out;
 }

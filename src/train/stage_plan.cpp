@@ -3,16 +3,16 @@
 namespace bcp::train {
 
 StepKind step_kind(const TrainConfig& config, const std::string& stage) {
-  if (config.method == "supervised") return StepKind::kSupervised;
-  if (config.method == "mean-teacher") return StepKind::kMeanTeacher;
+  if (config.method == Method::kSupervised) return StepKind::kSupervised;
+  if (config.method == Method::kMeanTeacher) return StepKind::kMeanTeacher;
   return stage == "pretrain" ? StepKind::kBcpPretrain : StepKind::kBcpSelftrain;
 }
 
 std::vector<StagePlan> plan_stages(const TrainConfig& c) {
   std::vector<StagePlan> plan;
-  if (c.method != "bcp") {
+  if (c.method != Method::kBcp) {
     plan.push_back({"train", step_kind(c, "train"), c.schedule.selftrain_iters,
-                    c.method == "mean-teacher", c.seed, "best.h5"});
+                    c.method == Method::kMeanTeacher, c.seed, "best.h5"});
     return plan;
   }
   if (c.schedule.pretrain_iters > 0)

@@ -38,7 +38,7 @@ Batch on_device(const StageContext& s, const Batch& b) {
 
 torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
                               const torch::Tensor& labels) {
-  if (c.dataset == "acdc")  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
+  if (c.dataset == Dataset::kAcdc)  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
     return 0.5 *
            (mean_cross_entropy(logits, labels) + acdc_dice_loss(torch::softmax(logits, 1), labels));
   return la_pretrain_loss(logits, labels);  // (CE + Dice) / 2
@@ -103,7 +103,7 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
 /// background target, 2(1 - w) for the other, so w = 0.5 keeps the paste's scale. (A constant mask
 /// alone would not do it: the masked losses normalise by the mask's sum.)
 std::pair<double, double> mix_loss_weights(const TrainConfig& c, double l, double u, bool unlab) {
-  if (c.bcp.mix != "blend") return {l, u};
+  if (c.bcp.mix != MixMode::kBlend) return {l, u};
   const double img = 2 * c.bcp.blend_weight, patch = 2 * (1 - c.bcp.blend_weight);
   return unlab ? std::pair{l * patch, u * img} : std::pair{l * img, u * patch};
 }
@@ -118,7 +118,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   torch::Tensor mask = inputs.mask.to(s.device);
   ssl::MixedStream mixed = ssl::pretrain_mix(img_a, img_b, lab_a, lab_b, mask);
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
-  if (c.dataset == "acdc") {
+  if (c.dataset == Dataset::kAcdc) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, true);
     MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, l, u, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
@@ -126,7 +126,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
     return st;
   }
   // The pasted label has no blended counterpart; a blend weighs the two labels' losses instead.
-  if (c.bcp.mix == "blend") {
+  if (c.bcp.mix == MixMode::kBlend) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, false);
     return optimizer_step(s, la_mix_loss(out, lab_a, lab_b, mask, l, u, false));
   }
@@ -149,9 +149,10 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
     torch::Tensor pa = forward(s, Role::kTeacher, in.uimg_a).cpu();
     torch::Tensor pb = forward(s, Role::kTeacher, in.uimg_b).cpu();
     if (s.teacher_compute) s.teacher_compute->push_buffers();
-    bool acdc = c.dataset == "acdc";
+    bool acdc = c.dataset == Dataset::kAcdc;
     auto pseudo = [&](const torch::Tensor& logits) {
-      if (c.bcp.pseudo_label == "soft") return ssl::soft_pseudo_label(logits, c.bcp.temperature);
+      if (c.bcp.pseudo_label == PseudoLabel::kSoft)
+        return ssl::soft_pseudo_label(logits, c.bcp.temperature);
       return acdc ? ssl::acdc_pseudo_label(logits) : ssl::la_pseudo_label(logits);
     };
     in.plab_a = pseudo(pa).to(s.device);
@@ -161,9 +162,11 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   ssl::MixWeights w{1.0, c.bcp.u_weight};
   StepStats st;
   torch::Tensor loss;
-  bool inward = c.bcp.direction != "outward";  // labeled box pasted into an unlabeled image
-  bool outward = c.bcp.direction != "inward";  // unlabeled box pasted into a labeled image
-  if (c.dataset == "acdc") {
+  bool inward =
+      c.bcp.direction != PasteDirection::kOutward;  // labeled box pasted into an unlabeled image
+  bool outward =
+      c.bcp.direction != PasteDirection::kInward;  // unlabeled box pasted into a labeled image
+  if (c.dataset == Dataset::kAcdc) {
     ssl::BcpMix mix = ssl::acdc_bcp_mix(in, mask, w);
     torch::Tensor dice = torch::zeros({}, bl.images.options());
     torch::Tensor ce = torch::zeros({}, bl.images.options());
@@ -197,7 +200,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
 
 nets::ModelConfig model_config_for(const TrainConfig& config) {
   nets::ModelConfig mc;
-  mc.arch = config.dataset == "acdc" ? "unet2d" : "vnet";
+  mc.arch = nets::arch_for(config.dataset);
   mc.num_classes = config.data.num_classes;
   mc.in_channels = config.data.channels;
   return mc;
@@ -212,7 +215,7 @@ torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConf
 ComputeCopies make_compute_copies(const TrainConfig& config, nets::SegmentationNetImpl& student,
                                   nets::SegmentationNetImpl* teacher) {
   ComputeCopies copies;
-  const bool bf16 = config.precision == "bf16";
+  const bool bf16 = config.precision == Precision::kBf16;
   if (!bf16 && !config.channels_last) return copies;
   const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
   copies.student = std::make_unique<nets::ComputeCopy>(student, dtype, config.channels_last);
@@ -229,13 +232,12 @@ StepInputs prepare_step_inputs(const TrainConfig& config, const TrainingSet& set
   if (kind == StepKind::kMeanTeacher || kind == StepKind::kBcpSelftrain)
     in.unlabeled = make_batch(set, ui, config, rng);
   if (kind == StepKind::kBcpPretrain || kind == StepKind::kBcpSelftrain) {
-    if (config.bcp.mix == "blend")
+    if (config.bcp.mix == MixMode::kBlend)
       // A constant mask turns every copy_paste into a * w + b * (1 - w) and every masked loss
       // into the same mix of its two targets' losses: mixup with a fixed weight.
       in.mask = torch::full(config.data.patch, config.bcp.blend_weight, torch::kFloat32);
     else
-      in.mask = ssl::copy_paste_mask(ssl::mask_shape_from_name(config.bcp.mask), config.data.patch,
-                                     config.bcp.beta, rng);
+      in.mask = ssl::copy_paste_mask(config.bcp.mask, config.data.patch, config.bcp.beta, rng);
   }
   return in;
 }

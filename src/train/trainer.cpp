@@ -235,7 +235,7 @@ StageSummary Trainer::run_stage(const StagePlan& stage, StageNets& nets) {
   std::vector<int64_t> labeled(train_set_.labeled), unlabeled;
   std::iota(labeled.begin(), labeled.end(), 0);
   for (int64_t i = train_set_.labeled; i < train_set_.size(); ++i) unlabeled.push_back(i);
-  const int64_t ubs = c_.method == "supervised" ? 0 : c_.batch.unlabeled;
+  const int64_t ubs = c_.method == Method::kSupervised ? 0 : c_.batch.unlabeled;
   // Every rank draws the whole step's batch the same way and trains on its share of it.
   data::TwoStreamSampler sampler(labeled, ubs > 0 ? unlabeled : std::vector<int64_t>{},
                                  c_.batch.labeled, ubs, stage.seed);
@@ -362,7 +362,8 @@ TrainResult Trainer::run() {
   if (lead_) io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
-  info("bcp train: " + c_.method + " on " + c_.dataset + " (" + o_.data_root + "), " +
+  info("bcp train: " + std::string(util::name_of(c_.method)) + " on " +
+       std::string(util::name_of(c_.dataset)) + " (" + o_.data_root + "), " +
        std::to_string(train_set_.labeled) + " labeled + " +
        std::to_string(train_set_.size() - train_set_.labeled) + " unlabeled, " +
        std::to_string(val_set_.size()) + " validation cases, device " + c_.device +

@@ -21,19 +21,19 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
         " cases, fewer than data.labeled = " + std::to_string(config.data.labeled));
   int64_t rest = static_cast<int64_t>(names.size()) - config.data.labeled;
   int64_t unlabeled = config.data.unlabeled < 0 ? rest : std::min(rest, config.data.unlabeled);
-  if (config.method != "supervised" && unlabeled < config.batch.unlabeled)
+  if (config.method != Method::kSupervised && unlabeled < config.batch.unlabeled)
     throw std::runtime_error(
         list + ": only " + std::to_string(unlabeled) + " unlabeled cases after the first " +
         std::to_string(config.data.labeled) +
         ", fewer than batch.unlabeled = " + std::to_string(config.batch.unlabeled));
-  if (config.method == "supervised") unlabeled = 0;
+  if (config.method == Method::kSupervised) unlabeled = 0;
   names.resize(config.data.labeled + unlabeled);
   TrainingSet set;
   set.labeled = config.data.labeled;
   const int64_t max_label = config.data.num_classes - 1;
   const int64_t channels = config.data.channels;
   for (const auto& name : names) {
-    data::Sample s = config.dataset == "acdc"
+    data::Sample s = config.dataset == Dataset::kAcdc
                          ? data::load_acdc_slice(data::AcdcRoot(root), name, max_label, channels)
                          : data::load_la_volume(data::LaRoot(root), name, max_label, channels);
     set.names.push_back(name);
@@ -49,8 +49,9 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
   // The final evaluation reads the whole list: a missing case beyond eval.max_cases must fail
   // now, not after hours of training.
   for (const auto& name : names) {
-    const std::string path = config.dataset == "acdc" ? data::AcdcRoot(root).volume_path(name)
-                                                      : data::LaRoot(root).volume_path(name);
+    const std::string path = config.dataset == Dataset::kAcdc
+                                 ? data::AcdcRoot(root).volume_path(name)
+                                 : data::LaRoot(root).volume_path(name);
     if (!fs::is_regular_file(path))
       throw std::runtime_error(list + ": case '" + name + "' not found: " + path);
   }
@@ -60,7 +61,7 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
   const int64_t max_label = config.data.num_classes - 1;
   const int64_t channels = config.data.channels;
   for (const auto& name : names)
-    set.push_back(config.dataset == "acdc"
+    set.push_back(config.dataset == Dataset::kAcdc
                       ? data::load_acdc_volume(data::AcdcRoot(root), name, max_label, channels)
                       : data::load_la_volume(data::LaRoot(root), name, max_label, channels));
   return set;
@@ -72,7 +73,7 @@ Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
   images.reserve(indices.size());
   labels.reserve(indices.size());
   auto augment = [&](const torch::Tensor& image, const torch::Tensor& label, std::mt19937_64& r) {
-    if (config.dataset == "acdc") {
+    if (config.dataset == Dataset::kAcdc) {
       data::AcdcAugmentOptions opt;
       opt.patch_size = config.data.patch;
       return data::acdc_augment(image, label, r, opt);

@@ -9,7 +9,7 @@ ValidationScores validate_model(nets::SegmentationNetImpl& net, const Validation
   eval::ModelEvaluateOptions o;
   o.dataset = config.dataset;
   o.precision = config.precision;
-  if (config.dataset == "acdc") {
+  if (config.dataset == Dataset::kAcdc) {
     o.acdc.size = config.data.patch[0];
   } else {
     const auto& p = config.data.patch;

@@ -21,4 +21,10 @@ bool is_h5_path(const std::string& path) {
   return ext == ".h5" || ext == ".hdf5";
 }
 
+std::string dotted_key(const std::string& pointer) {
+  std::string key = pointer.empty() ? pointer : pointer.substr(1);
+  std::replace(key.begin(), key.end(), '/', '.');
+  return key;
+}
+
 }  // namespace bcp::util

@@ -29,7 +29,7 @@ using bcp::test::count_lines;
 void save_small_unet(const fs::path& path) {
   torch::manual_seed(3);
   bcp::nets::ModelConfig c;
-  c.arch = "unet2d";
+  c.arch = bcp::nets::Arch::kUNet2d;
   c.num_classes = 4;
   c.base_filters = 4;
   auto net = bcp::nets::make_model(c);

@@ -49,7 +49,7 @@ TEST(CliImport, ImportsTheAuthorsStateDict) {
   EXPECT_NE(r.output.find("unused keys ignored"), std::string::npos) << r.output;
 
   bcp::nets::LoadedModel m = bcp::nets::load_model((tmp.path / "m.h5").string());
-  EXPECT_EQ(m.config.arch, "unet2d");
+  EXPECT_EQ(m.config.arch, bcp::nets::Arch::kUNet2d);
   EXPECT_EQ(m.config.num_classes, 4);
   EXPECT_EQ(m.meta.at("imported_from"), "unet2d_state_dict.pth");
   EXPECT_EQ(m.meta.at("dataset"), "acdc");

@@ -30,6 +30,22 @@ TEST(CliUsage, ParserErrorsAreOneLineWithExitCode2) {
   expect_usage_error("score --pred p --ref r --out o --classes two", "--classes");
 }
 
+// Choices come from the same enum tables as the config files: a wrong one names the valid ones.
+TEST(CliUsage, UnknownChoicesListTheValidOnes) {
+  expect_usage_error("evaluate --model m --data d --list l --out o --format png",
+                     "--format: unknown value \"png\" (valid: h5 or nii.gz)");
+  expect_usage_error("evaluate --model m --data d --list l --out o --dataset brats",
+                     "(valid: acdc or la)");
+  expect_usage_error("predict --model m --input i --out o --precision fp16",
+                     "(valid: fp32 or bf16)");
+  expect_usage_error("predict --model m --input i --out o --largest-component maybe",
+                     "(valid: auto, on or off)");
+  expect_usage_error("import --pth p --arch unet3d --classes 4 --out o", "(valid: unet2d or vnet)");
+  expect_usage_error("bench step --method mt", "(valid: supervised, mean-teacher or bcp)");
+  expect_usage_error("prepare --nnunet n --dim 2d --out o --intensity percentile",
+                     "(valid: auto, zscore, minmax, ct or none)");
+}
+
 TEST(CliUsage, HelpAndVersionStillExitZero) {
   const auto help = run_cli("--help");
   EXPECT_EQ(help.rc, 0) << help.output;

@@ -87,7 +87,7 @@ TEST(CaseList, EvaluateWithAnEscapingListWritesNothing) {
   fs::create_directories(root / "data");
   write_bytes(root / "evil.list", "../../victim\n");
   bcp::nets::ModelConfig c;
-  c.arch = "unet2d";
+  c.arch = bcp::nets::Arch::kUNet2d;
   c.num_classes = 4;
   c.base_filters = 4;
   auto net = bcp::nets::make_model(c);

@@ -12,7 +12,7 @@ using bcp::data::normalize_intensity;
 namespace {
 IntensityNorm norm_of(const std::string& kind, double lo = -1000, double hi = 1000) {
   IntensityNorm n;
-  n.kind = kind;
+  n.kind = bcp::util::parse_enum<bcp::data::IntensityKind>(kind);
   n.ct_low = lo;
   n.ct_high = hi;
   return n;
@@ -57,10 +57,17 @@ TEST(Intensity, RefusesNanUnknownKindsAndEmptyWindows) {
   x[1][1] = std::nan("");
   EXPECT_THROW(normalize_intensity(x, norm_of("zscore")), std::invalid_argument);
   try {
-    normalize_intensity(torch::rand({2, 2}), norm_of("percentile"));
+    bcp::util::parse_enum<bcp::data::IntensityKind>("percentile");
     FAIL() << "unknown kind accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("percentile"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("zscore"), std::string::npos) << e.what();
+  }
+  try {  // "auto" is the dataset's rule: it must be resolved before normalising
+    normalize_intensity(torch::rand({2, 2}), norm_of("auto"));
+    FAIL() << "unresolved auto accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("auto"), std::string::npos) << e.what();
   }
   EXPECT_THROW(normalize_intensity(torch::rand({2, 2}), norm_of("ct", 10, 10)),
                std::invalid_argument);

@@ -51,7 +51,7 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
   const auto p =
       prepare_nnunet(o, [&](const std::string& c, size_t, size_t) { seen.push_back(c); });
   EXPECT_EQ(seen.size(), 6u);
-  EXPECT_EQ(p.intensity.kind, "minmax");  // auto for 2D MRI
+  EXPECT_EQ(p.intensity.kind, bcp::data::IntensityKind::kMinmax);  // auto for 2D MRI
   EXPECT_EQ(p.class_names.size(), 4u);
   EXPECT_EQ(p.labeled_cases, (std::vector<std::string>{"synth_001", "synth_003", "synth_004"}));
   EXPECT_EQ(p.unlabeled_cases.size(), 2u);
@@ -75,7 +75,7 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
   auto raw_label =
       bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / "synth_002.nii.gz").string());
   bcp::data::IntensityNorm mm;
-  mm.kind = "minmax";
+  mm.kind = bcp::data::IntensityKind::kMinmax;
   EXPECT_TRUE(torch::allclose(val.image, bcp::data::normalize_intensity(raw.data, mm)));
   EXPECT_TRUE(torch::equal(val.label, raw_label.data.to(torch::kUInt8)));
 
@@ -86,11 +86,11 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
   EXPECT_EQ(manifest["cases"]["synth_002"]["direction"].get<std::vector<double>>(), raw.direction);
 
   const auto config = bcp::train::config_for_prepared(p);
-  EXPECT_EQ(config.dataset, "acdc");
-  EXPECT_EQ(config.method, "bcp");
+  EXPECT_EQ(config.dataset, bcp::data::Dataset::kAcdc);
+  EXPECT_EQ(config.method, bcp::train::Method::kBcp);
   EXPECT_EQ(config.data.num_classes, 4);
   EXPECT_EQ(config.data.labeled, p.labeled_items);
-  EXPECT_EQ(config.data.intensity, "minmax");
+  EXPECT_EQ(config.data.intensity, bcp::data::IntensityKind::kMinmax);
   ASSERT_EQ(config.data.patch.size(), 2u);
   EXPECT_EQ(config.data.patch[0] % 16, 0);
   EXPECT_GE(config.data.patch[0], 64);
@@ -115,7 +115,7 @@ TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
   o.dim = 3;
   o.seed = 5;
   const auto p = prepare_nnunet(o);
-  EXPECT_EQ(p.intensity.kind, "zscore");
+  EXPECT_EQ(p.intensity.kind, bcp::data::IntensityKind::kZscore);
   EXPECT_EQ(p.val_cases.size(), 1u);  // 20% of 3, at least one
   EXPECT_EQ(p.labeled_items, 2);
   EXPECT_EQ(p.unlabeled_items, 1);
@@ -132,14 +132,14 @@ TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
       bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / (name + ".nii.gz")).string());
   ASSERT_EQ(vol.image.sizes(), (std::vector<int64_t>{40, 36, 32}));  // (X, Y, Z)
   bcp::data::IntensityNorm z;
-  z.kind = "zscore";
+  z.kind = bcp::data::IntensityKind::kZscore;
   EXPECT_TRUE(
       torch::allclose(vol.image, bcp::data::normalize_intensity(raw.data, z).permute({2, 1, 0})));
   EXPECT_TRUE(torch::equal(vol.label, raw_label.data.to(torch::kUInt8).permute({2, 1, 0})));
   EXPECT_EQ(bcp::data::load_la_volume(root, train.back()).label.max().item<int>(), 0);
 
   const auto config = bcp::train::config_for_prepared(p);
-  EXPECT_EQ(config.dataset, "la");
+  EXPECT_EQ(config.dataset, bcp::data::Dataset::kLa);
   EXPECT_EQ(config.data.num_classes, 2);
   EXPECT_EQ(config.data.patch, (std::vector<int64_t>{32, 32, 32}));
   EXPECT_EQ(config.eval.stride, (std::vector<int64_t>{16, 16, 16}));
@@ -156,7 +156,7 @@ TEST(Prepare, FewUnlabeledItemsMeanSupervisedTraining) {
   p.min_shape = {96, 80};
   p.median_shape = {100, 90};
   const auto c = bcp::train::config_for_prepared(p);
-  EXPECT_EQ(c.method, "supervised");
+  EXPECT_EQ(c.method, bcp::train::Method::kSupervised);
   EXPECT_EQ(c.data.patch, (std::vector<int64_t>{112, 112}));
   p.dim = 3;
   p.train_list = "train.list";
@@ -243,7 +243,7 @@ TEST(Prepare, ChannelsAreNormalisedEachAndStackedFirst) {
   }
   auto val = bcp::data::load_acdc_volume(root, "synth_003", 3, 2);
   bcp::data::IntensityNorm mm;
-  mm.kind = "minmax";
+  mm.kind = bcp::data::IntensityKind::kMinmax;
   for (int k = 0; k < 2; ++k) {
     auto raw = bcp::io::read_volume(
         (tmp.path / "raw" / "imagesTr" / ("synth_003_000" + std::to_string(k) + ".nii.gz"))

@@ -16,16 +16,16 @@ using nlohmann::json;
 
 TEST(EvalProtocol, JsonRoundTripsAndRefusesWhatItDoesNotKnow) {
   EvalProtocol p;
-  p.dataset = "la";
+  p.dataset = bcp::data::Dataset::kLa;
   p.la_patch = {96, 96, 64};
   p.la_stride = {8, 8, 4};
-  p.intensity = {"ct", -200, 300};
+  p.intensity = {bcp::data::IntensityKind::kCt, -200, 300};
   const json j = p;
   const auto back = j.get<EvalProtocol>();
-  EXPECT_EQ(back.dataset, "la");
+  EXPECT_EQ(back.dataset, bcp::data::Dataset::kLa);
   EXPECT_EQ(back.la_patch, p.la_patch);
   EXPECT_EQ(back.la_stride, p.la_stride);
-  EXPECT_EQ(back.intensity.kind, "ct");
+  EXPECT_EQ(back.intensity.kind, bcp::data::IntensityKind::kCt);
   EXPECT_EQ(back.intensity.ct_high, 300);
   EXPECT_EQ(json::object().get<EvalProtocol>().acdc_slice, 256);  // defaults
   json unknown = j;
@@ -40,8 +40,8 @@ TEST(EvalProtocol, JsonRoundTripsAndRefusesWhatItDoesNotKnow) {
 }
 
 TEST(EvalProtocol, TheRecordWinsOverTheTrainingConfigAndOlderFilesFallBack) {
-  const bcp::nets::ModelConfig unet{"unet2d", 1, 4};
-  const bcp::nets::ModelConfig vnet{"vnet", 1, 2};
+  const bcp::nets::ModelConfig unet{bcp::nets::Arch::kUNet2d, 1, 4};
+  const bcp::nets::ModelConfig vnet{bcp::nets::Arch::kVNet, 1, 2};
   // A record: its numbers, whatever the training config beside it says.
   EvalProtocol rec;
   rec.acdc_slice = 128;
@@ -55,15 +55,15 @@ TEST(EvalProtocol, TheRecordWinsOverTheTrainingConfigAndOlderFilesFallBack) {
                 {"data", {{"patch", {96, 96, 64}}, {"intensity", "zscore"}}},
                 {"eval", {{"stride", {8, 8, 4}}}}}}};
   const auto lp = bcp::eval::checkpoint_eval_protocol(old, vnet);
-  EXPECT_EQ(lp.dataset, "la");
+  EXPECT_EQ(lp.dataset, bcp::data::Dataset::kLa);
   EXPECT_EQ(lp.la_patch, (std::array<int64_t, 3>{96, 96, 64}));
   EXPECT_EQ(lp.la_stride, (std::array<int64_t, 3>{8, 8, 4}));
-  EXPECT_EQ(lp.intensity.kind, "zscore");
+  EXPECT_EQ(lp.intensity.kind, bcp::data::IntensityKind::kZscore);
   // An imported file: the dataset it names, else the architecture's, with the defaults.
   EXPECT_EQ(bcp::eval::checkpoint_eval_protocol({{"extra", {{"dataset", "acdc"}}}}, unet).dataset,
-            "acdc");
+            bcp::data::Dataset::kAcdc);
   const auto bare = bcp::eval::checkpoint_eval_protocol(json(), vnet);
-  EXPECT_EQ(bare.dataset, "la");
+  EXPECT_EQ(bare.dataset, bcp::data::Dataset::kLa);
   EXPECT_EQ(bare.la_patch, (std::array<int64_t, 3>{112, 112, 80}));
   // A malformed record is an error, not a silent default.
   json broken = {{"eval_protocol", {{"acdc_slice", "big"}}}};
@@ -78,13 +78,13 @@ TEST(EvalProtocol, EveryTrainingCheckpointCarriesItsProtocol) {
   c.data.patch = {64, 64, 48};
   c.eval.stride = {16, 16, 8};
   const EvalProtocol p = bcp::train::eval_protocol_of(c);
-  EXPECT_EQ(p.dataset, "la");
+  EXPECT_EQ(p.dataset, bcp::data::Dataset::kLa);
   EXPECT_EQ(p.la_patch, (std::array<int64_t, 3>{64, 64, 48}));
   EXPECT_EQ(p.la_stride, (std::array<int64_t, 3>{16, 16, 8}));
 
   bcp::test::TempDir dir("eval_protocol");
   torch::manual_seed(0);
-  auto net = bcp::nets::make_model({"vnet", 1, 2});
+  auto net = bcp::nets::make_model({bcp::nets::Arch::kVNet, 1, 2});
   bcp::train::LoopState loop;
   const std::string path = dir / "last.h5";
   bcp::train::save_train_state(path, *net, nullptr, nullptr, loop, bcp::train::config_to_json(c));

@@ -37,7 +37,7 @@ std::shared_ptr<bcp::nets::SegmentationNetImpl> tiny_model(const std::string& ar
                                                            int64_t classes) {
   torch::manual_seed(7);
   bcp::nets::ModelConfig c;
-  c.arch = arch;
+  c.arch = bcp::util::parse_enum<bcp::nets::Arch>(arch);
   c.num_classes = classes;
   c.base_filters = 4;
   return bcp::nets::make_model(c);
@@ -88,7 +88,7 @@ TEST(Evaluate, AcdcEndToEnd) {
 
   // Each saved prediction is what the protocol gives for that case, and the report scores it.
   bcp::eval::ModelEvaluateOptions mopt;
-  mopt.dataset = "acdc";
+  mopt.dataset = bcp::data::Dataset::kAcdc;
   for (size_t i = 0; i < names.size(); ++i) {
     const auto file = tmp.path / "out" / "predictions" / (names[i] + ".h5");
     ASSERT_TRUE(fs::exists(file)) << file;
@@ -152,7 +152,7 @@ TEST(Evaluate, LaEndToEndWindowBatchAndNifti) {
   opt.data_root = root.string();
   opt.list_name = "one.list";
   opt.out_dir = (tmp.path / "out1").string();
-  opt.prediction_format = "nii.gz";
+  opt.prediction_format = bcp::eval::MaskFormat::kNiiGz;
   const auto r1 = evaluate(opt);
   ASSERT_EQ(r1.cases.size(), 1u);
   EXPECT_EQ(r1.cases[0].cls, 1);
@@ -163,7 +163,7 @@ TEST(Evaluate, LaEndToEndWindowBatchAndNifti) {
   EXPECT_EQ(vol.data.sizes(), (std::vector<int64_t>{84, 116, 120}));
 
   opt.out_dir = (tmp.path / "out4").string();
-  opt.prediction_format = "h5";
+  opt.prediction_format = bcp::eval::MaskFormat::kH5;
   opt.window_batch = 4;
   const auto r4 = evaluate(opt);
   auto pred4 =
@@ -205,11 +205,9 @@ TEST(Evaluate, RejectsMissingInputsAndMismatches) {
   opt.data_root = (tmp.path / "nowhere").string();
   EXPECT_NE(message(opt).find("data root not found"), std::string::npos) << message(opt);
   opt.data_root = (tmp.path / "root").string();
-  opt.dataset = "la";  // a 2D network cannot run the LA protocol
+  opt.dataset = bcp::data::Dataset::kLa;  // a 2D network cannot run the LA protocol
   EXPECT_NE(message(opt).find("needs a 3D network"), std::string::npos) << message(opt);
-  opt.dataset = "";
-  opt.prediction_format = "png";
-  EXPECT_NE(message(opt).find("png"), std::string::npos) << message(opt);
+  opt.dataset.reset();
   EXPECT_FALSE(fs::exists(tmp.path / "out" / "metrics.json"));
 }
 

@@ -10,7 +10,7 @@ namespace {
 
 std::shared_ptr<SegmentationNetImpl> small_unet() {
   torch::manual_seed(3);
-  return make_model({"unet2d", 1, 4});
+  return make_model({bcp::nets::Arch::kUNet2d, 1, 4});
 }
 
 }  // namespace
@@ -62,7 +62,7 @@ TEST(ComputeCopy, ForwardAgreesWithTheMasterToItsPrecision) {
 
 TEST(ComputeCopy, PullPushGradsAndBuffersKeepTheMasterInStep) {
   torch::manual_seed(3);
-  auto net = make_model({"unet2d", 1, 4, 16, /*has_dropout=*/false});
+  auto net = make_model({bcp::nets::Arch::kUNet2d, 1, 4, 16, /*has_dropout=*/false});
   net->train();
   ComputeCopy copy(*net, torch::kFloat32);
   {
@@ -107,7 +107,7 @@ TEST(ComputeCopy, PlainLayoutFp32CopyIsExact) {
 
 TEST(ComputeCopy, VNetRunsInBf16ChannelsLast3dAndTrains) {
   torch::manual_seed(4);
-  auto net = make_model({"vnet", 1, 2});
+  auto net = make_model({bcp::nets::Arch::kVNet, 1, 2});
   net->train();
   ComputeCopy copy(*net);
   copy.pull();

@@ -24,7 +24,7 @@ std::string error_of(const std::function<void()>& f) {
 
 ModelConfig cfg(const std::string& arch, int64_t classes) {
   ModelConfig c;
-  c.arch = arch;
+  c.arch = bcp::util::parse_enum<bcp::nets::Arch>(arch);
   c.num_classes = classes;
   return c;
 }
@@ -43,7 +43,8 @@ TEST(ModelArchive, SaveLoadIsBitIdenticalForBothNetworks) {
   for (const auto& [c, shape] :
        {std::pair{cfg("unet2d", 4), std::vector<int64_t>{2, 1, 32, 32}},
         std::pair{cfg("vnet", 2), std::vector<int64_t>{2, 1, 32, 32, 32}}}) {
-    fs::path p = bcp::test::process_temp_dir() / ("bcp_test_model_" + c.arch + ".h5");
+    fs::path p = bcp::test::process_temp_dir() /
+                 ("bcp_test_model_" + std::string(bcp::util::name_of(c.arch)) + ".h5");
     auto net = make_model(c);
     auto x = torch::randn(shape);
     train_a_little(*net, x);
@@ -56,10 +57,12 @@ TEST(ModelArchive, SaveLoadIsBitIdenticalForBothNetworks) {
     EXPECT_FALSE(back.model->is_training());
     auto a = state_dict(*net), b = state_dict(*back.model);
     ASSERT_EQ(a.size(), b.size());
-    for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << c.arch << " " << k;
+    for (const auto& [k, v] : a)
+      EXPECT_TRUE(torch::equal(v, b.at(k))) << bcp::util::name_of(c.arch) << " " << k;
     net->eval();
     torch::NoGradGuard no_grad;
-    EXPECT_TRUE(torch::equal(net->forward(x), back.model->forward(x))) << c.arch;
+    EXPECT_TRUE(torch::equal(net->forward(x), back.model->forward(x)))
+        << bcp::util::name_of(c.arch);
     fs::remove(p);
   }
 }

@@ -30,7 +30,7 @@ std::set<std::string> fixture_keys(const std::string& path) {
 
 ModelConfig cfg(const std::string& arch, int64_t classes) {
   ModelConfig c;
-  c.arch = arch;
+  c.arch = bcp::util::parse_enum<bcp::nets::Arch>(arch);
   c.num_classes = classes;
   return c;
 }

@@ -39,7 +39,7 @@ fs::path fixture(const std::string& name) {
 
 ModelConfig cfg(const std::string& arch, int64_t classes) {
   ModelConfig c;
-  c.arch = arch;
+  c.arch = bcp::util::parse_enum<bcp::nets::Arch>(arch);
   c.num_classes = classes;
   return c;
 }

@@ -126,8 +126,8 @@ TEST(MaskShapes, BoxIsTheDefaultZeroBoxMaskDrawForDraw) {
   const auto box = bcp::ssl::copy_paste_mask(bcp::ssl::MaskShape::kBox, {256, 256}, 2.0 / 3.0, a);
   EXPECT_TRUE(torch::equal(box, bcp::ssl::zero_box_mask({256, 256}, 2.0 / 3.0, b)));
   EXPECT_EQ(a(), b());  // and the generator moved the same way
-  EXPECT_EQ(bcp::ssl::mask_shape_from_name("boxes"), bcp::ssl::MaskShape::kSmallBoxes);
-  EXPECT_THROW(bcp::ssl::mask_shape_from_name("circle"), std::invalid_argument);
+  EXPECT_EQ(bcp::util::parse_enum<bcp::ssl::MaskShape>("boxes"), bcp::ssl::MaskShape::kSmallBoxes);
+  EXPECT_THROW(bcp::util::parse_enum<bcp::ssl::MaskShape>("circle"), std::invalid_argument);
 }
 
 TEST(MaskShapes, SmallBoxesAreOnePerGridCellWithTheAuthorsSizes) {

@@ -34,7 +34,7 @@ TEST(Ablation, PlanIsTheCartesianProductWithValidatedConfigs) {
   EXPECT_EQ(runs[0].name, "bcp.beta=0.5__bcp.direction=inward");
   EXPECT_EQ(runs[3].name, "bcp.beta=0.75__bcp.direction=both");
   EXPECT_DOUBLE_EQ(runs[1].config.bcp.beta, 0.5);
-  EXPECT_EQ(runs[1].config.bcp.direction, "both");
+  EXPECT_EQ(runs[1].config.bcp.direction, PasteDirection::kBoth);
   EXPECT_EQ(runs[2].config.optim.lr, base.optim.lr);  // everything else is the base
   EXPECT_EQ(plan_ablation(base, {parse_vary("data.patch=[32,32],[64,64]")})[0].name,
             "data.patch=_32_32_");

@@ -29,7 +29,7 @@ TEST(Config, PresetsFollowTheSpec) {
   EXPECT_EQ(a5.batch.unlabeled, 12);
   EXPECT_EQ(a5.schedule.pretrain_iters, 10000);
   EXPECT_EQ(a5.schedule.selftrain_iters, 30000);
-  EXPECT_EQ(a5.optim.schedule, "constant");
+  EXPECT_EQ(a5.optim.schedule, LrSchedule::kConstant);
   EXPECT_TRUE(a5.bcp.inherit_optimizer);
   EXPECT_NEAR(a5.bcp.beta, 2.0 / 3.0, 1e-12);
   EXPECT_EQ(preset("acdc", 10, "bcp").data.labeled, 136);
@@ -51,7 +51,7 @@ TEST(Config, OverridesAreTypedAndStrict) {
   apply_override(c, "bcp.ema_buffers=false");
   EXPECT_EQ(c.schedule.pretrain_iters, 600);
   EXPECT_EQ(c.data.patch, (std::vector<int64_t>{128, 128}));
-  EXPECT_EQ(c.method, "supervised");
+  EXPECT_EQ(c.method, bcp::train::Method::kSupervised);
   EXPECT_FALSE(c.bcp.ema_buffers);
   EXPECT_THROW(apply_override(c, "schedule.pretrain_itrs=600"), std::invalid_argument);
   EXPECT_THROW(apply_override(c, "schedule.pretrain_iters=abc"), std::invalid_argument);
@@ -143,13 +143,13 @@ TEST(Config, ShippedConfigsEqualThePresets) {
 TEST(LearningRate, SchedulesMatchTheReleasedCode) {
   TrainConfig::Optim o;
   o.lr = 0.01;
-  o.schedule = "constant";
+  o.schedule = bcp::train::LrSchedule::kConstant;
   EXPECT_DOUBLE_EQ(learning_rate(o, 5000, 10000), 0.01);
-  o.schedule = "step";
+  o.schedule = bcp::train::LrSchedule::kStep;
   EXPECT_DOUBLE_EQ(learning_rate(o, 2499, 15000), 0.01);
   EXPECT_NEAR(learning_rate(o, 2500, 15000), 0.001, 1e-15);
   EXPECT_NEAR(learning_rate(o, 5000, 15000), 0.0001, 1e-15);
-  o.schedule = "poly";
+  o.schedule = bcp::train::LrSchedule::kPoly;
   EXPECT_DOUBLE_EQ(learning_rate(o, 0, 100), 0.01);
   EXPECT_NEAR(learning_rate(o, 50, 100), 0.01 * std::pow(0.5, 0.9), 1e-15);
 }

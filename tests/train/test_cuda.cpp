@@ -37,12 +37,12 @@ TEST(CudaBf16, SupervisedAndBcpStepsRunWithFp32MasterWeights) {
   set.labeled = 4;
   for (std::string precision : {"fp32", "bf16"}) {
     TrainConfig c = preset("acdc", 5, "bcp");
-    c.precision = precision;
+    c.precision = bcp::util::parse_enum<bcp::nets::Precision>(precision);
     c.device = "cuda";
     c.data.patch = {32, 32};
     c.batch = {4, 4};
-    auto student = nets::make_model({"unet2d", 1, 4});
-    auto teacher = nets::make_model({"unet2d", 1, 4});
+    auto student = nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4});
+    auto teacher = nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4});
     student->to(torch::kCUDA);
     teacher->to(torch::kCUDA);
     for (auto& p : teacher->parameters()) p.set_requires_grad(false);
@@ -67,7 +67,7 @@ TEST(CudaResume, CheckpointsCarryTheCudaGeneratorStates) {
       bcp::test::process_temp_dir() / ("bcp_test_cuda_" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   const std::string path = (dir / "state.h5").string();
-  auto net = nets::make_model({"unet2d", 1, 4});
+  auto net = nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4});
   net->to(torch::kCUDA);  // a CUDA run's checkpoint holds the CUDA generators
   torch::manual_seed(3);  // seeds the CUDA generators too
   torch::rand({16}, torch::kCUDA);

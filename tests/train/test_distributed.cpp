@@ -243,7 +243,7 @@ TEST_P(DataParallelBcp, StepsKeepBitIdenticalParametersOnBothRanks) {
   c.world_size = 2;
   const TrainingSet set = load_training_set(c, bcp::test::tiny_acdc());
   torch::manual_seed(0);
-  const auto student0 = nets::make_model({"unet2d", 1, 4});
+  const auto student0 = nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4});
   const auto teacher0 = student0->clone_net();
   std::mt19937_64 rng(4);
   std::vector<StepInputs> steps;

@@ -45,8 +45,8 @@ TrainResult run(const TrainConfig& c, const fs::path& out, bool resume = false,
 /// what one step needs outside a trainer.
 struct StepRig {
   StepRig(const TrainConfig& c, const TrainingSet& set)
-      : student((torch::manual_seed(0), nets::make_model({"unet2d", 1, 4}))),
-        teacher(nets::make_model({"unet2d", 1, 4})),
+      : student((torch::manual_seed(0), nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4}))),
+        teacher(nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4})),
         opt(student->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9)),
         rng(1),
         ctx{c, set, torch::kCPU, *student, teacher.get(), opt, rng},
@@ -100,7 +100,7 @@ TEST(TrainStep, MaskShapeChangesOnlyTheMaskAndBoxKeepsTheDefault) {
   TrainingSet set = load_training_set(c, tiny_acdc());
   auto inputs = [&](const std::string& shape) {
     TrainConfig v = c;
-    v.bcp.mask = shape;
+    v.bcp.mask = util::parse_enum<MaskShape>(shape);
     std::mt19937_64 rng(9);
     return prepare_step_inputs(v, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, rng);
   };
@@ -124,14 +124,14 @@ TEST(TrainStep, MaskShapeChangesOnlyTheMaskAndBoxKeepsTheDefault) {
 
 TEST(TrainStep, SoftPseudoLabelsChangeTheSelfTrainingLossAndHardStaysTheDefault) {
   TrainConfig c = tiny_config("bcp");
-  EXPECT_EQ(c.bcp.pseudo_label, "hard");
+  EXPECT_EQ(c.bcp.pseudo_label, PseudoLabel::kHard);
   TrainingSet set = load_training_set(c, tiny_acdc());
   std::mt19937_64 rng(9);
   const StepInputs in =
       prepare_step_inputs(c, set, StepKind::kBcpSelftrain, {0, 1, 2, 3}, {8, 9, 10, 11}, rng);
   auto loss_with = [&](const std::string& mode, double temperature) {
     TrainConfig v = c;
-    v.bcp.pseudo_label = mode;
+    v.bcp.pseudo_label = util::parse_enum<PseudoLabel>(mode);
     v.bcp.temperature = temperature;
     StepRig rig(v, set);    // same seeded weights every time
     torch::manual_seed(1);  // same dropout draws
@@ -149,10 +149,10 @@ TEST(TrainStep, SoftPseudoLabelsChangeTheSelfTrainingLossAndHardStaysTheDefault)
 
 TEST(TrainStep, BlendMixesEveryPixelByItsWeightAndPasteStaysTheDefault) {
   TrainConfig c = tiny_config("bcp");
-  EXPECT_EQ(c.bcp.mix, "paste");
+  EXPECT_EQ(c.bcp.mix, bcp::train::MixMode::kPaste);
   TrainingSet set = load_training_set(c, tiny_acdc());
   TrainConfig b = c;
-  b.bcp.mix = "blend";
+  b.bcp.mix = bcp::train::MixMode::kBlend;
   b.bcp.blend_weight = 0.3;
   b.channels_last = false;  // the step's forward is then the network's own, as below
   std::mt19937_64 r1(9), r2(9);
@@ -194,18 +194,21 @@ TEST(TrainStep, BlendMixesEveryPixelByItsWeightAndPasteStaysTheDefault) {
   EXPECT_TRUE(std::isfinite(lb));
   EXPECT_NE(lp, lb);
 
-  for (auto [key, value] : {std::pair{"bcp.mix", "mixup"}, {"bcp.blend_weight", "1"}}) {
-    TrainConfig bad = b;
-    apply_override(bad, std::string(key) + "=" + value);
-    EXPECT_THROW(validate_config(bad), std::invalid_argument) << key;
-  }
+  TrainConfig bad = b;
+  // An unknown choice is refused when the config is read, naming the valid ones.
+  const std::string mix = bcp::test::error_of([&] { apply_override(bad, "bcp.mix=mixup"); });
+  EXPECT_NE(mix.find("config 'bcp.mix': unknown value \"mixup\" (valid: paste or blend)"),
+            std::string::npos)
+      << mix;
+  apply_override(bad, "bcp.blend_weight=1");
+  EXPECT_THROW(validate_config(bad), std::invalid_argument);
 }
 
 TEST(TrainStep, SupervisedStepLowersTheLossOnAFixedBatch) {
   TrainConfig c = tiny_config("supervised");
   TrainingSet set = load_training_set(c, tiny_acdc());
   torch::manual_seed(0);
-  auto student = nets::make_model({"unet2d", 1, 4});
+  auto student = nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4});
   torch::optim::SGD opt(student->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   std::mt19937_64 rng(1);
   StageContext ctx{c, set, torch::kCPU, *student, nullptr, opt, rng};
@@ -436,7 +439,7 @@ TEST(Bf16, StepsAgreeWithFp32ToBf16PrecisionAndKeepFp32Weights) {
     std::vector<double> losses;
     for (std::string precision : {"fp32", "bf16"}) {
       TrainConfig c = tiny_config(method);
-      c.precision = precision;
+      c.precision = util::parse_enum<Precision>(precision);
       TrainingSet set = load_training_set(c, tiny_acdc());
       StepRig rig(c, set);
       auto& [student, teacher, opt, rng, ctx, copies] = rig;
@@ -459,7 +462,7 @@ TEST(Bf16, StepsAgreeWithFp32ToBf16PrecisionAndKeepFp32Weights) {
 
 TEST(Bf16, BcpRunCompletesWithFp32Checkpoints) {
   TrainConfig c = tiny_config("bcp");
-  c.precision = "bf16";
+  c.precision = bcp::nets::Precision::kBf16;
   fs::path out = fresh_dir("bf16");
   TrainResult r = run(c, out);
   ASSERT_EQ(r.stages.size(), 2u);

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "bcp/data/dataset_kind.h"
+#include "bcp/nets/precision.h"
+#include "bcp/train/config.h"
+
 namespace bcp::bench {
 
 /// Repeated timings of one thing.
@@ -31,7 +35,7 @@ void reset_peak_memory();
 
 /// Shared by the three benchmarks.
 struct CommonOptions {
-  std::vector<std::string> precisions{"fp32", "bf16"};  ///< each one timed in turn
+  std::vector<nets::Precision> precisions{nets::Precision::kFp32, nets::Precision::kBf16};
   std::string device = "cpu";
   int threads = 0;        ///< intra-op threads; 0 = all cores
   int repeats = 5;        ///< timed repeats
@@ -44,8 +48,8 @@ struct CommonOptions {
 /// 112x112x80 with 4 + 4).
 struct StepBenchOptions {
   CommonOptions common;
-  std::string dataset = "acdc";     ///< "acdc" | "la"
-  std::string method = "bcp";       ///< "bcp" | "supervised" | "mean-teacher"
+  data::Dataset dataset = data::Dataset::kAcdc;
+  train::Method method = train::Method::kBcp;
   std::string stage = "selftrain";  ///< BCP only: "pretrain" | "selftrain"
 };
 
@@ -54,10 +58,10 @@ struct StepBenchOptions {
 /// `model_path`'s); the warm-up is one network call, not a whole volume.
 struct InferBenchOptions {
   CommonOptions common;
-  std::string dataset = "la";  ///< "la" | "acdc"
-  std::string model_path;      ///< checkpoint to run; empty = fresh weights (same cost)
-  std::string case_name;       ///< case of the data root's val.list; empty = its first
-  int64_t window_batch = 4;    ///< LA windows per network call
+  data::Dataset dataset = data::Dataset::kLa;
+  std::string model_path;    ///< checkpoint to run; empty = fresh weights (same cost)
+  std::string case_name;     ///< case of the data root's val.list; empty = its first
+  int64_t window_batch = 4;  ///< LA windows per network call
 };
 
 /// `bcp bench metrics`: Dice, Jaccard, 95HD and ASD of one LA label volume against itself

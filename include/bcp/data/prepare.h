@@ -26,7 +26,7 @@ struct PrepareOptions {
   int dim = 2;                ///< 2: slice-wise 2D training; 3: volumes
   /// "auto": "ct" when channel 0 is named CT, else "minmax" for 2D and "zscore" for 3D (as the
   /// ACDC and LA files were made); or zscore, minmax, ct, none (data/intensity.h).
-  std::string intensity = "auto";
+  IntensityKind intensity = IntensityKind::kAuto;
   double ct_low = -1000.0, ct_high = 1000.0;
   double val_fraction = 0.2;  ///< share of labeled cases held out for validation (at least one)
   uint64_t seed = 0;          ///< seeds the validation split

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "bcp/data/dataset_kind.h"
 #include "bcp/data/intensity.h"
 
 namespace bcp::nets {
@@ -18,13 +19,13 @@ struct ModelConfig;
 namespace bcp::eval {
 
 struct EvalProtocol {
-  std::string dataset = "acdc";  ///< "acdc": 2D slice-wise protocol; "la": 3D sliding window
-  int64_t acdc_slice = 256;      ///< ACDC: each slice resized to this side for the network
+  data::Dataset dataset = data::Dataset::kAcdc;  ///< acdc: 2D slice-wise; la: 3D sliding window
+  int64_t acdc_slice = 256;  ///< ACDC: each slice resized to this side for the network
   std::array<int64_t, 3> la_patch{112, 112, 80};  ///< LA: sliding-window patch
   std::array<int64_t, 3> la_stride{18, 18, 4};    ///< LA: sliding-window stride
   bool largest_component = true;  ///< LA: keep the largest connected component of the mask
   /// For raw scans (`bcp predict`); "auto" means the authors' files: ACDC min-max, LA z-score.
-  data::IntensityNorm intensity{"auto", -1000.0, 1000.0};
+  data::IntensityNorm intensity{data::IntensityKind::kAuto, -1000.0, 1000.0};
 };
 
 /// Throws std::invalid_argument naming the field: another dataset, sizes < 1, a stride outside

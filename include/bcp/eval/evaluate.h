@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,15 @@
 #include "bcp/eval/eval_protocol.h"
 #include "bcp/eval/la_protocol.h"
 #include "bcp/eval/score_report.h"
+#include "bcp/nets/precision.h"
 #include "bcp/nets/segmentation_net.h"
 
 namespace bcp::eval {
+
+/// Saved masks: "h5" (dataset `pred`, uint8, the image's axis order) or "nii.gz" (see
+/// write_prediction).
+enum class MaskFormat { kH5, kNiiGz };
+BCP_ENUM_NAMES(MaskFormat, {MaskFormat::kH5, "h5"}, {MaskFormat::kNiiGz, "nii.gz"})
 
 /// Called after each case with the case name, its 0-based index and the number of cases.
 using EvaluateProgress =
@@ -23,8 +30,8 @@ using EvaluateProgress =
 
 /// What `evaluate` does with an already-built network (e.g. the trainer's validation).
 struct ModelEvaluateOptions {
-  /// "acdc" (slice-wise protocol, needs a 2D network) or "la" (sliding window, 3D network).
-  std::string dataset = "acdc";
+  /// acdc (slice-wise protocol, needs a 2D network) or la (sliding window, 3D network).
+  data::Dataset dataset = data::Dataset::kAcdc;
   /// ACDC protocol (slices resized to 256 x 256, whole volume per predictor call).
   AcdcProtocolOptions acdc;
   /// LA protocol (patch 112x112x80, stride 18/18/4, window batch 1, threshold 0.5, largest
@@ -32,11 +39,10 @@ struct ModelEvaluateOptions {
   LaProtocolOptions la;
   /// Folder for one prediction file per case; empty = save nothing.
   std::string predictions_dir;
-  /// "h5" (dataset `pred`, uint8, the image's axis order) or "nii.gz" (see write_prediction).
-  std::string prediction_format = "h5";
-  /// "fp32", or "bf16": a bf16 compute copy of the network (nets/compute_copy.h) runs the
+  MaskFormat prediction_format = MaskFormat::kH5;
+  /// fp32, or bf16: a bf16 compute copy of the network (nets/compute_copy.h) runs the
   /// passes; probabilities, averaging and post-processing stay fp32.
-  std::string precision = "fp32";
+  nets::Precision precision = nets::Precision::kFp32;
   /// Optional per-case progress callback.
   EvaluateProgress progress;
 };
@@ -46,7 +52,8 @@ struct ModelEvaluateOptions {
 /// (nets/compute_copy.h) made here, with the model's current weights and mode, and kept by the
 /// predictor. Throws std::invalid_argument for another precision. The caller sets eval mode
 /// (before this call) and no-grad.
-Predictor model_predictor(nets::SegmentationNetImpl& model, const std::string& precision = "fp32");
+Predictor model_predictor(nets::SegmentationNetImpl& model,
+                          nets::Precision precision = nets::Precision::kFp32);
 
 /// The dataset protocol on one image (ACDC (D, H, W), LA (X, Y, Z), float32): runs on the
 /// model's device, under no-grad, in eval mode (the model's mode is restored afterwards).
@@ -72,10 +79,9 @@ ModelEvaluateOptions checkpoint_protocol(const nlohmann::json& meta,
 /// Writes uint8 labels to `<dir>/<case_name>.h5` (dataset `pred`) or `<dir>/<case_name>.nii.gz`
 /// (voxel spacing 1). NIfTI follows the authors' files: ACDC (D, H, W) arrays as SimpleITK
 /// writes them (NIfTI i = W), LA (X, Y, Z) arrays as nibabel writes them (NIfTI i = X).
-/// Creates `dir`. Returns the path written. Throws std::invalid_argument for another format.
+/// Creates `dir`. Returns the path written.
 std::string write_prediction(const std::string& dir, const std::string& case_name,
-                             const torch::Tensor& labels, const std::string& dataset,
-                             const std::string& format);
+                             const torch::Tensor& labels, data::Dataset dataset, MaskFormat format);
 
 /// Scores `model` on `cases` (images with their uint8 labels): predict_case on each, then
 /// per_class_scores for classes 1..num_classes-1 in voxel units (unit "voxels"). Saves
@@ -98,19 +104,18 @@ struct EvaluateOptions {
   std::string list_name;
   /// Output folder: metrics.json, metrics.csv, predictions/.
   std::string out_dir;
-  /// "acdc" | "la"; empty = the checkpoint's meta (config.dataset or extra.dataset), else the
-  /// network's architecture (unet2d -> acdc, vnet -> la).
-  std::string dataset;
+  /// acdc | la; unset = the checkpoint's eval protocol (or, for older files, the dataset its
+  /// meta names, else the network's architecture: unet2d -> acdc, vnet -> la).
+  std::optional<data::Dataset> dataset;
   /// Torch device string: "cpu", "cuda", "cuda:1".
   std::string device = "cpu";
   /// LA: sliding windows per network call (1 = the authors' behaviour; same results for any value).
   int64_t window_batch = 1;
   /// Write out_dir/predictions/<case>.<format>.
   bool save_predictions = true;
-  /// "h5" (dataset `pred`, uint8) or "nii.gz".
-  std::string prediction_format = "h5";
-  /// "fp32" or "bf16" (see ModelEvaluateOptions::precision).
-  std::string precision = "fp32";
+  MaskFormat prediction_format = MaskFormat::kH5;
+  /// fp32 or bf16 (see ModelEvaluateOptions::precision).
+  nets::Precision precision = nets::Precision::kFp32;
   /// Optional per-case progress callback.
   EvaluateProgress progress;
 };

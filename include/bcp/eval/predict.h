@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "bcp/nets/precision.h"
+#include "bcp/util/enum_names.h"
+
 namespace bcp::eval {
 
 struct PredictedCase {
@@ -17,6 +20,12 @@ struct PredictedCase {
   std::string probabilities;  ///< the probabilities file, when saved
   double seconds = 0;
 };
+
+/// Post-processing of `bcp predict`: "auto" (the protocol's: the largest component for 3D
+/// models, none for 2D ones), "on" (the largest component of every class) or "off".
+enum class LargestComponent { kAuto, kOn, kOff };
+BCP_ENUM_NAMES(LargestComponent, {LargestComponent::kAuto, "auto"}, {LargestComponent::kOn, "on"},
+               {LargestComponent::kOff, "off"})
 
 /// Called after each case with its result, its 0-based index and the number of cases.
 using PredictProgress = std::function<void(const PredictedCase&, size_t index, size_t count)>;
@@ -30,10 +39,8 @@ struct PredictOptions {
   std::string input;
   std::string out_dir;  ///< created; must not be the input's folder
   std::string device = "cpu";
-  std::string precision = "fp32";  ///< "fp32" or "bf16"
-  /// "auto" (the protocol's: the largest component for 3D models, none for 2D ones), "on" (the
-  /// largest component of every class) or "off".
-  std::string largest_component = "auto";
+  nets::Precision precision = nets::Precision::kFp32;
+  LargestComponent largest_component = LargestComponent::kAuto;
   /// Also write OUT/probabilities/NAME.h5: dataset `probabilities` (C, then the mask's array
   /// axes), float32, the protocol's class probabilities before any largest-component step (2D
   /// models: the softmax zoomed back like the mask; 3D: the averaged sliding-window softmax),

@@ -10,12 +10,25 @@
 #include <memory>
 #include <string>
 
+#include "bcp/data/dataset_kind.h"
+#include "bcp/util/enum_names.h"
+
 namespace bcp::nets {
 
-/// What `make_model` builds. Every field has the released BCP code's value as its default, except
-/// `arch` and `num_classes`, which the caller must give (ACDC: "unet2d", 4; LA: "vnet", 2).
+/// The two networks: "unet2d" (SSL4MIS UNet_2d) and "vnet" (BCP's VNet with BatchNorm).
+enum class Arch { kUNet2d, kVNet };
+BCP_ENUM_NAMES(Arch, {Arch::kUNet2d, "unet2d"}, {Arch::kVNet, "vnet"})
+
+/// The network of each dataset's experiments, and back: ACDC the 2D UNet, LA the VNet. The one
+/// place that pairs them (training builds, evaluation infers, import records by it).
+Arch arch_for(data::Dataset dataset);
+data::Dataset dataset_for(Arch arch);
+
+/// What `make_model` builds: the one description of a network (UNet2dOptions and VNetOptions
+/// are derived from it by unet2d_options / vnet_options). Every field has the released BCP code's
+/// value as its default, except `num_classes`, which the caller must give (ACDC 4, LA 2).
 struct ModelConfig {
-  std::string arch;           ///< "unet2d" (SSL4MIS UNet_2d) or "vnet" (BCP VNet, batchnorm)
+  Arch arch = Arch::kUNet2d;
   int64_t in_channels = 1;    ///< image channels
   int64_t num_classes = 0;    ///< output channels, background included; must be >= 2
   int64_t base_filters = 16;  ///< width of the first stage; UNet widths are base*{1,2,4,8,16},

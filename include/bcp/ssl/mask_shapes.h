@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bcp/ssl/zero_box_mask.h"
+#include "bcp/util/enum_names.h"
 
 namespace bcp::ssl {
 
@@ -16,7 +17,8 @@ namespace bcp::ssl {
 /// (random_mask: one small box per cell of a 3 x 3 (x 3) grid) and "contact" (contact_mask /
 /// concate_mask: one band across the patch).
 enum class MaskShape { kBox, kSmallBoxes, kContact };
-MaskShape mask_shape_from_name(const std::string& name);  ///< throws std::invalid_argument
+BCP_ENUM_NAMES(MaskShape, {MaskShape::kBox, "box"}, {MaskShape::kSmallBoxes, "boxes"},
+               {MaskShape::kContact, "contact"})
 
 /// random_mask of the authors' code. 2D (ACDC, shrink 3): box side int(n * beta / 3) per axis,
 /// the corner in cell c drawn from [c * split, (c + 1) * split - side) with split = int(n / 3).

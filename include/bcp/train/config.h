@@ -7,18 +7,53 @@
 #include <string>
 #include <vector>
 
+#include "bcp/data/dataset_kind.h"
+#include "bcp/data/intensity.h"
+#include "bcp/nets/precision.h"
+#include "bcp/ssl/mask_shapes.h"
+#include "bcp/util/enum_names.h"
+
 namespace bcp::train {
+
+using data::Dataset;
+using data::IntensityKind;
+using nets::Precision;
+using ssl::MaskShape;
+
+enum class Method { kSupervised, kMeanTeacher, kBcp };
+BCP_ENUM_NAMES(Method, {Method::kSupervised, "supervised"}, {Method::kMeanTeacher, "mean-teacher"},
+               {Method::kBcp, "bcp"})
+
+/// The learning rate over a stage: constant, x gamma every step_size steps, or polynomial decay.
+enum class LrSchedule { kConstant, kStep, kPoly };
+BCP_ENUM_NAMES(LrSchedule, {LrSchedule::kConstant, "constant"}, {LrSchedule::kStep, "step"},
+               {LrSchedule::kPoly, "poly"})
+
+/// Which mixed images BCP self-training trains on: both, or the labeled patch pasted into the
+/// unlabeled image only (inward), or the unlabeled patch into the labeled one only (outward).
+enum class PasteDirection { kBoth, kInward, kOutward };
+BCP_ENUM_NAMES(PasteDirection, {PasteDirection::kBoth, "both"}, {PasteDirection::kInward, "inward"},
+               {PasteDirection::kOutward, "outward"})
+
+/// The teacher's pseudo-labels: argmax cleaned to its largest component, or probabilities.
+enum class PseudoLabel { kHard, kSoft };
+BCP_ENUM_NAMES(PseudoLabel, {PseudoLabel::kHard, "hard"}, {PseudoLabel::kSoft, "soft"})
+
+/// How two images are mixed: a box pasted from the other, or a per-pixel blend (mixup).
+enum class MixMode { kPaste, kBlend };
+BCP_ENUM_NAMES(MixMode, {MixMode::kPaste, "paste"}, {MixMode::kBlend, "blend"})
 
 /// The training recipe. Defaults are the released BCP code's ACDC 5% run; presets in configs/.
 struct TrainConfig {
-  std::string dataset = "acdc";    ///< "acdc" (2D UNet on slices) or "la" (3D VNet on volumes)
-  std::string method = "bcp";      ///< "supervised", "mean-teacher" or "bcp"
-  uint64_t seed = 1337;            ///< seeds every generator of the run
-  std::string device = "cpu";      ///< "cpu" or "cuda[:i]"
-  std::string precision = "fp32";  ///< "fp32" or "bf16" (bf16 compute copy, fp32 master weights)
-  bool channels_last = true;       ///< passes run on a channels-last copy of the network (faster
-                                   ///< convolutions on CPU and GPU; false = the plain layout)
-  int64_t world_size = 1;          ///< processes in data-parallel training (1 = single process)
+  Dataset dataset = Dataset::kAcdc;  ///< "acdc" (2D UNet on slices) or "la" (3D VNet on volumes)
+  Method method = Method::kBcp;      ///< "supervised", "mean-teacher" or "bcp"
+  uint64_t seed = 1337;              ///< seeds every generator of the run
+  std::string device = "cpu";        ///< "cpu" or "cuda[:i]"
+  Precision precision =
+      Precision::kFp32;       ///< "fp32" or "bf16" (bf16 compute copy, fp32 master weights)
+  bool channels_last = true;  ///< passes run on a channels-last copy of the network (faster
+                              ///< convolutions on CPU and GPU; false = the plain layout)
+  int64_t world_size = 1;     ///< processes in data-parallel training (1 = single process)
   /// With world_size > 1: train-mode BatchNorm normalises with the statistics of all ranks' shares
   /// together (synchronised BatchNorm) instead of each rank's own share.
   bool sync_batchnorm = false;
@@ -37,7 +72,7 @@ struct TrainConfig {
     /// normalise new scans as the training data was: "auto" (ACDC min-max, LA z-score, as the
     /// authors' files were made), "zscore", "minmax", "ct" (clip to ct_window, map to [0, 1]) or
     /// "none". Training reads already-normalised files and does not apply it.
-    std::string intensity = "auto";
+    IntensityKind intensity = IntensityKind::kAuto;
     std::vector<double> ct_window = {-1000.0, 1000.0};  ///< [low, high] for "ct"
   } data;
 
@@ -45,10 +80,10 @@ struct TrainConfig {
     double lr = 0.01;
     double momentum = 0.9;
     double weight_decay = 1e-4;
-    std::string schedule = "constant";  ///< "constant", "step" (x gamma every step_size) or "poly"
-    int64_t step_size = 2500;           ///< for "step"
-    double gamma = 0.1;                 ///< for "step"
-    double poly_power = 0.9;            ///< for "poly": lr * (1 - it/max)^power
+    LrSchedule schedule = LrSchedule::kConstant;  ///< "constant", "step" or "poly"
+    int64_t step_size = 2500;                     ///< for "step"
+    double gamma = 0.1;                           ///< for "step"
+    double poly_power = 0.9;                      ///< for "poly": lr * (1 - it/max)^power
   } optim;
 
   struct Batch {
@@ -73,20 +108,19 @@ struct TrainConfig {
     bool ema_buffers = true;  ///< blend BN statistics too (ACDC code: yes; LA code: no)
     bool inherit_optimizer =
         true;  ///< self-training student takes the pre-training optimizer state (ACDC)
-    std::string direction =
-        "both";  ///< ablation: "both", "inward" (labeled patch into unlabeled) or "outward"
+    PasteDirection direction = PasteDirection::kBoth;  ///< ablation: "both", "inward" or "outward"
     /// ablation: the copy-paste mask's shape (ssl/mask_shapes.h): "box" (the paper's single
     /// zero box), "boxes" (the authors' random_mask: small boxes on a 3x3(x3) grid) or "contact"
     /// (their contact/concatenation mask: one band)
-    std::string mask = "box";
+    MaskShape mask = MaskShape::kBox;
     /// ablation: "hard" (the paper: the teacher's argmax, cleaned to its largest component) or
     /// "soft" (the teacher's probabilities softmax(logits / temperature), ssl/pseudo_label.h)
-    std::string pseudo_label = "hard";
+    PseudoLabel pseudo_label = PseudoLabel::kHard;
     double temperature = 1.0;  ///< for "soft"; < 1 sharpens
     /// ablation: "paste" (the paper: the mask's box comes from the other image) or "blend"
     /// (mixup-style: every pixel is blend_weight * background image + (1 - blend_weight) * other
     /// image, and each pixel's loss weighs the two targets the same way; no box is drawn)
-    std::string mix = "paste";
+    MixMode mix = MixMode::kPaste;
     double blend_weight = 0.5;  ///< for "blend": the share of the background image, in (0, 1)
   } bcp;
 
@@ -114,7 +148,9 @@ nlohmann::json config_to_json(const TrainConfig& c);
 void apply_override(TrainConfig& c, const std::string& assignment);
 /// Checks values and combinations; throws std::invalid_argument naming the key.
 void validate_config(const TrainConfig& c);
-/// A built-in preset: dataset "acdc"|"la", labeled percent 5|10, method.
+/// A built-in preset: dataset, labeled percent 5|10, method.
+TrainConfig preset(Dataset dataset, int percent, Method method);
+/// The same by name ("acdc", 5, "mean-teacher"); an unknown name lists the valid ones.
 TrainConfig preset(const std::string& dataset, int percent, const std::string& method);
 
 }  // namespace bcp::train
