@@ -17,6 +17,7 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
+#include "bcp/io/output_path.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/io/volume_geometry.h"
 #include "bcp/nets/model_archive.h"
@@ -305,7 +306,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     write_output(pc.output, in, labels, dims);
     if (o.save_probabilities) {
       pc.probabilities = probabilities_path(pc.output);
-      fs::create_directories(fs::path(pc.probabilities).parent_path());
+      io::make_dir_inside(o.out_dir, "probabilities");
       write_probabilities(pc.probabilities, in, prob, dims);
     }
     pc.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -11,6 +11,7 @@
 
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/json_file.h"
+#include "bcp/io/output_path.h"
 #include "bcp/train/trainer.h"
 #include "bcp/util/error_message.h"
 
@@ -182,7 +183,7 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
     TrainOptions t;
     t.config = runs[i].config;
     t.data_root = o.data_root;
-    t.out_dir = dir.string();
+    t.out_dir = io::make_dir_inside(out, runs[i].name).string();
     t.resume = fs::exists(dir / "last.h5");  // an interrupted run continues where it stopped
     t.echo = o.echo;
     t.final_evaluation = o.final_evaluation;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/io/output_path.h"
 #include "bcp/train/tensorboard.h"
 #include "bcp/util/progress.h"
 
@@ -17,6 +18,8 @@ namespace bcp::train {
 
 RunLog::RunLog(const std::string& dir, bool echo) : dir_(dir), echo_(echo) {
   std::filesystem::create_directories(dir);
+  for (const char* appended : {"log.txt", "metrics.jsonl"})
+    io::refuse_link(std::filesystem::path(dir) / appended);
   human_.open(dir + "/log.txt", std::ios::app);
   // A kill can cut the last record short; start on a fresh line so the next record is whole.
   const std::string jsonl = dir + "/metrics.jsonl";
@@ -66,7 +69,9 @@ RunLog::~RunLog() = default;
 void RunLog::write_scalars(const std::string& prefix, const nlohmann::json& fields) {
   const std::string stage = fields["stage"].get<std::string>();
   auto& writer = writers_[stage];
-  if (!writer) writer = std::make_unique<EventWriter>(dir_ + "/tb/" + stage);
+  if (!writer)
+    writer = std::make_unique<EventWriter>(
+        io::make_dir_inside(dir_, std::filesystem::path("tb") / stage).string());
   const int64_t step = fields["iteration"].get<int64_t>();
   for (const auto& [key, value] : fields.items()) {
     if (key == "stage" || key == "iteration" || key == "kind" || key == "time") continue;

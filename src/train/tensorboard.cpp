@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "bcp/io/output_path.h"
+
 namespace bcp::train {
 namespace {
 
@@ -181,6 +183,7 @@ EventWriter::EventWriter(const std::string& dir) {
   path_ = (std::filesystem::path(dir) / ("events.out.tfevents." + std::to_string(seconds) + "." +
                                          host + "." + std::to_string(::getpid())))
               .string();
+  io::refuse_link(path_);
   out_.open(path_, std::ios::binary | std::ios::app);
   if (!out_) throw std::runtime_error(path_ + ": cannot open the TensorBoard event file");
   write_record(event_bytes(0, "brain.Event:2", ""));

@@ -13,6 +13,7 @@
 #include "bcp/data/two_stream_sampler.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/atomic_file.h"
+#include "bcp/io/output_path.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/batch_norm.h"
 #include "bcp/nets/segmentation_net.h"
@@ -342,7 +343,7 @@ void Trainer::final_evaluation(TrainResult& result) {
   eo.model_path = result.best_path;
   eo.data_root = o_.data_root;
   eo.list_name = c_.data.val_list;
-  eo.out_dir = path("eval");
+  eo.out_dir = io::make_dir_inside(o_.out_dir, "eval").string();
   eo.dataset = c_.dataset;
   eo.device = c_.device;
   eo.window_batch = c_.eval.window_batch;
