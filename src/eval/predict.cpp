@@ -285,6 +285,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   torch::NoGradGuard no_grad;
   const Predictor predictor = model_predictor(*model, o.precision);
   fs::create_directories(o.out_dir);
+  if (o.save_probabilities) io::make_dir_inside(o.out_dir, "probabilities");
   // A summary left by an earlier run would mark this one complete if it stopped half-way.
   fs::remove(fs::path(o.out_dir) / "predictions.json", ec);
   std::vector<PredictedCase> done;
@@ -306,7 +307,6 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     write_output(pc.output, in, labels, dims);
     if (o.save_probabilities) {
       pc.probabilities = probabilities_path(pc.output);
-      io::make_dir_inside(o.out_dir, "probabilities");
       write_probabilities(pc.probabilities, in, prob, dims);
     }
     pc.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 
 #ifdef BCP_WITH_NCCL
@@ -136,40 +137,27 @@ void ProcessGroup::barrier() {
   impl_->group->barrier()->wait();
 }
 
-void broadcast_module(ProcessGroup& group, torch::nn::Module& module) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> all = module.parameters();
-  for (auto& b : module.buffers()) all.push_back(b);
-  group.broadcast(all);
-}
+namespace {
 
-void broadcast_buffers(ProcessGroup& group, torch::nn::Module& module) {
-  torch::NoGradGuard no_grad;
-  group.broadcast(module.buffers());
-}
+constexpr int64_t kBucketBytes = 25 << 20;
 
-void average_gradients(ProcessGroup& group, torch::nn::Module& module, int64_t bucket_bytes) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> params;
-  for (auto& p : module.parameters())
-    if (p.requires_grad()) params.push_back(p);
-  if (params.empty()) return;
-  for (auto& p : params)
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-  // Buckets of consecutive gradients of one dtype and device.
+/// Flattens `tensors` into buckets of consecutive tensors of one dtype and device (at most
+/// `bucket_bytes` each, or one tensor), runs `collective` on the buckets and copies the results
+/// back: a network costs a few collectives instead of one per tensor.
+void bucketed(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes,
+              const std::function<void(std::vector<torch::Tensor>&)>& collective) {
   std::vector<std::vector<torch::Tensor>> buckets;
   int64_t bytes = 0;
-  for (auto& p : params) {
-    const torch::Tensor& g = p.grad();
-    const int64_t size = g.numel() * static_cast<int64_t>(g.element_size());
+  for (const auto& t : tensors) {
+    const int64_t size = t.numel() * static_cast<int64_t>(t.element_size());
     const bool fits = !buckets.empty() && bytes + size <= bucket_bytes &&
-                      buckets.back().front().scalar_type() == g.scalar_type() &&
-                      buckets.back().front().device() == g.device();
+                      buckets.back().front().scalar_type() == t.scalar_type() &&
+                      buckets.back().front().device() == t.device();
     if (!fits) {
       buckets.emplace_back();
       bytes = 0;
     }
-    buckets.back().push_back(g);
+    buckets.back().push_back(t);
     bytes += size;
   }
   std::vector<torch::Tensor> flat;
@@ -177,19 +165,55 @@ void average_gradients(ProcessGroup& group, torch::nn::Module& module, int64_t b
   for (const auto& b : buckets) {
     std::vector<torch::Tensor> pieces;
     pieces.reserve(b.size());
-    for (const auto& g : b) pieces.push_back(g.reshape({-1}));
+    for (const auto& t : b) pieces.push_back(t.reshape({-1}));
     flat.push_back(torch::cat(pieces));
   }
-  group.all_reduce_sum(flat);
-  const double inv = 1.0 / static_cast<double>(group.size());
+  collective(flat);
   for (size_t i = 0; i < buckets.size(); ++i) {
-    flat[i].mul_(inv);
     int64_t offset = 0;
-    for (auto& g : buckets[i]) {
-      g.copy_(flat[i].narrow(0, offset, g.numel()).view_as(g));
-      offset += g.numel();
+    for (auto& t : buckets[i]) {
+      t.copy_(flat[i].narrow(0, offset, t.numel()).view_as(t));
+      offset += t.numel();
     }
   }
+}
+
+}  // namespace
+
+void broadcast_module(ProcessGroup& group, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> all = module.parameters();
+  for (auto& b : module.buffers()) all.push_back(b);
+  bucketed(all, kBucketBytes, [&](std::vector<torch::Tensor>& flat) { group.broadcast(flat); });
+}
+
+void broadcast_buffers(ProcessGroup& group, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  bucketed(module.buffers(), kBucketBytes,
+           [&](std::vector<torch::Tensor>& flat) { group.broadcast(flat); });
+}
+
+void average_gradients(ProcessGroup& group, torch::nn::Module& module, int64_t bucket_bytes) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (auto& p : module.parameters()) {
+    if (!p.requires_grad()) continue;
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  const double inv = 1.0 / static_cast<double>(group.size());
+  bucketed(grads, bucket_bytes, [&](std::vector<torch::Tensor>& flat) {
+    group.all_reduce_sum(flat);
+    for (auto& f : flat) f.mul_(inv);
+  });
+}
+
+std::vector<double> average_values(ProcessGroup& group, const std::vector<double>& values) {
+  if (values.empty()) return {};
+  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  group.all_reduce_sum({t});
+  t.div_(static_cast<double>(group.size()));
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
 namespace {
@@ -216,14 +240,6 @@ struct RankSumFunction : torch::autograd::Function<RankSumFunction> {
 
 torch::Tensor rank_sum(ProcessGroup& group, const torch::Tensor& t) {
   return RankSumFunction::apply(t.contiguous(), reinterpret_cast<int64_t>(&group));
-}
-
-std::vector<double> average_values(ProcessGroup& group, const std::vector<double>& values) {
-  if (values.empty()) return {};
-  torch::Tensor t = torch::tensor(values, torch::kFloat64);
-  group.all_reduce_sum({t});
-  t.div_(static_cast<double>(group.size()));
-  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
 torch::Tensor rank_share(const torch::Tensor& batch, int64_t rank, int64_t size) {
