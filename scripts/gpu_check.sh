@@ -32,6 +32,10 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBCP_WITH_ITK=OFF -D
 cmake --build "$build" -j "$(nproc)" > "$out/build.log" 2>&1 || { grep -m5 -A5 error "$out/build.log"; exit 1; }
 echo "built $build (warnings: $(grep -c 'warning:' "$out/build.log" || true))"
 
+# Multi-GPU training's NCCL backend, compiled (not linked, not run: one GPU here).
+scripts/check_nccl.sh "$build" > "$out/nccl.log" 2>&1 && tail -1 "$out/nccl.log" ||
+  { echo "NCCL compile check failed:"; grep -m5 error "$out/nccl.log" || tail -5 "$out/nccl.log"; }
+
 # CUDA-relevant tests: each skips visibly without a GPU, and runs on one here.
 "$build/bcp_tests" --gtest_filter='Cuda*:ComputeCopy*:ParallelDropout*:Bf16*:TrainStep*' \
   2>&1 | tee "$out/tests.log" | tail -5

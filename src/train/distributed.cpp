@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 #include <unistd.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cerrno>
@@ -14,6 +16,9 @@
 #include <functional>
 #include <stdexcept>
 
+#ifdef BCP_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef BCP_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -35,9 +40,11 @@ int64_t env_int(const char* name, int64_t fallback, int64_t low, int64_t high) {
   return v;
 }
 
+#ifdef BCP_WITH_GLOO
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
+#endif
 
 }  // namespace
 
@@ -61,14 +68,43 @@ DistEnv dist_env_from_environment() {
   return e;
 }
 
+bool gloo_available() {
+#ifdef BCP_WITH_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
+// LibTorch 2 split the backends (Gloo, NCCL) off c10d::ProcessGroup into c10d::Backend, with the
+// same collectives.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
+
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<CollectiveBackend> group;
 };
 
 ProcessGroup::ProcessGroup(const DistEnv& env, torch::Device device,
                            std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()), rank_(env.rank), size_(env.world_size) {
+  // Refused before the rendezvous, which would wait for the other ranks first.
+#ifndef BCP_WITH_NCCL
+  if (device.is_cuda())
+    throw std::invalid_argument(
+        "distributed training on CUDA needs NCCL, and this build has none (configure with "
+        "-DBCP_WITH_NCCL=ON against a CUDA LibTorch)");
+#endif
+#ifndef BCP_WITH_GLOO
+  if (!device.is_cuda())
+    throw std::invalid_argument(
+        "distributed training on CPU needs Gloo, and this build has none (its LibTorch ships no "
+        "Gloo headers or library; Debian: apt-get install libgloo-dev, then reconfigure)");
+#endif
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(env.master_port);
   store_options.isServer = env.rank == 0;
@@ -90,12 +126,9 @@ ProcessGroup::ProcessGroup(const DistEnv& env, torch::Device device,
     options->timeout = timeout;
     impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, rank_, size_, options);
     return;
-#else
-    throw std::invalid_argument(
-        "distributed training on CUDA needs NCCL, and this build has none (configure with "
-        "-DBCP_WITH_NCCL=ON against a CUDA LibTorch)");
 #endif
   }
+#ifdef BCP_WITH_GLOO
   backend_ = "gloo";
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   // Loopback for a local group; otherwise the interface GLOO_SOCKET_IFNAME names, or the one
@@ -107,6 +140,7 @@ ProcessGroup::ProcessGroup(const DistEnv& env, torch::Device device,
   else
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, rank_, size_, options);
+#endif
 }
 
 ProcessGroup::~ProcessGroup() = default;

@@ -7,6 +7,7 @@
 
 #include "../support.h"
 #include "bcp/io/tensor_archive.h"
+#include "bcp/train/distributed.h"
 
 namespace fs = std::filesystem;
 using bcp::test::quoted;
@@ -23,6 +24,7 @@ int occurrences(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST(CliDistributed, TwoLocalRanksTrainValidateAndResume) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   bcp::test::TempDir tmp("cli_dist");
   const fs::path root = tmp.path / "root";
   auto synth =

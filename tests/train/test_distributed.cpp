@@ -70,6 +70,10 @@ using bcp::test::error_of;
 
 }  // namespace
 
+// A build without Gloo (LibTorch from PyPI) has no CPU ranks: those tests skip, saying so.
+#define SKIP_WITHOUT_GLOO() \
+  if (!gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU process groups"
+
 TEST(DistEnv, ReadsTorchrunVariablesAndNamesTheBadOne) {
   {
     ScopedEnv env({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}});
@@ -116,6 +120,7 @@ TEST(RankShare, SharesAreDisjointAndCoverTheBatch) {
 }
 
 TEST(ProcessGroupGloo, TwoRanksOnLoopbackSumBroadcastAndAverage) {
+  SKIP_WITHOUT_GLOO();
   on_ranks(2, [](int rank, ProcessGroup& g) {
     EXPECT_EQ(g.backend(), "gloo");
     torch::Tensor a = torch::full({5}, static_cast<float>(rank + 1));
@@ -134,6 +139,7 @@ TEST(ProcessGroupGloo, TwoRanksOnLoopbackSumBroadcastAndAverage) {
 }
 
 TEST(ProcessGroupGloo, UnreachableRendezvousIsAClearError) {
+  SKIP_WITHOUT_GLOO();
   DistEnv env;
   env.rank = 1;
   env.world_size = 2;
@@ -146,6 +152,7 @@ TEST(ProcessGroupGloo, UnreachableRendezvousIsAClearError) {
 // For a network without BatchNorm, averaging the gradients of the two halves of a batch over two
 // ranks is the gradient of the whole batch on one rank (a mean loss): same SGD trajectory.
 TEST(DataParallel, HalfBatchOnEachOfTwoRanksEqualsTheWholeBatchOnOne) {
+  SKIP_WITHOUT_GLOO();
   torch::manual_seed(3);
   torch::nn::Sequential reference(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).padding(1)),
                                   torch::nn::ReLU(),
@@ -183,6 +190,7 @@ TEST(DataParallel, HalfBatchOnEachOfTwoRanksEqualsTheWholeBatchOnOne) {
 // outputs, the input's gradient, the parameters' gradients (summed over the ranks) and the
 // running statistics.
 TEST(SyncBatchNorm, TwoRanksWithHalfTheBatchEqualOneRankWithTheWholeBatch) {
+  SKIP_WITHOUT_GLOO();
   torch::manual_seed(11);
   const torch::Tensor x = torch::randn({8, 4, 6, 5}) * 3 + 1;
   const torch::Tensor upstream = torch::randn({8, 4, 6, 5});
@@ -238,6 +246,7 @@ TEST(SyncBatchNorm, TwoRanksWithHalfTheBatchEqualOneRankWithTheWholeBatch) {
 class DataParallelBcp : public testing::TestWithParam<bool> {};
 
 TEST_P(DataParallelBcp, StepsKeepBitIdenticalParametersOnBothRanks) {
+  SKIP_WITHOUT_GLOO();
   const bool sync = GetParam();
   TrainConfig c = bcp::test::tiny_config("bcp");
   c.world_size = 2;

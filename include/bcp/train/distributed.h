@@ -34,6 +34,10 @@ struct DistEnv {
 /// malformed, missing beside WORLD_SIZE > 1, or out of range.
 DistEnv dist_env_from_environment();
 
+/// Whether this build has c10d's Gloo backend (CPU ranks): LibTorch's headers and Gloo's found at
+/// configure time.
+bool gloo_available();
+
 /// A process group with the few collectives training needs. Collectives block; a peer that died
 /// surfaces as an exception (its connection closes), a peer that hangs after `timeout`.
 class ProcessGroup {
