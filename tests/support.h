@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "bcp/io/input_path.h"
+
 namespace bcp::test {
 
 /// ../shared beside the repository root, as CI lays it out (overridable by BCP_SHARED_DIR).
@@ -24,6 +26,16 @@ inline std::filesystem::path parity_file(const std::string& name) {
 inline std::filesystem::path data_dir(const std::string& name) {
   return shared_dir() / "data" / name;
 }
+/// For one scope, files that data roots reach through links out of them are read (the tests
+/// assemble roots from links into ../shared), as `bcp --follow-links` does.
+struct FollowLinksOutOfRoot {
+  FollowLinksOutOfRoot() { set(true); }
+  ~FollowLinksOutOfRoot() { set(false); }
+  FollowLinksOutOfRoot(const FollowLinksOutOfRoot&) = delete;
+  FollowLinksOutOfRoot& operator=(const FollowLinksOutOfRoot&) = delete;
+  static void set(bool follow) { bcp::io::set_follow_links_out_of_root(follow); }
+};
+
 /// Path of the built `bcp` executable.
 inline std::string cli_path() {
   return BCP_CLI_PATH;

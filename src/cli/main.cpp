@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "bcp/io/input_path.h"
 #include "bcp/util/error_message.h"
 #include "bcp/version.h"
 #include "command.h"
@@ -26,6 +27,13 @@ int main(int argc, char** argv) {
   CLI::App app{"bcp: semi-supervised medical image segmentation (Bidirectional Copy-Paste)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("bcp ") + BCP_VERSION);
+  app.add_flag_callback(
+      "--follow-links", [] { bcp::io::set_follow_links_out_of_root(true); },
+      "Read files that a data root reaches through symbolic links leading outside it (by default "
+      "refused)");
+  // The subcommands pass options they do not know to this level, so --follow-links may come
+  // after the command's name too.
+  app.fallthrough();
   auto& registry = bcp::cli::command_registry();
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -6,20 +6,21 @@
 #include <stdexcept>
 
 #include "bcp/data/case_list.h"
+#include "bcp/io/input_path.h"
 
 namespace bcp::data {
 namespace fs = std::filesystem;
 
 std::string AcdcRoot::list_path(const std::string& list_name) const {
-  return (fs::path(root) / list_name).string();
+  return io::inside_root(root, (fs::path(root) / list_name).string());
 }
 std::string AcdcRoot::slice_path(const std::string& name) const {
   check_case_name(name);
-  return (fs::path(root) / "data" / "slices" / (name + ".h5")).string();
+  return io::inside_root(root, (fs::path(root) / "data" / "slices" / (name + ".h5")).string());
 }
 std::string AcdcRoot::volume_path(const std::string& name) const {
   check_case_name(name);
-  return (fs::path(root) / "data" / (name + ".h5")).string();
+  return io::inside_root(root, (fs::path(root) / "data" / (name + ".h5")).string());
 }
 std::vector<std::string> AcdcRoot::read_list(const std::string& list_name) const {
   return read_case_list(list_path(list_name));

@@ -4,17 +4,19 @@
 #include <stdexcept>
 
 #include "bcp/data/case_list.h"
+#include "bcp/io/input_path.h"
 
 namespace bcp::data {
 
 namespace fs = std::filesystem;
 
 std::string LaRoot::list_path(const std::string& list_name) const {
-  return (fs::path(root) / list_name).string();
+  return io::inside_root(root, (fs::path(root) / list_name).string());
 }
 std::string LaRoot::volume_path(const std::string& id) const {
   check_case_name(id);
-  return (fs::path(root) / "2018LA_Seg_Training Set" / id / "mri_norm2.h5").string();
+  return io::inside_root(
+      root, (fs::path(root) / "2018LA_Seg_Training Set" / id / "mri_norm2.h5").string());
 }
 std::vector<std::string> LaRoot::read_list(const std::string& list_name) const {
   return read_case_list(list_path(list_name));

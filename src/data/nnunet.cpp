@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "bcp/io/input_path.h"
 #include "bcp/io/json_file.h"
 #include "bcp/util/text.h"
 
@@ -30,7 +31,7 @@ std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& 
     if (channel < 0)
       throw std::runtime_error(entry.path().string() +
                                ": image names must end in _XXXX (channel) before " + ending);
-    out[case_name][channel] = entry.path().string();
+    out[case_name][channel] = io::inside_root(dir.string(), entry.path().string());
   }
   return out;
 }
@@ -121,7 +122,7 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
                                ": missing; imagesTr has case " + name + " but no label for it");
     ds.training.push_back(
         {name, channel_list(name, files, ds.channel_names.size(), images_dir, ds.file_ending),
-         (labels_dir / (name + ds.file_ending)).string()});
+         io::inside_root(labels_dir.string(), (labels_dir / (name + ds.file_ending)).string())});
   }
   if (ds.training.empty()) throw std::runtime_error(images_dir.string() + ": no training images");
   return ds;

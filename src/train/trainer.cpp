@@ -64,9 +64,7 @@ struct StageProgress {
 class Trainer {
  public:
   explicit Trainer(const TrainOptions& o, ProcessGroup* group)
-      : o_(o), c_(o.config), device_(c_.device), group_(group), lead_(o.dist.rank == 0) {
-    if (lead_) log_.emplace(o.out_dir, o.echo);
-  }
+      : o_(o), c_(o.config), device_(c_.device), group_(group), lead_(o.dist.rank == 0) {}
 
   TrainResult run();
 
@@ -360,9 +358,13 @@ TrainResult Trainer::run() {
   if (!o_.resume && have_last)
     throw std::runtime_error(o_.out_dir +
                              ": already holds a run (last.h5); pass --resume or another --out");
-  if (lead_) io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
+  // The data first: a run refused for its data leaves no run directory behind.
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
+  if (lead_) {
+    log_.emplace(o_.out_dir, o_.echo);
+    io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
+  }
   info("bcp train: " + std::string(util::name_of(c_.method)) + " on " +
        std::string(util::name_of(c_.dataset)) + " (" + o_.data_root + "), " +
        std::to_string(train_set_.labeled) + " labeled + " +

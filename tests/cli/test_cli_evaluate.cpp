@@ -67,7 +67,7 @@ TEST(CliEvaluate, PrintsTheTableOnARealVolume) {
   save_small_unet(tmp / "m.h5");
 
   const auto r = run_evaluate("--model " + q(tmp / "m.h5") + " --data " + q(tmp / "root") +
-                              " --list one.list --out " + q(tmp / "out") + " --format nii.gz");
+                              " --list one.list --out " + q(tmp / "out") + " --format nii.gz --follow-links");
   EXPECT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("Dice"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(tmp / "out" / "metrics.json"));
@@ -88,7 +88,7 @@ TEST(CliEvaluate, AFailingCaseLeavesNoOutputThatLooksComplete) {
   std::ofstream(tmp.path / "root" / "two.list") << "patient028_frame01\npatient002_frame01\n";
   save_small_unet(tmp.path / "m.h5");
   const std::string args = "--model " + q(tmp.path / "m.h5") + " --data " + q(tmp.path / "root") +
-                           " --list two.list --out " + q(tmp.path / "out");
+                           " --list two.list --out " + q(tmp.path / "out") + " --follow-links";
 
   auto failed = run_evaluate(args);
   EXPECT_EQ(failed.rc, 1) << failed.output;

@@ -87,7 +87,7 @@ TEST(CliImport, ImportedCheckpointEvaluatesOnARealVolume) {
   // No --dataset: evaluate must take "acdc" from the imported checkpoint's meta.
   const RunResult r = bcp::test::run_cli("evaluate --model " + q(tmp.path / "m.h5") + " --data " +
                                          q(tmp.path / "root") + " --list val.list --out " +
-                                         q(tmp.path / "eval") + " --no-predictions");
+                                         q(tmp.path / "eval") + " --no-predictions --follow-links");
   EXPECT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("Dice"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(tmp.path / "eval" / "metrics.json"));

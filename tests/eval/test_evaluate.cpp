@@ -57,6 +57,7 @@ std::vector<std::string> make_acdc_root(const fs::path& dir) {
 TEST(Evaluate, AcdcEndToEnd) {
   BCP_REQUIRE_SHARED(bcp::test::data_dir("ACDC") / "data" / "patient028_frame01.h5");
   TempDir tmp("bcp_test_evaluate_acdc");
+  bcp::test::FollowLinksOutOfRoot follow;
   const auto names = make_acdc_root(tmp.path / "root");
   auto net = tiny_model("unet2d", 4);
   net->train();  // evaluate must switch to eval mode itself
