@@ -10,6 +10,7 @@
 #include "bcp/bench/bench.h"
 #include "bcp/io/atomic_file.h"
 #include "command.h"
+#include "number_checks.h"
 #include "enum_option.h"
 
 namespace {
@@ -28,12 +29,12 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o) {
   cmd->add_option("--device", o.common.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", o.common.threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(bcp::cli::non_negative());
   cmd->add_option("--repeats", o.repeats, "Timed repeats (default: step 5, infer 3, LA infer 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(bcp::cli::positive());
   cmd->add_option("--warmup", o.common.warmup, "Untimed runs before timing")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(bcp::cli::non_negative());
   cmd->add_option("--data", o.common.data_root,
                   "Real data root (ACDC or LA layout); default: synthetic data of the real shapes");
   cmd->add_option("--json", o.json, "Also write one JSON object per line to this file");
@@ -97,7 +98,7 @@ void setup_bench(CLI::App& app) {
   i->add_option("--case", infer->case_name, "Case of the root's val.list (default: the first)");
   i->add_option("--window-batch", infer->window_batch, "LA: windows per network call")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bcp::cli::positive());
   add_common(i, *infer_o);
   i->callback([infer, infer_o] {
     finish(*infer_o, infer->dataset == bcp::data::Dataset::kLa ? 1 : 3,

@@ -3,6 +3,7 @@
 
 #include "bcp/train/demo.h"
 #include "command.h"
+#include "number_checks.h"
 
 namespace {
 
@@ -17,10 +18,10 @@ void setup_demo(CLI::App& app) {
   cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--pretrain-iters", o->pretrain_iters, "BCP pre-training iterations")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bcp::cli::positive());
   cmd->add_option("--selftrain-iters", o->selftrain_iters, "BCP self-training iterations")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bcp::cli::positive());
   cmd->add_option("--patch", o->patch, "Training and evaluation resolution")
       ->capture_default_str()
       ->check(CLI::Range(32, 512));

@@ -8,6 +8,7 @@
 #include "bcp/eval/evaluate.h"
 #include "case_progress.h"
 #include "command.h"
+#include "number_checks.h"
 #include "enum_option.h"
 
 namespace {
@@ -33,7 +34,7 @@ void setup_evaluate(CLI::App& app) {
   cmd->add_option("--window-batch", opts->window_batch,
                   "LA: sliding windows per network call (1 = the authors' behaviour)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bcp::cli::positive());
   bcp::cli::add_enum_option(*cmd, "--precision", opts->precision,
                             "Default fp32; bf16: a bf16 copy of the network (labels agree with "
                             "fp32 on >99.9% of voxels of a trained model)");

@@ -26,6 +26,15 @@ struct ImportArgs {
 };
 
 void run_import(const ImportArgs& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a.out) && fs::equivalent(a.pth, a.out, ec))
+    throw CLI::ValidationError("--out", a.out + " is the .pth being imported; name another file");
+  if (a.dataset_option->count() > 0 && bcp::nets::arch_for(a.dataset) != a.arch)
+    throw CLI::ValidationError(
+        "--dataset", std::string(bcp::util::name_of(a.dataset)) + " needs the " +
+        std::string(bcp::util::name_of(bcp::nets::arch_for(a.dataset))) + " network, not --arch " +
+        std::string(bcp::util::name_of(a.arch)));
   bcp::nets::ModelConfig config;
   config.arch = a.arch;
   config.in_channels = a.in_channels;

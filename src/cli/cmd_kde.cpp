@@ -5,6 +5,7 @@
 
 #include "bcp/analysis/feature_kde.h"
 #include "command.h"
+#include "number_checks.h"
 
 namespace {
 
@@ -25,7 +26,7 @@ void setup_kde(CLI::App& app) {
       ->check(CLI::Range(2, 1000000))
       ->default_val(500);
   cmd->add_option("--bw-adjust", o->bw_adjust, "Bandwidth: Scott's rule times this")
-      ->check(CLI::PositiveNumber)
+      ->check(bcp::cli::positive())
       ->default_val(0.5);
   cmd->add_option("--seed", o->seed, "Random seed of the draws")->default_val(1337);
   cmd->add_option("--device", o->device, "cpu, cuda, cuda:N")->default_val("cpu");

@@ -61,13 +61,20 @@ void setup_score(CLI::App& app) {
                   "Voxel spacing z,y,x (mm) for every case; default: the reference header (NIfTI), "
                   "else voxel units");
   cmd->add_option("--classes", opts->dirs.num_classes,
-                  "Number of classes K incl. background (default: 1 + largest label, at least 2)");
+                  "Number of classes K incl. background, 2 to 256 (default: from a dataset.json "
+                  "beside the references; never from the largest label value)")
+      ->check(CLI::Range(2, 256));
   cmd->callback([opts] {
     if (!opts->spacing.empty()) opts->dirs.spacing = parse_spacing(opts->spacing);
     const bcp::eval::ScoreReport report = bcp::eval::score_mask_dirs(opts->dirs);
     bcp::eval::write_report(report, opts->out);
-    std::cout << bcp::eval::format_table(report) << "unit: " << report.unit << "\nwrote "
-              << opts->out << "\n";
+    std::cout << bcp::eval::format_table(report) << "unit: " << report.unit << "\n";
+    if (const size_t n = report.unscored_references.size())
+      std::cout << "note: " << n << " reference file" << (n == 1 ? " has" : "s have")
+                << " no prediction and " << (n == 1 ? "was" : "were")
+                << " not scored (first: " << report.unscored_references.front()
+                << "; all under \"unscored_references\" in the JSON)\n";
+    std::cout << "wrote " << opts->out << "\n";
   });
 }
 

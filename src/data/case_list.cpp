@@ -1,7 +1,9 @@
 #include "bcp/data/case_list.h"
 
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -10,8 +12,29 @@
 
 namespace bcp::data {
 
+namespace {
+
+/// `name` for a message: bytes outside printable ASCII as \xNN (a binary file's NUL would cut the
+/// message short).
+std::string printable_name(const std::string& name) {
+  std::string out;
+  for (const unsigned char c : name) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> parse_case_list(const std::string& text, const std::string& source) {
   std::vector<std::string> names;
+  std::map<std::string, size_t> first_line;  // a case listed twice would count twice
   std::istringstream in(text);
   std::string line;
   size_t line_no = 0;
@@ -24,9 +47,14 @@ std::vector<std::string> parse_case_list(const std::string& text, const std::str
     names.push_back(line.substr(0, end + 1));
     if (!is_plain_case_name(names.back()))
       throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case name \"" +
-                               names.back() +
+                               printable_name(names.back()) +
                                "\" is not a plain name (no '/', '\\' or '..'): cases stay "
                                "inside the data root");
+    const auto [at, fresh] = first_line.emplace(names.back(), line_no);
+    if (!fresh)
+      throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case \"" +
+                               names.back() + "\" is listed again (first on line " +
+                               std::to_string(at->second) + ")");
   }
   if (names.empty()) throw std::runtime_error(source + ": empty split (no case names)");
   return names;

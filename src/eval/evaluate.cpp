@@ -246,6 +246,9 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   mopt.prediction_format = options.prediction_format;
   mopt.precision = options.precision;
   fs::create_directories(options.out_dir);
+  // An older run's results go first: if this one fails, none of them remains looking like its.
+  for (const char* old : {"metrics.json", "metrics.csv"}) fs::remove(fs::path(options.out_dir) / old);
+  fs::remove_all(final_predictions);  // a link is removed, never followed
 
   // One volume in memory at a time: LA volumes are large.
   const Predictor predictor = model_predictor(*model, mopt.precision);
@@ -266,8 +269,6 @@ ScoreReport evaluate(const EvaluateOptions& options) {
     if (options.progress) options.progress(names[i], i, names.size());
   }
   if (options.save_predictions) {
-    fs::remove(fs::path(options.out_dir) / "metrics.json");  // an older run's, for older masks
-    fs::remove_all(final_predictions);
     fs::create_directories(staged_predictions);  // also when the list was empty
     fs::rename(staged_predictions, final_predictions);
     io::fsync_path(options.out_dir);

@@ -194,6 +194,7 @@ nlohmann::json report_to_json(const ScoreReport& report) {
       {"mean", scores_to_json(overall_mean(report))},
       {"empty", {{"pred", empty.pred}, {"ref", empty.ref}, {"convention", kEmptyConvention}}}};
   if (!report.source.empty()) j["source"] = report.source;
+  if (!report.unscored_references.empty()) j["unscored_references"] = report.unscored_references;
   return j;
 }
 
@@ -252,9 +253,10 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
     const char* what = dir == &options.pred_dir ? "prediction" : "reference";
     if (!fs::is_directory(*dir)) throw std::runtime_error(*dir + ": " + what + " folder not found");
   }
-  if (options.num_classes != 0 && options.num_classes < 2)
-    throw std::invalid_argument("number of classes must be at least 2 (background + one), got " +
-                                std::to_string(options.num_classes));
+  if (options.num_classes != 0 && (options.num_classes < 2 || options.num_classes > 256))
+    throw std::invalid_argument(
+        "number of classes must be 2 (background + one) to 256 (one byte per label), got " +
+        std::to_string(options.num_classes));
   for (double s : options.spacing)
     if (!(std::isfinite(s) && s > 0))
       throw std::invalid_argument("spacing values must be positive, got " +
@@ -275,8 +277,12 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       throw std::runtime_error(f.string() + ": no reference file " + ref.string());
   }
 
-  const int k =
-      options.num_classes != 0 ? options.num_classes : classes_from_dataset_json(options.ref_dir);
+  const int from_json = classes_from_dataset_json(options.ref_dir);
+  if (options.num_classes != 0 && from_json != 0 && options.num_classes != from_json)
+    throw std::invalid_argument("--classes " + std::to_string(options.num_classes) +
+                                " contradicts the dataset.json of " + options.ref_dir + " (" +
+                                std::to_string(from_json) + " classes)");
+  const int k = options.num_classes != 0 ? options.num_classes : from_json;
   if (k == 0)
     throw std::invalid_argument(
         options.ref_dir +
@@ -284,6 +290,13 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
         "nnU-Net dataset.json beside the references; the largest label value is not a class count");
 
   ScoreReport report;
+  // References without a prediction are not scored, but said: a half-finished prediction folder
+  // must not read as complete.
+  for (const auto& entry : fs::directory_iterator(options.ref_dir))
+    if (entry.is_regular_file() && is_label_file(entry.path()) &&
+        !fs::exists(fs::path(options.pred_dir) / entry.path().filename()))
+      report.unscored_references.push_back(entry.path().filename().string());
+  std::sort(report.unscored_references.begin(), report.unscored_references.end());
   bool unit_set = false;
   std::string first_file;
   for (const auto& f : files) {

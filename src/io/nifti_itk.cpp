@@ -138,42 +138,64 @@ std::string one_line(std::string msg) {
                            std::to_string(need));
 }
 
-/// Offset of the voxels in a NIfTI-1/2 header held in `hdr` (at least 176 bytes), or -1.
-int64_t nifti_vox_offset(const unsigned char* hdr, size_t n) {
-  if (n < 176) return -1;
+/// Where a NIfTI-1/2 file's voxels start and how many bits each takes on disk, from its header.
+struct NiftiLayout {
+  int64_t vox_offset = -1;  ///< -1: not a one-file NIfTI header
+  int64_t bitpix = 0;
+};
+
+/// The layout in a header held in `hdr` (at least 176 bytes).
+NiftiLayout nifti_layout(const unsigned char* hdr, size_t n) {
+  NiftiLayout layout;
+  if (n < 176) return layout;
   int32_t sizeof_hdr;
   std::memcpy(&sizeof_hdr, hdr, 4);
   const bool swap = sizeof_hdr != 348 && sizeof_hdr != 540;
   if (swap) sizeof_hdr = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(sizeof_hdr)));
+  auto int16_at = [&](size_t at) {
+    uint16_t v;
+    std::memcpy(&v, hdr + at, 2);
+    return static_cast<int16_t>(swap ? __builtin_bswap16(v) : v);
+  };
   if (sizeof_hdr == 348) {
     uint32_t bits;
     std::memcpy(&bits, hdr + 108, 4);
     if (swap) bits = __builtin_bswap32(bits);
     float off;
     std::memcpy(&off, &bits, 4);
-    return static_cast<int64_t>(off);
-  }
-  if (sizeof_hdr == 540) {
+    layout.vox_offset = static_cast<int64_t>(off);
+    layout.bitpix = int16_at(72);
+  } else if (sizeof_hdr == 540) {
     uint64_t off;
     std::memcpy(&off, hdr + 168, 8);
     if (swap) off = __builtin_bswap64(off);
-    return static_cast<int64_t>(off);
+    layout.vox_offset = static_cast<int64_t>(off);
+    layout.bitpix = int16_at(14);
   }
-  return -1;
+  return layout;
+}
+
+/// Bytes of voxel data the header promises for `voxels` voxels (ITK's component size is that of
+/// the type it returns, which is float for a scaled file: scl_slope/scl_inter).
+uint64_t nifti_data_bytes(const NiftiLayout& layout, uint64_t voxels, uint64_t itk_bytes) {
+  if (layout.bitpix <= 0) return itk_bytes;
+  return (voxels * static_cast<uint64_t>(layout.bitpix) + 7) / 8;
 }
 
 // ITK's NIfTI and MetaImage readers only warn on stderr when the voxel data is short and return
 // partly uninitialised voxels; these checks turn that into an error before reading.
-void check_nifti_complete(const std::string& path, bool gz, uint64_t need_voxels) {
+void check_nifti_complete(const std::string& path, bool gz, uint64_t voxels, uint64_t itk_bytes) {
   if (!gz) {
     std::ifstream in(path, std::ios::binary);
     unsigned char hdr[544] = {};
     in.read(reinterpret_cast<char*>(hdr), sizeof hdr);
-    const int64_t off = nifti_vox_offset(hdr, static_cast<size_t>(in.gcount()));
+    const NiftiLayout layout = nifti_layout(hdr, static_cast<size_t>(in.gcount()));
+    const int64_t off = layout.vox_offset;
     if (off < 0) return;  // a two-file .hdr/.img pair or something ITK understood anyway
     const uint64_t size = fs::file_size(path);
     const uint64_t have = size > static_cast<uint64_t>(off) ? size - off : 0;
-    if (have < need_voxels) truncated(path, have, need_voxels);
+    const uint64_t need = nifti_data_bytes(layout, voxels, itk_bytes);
+    if (have < need) truncated(path, have, need);
     return;
   }
   gzFile f = gzopen(path.c_str(), "rb");
@@ -190,12 +212,14 @@ void check_nifti_complete(const std::string& path, bool gz, uint64_t need_voxels
   const char* msg = gzerror(f, &err);
   const std::string gz_msg = msg ? msg : "";
   gzclose(f);
-  const int64_t off = nifti_vox_offset(hdr.data(), hdr.size());
+  const NiftiLayout layout = nifti_layout(hdr.data(), hdr.size());
+  const int64_t off = layout.vox_offset;
   const uint64_t have = off >= 0 && total > static_cast<uint64_t>(off) ? total - off : 0;
   if (got < 0 || (err != Z_OK && err != Z_STREAM_END)) {
     throw std::runtime_error(path + ": truncated or corrupt gzip stream (" + gz_msg + ")");
   }
-  if (off >= 0 && have < need_voxels) truncated(path, have, need_voxels);
+  const uint64_t need = nifti_data_bytes(layout, voxels, itk_bytes);
+  if (off >= 0 && have < need) truncated(path, have, need);
 }
 
 /// MetaImage with voxels in the same file (ElementDataFile = LOCAL) or one raw file beside it.
@@ -272,7 +296,8 @@ Volume read_volume(const std::string& path) {
   io->SetIORegion(region);
   const uint64_t n_bytes = static_cast<uint64_t>(n) * io->GetComponentSize();
   const std::string ext = util::lower(volume_extension(path));
-  if (ext == ".nii" || ext == ".nii.gz") check_nifti_complete(path, ext == ".nii.gz", n_bytes);
+  if (ext == ".nii" || ext == ".nii.gz")
+    check_nifti_complete(path, ext == ".nii.gz", static_cast<uint64_t>(n), n_bytes);
   if (ext == ".mha" || ext == ".mhd") check_meta_complete(path, n_bytes);
   std::vector<char> buf(n_bytes);
   try {

@@ -54,6 +54,9 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
     if (it == tensors.end()) continue;
     if (!it->second.defined())
       throw std::runtime_error("load_state_dict: key '" + key + "' holds an undefined tensor");
+    // A diverged or damaged checkpoint would otherwise predict all background without a word.
+    if (it->second.is_floating_point() && !torch::isfinite(it->second).all().item<bool>())
+      throw std::runtime_error("load_state_dict: key '" + key + "' holds NaN or Inf values");
     if (it->second.sizes() != target.sizes())
       throw std::runtime_error("load_state_dict: shape mismatch for key '" + key +
                                "': module has " + c10::str(target.sizes()) + ", given " +

@@ -1,6 +1,8 @@
 #include "bcp/train/config.h"
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -16,8 +18,37 @@ using nlohmann::json;
 
 // Overlays `src` onto `dst`, refusing keys `dst` does not have and values of another kind, so a
 // typo in a config file is an error rather than a silently ignored setting.
+/// Throws unless `given` may replace `def` at `key`: same JSON type, where a whole number must
+/// stay whole (1.5 would be cut to 1) and a non-negative one non-negative (-1 would wrap).
+void check_same_kind(const json& def, const json& given, const std::string& key) {
+  const auto refuse = [&](const std::string& expects) {
+    throw std::invalid_argument("config key '" + key + "' expects " + expects + ", got " +
+                                std::string(given.type_name()) + " (" + given.dump() + ")");
+  };
+  if (def.is_number_unsigned()) {
+    if (!given.is_number_unsigned()) refuse("a whole number >= 0");
+  } else if (def.is_number_integer()) {
+    if (!given.is_number_integer()) refuse("a whole number");
+  } else if (def.is_number()) {
+    if (!given.is_number()) refuse("a number");
+  } else if (def.is_array()) {
+    if (!given.is_array()) refuse("an array");
+    // The config's lists are numbers; an empty default says nothing more about them.
+    for (const json& item : given) {
+      if (!def.empty())
+        check_same_kind(def.front(), item, key + "[]");
+      else if (!item.is_number())
+        refuse("an array of numbers");
+    }
+  } else if (def.type() != given.type()) {
+    refuse(def.type_name());
+  }
+}
+
 void merge_strict(json& dst, const json& src, const std::string& where) {
-  if (!src.is_object()) throw std::invalid_argument(where + ": expected an object");
+  if (!src.is_object())
+    throw std::invalid_argument(where.empty() ? "a config must be a JSON object"
+                                              : "config key '" + where + "' expects an object");
   for (auto it = src.begin(); it != src.end(); ++it) {
     std::string key = where.empty() ? it.key() : where + "." + it.key();
     if (!dst.contains(it.key())) throw std::invalid_argument("unknown config key '" + key + "'");
@@ -25,13 +56,9 @@ void merge_strict(json& dst, const json& src, const std::string& where) {
     const json& s = it.value();
     if (d.is_object()) {
       merge_strict(d, s, key);
-    } else if (d.is_number() && s.is_number()) {
-      d = s;
-    } else if (d.type() == s.type()) {
-      d = s;
     } else {
-      throw std::invalid_argument("config key '" + key + "' expects " + d.type_name() + ", got " +
-                                  s.type_name() + " (" + s.dump() + ")");
+      check_same_kind(d, s, key);
+      d = s;
     }
   }
 }
@@ -101,6 +128,8 @@ void apply_override(TrainConfig& c, const std::string& assignment) {
     value = json::parse(text);
   } catch (const json::parse_error&) {
     value = text;  // bare words are strings: --set method=bcp
+  } catch (const json::exception&) {
+    throw std::invalid_argument("--set " + assignment + ": not a number this config can hold");
   }
   // Build {"a": {"b": value}} from "a.b" and overlay it strictly.
   json patch = value;
@@ -108,6 +137,10 @@ void apply_override(TrainConfig& c, const std::string& assignment) {
   std::vector<std::string> parts;
   std::stringstream ss(key);
   for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+  if (parts.empty() || key.back() == '.' ||
+      std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); }))
+    throw std::invalid_argument("--set " + assignment + ": '" + key +
+                                "' is not a config key (dotted names, e.g. schedule.val_every)");
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) patch = json{{*it, patch}};
   json j = config_to_json(c);
   merge_strict(j, patch, "");
@@ -128,6 +161,12 @@ void validate_config(const TrainConfig& c) {
       bad("data.patch",
           "sizes must be multiples of 16 (both networks halve them four times), got " +
               std::to_string(p));
+  int64_t bottleneck = 1;
+  for (auto p : c.data.patch) bottleneck *= p / 16;
+  if (!c.data.patch.empty() && bottleneck < 2)
+    bad("data.patch",
+        "of 16 on every axis leaves the networks' bottleneck one voxel, which BatchNorm cannot "
+        "normalise in a pass of one image: use 32 or more on at least one axis");
   if (c.data.labeled < 2) bad("data.labeled", "must be >= 2 (two labeled halves per step)");
   if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
   if (c.data.channels < 1) bad("data.channels", "must be >= 1");

@@ -95,6 +95,7 @@ void save_train_state(const std::string& path, const nets::SegmentationNetImpl& 
                    {"sampler", loop.sampler},
                    {"rng", loop.rng},
                    {"extra", loop.extra},
+                   {"cases", loop.cases},
                    {"has_teacher", teacher != nullptr},
                    {"has_optimizer", optimizer != nullptr}};
   meta["config"] = config;
@@ -128,6 +129,7 @@ LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& s
     loop.sampler = t.at("sampler").get<std::string>();
     loop.rng = t.at("rng").get<std::string>();
     loop.extra = t.value("extra", nlohmann::json());
+    loop.cases = t.value("cases", std::string());
     return loop;
   } catch (const std::exception& e) {
     std::string what = util::error_message(e);

@@ -161,6 +161,7 @@ void Trainer::snapshot(const std::string& file, StageNets& nets, const StepPrefe
   if (!lead_) return;
   nets.loop.sampler = prefetcher.sampler_state();
   nets.loop.rng = prefetcher.rng_state();
+  nets.loop.cases = cases_fingerprint(train_set_);
   save_train_state(path(file), *nets.student, nets.teacher.get(), &*nets.optimizer, nets.loop,
                    config_to_json(c_));
 }
@@ -310,6 +311,7 @@ LoopState peek_loop(const std::string& path) {
   LoopState l;
   l.stage = meta["train"].at("stage").get<std::string>();
   l.iteration = meta["train"].at("iteration").get<int64_t>();
+  l.cases = meta["train"].value("cases", std::string());
   return l;
 }
 
@@ -361,6 +363,14 @@ TrainResult Trainer::run() {
   // The data first: a run refused for its data leaves no run directory behind.
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
+  if (o_.resume) {
+    const std::string saved = peek_loop(path("last.h5")).cases, now = cases_fingerprint(train_set_);
+    if (!saved.empty() && saved != now)
+      throw std::invalid_argument(
+          path("last.h5") + ": --resume on other training cases: the run trained on " + saved +
+          ", but " + c_.data.train_list + " of " + o_.data_root + " now gives " + now +
+          " (another root, or the list edited or reordered); train into a new --out instead");
+  }
   if (lead_) {
     log_.emplace(o_.out_dir, o_.echo);
     io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");

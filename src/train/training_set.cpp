@@ -1,5 +1,7 @@
 #include "bcp/train/training_set.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 
@@ -43,11 +45,22 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
   return set;
 }
 
+std::string cases_fingerprint(const TrainingSet& set) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a, 64 bits
+  for (const auto& name : set.names)
+    for (const unsigned char c : name + "\n") hash = (hash ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::to_string(set.names.size()) + " cases, " + std::to_string(set.labeled) +
+         " labeled, names " + hex;
+}
+
 ValidationSet load_validation_set(const TrainConfig& config, const std::string& root) {
   std::string list = (fs::path(root) / config.data.val_list).string();
   std::vector<std::string> names = data::read_case_list(list);
-  // The final evaluation reads the whole list: a missing case beyond eval.max_cases must fail
-  // now, not after hours of training.
+  // The final evaluation reads the whole list: a missing or bad case (NaN, labels out of range)
+  // beyond eval.max_cases must fail now, not after hours of training. Those are read and checked
+  // one at a time, then dropped.
   for (const auto& name : names) {
     const std::string path = config.dataset == Dataset::kAcdc
                                  ? data::AcdcRoot(root).volume_path(name)
@@ -55,15 +68,19 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
     if (!fs::is_regular_file(path))
       throw std::runtime_error(list + ": case '" + name + "' not found: " + path);
   }
-  if (config.eval.max_cases > 0 && static_cast<int64_t>(names.size()) > config.eval.max_cases)
-    names.resize(config.eval.max_cases);
+  const size_t kept = config.eval.max_cases > 0
+                          ? std::min(names.size(), static_cast<size_t>(config.eval.max_cases))
+                          : names.size();
   ValidationSet set;
   const int64_t max_label = config.data.num_classes - 1;
   const int64_t channels = config.data.channels;
-  for (const auto& name : names)
-    set.push_back(config.dataset == Dataset::kAcdc
-                      ? data::load_acdc_volume(data::AcdcRoot(root), name, max_label, channels)
-                      : data::load_la_volume(data::LaRoot(root), name, max_label, channels));
+  for (size_t i = 0; i < names.size(); ++i) {
+    data::Sample sample =
+        config.dataset == Dataset::kAcdc
+            ? data::load_acdc_volume(data::AcdcRoot(root), names[i], max_label, channels)
+            : data::load_la_volume(data::LaRoot(root), names[i], max_label, channels);
+    if (i < kept) set.push_back(std::move(sample));
+  }
   return set;
 }
 

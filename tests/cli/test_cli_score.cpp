@@ -219,6 +219,9 @@ TEST(CliScore, ClassCountComesFromClassesOrDatasetJsonNeverFromTheLargestLabel) 
   const RunResult r = run(f.args_without_classes());
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_EQ(read_json(f.root / "out" / "s.json").at("cases").size(), 6u);  // 2 cases x 3 classes
+  // --classes may not contradict it.
+  expect_one_line_error(run(f.args("--classes 2")), "contradicts the dataset.json");
+  fs::remove(f.root / "dataset.json");
   // A 0/255 mask is two classes with a bad value, not 256 classes.
   write_h5(f.pred / "a.h5", "pred", (f.pred_a > 0).to(torch::kUInt8) * 255);
   expect_one_line_error(run(f.args("--classes 2")), "label 255");

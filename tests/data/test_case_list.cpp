@@ -81,6 +81,19 @@ TEST(CaseList, NamesThatLeaveTheDataRootAreRefusedWithTheirLine) {
   EXPECT_TRUE(bcp::data::is_plain_case_name("..hidden"));  // a name, not a parent folder
 }
 
+TEST(CaseList, ACaseListedTwiceOrABinaryFileIsRefusedWithTheLine) {
+  const fs::path p = temp_file("twice");
+  write_bytes(p, "a\nb\na\n");
+  const std::string twice = bcp::test::error_of([&] { read_case_list(p.string()); });
+  EXPECT_NE(twice.find(p.string() + ":3: case \"a\" is listed again (first on line 1)"),
+            std::string::npos)
+      << twice;
+  write_bytes(p, std::string("\xff\xfe\0a\0/\n", 7));
+  const std::string binary = bcp::test::error_of([&] { read_case_list(p.string()); });
+  EXPECT_NE(binary.find("\\xff\\xfe\\x00a\\x00/"), std::string::npos) << binary;
+  EXPECT_NE(binary.find("not a plain name"), std::string::npos) << binary;
+}
+
 TEST(CaseList, EvaluateWithAnEscapingListWritesNothing) {
   bcp::test::TempDir tmp("caselist_evaluate");
   const fs::path root = tmp.path / "root";

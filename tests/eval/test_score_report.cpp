@@ -182,5 +182,22 @@ TEST(ScoreReport, ScoresFoldersPerClassWithPadding) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("c2.h5"), std::string::npos) << e.what();
   }
+  // A reference without its prediction is not scored, and said so.
+  fs::remove(root / "pred" / "c2.h5");
+  fs::copy_file(root / "ref" / "c1.h5", root / "ref" / "c3.h5");
+  const ScoreReport partial = score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 4});
+  EXPECT_EQ(partial.unscored_references, std::vector<std::string>{"c3.h5"});
+  EXPECT_EQ(report_to_json(partial).at("unscored_references"), nlohmann::json({"c3.h5"}));
+  fs::remove(root / "ref" / "c3.h5");
+  // K in 2..256, and never against the dataset.json beside the references.
+  EXPECT_THROW(score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 300}),
+               std::invalid_argument);
+  std::ofstream(root / "ref" / "dataset.json")
+      << R"({"labels": {"background": 0, "a": 1, "b": 2, "c": 3}})";
+  EXPECT_EQ(score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 0}).cases.size(), 3u);
+  const std::string contradicts =
+      bcp::test::error_of([&] { score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 5}); });
+  EXPECT_NE(contradicts.find("--classes 5 contradicts the dataset.json"), std::string::npos)
+      << contradicts;
   fs::remove_all(root);
 }

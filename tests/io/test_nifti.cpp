@@ -166,6 +166,30 @@ TEST(Nifti, KeepsIntegerTypesAnd2D) {
   EXPECT_EQ(read_volume(dir / "d.nii").data.scalar_type(), torch::kFloat32);
 }
 
+TEST(Nifti, ScaledVoxelsAreReadScaledNotRefusedAsTruncated) {
+  // Scanners often store int16 voxels with scl_slope/scl_inter; ITK returns them as float, whose
+  // size is not that of the voxels on disk.
+  TempDir dir("nifti_scaled");
+  const auto raw = torch::randint(-300, 300, {4, 5, 6}).to(torch::kInt16);
+  const std::string path = dir / "scaled.nii";
+  write_volume(path, raw);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    const float slope = 0.5f, inter = 10.0f;
+    f.seekp(112);
+    f.write(reinterpret_cast<const char*>(&slope), 4);
+    f.write(reinterpret_cast<const char*>(&inter), 4);
+  }
+  const auto v = read_volume(path);
+  EXPECT_EQ(v.data.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(v.data, raw.to(torch::kFloat32) * 0.5 + 10.0));
+  // A short file is still refused, by the bytes the header promises on disk.
+  fs::resize_file(path, fs::file_size(path) - 20);
+  const std::string e = bcp::test::error_of([&] { read_volume(path); });
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+  EXPECT_NE(e.find("240"), std::string::npos) << e;  // 4 x 5 x 6 int16 voxels
+}
+
 TEST(Nifti, DropsTrailingSingletonTimeAxis) {
   TempDir dir("nifti_t1");
   write_raw_nifti(dir / "t1.nii", {4, 3, 2, 1}, 24);

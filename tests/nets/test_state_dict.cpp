@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "../support.h"
 #include "bcp/io/h5.h"
@@ -69,6 +70,11 @@ TEST(StateDict, MismatchesNameTheKeyAndLeaveTheModuleUntouched) {
   EXPECT_NE(msg.find("shape mismatch for key '" + key + "'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[4, 16, 3, 3]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[4, 16, 1, 1]"), std::string::npos) << msg;
+
+  auto nan = cloned(before);
+  nan[key][0][0][1][1] = std::numeric_limits<float>::quiet_NaN();
+  msg = error_of([&] { load_state_dict(*net, nan); });
+  EXPECT_NE(msg.find("key '" + key + "' holds NaN or Inf values"), std::string::npos) << msg;
 
   auto after = state_dict(*net);
   for (const auto& [k, v] : before) EXPECT_TRUE(torch::equal(v, after.at(k))) << k;

@@ -89,7 +89,8 @@ TEST(Config, ValuesThatWouldFailLateAreRefusedUpFront) {
       {"acdc", "optim.momentum=1.5"},    {"acdc", "optim.weight_decay=-1"},
       {"acdc", "schedule.log_every=-1"}, {"acdc", "schedule.checkpoint_every=-5"},
       {"acdc", "bcp.u_weight=-0.5"},     {"acdc", "mt.iters_per_epoch=0"},
-      {"acdc", "data.unlabeled=-2"}};
+      {"acdc", "data.unlabeled=-2"},     {"acdc", "data.patch=[16,16]"},
+      {"la", "data.patch=[16,16,16]"}};
   for (const auto& [dataset, set] : cases) {
     TrainConfig c = preset(dataset, 5, "bcp");
     apply_override(c, set);
@@ -107,6 +108,31 @@ TEST(Config, ValuesThatWouldFailLateAreRefusedUpFront) {
   c = preset("acdc", 5, "bcp");
   c.bcp.beta = std::numeric_limits<double>::quiet_NaN();
   EXPECT_THROW(validate_config(c), std::invalid_argument);
+}
+
+TEST(Config, OverridesNeverChangeANumberSilently) {
+  // Each of these used to be accepted as another value (1, 0, 2^64 - 1, 32) or fail with the
+  // JSON library's text and no key.
+  for (const std::string set :
+       {"schedule.pretrain_iters=1.5", "seed=-1", "seed=1e30", "data.patch=[32.5,32]",
+        "data.patch=[32,\"a\"]", "schedule.pretrain_iters=99999999999999999999"}) {
+    TrainConfig c = preset("acdc", 5, "bcp");
+    const std::string e = bcp::test::error_of([&] { apply_override(c, set); });
+    EXPECT_NE(e.find("config key '" + set.substr(0, set.find('='))), std::string::npos)
+        << set << ": " << e;
+  }
+  TrainConfig c = preset("acdc", 5, "bcp");
+  EXPECT_NE(bcp::test::error_of([&] { apply_override(c, "optim.lr=1e400"); })
+                .find("--set optim.lr=1e400: not a number"),
+            std::string::npos);
+  EXPECT_NE(bcp::test::error_of([&] { apply_override(c, "bcp.=1"); })
+                .find("'bcp.' is not a config key"),
+            std::string::npos);
+  EXPECT_NE(bcp::test::error_of([&] { config_from_json(nlohmann::json::array()); })
+                .find("a config must be a JSON object"),
+            std::string::npos);
+  apply_override(c, "optim.lr=1");  // a whole number where a real one goes is fine
+  EXPECT_EQ(c.optim.lr, 1.0);
 }
 
 TEST(Config, FilesRejectUnknownKeysAndBadJson) {

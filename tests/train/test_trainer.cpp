@@ -3,8 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "../support.h"
+#include "bcp/io/h5.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/losses.h"
@@ -288,6 +290,24 @@ TEST(Trainer, ResumeRefusesAnotherExperimentAndChangesNothing) {
     EXPECT_EQ(read(out / "log.txt"), log_before) << set;
     EXPECT_EQ(read(out / "last.h5"), last_before) << set;
   }
+  // The same config on other training cases (the list reordered in a copy of the root: other
+  // cases become the labeled ones) is another experiment too.
+  const fs::path reordered = fresh_dir("resume_guard_root");
+  fs::copy(tiny_acdc(), reordered, fs::copy_options::recursive);
+  {
+    std::vector<std::string> names;
+    std::ifstream in(reordered / c.data.train_list);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) names.push_back(line);
+    std::ofstream list(reordered / c.data.train_list, std::ios::trunc);
+    for (auto it = names.rbegin(); it != names.rend(); ++it) list << *it << "\n";
+  }
+  const std::string other_cases =
+      bcp::test::error_of([&] { run(c, out, true, 0, reordered.string()); });
+  EXPECT_NE(other_cases.find("--resume on other training cases"), std::string::npos)
+      << other_cases;
+  EXPECT_EQ(read(out / "log.txt"), log_before);
+  EXPECT_EQ(read(out / "last.h5"), last_before);
   // More iterations are a safe change: the run continues and records the new length.
   TrainConfig longer = c;
   longer.schedule.selftrain_iters = 6;
@@ -318,6 +338,28 @@ TEST(Trainer, MissingValidationCaseBeyondMaxCasesFailsBeforeTraining) {
     EXPECT_NE(std::string(e.what()).find("patient999_frame01"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(out / "last.h5"));
+}
+
+TEST(Trainer, BadValidationCaseBeyondMaxCasesFailsBeforeTraining) {
+  TrainConfig c = tiny_config("supervised");
+  // A list of its own in the tiny root: the first case is fine, the second holds a NaN.
+  const fs::path root(tiny_acdc());
+  std::string first;
+  std::getline(std::ifstream(root / "val.list"), first);
+  const std::string source = (root / "data" / (first + ".h5")).string();
+  torch::Tensor image = io::read_h5(source, "image").clone();
+  image.view({-1})[7] = std::numeric_limits<float>::quiet_NaN();
+  io::write_h5_atomically((root / "data" / "patient998_frame01.h5").string(),
+                          {{"image", image}, {"label", io::read_h5(source, "label")}});
+  std::ofstream(root / "val_with_nan.list") << first << "\npatient998_frame01\n";
+  c.data.val_list = "val_with_nan.list";
+  c.eval.max_cases = 1;
+  const fs::path out = fresh_dir("nan_val");
+  const std::string e = bcp::test::error_of([&] { run(c, out); });
+  EXPECT_NE(e.find("patient998_frame01"), std::string::npos) << e;
+  EXPECT_NE(e.find("NaN"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(out / "last.h5"));
+  EXPECT_FALSE(fs::exists(out / "config.json"));
 }
 
 TEST(Trainer, MeanTeacherAndSupervisedRunAndRefuseToOverwrite) {

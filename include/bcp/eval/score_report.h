@@ -35,6 +35,9 @@ struct ScoreReport {
   /// Where the predictions came from (`evaluate`: model, data_root, list, dataset), written as
   /// "source" so a report can find the images again; empty: not written.
   std::map<std::string, std::string> source;
+  /// Reference files that had no prediction to score (`score`: a folder of references may hold
+  /// more cases than were predicted; a half-finished prediction folder shows here).
+  std::vector<std::string> unscored_references;
 };
 
 /// The scores of one case, classes 1..num_classes-1, with their emptiness flags

@@ -22,6 +22,7 @@ struct LoopState {
   std::string sampler;          ///< TwoStreamSampler::save_state()
   std::string rng;              ///< the augmentation/mask std::mt19937_64, streamed
   nlohmann::json extra;         ///< method-specific (free-form)
+  std::string cases;            ///< the training cases it ran on (cases_fingerprint); "" unknown
 };
 
 /// How a network trained with `config` is evaluated (written into every checkpoint as

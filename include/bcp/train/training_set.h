@@ -21,6 +21,10 @@ struct TrainingSet {
   int64_t size() const { return static_cast<int64_t>(images.size()); }
 };
 
+/// What a resume checks it trains on the same cases: their number, the labeled count and a hash of
+/// the names in order (a reordered list changes which cases are labeled).
+std::string cases_fingerprint(const TrainingSet& set);
+
 /// Validation volumes (image float32, label uint8) with their names.
 using ValidationSet = std::vector<data::Sample>;
 

@@ -1,0 +1,32 @@
+// Checks for numeric options whose messages a user can read: CLI11's PositiveNumber and
+// NonNegativeNumber print their range with the largest double spelled out in 300 digits.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace bcp::cli {
+
+/// A number above 0 (`strict`) or at least 0.
+inline CLI::Validator zero_bound(bool strict) {
+  return CLI::Validator(
+      [strict](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || errno == ERANGE || std::isnan(v))
+          return "expects a number, got '" + text + "'";
+        if (strict ? !(v > 0) : !(v >= 0))
+          return std::string("must be ") + (strict ? "> 0" : ">= 0") + ", got " + text;
+        return {};
+      },
+      strict ? "> 0" : ">= 0");
+}
+
+inline CLI::Validator positive() { return zero_bound(true); }
+inline CLI::Validator non_negative() { return zero_bound(false); }
+
+}  // namespace bcp::cli
