@@ -110,6 +110,15 @@ TEST(CliEvaluate, AFailingCaseLeavesNoOutputThatLooksComplete) {
   EXPECT_TRUE(fs::exists(tmp.path / "out" / "metrics.json"));
   EXPECT_TRUE(fs::exists(tmp.path / "out" / "predictions" / "patient002_frame01.h5"));
   EXPECT_FALSE(fs::exists(tmp.path / "out" / "predictions.incomplete"));
+
+  // Failing again into the same folder leaves nothing of the good run that could pass for this
+  // one's results.
+  fs::remove(tmp.path / "root" / "data" / "patient002_frame01.h5");
+  std::ofstream(tmp.path / "root" / "data" / "patient002_frame01.h5") << "not an HDF5 file";
+  EXPECT_EQ(run_evaluate(args).rc, 1);
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "metrics.json"));
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "metrics.csv"));
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "predictions"));
 }
 
 }  // namespace
