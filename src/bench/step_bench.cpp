@@ -3,6 +3,8 @@
 #include <torch/cuda.h>
 #include <torch/optim/sgd.h>
 
+#include <algorithm>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -11,6 +13,7 @@
 #include "bcp/bench/bench.h"
 #include "bcp/data/two_stream_sampler.h"
 #include "bcp/train/config.h"
+#include "bcp/train/distributed.h"
 #include "bcp/train/step_prefetcher.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/training_set.h"
@@ -19,6 +22,53 @@
 
 namespace bcp::bench {
 
+namespace {
+
+/// What every variant of one invocation shares.
+struct StepRun {
+  const StepBenchOptions& o;
+  const train::TrainingSet& set;
+  std::vector<int64_t> labeled, unlabeled;
+  bool uses_unlabeled = false;
+  std::string stage;
+  torch::Device device;
+};
+
+/// Times steps of `c` on this process alone (`group` null) or on every rank of `group`, each
+/// rank taking its share of every step's batch as training does.
+Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessGroup* group) {
+  torch::manual_seed(c.seed);
+  auto student = nets::make_model(train::model_config_for(c));
+  student->to(r.device);
+  std::shared_ptr<nets::SegmentationNetImpl> teacher;
+  if (r.uses_unlabeled) {
+    teacher = student->clone_net(r.device);
+    for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+  }
+  if (group) {
+    train::broadcast_module(*group, *student);
+    if (teacher) train::broadcast_module(*group, *teacher);
+  }
+  torch::optim::SGD opt = train::make_optimizer(*student, c);
+  data::TwoStreamSampler sampler(r.labeled, r.uses_unlabeled ? r.unlabeled : std::vector<int64_t>{},
+                                 c.batch.labeled, r.uses_unlabeled ? c.batch.unlabeled : 0, c.seed);
+  std::mt19937_64 rng(c.seed);
+  train::StageContext ctx{c, r.set, r.device, *student, teacher.get(), opt, rng};
+  ctx.group = group;
+  train::ComputeCopies copies = train::make_compute_copies(c, *student, teacher.get());
+  copies.attach(ctx);
+  const train::StepKind kind = train::step_kind(c, r.stage);
+  int64_t iteration = 0;
+  reset_peak_memory();
+  train::StepPrefetcher prefetcher(c, r.set, kind, sampler, rng);
+  return time_repeats(r.o.common.warmup, r.o.common.repeats, [&] {
+    train::take_step(ctx, kind, prefetcher.next(), iteration++);
+    if (r.device.is_cuda()) torch::cuda::synchronize();
+  });
+}
+
+}  // namespace
+
 std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress& progress) {
   if (o.stage != "pretrain" && o.stage != "selftrain")
     throw std::invalid_argument("bench step: stage must be pretrain or selftrain, got \"" +
@@ -26,57 +76,71 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
   train::TrainConfig c = train::preset(o.dataset, 5, o.method);
   c.device = o.common.device;
   const torch::Device device = util::parse_device(o.common.device, "bench");
+  const bool ranks = o.dist.distributed();
+  const bool lead = o.dist.rank == 0;
+  // One rank alone gets every core (or --threads); ranks share the machine's cores.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int rank_threads =
+      o.common.threads > 0
+          ? o.common.threads
+          : std::max(1, cores / static_cast<int>(std::max<int64_t>(1, o.dist.local_world_size)));
   set_threads(o.common.threads);
-  const std::string stage = o.method == train::Method::kBcp ? o.stage : "train";
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
-  std::vector<int64_t> labeled(static_cast<size_t>(set.labeled)), unlabeled;
-  std::iota(labeled.begin(), labeled.end(), 0);
-  for (int64_t i = set.labeled; i < set.size(); ++i) unlabeled.push_back(i);
-  const bool uses_unlabeled = o.method != train::Method::kSupervised && stage != "pretrain";
-  const bool uses_teacher = uses_unlabeled;
+  StepRun run{o, set, {}, {}, false, o.method == train::Method::kBcp ? o.stage : "train", device};
+  run.labeled.resize(static_cast<size_t>(set.labeled));
+  std::iota(run.labeled.begin(), run.labeled.end(), 0);
+  for (int64_t i = set.labeled; i < set.size(); ++i) run.unlabeled.push_back(i);
+  run.uses_unlabeled = o.method != train::Method::kSupervised && run.stage != "pretrain";
+  std::unique_ptr<train::ProcessGroup> group;
+  if (ranks) group = std::make_unique<train::ProcessGroup>(o.dist, device);
 
   std::vector<nlohmann::json> rows;
   double fp32_median = 0;
-  for (const nets::Precision precision : o.common.precisions) {
-    const std::string precision_name(util::name_of(precision));
-    c.precision = precision;
-    train::validate_config(c);
-    if (progress)
-      progress("step " + std::string(util::name_of(o.dataset)) + " " +
-               std::string(util::name_of(o.method)) + " " + stage + " " + precision_name + " ...");
-    torch::manual_seed(c.seed);
-    auto student = nets::make_model(train::model_config_for(c));
-    student->to(device);
-    std::shared_ptr<nets::SegmentationNetImpl> teacher;
-    if (uses_teacher) {
-      teacher = student->clone_net(device);
-      for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-    }
-    torch::optim::SGD opt = train::make_optimizer(*student, c);
-    data::TwoStreamSampler sampler(labeled, uses_unlabeled ? unlabeled : std::vector<int64_t>{},
-                                   c.batch.labeled, uses_unlabeled ? c.batch.unlabeled : 0, c.seed);
-    std::mt19937_64 rng(c.seed);
-    train::StageContext ctx{c, set, device, *student, teacher.get(), opt, rng};
-    train::ComputeCopies copies = train::make_compute_copies(c, *student, teacher.get());
-    copies.attach(ctx);
-    const train::StepKind kind = train::step_kind(c, stage);
-    int64_t iteration = 0;
-    reset_peak_memory();
-    train::StepPrefetcher prefetcher(c, set, kind, sampler, rng);
-    const Timing t = time_repeats(o.common.warmup, o.common.repeats, [&] {
-      train::take_step(ctx, kind, prefetcher.next(), iteration++);
-      if (device.is_cuda()) torch::cuda::synchronize();
-    });
+  auto row_of = [&](const std::string& precision_name, const Timing& t, int64_t world) {
     nlohmann::json row =
         common_row("step", std::string(util::name_of(o.dataset)), precision_name, o.common, t);
     row["method"] = o.method;
-    row["stage"] = stage;
-    row["batch"] = {c.batch.labeled, uses_unlabeled ? c.batch.unlabeled : 0};
+    row["stage"] = run.stage;
+    row["batch"] = {c.batch.labeled, run.uses_unlabeled ? c.batch.unlabeled : 0};
     row["patch"] = c.data.patch;
-    if (precision == nets::Precision::kFp32) fp32_median = t.median();
-    if (precision != nets::Precision::kFp32 && fp32_median > 0)
-      row["speedup_vs_fp32"] = fp32_median / t.median();
-    rows.push_back(row);
+    if (ranks) row["ranks"] = world;
+    return row;
+  };
+  for (const nets::Precision precision : o.common.precisions) {
+    const std::string precision_name(util::name_of(precision));
+    c.precision = precision;
+    c.world_size = 1;
+    train::validate_config(c);
+    const std::string what = "step " + std::string(util::name_of(o.dataset)) + " " +
+                             std::string(util::name_of(o.method)) + " " + run.stage + " " +
+                             precision_name;
+    Timing alone;
+    if (lead) {
+      // The baseline: one process on the whole batch with all its threads.
+      if (progress) progress(what + (ranks ? ", 1 rank" : "") + " ...");
+      torch::set_num_threads(ranks ? (o.common.threads > 0 ? o.common.threads : cores)
+                                   : torch::get_num_threads());
+      alone = time_steps(run, c, nullptr);
+      nlohmann::json row = row_of(precision_name, alone, 1);
+      if (precision == nets::Precision::kFp32) fp32_median = alone.median();
+      if (precision != nets::Precision::kFp32 && fp32_median > 0)
+        row["speedup_vs_fp32"] = fp32_median / alone.median();
+      rows.push_back(row);
+    }
+    if (!ranks) continue;
+    group->barrier();  // the other ranks idle while rank 0 times the baseline
+    c.world_size = o.dist.world_size;
+    train::validate_config(c);
+    if (lead && progress)
+      progress(what + ", " + std::to_string(o.dist.world_size) + " ranks x " +
+               std::to_string(rank_threads) + " threads ...");
+    torch::set_num_threads(rank_threads);
+    const Timing shared = time_steps(run, c, group.get());
+    if (lead) {
+      nlohmann::json row = row_of(precision_name, shared, o.dist.world_size);
+      row["speedup_vs_1_rank"] = alone.median() / shared.median();
+      rows.push_back(row);
+    }
   }
   return rows;
 }

@@ -6,10 +6,12 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bcp/bench/bench.h"
 #include "bcp/io/atomic_file.h"
 #include "command.h"
+#include "local_ranks.h"
 #include "number_checks.h"
 #include "enum_option.h"
 
@@ -43,7 +45,8 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o) {
 /// Applies the shared options, runs, prints the table and writes the JSON lines.
 void finish(
     const BenchCommandOptions& o, int default_repeats,
-    const std::function<std::vector<nlohmann::json>(const bcp::bench::CommonOptions&)>& run) {
+    const std::function<std::vector<nlohmann::json>(const bcp::bench::CommonOptions&)>& run,
+    bool report = true) {
   bcp::bench::CommonOptions common = o.common;
   common.repeats = o.repeats > 0 ? o.repeats : default_repeats;
   if (o.precision != "all")
@@ -54,6 +57,7 @@ void finish(
       throw std::runtime_error(o.json + ": folder does not exist");
   }
   const auto rows = run(common);
+  if (!report) return;  // a rank other than 0
   std::cout << bcp::bench::format_table(rows)
             << "(median and minimum of the timed repeats; warm-up runs excluded)\n";
   if (!o.json.empty()) {
@@ -82,11 +86,35 @@ void setup_bench(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"pretrain", "selftrain"}));
   add_common(s, *step_o);
-  s->callback([step, step_o] {
-    finish(*step_o, 5, [&](const bcp::bench::CommonOptions& c) {
-      step->common = c;
-      return bcp::bench::bench_step(*step, print_progress);
-    });
+  auto nproc = std::make_shared<int>(1);
+  s->add_option("--nproc", *nproc,
+                "Also time N local ranks of data-parallel training (each takes 1/N of every "
+                "step's batch, cores / N threads) against one process with all cores")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  s->callback([step, step_o, nproc] {
+    if (*nproc > 1) {
+      if (std::getenv("WORLD_SIZE"))
+        throw std::invalid_argument(
+            "--nproc: this process is already one rank of a group (WORLD_SIZE is set)");
+      const std::vector<std::string>& line = bcp::cli::command_line();
+      const int code = bcp::cli::run_local_ranks(
+          *nproc, bcp::cli::without_nproc({line.begin() + 1, line.end()}));
+      if (code != 0)
+        throw std::runtime_error("--nproc " + std::to_string(*nproc) + ": a rank failed (exit " +
+                                 std::to_string(code) + "); its error is above");
+      return;
+    }
+    step->dist = bcp::train::dist_env_from_environment();
+    finish(
+        *step_o, 5,
+        [&](const bcp::bench::CommonOptions& c) {
+          step->common = c;
+          return bcp::bench::bench_step(*step, step->dist.rank == 0
+                                                   ? bcp::bench::Progress(print_progress)
+                                                   : bcp::bench::Progress());
+        },
+        step->dist.rank == 0);
   });
 
   auto infer = std::make_shared<bcp::bench::InferBenchOptions>();

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "../support.h"
+#include "bcp/train/distributed.h"
 
 namespace fs = std::filesystem;
 using bcp::test::quoted;
@@ -58,6 +59,25 @@ TEST(CliBench, StepTimesBothPrecisionsAtThePapersShapeAndWritesJsonLines) {
   EXPECT_EQ(rows[0]["precision"], "fp32");
   EXPECT_EQ(rows[1]["precision"], "bf16");
   EXPECT_TRUE(rows[1].contains("speedup_vs_fp32"));
+  fs::remove_all(dir);
+}
+
+TEST(CliBench, StepWithTwoRanksTimesOneProcessAndTheGroupInOneRun) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  const fs::path dir = unique_dir("step_ranks");
+  const auto json = dir / "ranks.jsonl";
+  auto r = run_cli("bench step --stage pretrain --precision fp32 --repeats 1 --warmup 0 --nproc 2 "
+                   "--json " + quoted(json));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  // Rank 0 alone reports: one table, one JSON file, the baseline first.
+  EXPECT_EQ(r.output.find("| benchmark |"), r.output.rfind("| benchmark |")) << r.output;
+  auto rows = read_lines(json);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) expect_common_fields(row);
+  EXPECT_EQ(rows[0]["ranks"], 1);
+  EXPECT_EQ(rows[1]["ranks"], 2);
+  EXPECT_EQ(rows[1]["batch"], rows[0]["batch"]);  // the same global batch, shared
+  EXPECT_GT(rows[1]["speedup_vs_1_rank"].get<double>(), 0);
   fs::remove_all(dir);
 }
 

@@ -14,6 +14,7 @@
 #include "bcp/data/dataset_kind.h"
 #include "bcp/nets/precision.h"
 #include "bcp/train/config.h"
+#include "bcp/train/distributed.h"
 
 namespace bcp::bench {
 
@@ -51,6 +52,10 @@ struct StepBenchOptions {
   data::Dataset dataset = data::Dataset::kAcdc;
   train::Method method = train::Method::kBcp;
   std::string stage = "selftrain";  ///< BCP only: "pretrain" | "selftrain"
+  /// This process's place in a group of ranks (`bcp bench step --nproc N`): rank 0 times one
+  /// process on the whole batch with all its threads, then every rank its share of each step
+  /// (gradients averaged as in training) with cores / N threads; only rank 0 returns rows.
+  train::DistEnv dist;
 };
 
 /// `bcp bench infer`: one validation volume through the dataset's protocol (LA sliding window,
