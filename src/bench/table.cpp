@@ -6,11 +6,11 @@
 namespace bcp::bench {
 
 std::string format_table(const std::vector<nlohmann::json>& rows) {
-  static const char* kColumns[] = {
-      "benchmark",      "dataset",           "method",          "precision",
-      "device",         "ranks",             "threads",         "windows",
-      "seconds_median", "seconds_min",       "repeats",         "speedup_vs_fp32",
-      "speedup_vs_1_rank", "label_agreement", "peak_memory_mib"};
+  static const char* kColumns[] = {"benchmark",         "dataset",         "method",
+                                   "precision",         "device",          "ranks",
+                                   "threads",           "windows",         "seconds_median",
+                                   "seconds_min",       "repeats",         "speedup_vs_fp32",
+                                   "speedup_vs_1_rank", "label_agreement", "peak_memory_mib"};
   std::vector<std::string> cols;
   for (const char* c : kColumns) {
     bool anywhere = false;

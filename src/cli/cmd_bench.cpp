@@ -11,9 +11,9 @@
 #include "bcp/bench/bench.h"
 #include "bcp/io/atomic_file.h"
 #include "command.h"
+#include "enum_option.h"
 #include "local_ranks.h"
 #include "number_checks.h"
-#include "enum_option.h"
 
 namespace {
 
@@ -43,15 +43,16 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o) {
 }
 
 /// Applies the shared options, runs, prints the table and writes the JSON lines.
-void finish(
-    const BenchCommandOptions& o, int default_repeats,
-    const std::function<std::vector<nlohmann::json>(const bcp::bench::CommonOptions&)>& run,
-    bool report = true) {
+void finish(const BenchCommandOptions& o, int default_repeats,
+            const std::function<std::vector<nlohmann::json>(const bcp::bench::CommonOptions&)>& run,
+            bool report = true) {
   bcp::bench::CommonOptions common = o.common;
   common.repeats = o.repeats > 0 ? o.repeats : default_repeats;
   if (o.precision != "all")
     common.precisions = {bcp::util::parse_enum<bcp::nets::Precision>(o.precision)};
   if (!o.json.empty()) {
+    if (std::filesystem::is_directory(o.json))
+      throw std::runtime_error(o.json + ": is a folder; --json names the file to write");
     const auto dir = std::filesystem::path(o.json).parent_path();
     if (!dir.empty() && !std::filesystem::is_directory(dir))
       throw std::runtime_error(o.json + ": folder does not exist");

@@ -8,8 +8,8 @@
 #include "bcp/eval/evaluate.h"
 #include "case_progress.h"
 #include "command.h"
-#include "number_checks.h"
 #include "enum_option.h"
+#include "number_checks.h"
 
 namespace {
 

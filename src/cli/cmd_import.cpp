@@ -30,11 +30,17 @@ void run_import(const ImportArgs& a) {
   std::error_code ec;
   if (fs::exists(a.out) && fs::equivalent(a.pth, a.out, ec))
     throw CLI::ValidationError("--out", a.out + " is the .pth being imported; name another file");
+  const fs::path out_dir = fs::path(a.out).parent_path();
+  if (fs::is_directory(a.out))
+    throw CLI::ValidationError("--out", a.out + " is a folder; name the checkpoint file to write");
+  if (!out_dir.empty() && !fs::is_directory(out_dir))
+    throw std::runtime_error(out_dir.string() + ": folder does not exist (for --out " + a.out +
+                             ")");
   if (a.dataset_option->count() > 0 && bcp::nets::arch_for(a.dataset) != a.arch)
     throw CLI::ValidationError(
         "--dataset", std::string(bcp::util::name_of(a.dataset)) + " needs the " +
-        std::string(bcp::util::name_of(bcp::nets::arch_for(a.dataset))) + " network, not --arch " +
-        std::string(bcp::util::name_of(a.arch)));
+                         std::string(bcp::util::name_of(bcp::nets::arch_for(a.dataset))) +
+                         " network, not --arch " + std::string(bcp::util::name_of(a.arch)));
   bcp::nets::ModelConfig config;
   config.arch = a.arch;
   config.in_channels = a.in_channels;

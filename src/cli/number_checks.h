@@ -26,7 +26,11 @@ inline CLI::Validator zero_bound(bool strict) {
       strict ? "> 0" : ">= 0");
 }
 
-inline CLI::Validator positive() { return zero_bound(true); }
-inline CLI::Validator non_negative() { return zero_bound(false); }
+inline CLI::Validator positive() {
+  return zero_bound(true);
+}
+inline CLI::Validator non_negative() {
+  return zero_bound(false);
+}
 
 }  // namespace bcp::cli

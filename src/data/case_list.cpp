@@ -1,7 +1,7 @@
 #include "bcp/data/case_list.h"
 
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -52,9 +52,9 @@ std::vector<std::string> parse_case_list(const std::string& text, const std::str
                                "inside the data root");
     const auto [at, fresh] = first_line.emplace(names.back(), line_no);
     if (!fresh)
-      throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case \"" +
-                               names.back() + "\" is listed again (first on line " +
-                               std::to_string(at->second) + ")");
+      throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case \"" + names.back() +
+                               "\" is listed again (first on line " + std::to_string(at->second) +
+                               ")");
   }
   if (names.empty()) throw std::runtime_error(source + ": empty split (no case names)");
   return names;

@@ -15,9 +15,13 @@ void validate(const EvalProtocol& p) {
   auto bad = [](const std::string& field, const std::string& why) {
     throw std::invalid_argument("eval protocol: " + field + " " + why);
   };
-  if (p.acdc_slice < 1) bad("acdc_slice", "must be >= 1");
+  // Far above any scan's size, far below an allocation that fails (a damaged record once asked
+  // for 400 GB).
+  constexpr int64_t kLargest = 4096;
+  if (p.acdc_slice < 1 || p.acdc_slice > kLargest) bad("acdc_slice", "must be in [1, 4096]");
   for (size_t i = 0; i < 3; ++i) {
-    if (p.la_patch[i] < 1) bad("la_patch", "must be >= 1 on every axis");
+    if (p.la_patch[i] < 1 || p.la_patch[i] > kLargest)
+      bad("la_patch", "must be in [1, 4096] on every axis");
     if (p.la_stride[i] < 1 || p.la_stride[i] > p.la_patch[i])
       bad("la_stride", "must be in [1, la_patch] on every axis");
   }

@@ -247,7 +247,8 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   mopt.precision = options.precision;
   fs::create_directories(options.out_dir);
   // An older run's results go first: if this one fails, none of them remains looking like its.
-  for (const char* old : {"metrics.json", "metrics.csv"}) fs::remove(fs::path(options.out_dir) / old);
+  for (const char* old : {"metrics.json", "metrics.csv"})
+    fs::remove(fs::path(options.out_dir) / old);
   fs::remove_all(final_predictions);  // a link is removed, never followed
 
   // One volume in memory at a time: LA volumes are large.

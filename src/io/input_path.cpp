@@ -13,8 +13,12 @@ namespace {
 std::atomic<bool> g_follow_links{false};
 }  // namespace
 
-void set_follow_links_out_of_root(bool follow) { g_follow_links = follow; }
-bool follow_links_out_of_root() { return g_follow_links; }
+void set_follow_links_out_of_root(bool follow) {
+  g_follow_links = follow;
+}
+bool follow_links_out_of_root() {
+  return g_follow_links;
+}
 
 std::string inside_root(const std::string& root, const std::string& path) {
   if (g_follow_links) return path;

@@ -7,10 +7,12 @@
 namespace bcp::io {
 
 nlohmann::json read_json_file(const std::string& path) {
-  if (std::filesystem::is_directory(path)) throw std::runtime_error(path + ": is a folder, not a file");
+  if (std::filesystem::is_directory(path))
+    throw std::runtime_error(path + ": is a folder, not a file");
   std::ifstream in(path);
   if (!in)
-    throw std::runtime_error(path + (std::filesystem::exists(path) ? ": cannot open" : ": not found"));
+    throw std::runtime_error(path +
+                             (std::filesystem::exists(path) ? ": cannot open" : ": not found"));
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {

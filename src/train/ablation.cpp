@@ -13,6 +13,7 @@
 #include "bcp/io/json_file.h"
 #include "bcp/io/output_path.h"
 #include "bcp/train/trainer.h"
+#include "bcp/train/training_set.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::train {
@@ -163,6 +164,19 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
                                   "ablation's; give another --out");
   } else if (o.resume && fs::exists(out)) {
     throw std::runtime_error(plan_path.string() + ": nothing to resume (no ablation plan)");
+  }
+  // Every grid point's data is read and checked before the first run starts (once per distinct
+  // data setting): a bad list or case of the last point must not surface after hours of the first.
+  std::set<std::string> checked;
+  for (const auto& r : runs) {
+    const json c = config_to_json(r.config);
+    if (!checked.insert(json{c.at("dataset"), c.at("data"), c.at("eval")}.dump()).second) continue;
+    try {
+      (void)load_training_set(r.config, o.data_root);
+      (void)load_validation_set(r.config, o.data_root);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("ablation: run " + r.name + ": " + util::error_message(e));
+    }
   }
   fs::create_directories(out);
   io::write_file_atomically(plan_path.string(), plan.dump(2) + "\n");

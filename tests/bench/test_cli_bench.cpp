@@ -66,8 +66,10 @@ TEST(CliBench, StepWithTwoRanksTimesOneProcessAndTheGroupInOneRun) {
   if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   const fs::path dir = unique_dir("step_ranks");
   const auto json = dir / "ranks.jsonl";
-  auto r = run_cli("bench step --stage pretrain --precision fp32 --repeats 1 --warmup 0 --nproc 2 "
-                   "--json " + quoted(json));
+  auto r = run_cli(
+      "bench step --stage pretrain --precision fp32 --repeats 1 --warmup 0 --nproc 2 "
+      "--json " +
+      quoted(json));
   ASSERT_EQ(r.rc, 0) << r.output;
   // Rank 0 alone reports: one table, one JSON file, the baseline first.
   EXPECT_EQ(r.output.find("| benchmark |"), r.output.rfind("| benchmark |")) << r.output;

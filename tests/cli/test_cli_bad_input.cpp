@@ -10,8 +10,8 @@
 
 namespace fs = std::filesystem;
 using bcp::test::quoted;
-using bcp::test::RunResult;
 using bcp::test::run_cli;
+using bcp::test::RunResult;
 
 namespace {
 
@@ -31,22 +31,26 @@ TEST(CliBadInput, ImportRefusesToOverwriteItsInputOrToPairANetworkWithAnotherDat
   const fs::path copy = tmp.path / "model.pth";
   fs::copy_file(pth, copy);
   const std::string before = bcp::test::read_file_bytes(copy);
-  expect_one_line_error(run_cli("import --pth " + quoted(copy) + " --arch unet2d --classes 4 --out " +
-                                quoted(copy)),
-                        2, "is the .pth being imported");
+  expect_one_line_error(
+      run_cli("import --pth " + quoted(copy) + " --arch unet2d --classes 4 --out " + quoted(copy)),
+      2, "is the .pth being imported");
   EXPECT_EQ(bcp::test::read_file_bytes(copy), before);
-  expect_one_line_error(run_cli("import --pth " + quoted(copy) +
-                                " --arch unet2d --classes 4 --dataset la --out " +
-                                quoted(tmp.path / "m.h5")),
-                        2, "la needs the vnet network, not --arch unet2d");
+  expect_one_line_error(
+      run_cli("import --pth " + quoted(copy) + " --arch unet2d --classes 4 --dataset la --out " +
+              quoted(tmp.path / "m.h5")),
+      2, "la needs the vnet network, not --arch unet2d");
   EXPECT_FALSE(fs::exists(tmp.path / "m.h5"));
+  expect_one_line_error(
+      run_cli("import --pth " + quoted(copy) + " --arch unet2d --classes 4 --out " +
+              quoted(tmp.path / "none" / "m.h5")),
+      1, (tmp.path / "none").string() + ": folder does not exist");
 }
 
 TEST(CliBadInput, NumericOptionsSayWhatTheyNeedInWords) {
-  for (const std::string args :
-       {"evaluate --model m --data d --list l --out o --window-batch 0",
-        "bench step --repeats 0", "bench step --threads -1", "kde --model m --data d --out o "
-        "--bw-adjust nan"}) {
+  for (const std::string args : {"evaluate --model m --data d --list l --out o --window-batch 0",
+                                 "bench step --repeats 0", "bench step --threads -1",
+                                 "kde --model m --data d --out o "
+                                 "--bw-adjust nan"}) {
     const RunResult r = run_cli(args);
     expect_one_line_error(r, 2, "--");
     EXPECT_EQ(r.output.find("179769313486231570"), std::string::npos) << r.output;  // DBL_MAX
@@ -65,6 +69,9 @@ TEST(CliBadInput, FileSystemErrorsNameThePathFirst) {
   expect_one_line_error(out_is_file, 1,
                         (tmp.path / "a_file").string() + ": cannot create directories");
   EXPECT_EQ(out_is_file.output.find("filesystem error"), std::string::npos) << out_is_file.output;
+  // --json names a folder: refused before the benchmark runs.
+  expect_one_line_error(run_cli("bench metrics --json " + quoted(tmp.path)), 1,
+                        tmp.path.string() + ": is a folder");
   // --config names a folder.
   expect_one_line_error(run_cli("config --config " + quoted(tmp.path)), 1,
                         tmp.path.string() + ": is a folder, not a file");

@@ -66,8 +66,9 @@ TEST(CliEvaluate, PrintsTheTableOnARealVolume) {
   std::ofstream(tmp / "root" / "one.list") << "patient028_frame01\n";
   save_small_unet(tmp / "m.h5");
 
-  const auto r = run_evaluate("--model " + q(tmp / "m.h5") + " --data " + q(tmp / "root") +
-                              " --list one.list --out " + q(tmp / "out") + " --format nii.gz --follow-links");
+  const auto r =
+      run_evaluate("--model " + q(tmp / "m.h5") + " --data " + q(tmp / "root") +
+                   " --list one.list --out " + q(tmp / "out") + " --format nii.gz --follow-links");
   EXPECT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("Dice"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(tmp / "out" / "metrics.json"));

@@ -37,6 +37,9 @@ TEST(EvalProtocol, JsonRoundTripsAndRefusesWhatItDoesNotKnow) {
   json other = j;
   other["dataset"] = "brats";
   EXPECT_THROW(other.get<EvalProtocol>(), std::invalid_argument);
+  json huge = j;
+  huge["acdc_slice"] = 100000;  // a damaged record must not ask for a 400 GB allocation
+  EXPECT_THROW(huge.get<EvalProtocol>(), std::invalid_argument);
 }
 
 TEST(EvalProtocol, TheRecordWinsOverTheTrainingConfigAndOlderFilesFallBack) {

@@ -195,8 +195,9 @@ TEST(ScoreReport, ScoresFoldersPerClassWithPadding) {
   std::ofstream(root / "ref" / "dataset.json")
       << R"({"labels": {"background": 0, "a": 1, "b": 2, "c": 3}})";
   EXPECT_EQ(score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 0}).cases.size(), 3u);
-  const std::string contradicts =
-      bcp::test::error_of([&] { score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 5}); });
+  const std::string contradicts = bcp::test::error_of([&] {
+    score_mask_dirs(ScoreDirsOptions{o.pred_dir, o.ref_dir, {}, 5});
+  });
   EXPECT_NE(contradicts.find("--classes 5 contradicts the dataset.json"), std::string::npos)
       << contradicts;
   fs::remove_all(root);

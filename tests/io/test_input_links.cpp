@@ -92,8 +92,7 @@ TEST(InputLinks, EvaluateRefusesALinkOutOfTheRootUnlessFollowLinks) {
   const fs::path linked = root_with_a_link_out(tmp.path, tmp.path / "elsewhere" / "case.h5");
   torch::manual_seed(0);
   auto net = bcp::nets::make_model({bcp::nets::Arch::kUNet2d, 1, 4, 4});
-  bcp::nets::save_model((tmp.path / "m.h5").string(), *net, net->config(),
-                        {{"dataset", "acdc"}});
+  bcp::nets::save_model((tmp.path / "m.h5").string(), *net, net->config(), {{"dataset", "acdc"}});
   const auto q = [](const fs::path& p) { return bcp::test::quoted(p); };
   const std::string args = "--model " + q(tmp.path / "m.h5") + " --data " + q(tmp.path / "root") +
                            " --list val.list --no-predictions --out ";

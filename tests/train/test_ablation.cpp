@@ -111,3 +111,18 @@ TEST(Ablation, RunsEachPointAndAnInterruptedGridResumesExactly) {
   o.axes = {parse_vary("bcp.beta=0.5,0.6")};
   EXPECT_THROW(run_ablation(o), std::invalid_argument);  // another grid in the same folder
 }
+
+TEST(Ablation, EveryPointsDataIsCheckedBeforeTheFirstRun) {
+  TrainConfig base = bcp::test::tiny_config("supervised");
+  bcp::test::TempDir tmp("ablation_data");
+  AblationOptions o;
+  o.base = base;
+  o.axes = {parse_vary("data.train_list=" + base.data.train_list + ",missing.list")};
+  o.data_root = bcp::test::tiny_acdc();
+  o.final_evaluation = false;
+  o.echo = false;
+  o.out_dir = (tmp.path / "grid").string();
+  const std::string e = bcp::test::error_of([&] { run_ablation(o); });
+  EXPECT_NE(e.find("missing.list"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(tmp.path / "grid"));  // not even the first point ran
+}

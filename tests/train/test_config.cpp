@@ -122,14 +122,16 @@ TEST(Config, OverridesNeverChangeANumberSilently) {
         << set << ": " << e;
   }
   TrainConfig c = preset("acdc", 5, "bcp");
-  EXPECT_NE(bcp::test::error_of([&] { apply_override(c, "optim.lr=1e400"); })
-                .find("--set optim.lr=1e400: not a number"),
+  EXPECT_NE(bcp::test::error_of([&] {
+              apply_override(c, "optim.lr=1e400");
+            }).find("--set optim.lr=1e400: not a number"),
             std::string::npos);
-  EXPECT_NE(bcp::test::error_of([&] { apply_override(c, "bcp.=1"); })
-                .find("'bcp.' is not a config key"),
-            std::string::npos);
-  EXPECT_NE(bcp::test::error_of([&] { config_from_json(nlohmann::json::array()); })
-                .find("a config must be a JSON object"),
+  EXPECT_NE(
+      bcp::test::error_of([&] { apply_override(c, "bcp.=1"); }).find("'bcp.' is not a config key"),
+      std::string::npos);
+  EXPECT_NE(bcp::test::error_of([&] {
+              config_from_json(nlohmann::json::array());
+            }).find("a config must be a JSON object"),
             std::string::npos);
   apply_override(c, "optim.lr=1");  // a whole number where a real one goes is fine
   EXPECT_EQ(c.optim.lr, 1.0);

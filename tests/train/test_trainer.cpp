@@ -304,8 +304,7 @@ TEST(Trainer, ResumeRefusesAnotherExperimentAndChangesNothing) {
   }
   const std::string other_cases =
       bcp::test::error_of([&] { run(c, out, true, 0, reordered.string()); });
-  EXPECT_NE(other_cases.find("--resume on other training cases"), std::string::npos)
-      << other_cases;
+  EXPECT_NE(other_cases.find("--resume on other training cases"), std::string::npos) << other_cases;
   EXPECT_EQ(read(out / "log.txt"), log_before);
   EXPECT_EQ(read(out / "last.h5"), last_before);
   // More iterations are a safe change: the run continues and records the new length.
