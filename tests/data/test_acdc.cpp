@@ -81,7 +81,8 @@ TEST(Acdc, LoadsValidSliceAndVolume) {
   EXPECT_TRUE(torch::equal(v.image, vimg));
   EXPECT_TRUE(torch::equal(v.label, vlab));
 
-  std::ofstream(root.list_path("two.list")) << "s\r\ns\n";
+  write_pair(root.slice_path("t"), img, lab);
+  std::ofstream(root.list_path("two.list")) << "s\r\nt\n";
   const auto ds = bcp::data::load_acdc_slices(root, root.read_list("two.list"));
   ASSERT_EQ(ds.size(), 2u);
   EXPECT_TRUE(torch::equal(ds.get(1).image, img));

@@ -79,7 +79,8 @@ TEST(La, KeepsFileAxisOrderAndValidates) {
   write_case(root, "nan", nan, lab);
   expect_load_error(root, "nan", "NaN");
 
-  std::ofstream(root.list_path("a.list")) << "ok\nok\n";
+  write_case(root, "ok2", img, lab);
+  std::ofstream(root.list_path("a.list")) << "ok\nok2\n";
   const auto ds = bcp::data::load_la_volumes(root, root.read_list("a.list"));
   EXPECT_EQ(ds.size(), 2u);
   EXPECT_THROW(ds.get(5), std::out_of_range);
