@@ -35,9 +35,9 @@ std::vector<double> parse_spacing(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size() || !std::isfinite(v) || v <= 0)
-      throw std::invalid_argument(
-          "--spacing '" + text +
-          "': expected positive numbers separated by commas, e.g. 10,1.5,1.25");
+      throw CLI::ValidationError(
+          "--spacing",
+          "'" + text + "': expected positive numbers separated by commas, e.g. 10,1.5,1.25");
     out.push_back(v);
   }
   if (out.size() < 2 || out.size() > 3 || (!text.empty() && text.back() == ','))

@@ -45,7 +45,7 @@ inline train::TrainConfig preset_from_name(const std::string& name) {
 
 inline train::TrainConfig resolve_config(const ConfigArgs& a) {
   if (a.file.empty() && a.preset.empty())
-    throw std::invalid_argument("give --config FILE or --preset NAME");
+    throw CLI::ValidationError("--config", "give --config FILE or --preset NAME");
   train::TrainConfig c = a.file.empty() ? preset_from_name(a.preset) : train::load_config(a.file);
   for (const auto& s : a.sets) train::apply_override(c, s);
   train::validate_config(c);

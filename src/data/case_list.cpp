@@ -61,6 +61,8 @@ std::vector<std::string> parse_case_list(const std::string& text, const std::str
 }
 
 std::vector<std::string> read_case_list(const std::string& path) {
+  if (std::filesystem::is_directory(path))
+    throw std::runtime_error(path + ": is a folder, not a case list");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::runtime_error(

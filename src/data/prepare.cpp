@@ -73,8 +73,16 @@ std::vector<int64_t> median_of(std::vector<std::vector<int64_t>> shapes) {
   return out;
 }
 
+/// In a root while prepare writes it; a root holding it is an unfinished prepare's, which a rerun
+/// may replace (bcp made every file in it).
+constexpr const char* kIncompleteMarker = "PREPARE_INCOMPLETE";
+
 void check_out_dir(const std::string& out) {
   if (out.empty()) throw std::invalid_argument("prepare: no output folder given (--out)");
+  if (fs::is_directory(out) && fs::exists(fs::path(out) / kIncompleteMarker)) {
+    for (const auto& entry : fs::directory_iterator(out)) fs::remove_all(entry.path());
+    return;
+  }
   if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
     throw std::runtime_error(out +
                              ": output folder exists and is not empty (prepare writes a new "
@@ -129,8 +137,10 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   for (const auto& n : names) (val.count(n) ? out.val_cases : out.labeled_cases).push_back(n);
   const size_t min_labeled = o.dim == 2 ? 1 : 2;
   if (out.labeled_cases.size() < min_labeled || out.val_cases.empty())
-    throw std::runtime_error(o.nnunet_dir + ": " + std::to_string(names.size()) +
-                             " labeled cases are too few: " + std::to_string(min_labeled) +
+    throw std::runtime_error(o.nnunet_dir + ": of " + std::to_string(names.size()) +
+                             " labeled cases, " + std::to_string(out.val_cases.size()) +
+                             " go to validation and " + std::to_string(out.labeled_cases.size()) +
+                             " to training; at least " + std::to_string(min_labeled) +
                              " for training and 1 for validation are needed");
   for (const auto& c : unlabeled) {
     if (std::find(names.begin(), names.end(), c.name) != names.end())
@@ -140,6 +150,9 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   }
 
   const fs::path root(o.out_dir);
+  fs::create_directories(root);
+  io::write_file_atomically((root / kIncompleteMarker).string(),
+                            "bcp prepare is writing this data root; a rerun replaces it\n");
   fs::create_directories(o.dim == 2 ? root / "data" / "slices" : root);
   const int64_t num_classes = static_cast<int64_t>(ds.class_names.size());
   std::vector<std::string> train_items, unlabeled_items, val_items;
@@ -266,6 +279,8 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       {"unlabeled_items", out.unlabeled_items},
       {"cases", cases}};
   io::write_file_atomically((root / "bcp_dataset.json").string(), manifest.dump(2) + "\n");
+  fs::remove(root / kIncompleteMarker);
+  io::fsync_path(root.string());
   return out;
 }
 

@@ -167,6 +167,8 @@ void validate_config(const TrainConfig& c) {
     bad("data.patch",
         "of 16 on every axis leaves the networks' bottleneck one voxel, which BatchNorm cannot "
         "normalise in a pass of one image: use 32 or more on at least one axis");
+  if (c.data.train_list.empty()) bad("data.train_list", "must name a list file of the data root");
+  if (c.data.val_list.empty()) bad("data.val_list", "must name a list file of the data root");
   if (c.data.labeled < 2) bad("data.labeled", "must be >= 2 (two labeled halves per step)");
   if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
   if (c.data.channels < 1) bad("data.channels", "must be >= 1");

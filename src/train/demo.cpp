@@ -15,6 +15,7 @@
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/train/trainer.h"
+#include "bcp/util/device.h"
 
 namespace bcp::train {
 namespace fs = std::filesystem;
@@ -42,6 +43,7 @@ nlohmann::json run_demo(const DemoOptions& o) {
   if (o.patch < 16 || o.patch % 16 != 0)  // checked before minutes of data generation
     throw std::invalid_argument("demo: --patch must be a multiple of 16, got " +
                                 std::to_string(o.patch));
+  util::parse_device(o.device, "demo");  // before minutes of data generation too
   fs::create_directories(o.out_dir);
   std::string root = o.data_root;
   std::string test_list = "test.list";

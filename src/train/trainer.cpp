@@ -432,6 +432,10 @@ TrainResult train(const TrainOptions& options) {
         ": start the ranks with `bcp train --nproc N` or a torchrun-style launcher (RANK, "
         "WORLD_SIZE, MASTER_ADDR, MASTER_PORT)");
   util::parse_device(c.device, "train");
+  std::error_code same_ec;
+  if (fs::exists(options.out_dir) && fs::equivalent(options.out_dir, options.data_root, same_ec))
+    throw std::invalid_argument(options.out_dir +
+                                ": is the data root; give the run its own --out folder");
   // Checked before the Trainer opens the run's logs, so a refused resume changes nothing.
   const std::string last = (fs::path(options.out_dir) / "last.h5").string();
   if (options.resume && fs::exists(last)) check_resume_config(last, c);

@@ -76,3 +76,33 @@ TEST(CliBadInput, FileSystemErrorsNameThePathFirst) {
   expect_one_line_error(run_cli("config --config " + quoted(tmp.path)), 1,
                         tmp.path.string() + ": is a folder, not a file");
 }
+
+TEST(CliBadInput, MistakesOfTheCommandLineExitWithTwo) {
+  expect_one_line_error(run_cli("config"), 2, "give --config FILE or --preset NAME");
+  bcp::test::TempDir tmp("bad_usage");
+  fs::create_directories(tmp.path / "p");
+  fs::create_directories(tmp.path / "r");
+  expect_one_line_error(
+      run_cli("score --pred " + quoted(tmp.path / "p") + " --ref " + quoted(tmp.path / "r") +
+              " --out " + quoted(tmp.path / "s.json") + " --classes 4 --spacing a,b,c"),
+      2, "--spacing");
+  expect_one_line_error(run_cli("config --preset acdc-5-bcp --set data.train_list="), 1,
+                        "'data.train_list' must name a list file");
+}
+
+TEST(CliBadInput, ModelsThatAreNotCheckpointsSaySoAndRunsKeepOutOfTheirData) {
+  const fs::path pth = bcp::test::parity_file("checkpoints/unet2d_state_dict.pth");
+  bcp::test::TempDir tmp("bad_models");
+  fs::create_directories(tmp.path / "root");
+  const std::string rest =
+      " --data " + quoted(tmp.path / "root") + " --list val.list --out " + quoted(tmp.path / "out");
+  expect_one_line_error(run_cli("evaluate --model " + quoted(tmp.path) + rest), 1,
+                        tmp.path.string() + ": is a folder, not a checkpoint file");
+  if (fs::exists(pth))
+    expect_one_line_error(run_cli("evaluate --model " + quoted(pth) + rest), 1,
+                          "convert it first with `bcp import");
+  expect_one_line_error(run_cli("train --preset acdc-5-bcp --data " + quoted(tmp.path / "root") +
+                                " --out " + quoted(tmp.path / "root")),
+                        1, "is the data root");
+  EXPECT_TRUE(fs::is_empty(tmp.path / "root"));
+}

@@ -92,6 +92,11 @@ TEST(CaseList, ACaseListedTwiceOrABinaryFileIsRefusedWithTheLine) {
   const std::string binary = bcp::test::error_of([&] { read_case_list(p.string()); });
   EXPECT_NE(binary.find("\\xff\\xfe\\x00a\\x00/"), std::string::npos) << binary;
   EXPECT_NE(binary.find("not a plain name"), std::string::npos) << binary;
+  const fs::path folder = p.parent_path();
+  EXPECT_NE(bcp::test::error_of([&] {
+              read_case_list(folder.string());
+            }).find(folder.string() + ": is a folder, not a case list"),
+            std::string::npos);
 }
 
 TEST(CaseList, EvaluateWithAnEscapingListWritesNothing) {

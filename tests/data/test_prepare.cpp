@@ -210,6 +210,17 @@ TEST(Prepare, RefusesNonEmptyOutputAndUnknownValidationCases) {
   o.out_dir = (tmp.path / "root2").string();
   o.val_cases = {"zzz"};
   EXPECT_NE(error_of([&] { prepare_nnunet(o); }).find("zzz"), std::string::npos);
+
+  // A root an interrupted prepare left (marked as such) is replaced by a rerun, not refused.
+  o.val_cases = {};
+  o.out_dir = (tmp.path / "root3").string();
+  fs::create_directories(fs::path(o.out_dir) / "data");
+  std::ofstream(fs::path(o.out_dir) / "PREPARE_INCOMPLETE") << "bcp prepare is writing\n";
+  std::ofstream(fs::path(o.out_dir) / "data" / "half.h5") << "half-written";
+  prepare_nnunet(o);
+  EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "PREPARE_INCOMPLETE"));
+  EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "data" / "half.h5"));
+  EXPECT_TRUE(fs::exists(fs::path(o.out_dir) / "bcp_dataset.json"));
 }
 
 TEST(Prepare, ChannelsAreNormalisedEachAndStackedFirst) {
