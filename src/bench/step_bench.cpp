@@ -118,8 +118,7 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
     if (lead) {
       // The baseline: one process on the whole batch with all its threads.
       if (progress) progress(what + (ranks ? ", 1 rank" : "") + " ...");
-      torch::set_num_threads(ranks ? (o.common.threads > 0 ? o.common.threads : cores)
-                                   : torch::get_num_threads());
+      if (ranks) set_threads(o.common.threads);  // all cores, as without ranks
       alone = time_steps(run, c, nullptr);
       nlohmann::json row = row_of(precision_name, alone, 1);
       if (precision == nets::Precision::kFp32) fp32_median = alone.median();

@@ -194,8 +194,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   // Every input is checked before the (possibly long) run starts.
   if (options.model_path.empty())
     throw std::invalid_argument("evaluate: no checkpoint given (--model)");
-  if (fs::is_directory(options.model_path))
-    throw std::runtime_error(options.model_path + ": is a folder, not a checkpoint file");
+  if (fs::exists(options.model_path)) io::check_not_folder_or_pth(options.model_path);
   if (!fs::is_regular_file(options.model_path))
     throw std::runtime_error("evaluate: checkpoint not found: " + options.model_path);
   if (options.data_root.empty() || !fs::is_directory(options.data_root))

@@ -231,8 +231,7 @@ void write_output(const std::string& path, const Loaded& in, torch::Tensor label
 std::vector<PredictedCase> predict(const PredictOptions& o) {
   // Everything is checked before the first (possibly long) case.
   if (o.model_path.empty()) throw std::invalid_argument("predict: no checkpoint given (--model)");
-  if (fs::is_directory(o.model_path))
-    throw std::runtime_error(o.model_path + ": is a folder, not a checkpoint file");
+  if (fs::exists(o.model_path)) io::check_not_folder_or_pth(o.model_path);
   if (!fs::is_regular_file(o.model_path))
     throw std::runtime_error(o.model_path + ": checkpoint not found");
   if (o.out_dir.empty()) throw std::invalid_argument("predict: no output folder given (--out)");

@@ -141,23 +141,25 @@ bool is_tensor_archive(const std::string& path) {
   }
 }
 
+void check_not_folder_or_pth(const std::string& path) {
+  if (std::filesystem::is_directory(path))
+    throw std::runtime_error(path + ": is a folder, not a checkpoint file");
+  // torch.save writes a zip file.
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  if (in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
+    throw std::runtime_error(path +
+                             ": a PyTorch .pth file (zip), not a bcp checkpoint: convert it "
+                             "first with `bcp import --pth FILE --arch ... --classes K --out`");
+}
+
 namespace {
 
 /// Opens `path` and checks the format tag and version; H5File's own errors start with the path.
 H5File open_archive(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such tensor archive");
-  if (std::filesystem::is_directory(path))
-    throw std::runtime_error(path + ": is a folder, not a checkpoint file");
-  {
-    // torch.save writes a zip file: the one mistake worth a pointer to the fix.
-    std::ifstream in(path, std::ios::binary);
-    char magic[4] = {};
-    in.read(magic, 4);
-    if (in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
-      throw std::runtime_error(path +
-                               ": a PyTorch .pth file (zip), not a bcp checkpoint: convert it "
-                               "first with `bcp import --pth FILE --arch ... --classes K --out`");
-  }
+  check_not_folder_or_pth(path);
   H5File file(path);
   if (!file.has_attr("/", kFormatAttr) ||
       file.attr_string("/", kFormatAttr) != kTensorArchiveFormat)

@@ -363,8 +363,10 @@ TrainResult Trainer::run() {
   // The data first: a run refused for its data leaves no run directory behind.
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
+  const LoopState resumed = o_.resume ? peek_loop(path("last.h5")) : LoopState{};
   if (o_.resume) {
-    const std::string saved = peek_loop(path("last.h5")).cases, now = cases_fingerprint(train_set_);
+    const std::string& saved = resumed.cases;
+    const std::string now = cases_fingerprint(train_set_);
     if (!saved.empty() && saved != now)
       throw std::invalid_argument(
           path("last.h5") + ": --resume on other training cases: the run trained on " + saved +
@@ -389,7 +391,7 @@ TrainResult Trainer::run() {
   const std::vector<StagePlan> plan = plan_stages(c_);
   size_t first = 0;  // a resume continues in the checkpoint's stage
   if (o_.resume) {
-    const std::string resumed_stage = peek_loop(path("last.h5")).stage;
+    const std::string& resumed_stage = resumed.stage;
     while (first < plan.size() && plan[first].name != resumed_stage) ++first;
     if (first == plan.size())
       throw std::runtime_error(path("last.h5") + ": stage \"" + resumed_stage +

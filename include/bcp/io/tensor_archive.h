@@ -45,6 +45,11 @@ TensorArchive load_tensor_archive(const std::string& path);
 /// at a large checkpoint's stage, iteration or config.
 nlohmann::json load_tensor_archive_meta(const std::string& path);
 
+/// Throws std::runtime_error naming `path` when it is a folder or a PyTorch .pth (zip) file: the
+/// two mistakes worth their own message (the second points to `bcp import`). Every archive read
+/// checks it; commands call it to say so before other work.
+void check_not_folder_or_pth(const std::string& path);
+
 /// True when `path` opens as HDF5 and carries the bcp archive format tag (never throws).
 bool is_tensor_archive(const std::string& path);
 
