@@ -4,7 +4,7 @@
 # measured on the 2-core project machine; only their order matters.
 set(bcp_test_costs
   Demo.BcpBeatsSupervisedOnAShortSyntheticRun 115
-  CliOwnData.ThreeDimensionalNiftiFromPrepareToScore 109
+  CliOwnData.ThreeDimensionalNiftiFromPrepareToScore 50
   CliOwnData.TwoDimensionalNiftiFromPrepareToScore 28
   CliOwnData.TwoChannelScansTrainAndPredictAsOneCase 25
   CliKillResume.KillNineAtRandomMomentsThenResumeEqualsAnUninterruptedRun 22

@@ -123,8 +123,8 @@ TEST(CliOwnData, ThreeDimensionalNiftiFromPrepareToScore) {
   r = run_cli("train --config " + quoted(root / "bcp.json") + " --data " + quoted(root) +
               " --out " + quoted(run) +
               " --set threads=1 data.patch=[32,32,32] eval.stride=[16,16,16]"
-              " schedule.pretrain_iters=100 schedule.selftrain_iters=100 schedule.val_every=50"
-              " schedule.log_every=50");
+              " schedule.pretrain_iters=50 schedule.selftrain_iters=40 schedule.val_every=20"
+              " schedule.log_every=20");
   ASSERT_EQ(r.rc, 0) << r.output;
 
   r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
@@ -137,7 +137,7 @@ TEST(CliOwnData, ThreeDimensionalNiftiFromPrepareToScore) {
               " --classes 2 --out " + quoted(tmp.path / "score.json"));
   ASSERT_EQ(r.rc, 0) << r.output;
   const double dice = mean_dice(tmp.path / "score.json");
-  EXPECT_GT(dice, 0.5) << r.output;  // measured 0.87 on this machine (seeded)
+  EXPECT_GT(dice, 0.5) << r.output;  // measured 0.83 on this machine (seeded)
 }
 
 TEST(CliOwnData, TwoChannelScansTrainAndPredictAsOneCase) {
