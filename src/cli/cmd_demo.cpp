@@ -24,7 +24,8 @@ void setup_demo(CLI::App& app) {
       ->check(bcp::cli::positive());
   cmd->add_option("--patch", o->patch, "Training and evaluation resolution")
       ->capture_default_str()
-      ->check(CLI::Range(32, 512));
+      ->check(CLI::Range(32, 512))
+      ->check(bcp::cli::multiple_of(16));
   cmd->callback([o] {
     nlohmann::json s = bcp::train::run_demo(*o);
     std::cout << "\n"

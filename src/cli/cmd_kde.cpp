@@ -18,7 +18,8 @@ void setup_kde(CLI::App& app) {
   cmd->add_option("--model", o->model_path, "Training checkpoint, e.g. RUN/best.h5")->required();
   cmd->add_option("--data", o->data_root, "Dataset root it was trained on")->required();
   cmd->add_option("--out", o->out_dir, "Output folder: kde.json, kde_class<C>.png")->required();
-  cmd->add_option("--class", o->classes, "Foreground class (repeatable; default: all)");
+  cmd->add_option("--class", o->classes, "Foreground class (repeatable; default: all)")
+      ->check(CLI::Range(1, 255));
   cmd->add_option("--batch", o->batch, "Labeled and unlabeled training slices (LA: volumes) drawn")
       ->check(CLI::Range(1, 4096))
       ->default_val(24);

@@ -37,6 +37,7 @@ void setup_predict(CLI::App& app) {
       print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + c.input + " -> " +
             c.output + " (" + secs + " s)");
     };
+    o->note = [](const std::string& n) { std::cerr << "bcp predict: note: " << n << "\n"; };
     const auto done = bcp::eval::predict(*o);
     o->progress = nullptr;  // the last copy: erases the live line before the summary
     std::cout << "wrote " << done.size() << " mask" << (done.size() == 1 ? "" : "s") << " to "

@@ -17,7 +17,8 @@ void setup_report(CLI::App& app) {
       ->required();
   cmd->add_option("--out", o->out_path, "The HTML file to write, e.g. report.html")->required();
   cmd->add_option("--data", o->data_root,
-                  "Dataset root for the case pictures (default: the root each evaluation used)");
+                  "Dataset root for the case pictures (default: the root each evaluation used)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--slices", o->slices, "Slices pictured per case")
       ->check(CLI::Range(1, 20))
       ->default_val(3);

@@ -33,4 +33,19 @@ inline CLI::Validator non_negative() {
   return zero_bound(false);
 }
 
+/// A whole number that is a multiple of `n` (CLI11's Range checks the bounds beside it).
+inline CLI::Validator multiple_of(long n) {
+  return CLI::Validator(
+      [n](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        const long v = std::strtol(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno == ERANGE)
+          return "expects a whole number, got '" + text + "'";
+        if (v % n != 0) return "must be a multiple of " + std::to_string(n) + ", got " + text;
+        return {};
+      },
+      "multiple of " + std::to_string(n));
+}
+
 }  // namespace bcp::cli

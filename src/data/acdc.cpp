@@ -12,7 +12,7 @@ namespace bcp::data {
 namespace fs = std::filesystem;
 
 std::string AcdcRoot::list_path(const std::string& list_name) const {
-  return io::inside_root(root, (fs::path(root) / list_name).string());
+  return io::file_in_root(root, list_name);
 }
 std::string AcdcRoot::slice_path(const std::string& name) const {
   check_case_name(name);

@@ -11,7 +11,7 @@ namespace bcp::data {
 namespace fs = std::filesystem;
 
 std::string LaRoot::list_path(const std::string& list_name) const {
-  return io::inside_root(root, (fs::path(root) / list_name).string());
+  return io::file_in_root(root, list_name);
 }
 std::string LaRoot::volume_path(const std::string& id) const {
   check_case_name(id);

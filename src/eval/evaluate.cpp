@@ -12,6 +12,7 @@
 #include "bcp/eval/binary_metrics.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
+#include "bcp/io/input_path.h"
 #include "bcp/io/nifti.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/compute_copy.h"
@@ -219,8 +220,8 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   const data::Dataset dataset = protocol.dataset;
   check_dataset_fits(*model, dataset);
 
-  const std::string list_path = (fs::path(options.data_root) / options.list_name).string();
-  if (options.list_name.empty() || !fs::is_regular_file(list_path))
+  const std::string list_path = io::file_in_root(options.data_root, options.list_name);
+  if (!fs::is_regular_file(list_path))
     throw std::runtime_error("evaluate: case list not found: " + list_path);
   const auto names = data::read_case_list(list_path);
   std::vector<std::string> paths;

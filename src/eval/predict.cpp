@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -41,10 +42,10 @@ std::pair<std::string, std::string> split_name(const std::string& path) {
 
 /// The output file name for a case: the same name, single-file formats for two-file ones, and
 /// nnU-Net's channel suffix dropped (CASE_0000.nii.gz -> CASE.nii.gz, as labelsTs names it).
-std::string output_name(const std::string& input) {
+std::string output_name(const std::string& input, bool drop_channel_suffix = true) {
   auto [stem, ext] = split_name(input);
   std::string case_name;
-  if (data::channel_of_stem(stem, &case_name) == 0) stem = case_name;
+  if (drop_channel_suffix && data::channel_of_stem(stem, &case_name) == 0) stem = case_name;
   const std::string low = util::lower(ext);
   if (low == ".nhdr") return stem + ".nrrd";
   if (low == ".mhd") return stem + ".mha";
@@ -85,11 +86,33 @@ std::vector<std::string> list_files(const std::string& input) {
 /// The cases of the input. A single-channel model segments every file; a C-channel one reads
 /// scans named CASE_0000<ext> .. CASE_{C-1}<ext> (nnU-Net's naming) as one case, finding the
 /// other channels beside a single given file, or HDF5 files whose `image` has the channels.
-std::vector<InputCase> list_cases(const std::string& input, int64_t channels) {
+std::vector<InputCase> list_cases(const std::string& input, int64_t channels,
+                                  const std::function<void(const std::string&)>& note) {
   std::vector<std::string> files = list_files(input);
   std::vector<InputCase> cases;
   if (channels == 1) {
-    for (const auto& f : files) cases.push_back({{f}, output_name(f)});
+    // CASE_0000 alone is nnU-Net's single-channel name and its mask is CASE; beside CASE_0001 it
+    // is either a plain number or one channel of a multi-channel scan, and dropping the suffix
+    // would make one mask look like the whole case's.
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> sharing;
+    for (const auto& f : files) {
+      auto [stem, ext] = split_name(f);
+      std::string case_name;
+      if (!util::is_h5_path(f) && data::channel_of_stem(stem, &case_name) >= 0)
+        sharing[{case_name, ext}].push_back(f);
+    }
+    std::set<std::string> keep_names;
+    for (const auto& [key, group] : sharing) {
+      if (group.size() < 2) continue;
+      keep_names.insert(group.begin(), group.end());
+      if (note)
+        note(fs::path(group[0]).filename().string() + " .. " +
+             fs::path(group.back()).filename().string() + ": " + std::to_string(group.size()) +
+             " files named like channels of one scan " + key.first +
+             " (nnU-Net's naming), but the model reads 1 channel: each is segmented as its own "
+             "scan and its mask keeps the file's name");
+    }
+    for (const auto& f : files) cases.push_back({{f}, output_name(f, !keep_names.count(f))});
     return cases;
   }
   const bool one_file = fs::is_regular_file(input);
@@ -240,7 +263,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   const auto archive = io::load_tensor_archive(o.model_path);
   auto model = nets::model_from_archive(archive, o.model_prefix, o.model_path);
   const int64_t channels = model->config().in_channels;
-  const auto inputs = list_cases(o.input, channels);
+  const auto inputs = list_cases(o.input, channels, o.note);
   std::map<std::string, std::string> by_output;
   for (const auto& in : inputs) {
     auto [it, fresh] = by_output.emplace(in.output, in.files[0]);

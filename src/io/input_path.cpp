@@ -37,4 +37,14 @@ std::string inside_root(const std::string& root, const std::string& path) {
   return path;
 }
 
+std::string file_in_root(const std::string& root, const std::string& name) {
+  const fs::path rel(name);
+  bool escapes = name.empty() || rel.is_absolute() || rel.has_root_path();
+  for (const auto& part : rel) escapes = escapes || part == "..";
+  if (escapes)
+    throw std::invalid_argument("'" + name + "': not a file name inside the data root " + root +
+                                " (lists are named relative to it, without '..')");
+  return inside_root(root, (fs::path(root) / rel).string());
+}
+
 }  // namespace bcp::io

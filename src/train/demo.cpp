@@ -14,6 +14,7 @@
 #include "bcp/data/synth.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/atomic_file.h"
+#include "bcp/io/input_path.h"
 #include "bcp/train/trainer.h"
 #include "bcp/util/device.h"
 
@@ -65,7 +66,7 @@ nlohmann::json run_demo(const DemoOptions& o) {
   base.seed = o.seed;
   base.data.patch = {o.patch, o.patch};
   base.batch = {8, 8};
-  auto slices = data::read_case_list((fs::path(root) / base.data.train_list).string());
+  auto slices = data::read_case_list(io::file_in_root(root, base.data.train_list));
   base.data.labeled = demo_labeled(slices);
   base.schedule.pretrain_iters = o.pretrain_iters;
   base.schedule.selftrain_iters = o.selftrain_iters;

@@ -9,13 +9,14 @@
 #include "bcp/data/augment.h"
 #include "bcp/data/case_list.h"
 #include "bcp/data/la.h"
+#include "bcp/io/input_path.h"
 
 namespace bcp::train {
 namespace fs = std::filesystem;
 
 TrainingSet load_training_set(const TrainConfig& config, const std::string& root) {
   if (!fs::is_directory(root)) throw std::runtime_error(root + ": data root is not a folder");
-  std::string list = (fs::path(root) / config.data.train_list).string();
+  std::string list = io::file_in_root(root, config.data.train_list);
   std::vector<std::string> names = data::read_case_list(list);
   if (static_cast<int64_t>(names.size()) < config.data.labeled)
     throw std::runtime_error(
@@ -56,7 +57,7 @@ std::string cases_fingerprint(const TrainingSet& set) {
 }
 
 ValidationSet load_validation_set(const TrainConfig& config, const std::string& root) {
-  std::string list = (fs::path(root) / config.data.val_list).string();
+  std::string list = io::file_in_root(root, config.data.val_list);
   std::vector<std::string> names = data::read_case_list(list);
   // The final evaluation reads the whole list: a missing or bad case (NaN, labels out of range)
   // beyond eval.max_cases must fail now, not after hours of training. Those are read and checked

@@ -88,6 +88,16 @@ TEST(CliBadInput, MistakesOfTheCommandLineExitWithTwo) {
       2, "--spacing");
   expect_one_line_error(run_cli("config --preset acdc-5-bcp --set data.train_list="), 1,
                         "'data.train_list' must name a list file");
+  // Values the parser can check on its own are checked there, before any data is generated.
+  expect_one_line_error(run_cli("demo --patch 33 --out " + quoted(tmp.path / "demo")), 2,
+                        "multiple of 16");
+  EXPECT_FALSE(fs::exists(tmp.path / "demo"));
+  expect_one_line_error(run_cli("kde --model m --data d --out o --class 0"), 2, "--class");
+  expect_one_line_error(run_cli("report " + quoted(tmp.path / "r") + " --out " +
+                                quoted(tmp.path / "report.html") + " --data " +
+                                quoted(tmp.path / "absent")),
+                        2, "absent");
+  EXPECT_FALSE(fs::exists(tmp.path / "report.html"));
 }
 
 TEST(CliBadInput, ModelsThatAreNotCheckpointsSaySoAndRunsKeepOutOfTheirData) {

@@ -272,6 +272,33 @@ TEST(Predict, MultiChannelModelReadsOneFilePerChannel) {
   EXPECT_NE(error_of([&] { predict(o); }).find("channels first"), std::string::npos);
 }
 
+// A one-channel model given CASE_0000 and CASE_0001: plain numbering or two channels of one scan;
+// either way each file is its own scan, its mask keeps the whole name, and the user is told.
+TEST(Predict, OneChannelModelKeepsNamesThatLookLikeChannelsAndSaysSo) {
+  bcp::test::TempDir tmp("predict_one_channel_names");
+  auto net = tiny_model("unet2d", 2);
+  const auto ckpt = tmp.path / "model.h5";
+  bcp::nets::save_model(ckpt.string(), *net, net->config(), {{"dataset", "acdc"}});
+  fs::create_directories(tmp.path / "in");
+  for (const char* name : {"y_0000.nii.gz", "y_0001.nii.gz", "z_0000.nii.gz"})
+    bcp::io::write_volume((tmp.path / "in" / name).string(),
+                          (torch::rand({2, 16, 16}) * 100).round().to(torch::kShort));
+  PredictOptions o;
+  o.model_path = ckpt.string();
+  o.input = (tmp.path / "in").string();
+  o.out_dir = (tmp.path / "out").string();
+  std::vector<std::string> notes;
+  o.note = [&](const std::string& n) { notes.push_back(n); };
+  ASSERT_EQ(predict(o).size(), 3u);
+  EXPECT_TRUE(fs::exists(tmp.path / "out" / "y_0000.nii.gz"));
+  EXPECT_TRUE(fs::exists(tmp.path / "out" / "y_0001.nii.gz"));
+  EXPECT_FALSE(fs::exists(tmp.path / "out" / "y.nii.gz"));
+  EXPECT_TRUE(fs::exists(tmp.path / "out" / "z.nii.gz"));  // alone: nnU-Net's single channel
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("y_0000.nii.gz .. y_0001.nii.gz"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("1 channel"), std::string::npos) << notes[0];
+}
+
 TEST(Predict, AcdcVolumeGivesTheLabelsOfEvaluate) {
   const auto volume = bcp::test::data_dir("ACDC") / "data" / "patient028_frame01.h5";
   BCP_REQUIRE_SHARED(volume);

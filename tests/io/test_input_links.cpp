@@ -72,6 +72,25 @@ TEST(InputLinks, InsideRootJudgesWhereAPathLeads) {
   EXPECT_EQ(inside_root(root, out), out);
 }
 
+TEST(InputLinks, ListsAreNamedInsideTheRootEvenWithFollowLinks) {
+  bcp::test::TempDir tmp("inlinks_lists");
+  fs::create_directories(tmp.path / "root" / "lists");
+  std::ofstream(tmp.path / "other.list") << "case\n";
+  const std::string root = (tmp.path / "root").string();
+  using bcp::io::file_in_root;
+  EXPECT_EQ(file_in_root(root, "val.list"), (tmp.path / "root" / "val.list").string());
+  EXPECT_EQ(file_in_root(root, "lists/fold1.list"),
+            (tmp.path / "root" / "lists" / "fold1.list").string());
+  bcp::test::FollowLinksOutOfRoot follow;  // links may be followed; names still may not climb
+  for (const std::string& name : {std::string("../other.list"), std::string("lists/../../x.list"),
+                                 (tmp.path / "other.list").string(), std::string()}) {
+    const std::string e = error_of([&] { file_in_root(root, name); });
+    EXPECT_NE(e.find("'" + name + "': not a file name inside the data root " + root),
+              std::string::npos)
+        << e;
+  }
+}
+
 TEST(InputLinks, TrainRefusesALinkOutOfTheRootBeforeWritingAnything) {
   bcp::test::TempDir tmp("inlinks_train");
   const fs::path linked = root_with_a_link_out(tmp.path, tmp.path / "elsewhere" / "case.h5");
@@ -104,6 +123,16 @@ TEST(InputLinks, EvaluateRefusesALinkOutOfTheRootUnlessFollowLinks) {
             std::string::npos)
       << refused.output;
   EXPECT_FALSE(fs::exists(tmp.path / "eval" / "metrics.json"));
+
+  // A list named outside the root is refused, with or without the flag.
+  std::string climbing_args = args;
+  climbing_args.replace(climbing_args.find("val.list"), 8, "../v.list");
+  const auto climbing =
+      bcp::test::run_cli("--follow-links evaluate " + climbing_args + q(tmp.path / "c"));
+  EXPECT_EQ(climbing.rc, 1) << climbing.output;
+  EXPECT_NE(climbing.output.find("'../v.list': not a file name inside the data root"),
+            std::string::npos)
+      << climbing.output;
 
   // The flag before the command's name, or after it.
   const auto before = bcp::test::run_cli("--follow-links evaluate " + args + q(tmp.path / "a"));

@@ -48,12 +48,17 @@ struct PredictOptions {
   /// io::Volume keeps them).
   bool save_probabilities = false;
   PredictProgress progress;
+  /// Called, before the first case, with each thing a user should know about how the input was
+  /// read (for example files named like channels of one scan given to a one-channel model).
+  std::function<void(const std::string&)> note;
 };
 
 /// Segments every input and writes, for input NAME.EXT, OUT/NAME.EXT (.nhdr -> .nrrd and .mhd ->
 /// .mha: single files; nnU-Net's channel suffix dropped, CASE_0000.nii.gz -> CASE.nii.gz) as uint8
 /// labels with the input's spacing, origin and direction, or for HDF5
-/// OUT/NAME.h5 with dataset `pred`. Each file is written atomically; OUT/predictions.json, the
+/// OUT/NAME.h5 with dataset `pred`. With a one-channel model, files that share a case name
+/// (CASE_0000, CASE_0001: plain numbering, or channels of one scan) keep their whole names and
+/// are noted. Each file is written atomically; OUT/predictions.json, the
 /// list of what was written, comes last and marks a complete run (one left by an earlier run is
 /// removed first). Options, the checkpoint, file types and output names are checked before the
 /// first case runs; a scan's contents (NaN, rank) as it is read, so a run that stops there keeps

@@ -18,4 +18,9 @@ bool follow_links_out_of_root();
 /// judged by its existing part.
 std::string inside_root(const std::string& root, const std::string& path);
 
+/// `root`/`name` for a file the user names relative to a data root (a case list such as
+/// val.list, or lists/fold1.list). Throws std::invalid_argument when `name` is empty, absolute
+/// or has a '..' part (whatever --follow-links says), then checks links as inside_root does.
+std::string file_in_root(const std::string& root, const std::string& name);
+
 }  // namespace bcp::io
