@@ -19,6 +19,7 @@
 #include "bcp/train/training_set.h"
 #include "bcp/util/device.h"
 #include "bench_data.h"
+#include "op_profile.h"
 
 namespace bcp::bench {
 
@@ -35,8 +36,10 @@ struct StepRun {
 };
 
 /// Times steps of `c` on this process alone (`group` null) or on every rank of `group`, each
-/// rank taking its share of every step's batch as training does.
-Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessGroup* group) {
+/// rank taking its share of every step's batch as training does; with `profile`, profiles one
+/// more step.
+Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessGroup* group,
+                  OpProfile* profile = nullptr) {
   torch::manual_seed(c.seed);
   auto student = nets::make_model(train::model_config_for(c));
   student->to(r.device);
@@ -61,15 +64,20 @@ Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessG
   int64_t iteration = 0;
   reset_peak_memory();
   train::StepPrefetcher prefetcher(c, r.set, kind, sampler, rng);
-  return time_repeats(r.o.common.warmup, r.o.common.repeats, [&] {
+  const auto step = [&] {
     train::take_step(ctx, kind, prefetcher.next(), iteration++);
     if (r.device.is_cuda()) torch::cuda::synchronize();
-  });
+  };
+  Timing t = time_repeats(r.o.common.warmup, r.o.common.repeats, step);
+  if (profile) *profile = profile_ops(step);
+  return t;
 }
 
 }  // namespace
 
 std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress& progress) {
+  if (o.profile_top > 0 && o.dist.distributed())
+    throw std::invalid_argument("bench step: --profile times one process; not with --nproc");
   if (o.stage != "pretrain" && o.stage != "selftrain")
     throw std::invalid_argument("bench step: stage must be pretrain or selftrain, got \"" +
                                 o.stage + "\"");
@@ -119,8 +127,14 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
       // The baseline: one process on the whole batch with all its threads.
       if (progress) progress(what + (ranks ? ", 1 rank" : "") + " ...");
       if (ranks) set_threads(o.common.threads);  // all cores, as without ranks
-      alone = time_steps(run, c, nullptr);
+      OpProfile profile;
+      const bool profiled = o.profile_top > 0 && !ranks;
+      alone = time_steps(run, c, nullptr, profiled ? &profile : nullptr);
       nlohmann::json row = row_of(precision_name, alone, 1);
+      if (profiled) {
+        row["profile"] = profile_json(profile, o.profile_top);
+        row["profile_seconds"] = profile.seconds;
+      }
       if (precision == nets::Precision::kFp32) fp32_median = alone.median();
       if (precision != nets::Precision::kFp32 && fp32_median > 0)
         row["speedup_vs_fp32"] = fp32_median / alone.median();

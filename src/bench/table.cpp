@@ -42,4 +42,21 @@ std::string format_table(const std::vector<nlohmann::json>& rows) {
   return out.str();
 }
 
+std::string format_profiles(const std::vector<nlohmann::json>& rows) {
+  std::ostringstream out;
+  out << std::fixed;
+  for (const auto& r : rows) {
+    if (!r.contains("profile")) continue;
+    out << "\nwhere one " << r.value("precision", "") << " step goes (one more step under "
+        << "LibTorch's profiler: " << std::setprecision(2) << r.value("profile_seconds", 0.0)
+        << " s, against a median of " << r.value("seconds_median", 0.0)
+        << " s unprofiled)\n| share | self seconds | calls | operator |\n|---|---|---|---|\n";
+    for (const auto& op : r.at("profile"))
+      out << "| " << std::setprecision(1) << 100 * op.value("share", 0.0) << "% | "
+          << std::setprecision(3) << op.value("self_seconds", 0.0) << " | "
+          << op.value("calls", int64_t{0}) << " | " << op.value("op", "") << " |\n";
+  }
+  return out.str();
+}
+
 }  // namespace bcp::bench

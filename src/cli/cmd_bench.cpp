@@ -60,7 +60,8 @@ void finish(const BenchCommandOptions& o, int default_repeats,
   const auto rows = run(common);
   if (!report) return;  // a rank other than 0
   std::cout << bcp::bench::format_table(rows)
-            << "(median and minimum of the timed repeats; warm-up runs excluded)\n";
+            << "(median and minimum of the timed repeats; warm-up runs excluded)\n"
+            << bcp::bench::format_profiles(rows);
   if (!o.json.empty()) {
     std::string lines;
     for (const auto& r : rows) lines += r.dump() + "\n";
@@ -93,7 +94,13 @@ void setup_bench(CLI::App& app) {
                 "step's batch, cores / N threads) against one process with all cores")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  s->add_option("--profile", step->profile_top,
+                "Then profile one more step per precision and list its N largest operators by "
+                "self time (LibTorch's profiler; one process only)")
+      ->check(CLI::Range(1, 1000));
   s->callback([step, step_o, nproc] {
+    if (*nproc > 1 && step->profile_top > 0)
+      throw CLI::ValidationError("--profile", "profiles one process; leave out --nproc");
     if (*nproc > 1) {
       if (std::getenv("WORLD_SIZE"))
         throw std::invalid_argument(

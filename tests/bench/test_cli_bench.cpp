@@ -62,6 +62,43 @@ TEST(CliBench, StepTimesBothPrecisionsAtThePapersShapeAndWritesJsonLines) {
   fs::remove_all(dir);
 }
 
+// --profile: one more step under LibTorch's profiler, its operators by self time; every second
+// of the profiled step is attributed (to an operator or to the time between operators).
+TEST(CliBench, StepProfileSaysWhereTheStepWent) {
+  const fs::path dir = unique_dir("step_profile");
+  const auto json = dir / "profile.jsonl";
+  auto r = run_cli(
+      "bench step --stage pretrain --precision fp32 --repeats 1 --warmup 0 --profile 4 --json " +
+      quoted(json));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("where one fp32 step goes"), std::string::npos) << r.output;
+  auto rows = read_lines(json);
+  ASSERT_EQ(rows.size(), 1u);
+  const auto& profile = rows[0].at("profile");
+  ASSERT_EQ(profile.size(), 6u);  // 4 operators, the others, the time outside operators
+  EXPECT_EQ(profile.back()["op"], "(outside operators)");
+  EXPECT_EQ(profile[4]["op"], "(other operators)");
+  bool convolution = false;
+  double attributed = 0;
+  for (size_t i = 0; i < profile.size(); ++i) {
+    const double self = profile[i]["self_seconds"].get<double>();
+    if (i > 0 && i < 4) {
+      EXPECT_LE(self, profile[i - 1]["self_seconds"].get<double>()) << i;
+    }
+    EXPECT_GE(self, 0);
+    attributed += self;
+    convolution =
+        convolution || profile[i]["op"].get<std::string>().find("convolution") != std::string::npos;
+  }
+  EXPECT_TRUE(convolution) << profile.dump();  // the UNet's convolutions lead any step
+  EXPECT_NEAR(attributed, rows[0]["profile_seconds"].get<double>(), 1e-6) << profile.dump();
+
+  r = run_cli("bench step --profile 4 --nproc 2");
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_NE(r.output.find("--profile"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
 TEST(CliBench, StepWithTwoRanksTimesOneProcessAndTheGroupInOneRun) {
   if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   const fs::path dir = unique_dir("step_ranks");

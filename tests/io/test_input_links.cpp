@@ -10,12 +10,12 @@
 
 #include "../support.h"
 #include "../train/tiny_run.h"
-#include "bcp/data/synth.h"
 #include "bcp/io/input_path.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/train/trainer.h"
 
 #ifdef BCP_WITH_ITK
+#include "../data/nnunet_fixture.h"
 #include "bcp/data/prepare.h"
 #endif
 
@@ -146,13 +146,9 @@ TEST(InputLinks, EvaluateRefusesALinkOutOfTheRootUnlessFollowLinks) {
 #ifdef BCP_WITH_ITK
 TEST(InputLinks, PrepareRefusesAnImageLinkedIntoImagesTrFromOutside) {
   bcp::test::TempDir tmp("inlinks_prepare");
-  bcp::data::SynthNnunetOptions so;
-  so.dim = 2;
-  so.labeled = 3;
-  so.unlabeled = 0;
-  so.test = 0;
-  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
-  const fs::path image = tmp.path / "raw" / "imagesTr" / "synth_002_0000.nii.gz";
+  bcp::test::NnunetFixture fx(tmp.path / "raw");
+  for (const char* c : {"a", "b", "c"}) fx.add_case(c);
+  const fs::path image = tmp.path / "raw" / "imagesTr" / "b_0000.nii.gz";
   fs::create_directories(tmp.path / "elsewhere");
   fs::rename(image, tmp.path / "elsewhere" / "scan.nii.gz");
   fs::create_symlink(tmp.path / "elsewhere" / "scan.nii.gz", image);

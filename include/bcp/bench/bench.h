@@ -56,6 +56,9 @@ struct StepBenchOptions {
   /// process on the whole batch with all its threads, then every rank its share of each step
   /// (gradients averaged as in training) with cores / N threads; only rank 0 returns rows.
   train::DistEnv dist;
+  /// After the timed steps, one more step per precision under LibTorch's profiler: the rows get
+  /// `profile`, its `profile_top` largest operators by self time (0 = no profile; not with ranks).
+  int profile_top = 0;
 };
 
 /// `bcp bench infer`: one validation volume through the dataset's protocol (LA sliding window,
@@ -87,5 +90,7 @@ std::vector<nlohmann::json> bench_metrics(const MetricsBenchOptions& options,
 
 /// A Markdown table of `rows` (the columns every row shares, in a fixed order).
 std::string format_table(const std::vector<nlohmann::json>& rows);
+/// For each row with a `profile` (bench step --profile), a table of where its step went.
+std::string format_profiles(const std::vector<nlohmann::json>& rows);
 
 }  // namespace bcp::bench
