@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 
 #include "bcp/data/intensity.h"

@@ -93,10 +93,10 @@ TEST(CliBadInput, MistakesOfTheCommandLineExitWithTwo) {
                         "multiple of 16");
   EXPECT_FALSE(fs::exists(tmp.path / "demo"));
   expect_one_line_error(run_cli("kde --model m --data d --out o --class 0"), 2, "--class");
-  expect_one_line_error(run_cli("report " + quoted(tmp.path / "r") + " --out " +
-                                quoted(tmp.path / "report.html") + " --data " +
-                                quoted(tmp.path / "absent")),
-                        2, "absent");
+  expect_one_line_error(
+      run_cli("report " + quoted(tmp.path / "r") + " --out " + quoted(tmp.path / "report.html") +
+              " --data " + quoted(tmp.path / "absent")),
+      2, "absent");
   EXPECT_FALSE(fs::exists(tmp.path / "report.html"));
 }
 

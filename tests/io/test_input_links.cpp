@@ -83,7 +83,7 @@ TEST(InputLinks, ListsAreNamedInsideTheRootEvenWithFollowLinks) {
             (tmp.path / "root" / "lists" / "fold1.list").string());
   bcp::test::FollowLinksOutOfRoot follow;  // links may be followed; names still may not climb
   for (const std::string& name : {std::string("../other.list"), std::string("lists/../../x.list"),
-                                 (tmp.path / "other.list").string(), std::string()}) {
+                                  (tmp.path / "other.list").string(), std::string()}) {
     const std::string e = error_of([&] { file_in_root(root, name); });
     EXPECT_NE(e.find("'" + name + "': not a file name inside the data root " + root),
               std::string::npos)
