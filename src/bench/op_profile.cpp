@@ -32,8 +32,7 @@ void add_thread(const std::vector<prof::LegacyEvent>& events,
       const Open open = *it;
       stack.erase(std::next(it).base(), stack.end());
       const double us = open.push->cpuElapsedUs(e);
-      OpTime& t = (*by_name)[open.push->name()];
-      t.name = open.push->name();
+      OpTime& t = by_name->try_emplace(open.push->name(), OpTime{open.push->name()}).first->second;
       t.self_seconds += std::max(0.0, us - open.children_us) * 1e-6;
       t.calls += 1;
       if (!stack.empty()) stack.back().children_us += us;

@@ -83,58 +83,70 @@ std::vector<std::string> list_files(const std::string& input) {
   return files;
 }
 
+/// Files named CASE_XXXX<ext> (nnU-Net's channel suffix) by (CASE, ext) and channel; HDF5 files
+/// (their `image` holds the channels) and names without the suffix stay `plain`.
+struct ChannelFiles {
+  std::map<std::pair<std::string, std::string>, std::map<int, std::string>> by_case;
+  std::vector<std::string> plain;
+};
+
+ChannelFiles group_by_channel(const std::vector<std::string>& files) {
+  ChannelFiles out;
+  for (const auto& f : files) {
+    auto [stem, ext] = split_name(f);
+    std::string case_name;
+    const int channel = util::is_h5_path(f) ? -1 : data::channel_of_stem(stem, &case_name);
+    if (channel < 0)
+      out.plain.push_back(f);
+    else
+      out.by_case[{case_name, ext}][channel] = f;
+  }
+  return out;
+}
+
 /// The cases of the input. A single-channel model segments every file; a C-channel one reads
 /// scans named CASE_0000<ext> .. CASE_{C-1}<ext> (nnU-Net's naming) as one case, finding the
 /// other channels beside a single given file, or HDF5 files whose `image` has the channels.
 std::vector<InputCase> list_cases(const std::string& input, int64_t channels,
                                   const std::function<void(const std::string&)>& note) {
-  std::vector<std::string> files = list_files(input);
+  const std::vector<std::string> files = list_files(input);
+  ChannelFiles grouped = group_by_channel(files);
   std::vector<InputCase> cases;
   if (channels == 1) {
     // CASE_0000 alone is nnU-Net's single-channel name and its mask is CASE; beside CASE_0001 it
     // is either a plain number or one channel of a multi-channel scan, and dropping the suffix
     // would make one mask look like the whole case's.
-    std::map<std::pair<std::string, std::string>, std::vector<std::string>> sharing;
-    for (const auto& f : files) {
-      auto [stem, ext] = split_name(f);
-      std::string case_name;
-      if (!util::is_h5_path(f) && data::channel_of_stem(stem, &case_name) >= 0)
-        sharing[{case_name, ext}].push_back(f);
-    }
     std::set<std::string> keep_names;
-    for (const auto& [key, group] : sharing) {
-      if (group.size() < 2) continue;
-      keep_names.insert(group.begin(), group.end());
+    for (const auto& [key, by_channel] : grouped.by_case) {
+      if (by_channel.size() < 2) continue;
+      for (const auto& entry : by_channel) keep_names.insert(entry.second);
       if (note)
-        note(fs::path(group[0]).filename().string() + " .. " +
-             fs::path(group.back()).filename().string() + ": " + std::to_string(group.size()) +
-             " files named like channels of one scan " + key.first +
+        note(fs::path(by_channel.begin()->second).filename().string() + " .. " +
+             fs::path(by_channel.rbegin()->second).filename().string() + ": " +
+             std::to_string(by_channel.size()) + " files named like channels of one scan " +
+             key.first +
              " (nnU-Net's naming), but the model reads 1 channel: each is segmented as its own "
              "scan and its mask keeps the file's name");
     }
     for (const auto& f : files) cases.push_back({{f}, output_name(f, !keep_names.count(f))});
     return cases;
   }
-  const bool one_file = fs::is_regular_file(input);
-  std::map<std::pair<std::string, std::string>, std::map<int, std::string>> groups;
-  for (const auto& f : files) {
-    if (util::is_h5_path(f)) {
-      cases.push_back({{f}, output_name(f)});
-      continue;
-    }
-    auto [stem, ext] = split_name(f);
-    std::string case_name;
-    const int channel = data::channel_of_stem(stem, &case_name);
-    if (channel < 0)
+  for (const auto& f : grouped.plain) {
+    if (!util::is_h5_path(f)) {
+      const std::string ext = split_name(f).second;
       throw std::invalid_argument(f + ": a " + std::to_string(channels) +
                                   "-channel model reads scans named CASE_0000" + ext + " .. CASE_" +
                                   std::to_string(channels - 1) + ext + " (one file per channel)");
-    groups[{case_name, ext}][channel] = f;
-    if (one_file) {  // the other channels of the given file
-      const fs::path dir = fs::path(f).parent_path();
+    }
+    cases.push_back({{f}, output_name(f)});
+  }
+  auto& groups = grouped.by_case;
+  if (fs::is_regular_file(input)) {  // one file given: the other channels beside it
+    for (auto& [key, by_channel] : groups) {
+      const fs::path dir = fs::path(by_channel.begin()->second).parent_path();
       for (int64_t k = 0; k < channels; ++k) {
-        const fs::path sibling = dir / data::channel_file_name(case_name, k, ext);
-        if (fs::exists(sibling)) groups[{case_name, ext}][static_cast<int>(k)] = sibling.string();
+        const fs::path sibling = dir / data::channel_file_name(key.first, k, key.second);
+        if (fs::exists(sibling)) by_channel[static_cast<int>(k)] = sibling.string();
       }
     }
   }
