@@ -10,6 +10,9 @@
 #include "../support.h"
 #include "bcp/nets/model_archive.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_cli_evaluate {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -123,3 +126,5 @@ TEST(CliEvaluate, AFailingCaseLeavesNoOutputThatLooksComplete) {
 }
 
 }  // namespace
+
+}  // namespace bcp_test_cli_evaluate

@@ -12,6 +12,9 @@
 #include "bcp/io/h5.h"
 #include "bcp/nets/model_archive.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_cli_import {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -135,3 +138,5 @@ TEST(CliImport, RejectsBadFlags) {
   EXPECT_NE(run_import(pth, out, " --dataset brats").rc, 0);
   EXPECT_FALSE(fs::exists(out));
 }
+
+}  // namespace bcp_test_cli_import

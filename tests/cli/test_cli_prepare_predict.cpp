@@ -12,6 +12,9 @@
 #include "bcp/io/nifti.h"
 #include "bcp/train/tensorboard.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_cli_prepare_predict {
+
 namespace fs = std::filesystem;
 using bcp::test::quoted;
 using bcp::test::run_cli;
@@ -193,3 +196,5 @@ TEST(CliOwnData, NeedsItk) {
   GTEST_SKIP() << "SKIPPED: built without ITK";
 }
 #endif
+
+}  // namespace bcp_test_cli_prepare_predict

@@ -14,6 +14,9 @@
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_cli_score {
+
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
 
@@ -273,3 +276,5 @@ TEST(CliScore, MasksOnAnotherGridAreRefused) {
   EXPECT_DOUBLE_EQ(read_json(f.root / "out" / "s.json").at("cases")[0].at("dice").get<double>(),
                    1.0);
 }
+
+}  // namespace bcp_test_cli_score

@@ -10,6 +10,9 @@
 #include "bcp/data/acdc.h"
 #include "bcp/data/la.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_cli_synth {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -70,3 +73,5 @@ TEST(CliSynth, BadFlagsFailWithAMessage) {
   }
   EXPECT_FALSE(fs::exists(t.path / "train.list"));
 }
+
+}  // namespace bcp_test_cli_synth

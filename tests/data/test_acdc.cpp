@@ -9,6 +9,9 @@
 #include "bcp/data/acdc.h"
 #include "bcp/io/h5.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_acdc {
+
 namespace fs = std::filesystem;
 using bcp::data::AcdcRoot;
 using bcp::io::H5File;
@@ -172,3 +175,5 @@ TEST(Acdc, SliceDatasetHoldsAllRealTrainingSlices) {
   for (size_t i = 0; i < ds.size(); ++i) labelled += ds.get(i).label.max().item<int64_t>() > 0;
   EXPECT_GT(labelled, 1000);
 }
+
+}  // namespace bcp_test_acdc

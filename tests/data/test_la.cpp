@@ -9,6 +9,9 @@
 #include "bcp/data/la.h"
 #include "bcp/io/h5.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_la {
+
 namespace fs = std::filesystem;
 using bcp::data::LaRoot;
 using bcp::io::H5File;
@@ -108,3 +111,5 @@ TEST(La, LoadsRealVolumes) {
   auto first = bcp::data::load_la_volume(root, "06SR5RBREL16DQ6M8LWS");
   EXPECT_EQ(first.image.sizes(), (std::vector<int64_t>{183, 140, 88}));
 }
+
+}  // namespace bcp_test_la

@@ -9,6 +9,9 @@
 #include "bcp/data/nnunet.h"
 #include "nnunet_fixture.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_nnunet {
+
 namespace fs = std::filesystem;
 using bcp::data::read_nnunet_dataset;
 
@@ -108,3 +111,5 @@ TEST(Nnunet, NeedsItk) {
   GTEST_SKIP() << "SKIPPED: built without ITK";
 }
 #endif
+
+}  // namespace bcp_test_nnunet

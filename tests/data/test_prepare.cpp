@@ -18,6 +18,9 @@
 #include "bcp/train/prepared_config.h"
 #include "nnunet_fixture.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_prepare {
+
 namespace fs = std::filesystem;
 using bcp::data::prepare_nnunet;
 using bcp::data::PrepareOptions;
@@ -288,3 +291,5 @@ TEST(Prepare, NeedsItk) {
   GTEST_SKIP() << "SKIPPED: built without ITK";
 }
 #endif
+
+}  // namespace bcp_test_prepare

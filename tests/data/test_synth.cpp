@@ -14,6 +14,9 @@
 #include "bcp/data/synth.h"
 #include "bcp/io/h5.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_synth {
+
 namespace fs = std::filesystem;
 using namespace bcp::data;
 
@@ -238,3 +241,5 @@ TEST(SynthLa, RejectsBadOptions) {
   TempDir t("la_bad");
   EXPECT_THROW(write_synth_la(t.path.string(), o), std::invalid_argument);
 }
+
+}  // namespace bcp_test_synth

@@ -14,6 +14,9 @@
 #include "bcp/io/nifti.h"
 #include "bcp/nets/model_archive.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_evaluate {
+
 namespace fs = std::filesystem;
 using bcp::eval::evaluate;
 using bcp::eval::EvaluateOptions;
@@ -213,3 +216,5 @@ TEST(Evaluate, RejectsMissingInputsAndMismatches) {
 }
 
 }  // namespace
+
+}  // namespace bcp_test_evaluate

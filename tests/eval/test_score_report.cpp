@@ -11,6 +11,9 @@
 #include "bcp/eval/score_report.h"
 #include "bcp/io/h5.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_score_report {
+
 namespace fs = std::filesystem;
 using namespace bcp::eval;
 
@@ -202,3 +205,5 @@ TEST(ScoreReport, ScoresFoldersPerClassWithPadding) {
       << contradicts;
   fs::remove_all(root);
 }
+
+}  // namespace bcp_test_score_report

@@ -11,6 +11,9 @@
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_label_volume {
+
 namespace fs = std::filesystem;
 using bcp::io::H5File;
 using bcp::io::read_label_volume;
@@ -127,3 +130,5 @@ TEST(LabelVolume, ValidationErrorsNameTheFile) {
   std::ofstream(dir / "trunc.h5") << "not an hdf5 file";
   expect_error(dir / "trunc.h5", "trunc.h5");
 }
+
+}  // namespace bcp_test_label_volume

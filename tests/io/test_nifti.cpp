@@ -11,6 +11,9 @@
 
 #include "bcp/io/nifti.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_nifti {
+
 namespace fs = std::filesystem;
 using bcp::io::read_volume;
 using bcp::io::write_volume;
@@ -249,3 +252,5 @@ TEST(Nifti, WithoutItkSaysSo) {
   EXPECT_THROW(read_volume("x.nii.gz"), std::runtime_error);
 }
 #endif
+
+}  // namespace bcp_test_nifti

@@ -8,6 +8,9 @@
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/state_dict.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_model_archive {
+
 using namespace bcp::nets;
 namespace fs = std::filesystem;
 
@@ -122,3 +125,5 @@ TEST(ModelArchive, DamagedWeightsNameTheFileAndKey) {
     EXPECT_NE(msg.find("not a bcp tensor archive"), std::string::npos) << msg;
   }
 }
+
+}  // namespace bcp_test_model_archive

@@ -12,6 +12,9 @@
 #include "bcp/nets/unet2d.h"
 #include "bcp/nets/vnet.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_networks {
+
 using namespace bcp::nets;
 
 namespace {
@@ -170,3 +173,5 @@ TEST(Networks, CloneIsDeepKeepsModeAndConsumesNoRandomNumbers) {
   net->to(torch::kBFloat16);
   EXPECT_EQ(net->clone_net()->parameters()[0].scalar_type(), torch::kBFloat16);
 }
+
+}  // namespace bcp_test_networks

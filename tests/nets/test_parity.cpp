@@ -9,6 +9,9 @@
 #include "bcp/nets/unet2d.h"
 #include "bcp/nets/vnet.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_parity {
+
 using namespace bcp::nets;
 
 namespace {
@@ -63,3 +66,5 @@ TEST(NetsParity, ChannelsLastGivesTheSameLogits) {
   torch::Tensor logits = net->forward(input.contiguous(torch::MemoryFormat::ChannelsLast));
   EXPECT_LT((logits - expected).abs().max().item<double>(), kLogitTolerance);
 }
+
+}  // namespace bcp_test_parity

@@ -22,6 +22,9 @@
 #include "bcp/nets/pth_import.h"
 #include "bcp/nets/state_dict.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_pth_import {
+
 using namespace bcp::nets;
 namespace fs = std::filesystem;
 
@@ -353,3 +356,5 @@ TEST(PthImport, MissingEmptyAndForeignFilesNameThePath) {
     EXPECT_EQ(err.find('\n'), std::string::npos) << err;
   }
 }
+
+}  // namespace bcp_test_pth_import

@@ -9,6 +9,9 @@
 #include "bcp/nets/state_dict.h"
 #include "bcp/nets/unet2d.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_state_dict {
+
 using namespace bcp::nets;
 namespace fs = std::filesystem;
 
@@ -102,3 +105,5 @@ TEST(StateDict, H5ErrorsNameTheFileAndKey) {
     EXPECT_NE(msg.find("missing key"), std::string::npos) << msg;
   }
 }
+
+}  // namespace bcp_test_state_dict

@@ -14,6 +14,9 @@
 #include "bcp/train/trainer.h"
 #include "tiny_run.h"
 
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_trainer {
+
 namespace fs = std::filesystem;
 using namespace bcp;
 using namespace bcp::train;
@@ -514,3 +517,5 @@ TEST(Bf16, BcpRunCompletesWithFp32Checkpoints) {
     }
   EXPECT_EQ(last.meta["config"]["precision"], "bf16");
 }
+
+}  // namespace bcp_test_trainer
