@@ -28,6 +28,21 @@ void copy_all(const std::vector<torch::Tensor>& from, const std::vector<torch::T
     if (from[i].defined() && to[i].defined()) to[i].copy_(from[i]);
 }
 
+/// `t` laid out in `format`, with channels-last strides even where a dimension of size 1 makes
+/// them ambiguous. LibTorch calls a one-channel tensor (the input image, the first convolution's
+/// weight) contiguous in both layouts and keeps its NCHW strides, from which oneDNN's dispatch
+/// picks its NCHW convolution: that convolution then returns NCHW activations, converted back
+/// (blocked to plain to channels-last) in every pass and in its backward.
+torch::Tensor in_format(const torch::Tensor& t, torch::MemoryFormat format) {
+  auto out = t.contiguous(format);
+  if (format == torch::MemoryFormat::Contiguous) return out;
+  const auto strides = format == torch::MemoryFormat::ChannelsLast
+                           ? c10::get_channels_last_strides_2d(out.sizes())
+                           : c10::get_channels_last_strides_3d(out.sizes());
+  if (out.strides() == c10::IntArrayRef(strides)) return out;
+  return out.as_strided(out.sizes(), strides);
+}
+
 torch::Device device_of(const SegmentationNetImpl& net) {
   const auto params = net.parameters();
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
@@ -51,7 +66,8 @@ ComputeCopy::ComputeCopy(SegmentationNetImpl& master, torch::ScalarType dtype, b
     for (auto& p : module->parameters(/*recurse=*/false)) {
       if (fp32 && p.dim() != master.spatial_dims() + 2) continue;
       auto low = p.to(fp32 ? torch::kFloat32 : dtype);
-      if (low.dim() == master.spatial_dims() + 2) low = low.contiguous(format_);
+      // clone, not contiguous(): the latter keeps a one-channel weight's NCHW strides.
+      if (low.dim() == master.spatial_dims() + 2) low = low.clone(format_);
       p.set_data(low);
     }
   }
@@ -66,7 +82,7 @@ void ComputeCopy::pull() {
 }
 
 torch::Tensor ComputeCopy::forward(const torch::Tensor& x) {
-  auto in = x.to(device_, dtype_).contiguous(format_);
+  auto in = in_format(x.to(device_, dtype_), format_);
   return compute_->forward(in).to(torch::kFloat32).contiguous();
 }
 
