@@ -1,7 +1,6 @@
 #include "bcp/nets/compute_copy.h"
 
 #include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/torch.h>
 
 #include "bcp/nets/batch_norm.h"
@@ -9,16 +8,13 @@
 namespace bcp::nets {
 namespace {
 
-/// Modules whose parameters stay fp32 in a low-precision copy: BatchNorm everywhere, and on the
-/// CPU 3D transposed convolutions, which LibTorch 1.13 cannot run in bf16 (it hands them to the
-/// plain oneDNN convolution, which rejects the weight); VNet's up blocks cast around them.
-bool keeps_fp32(const torch::nn::Module& m, const torch::Device& device) {
+/// Modules whose parameters stay fp32 in a low-precision copy: BatchNorm.
+bool keeps_fp32(const torch::nn::Module& m) {
   return dynamic_cast<const SyncBatchNorm2dImpl*>(&m) ||
          dynamic_cast<const SyncBatchNorm3dImpl*>(&m) ||
          dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) ||
          dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) ||
-         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) ||
-         (device.is_cpu() && dynamic_cast<const torch::nn::ConvTranspose3dImpl*>(&m));
+         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m);
 }
 
 void copy_all(const std::vector<torch::Tensor>& from, const std::vector<torch::Tensor>& to) {
@@ -62,7 +58,7 @@ ComputeCopy::ComputeCopy(SegmentationNetImpl& master, torch::ScalarType dtype, b
               "ComputeCopy: compute dtype must be bf16, fp16 or fp32, got ", dtype);
   torch::NoGradGuard no_grad;
   for (const auto& module : compute_->modules(/*include_self=*/false)) {
-    const bool fp32 = keeps_fp32(*module, device_);
+    const bool fp32 = keeps_fp32(*module);
     for (auto& p : module->parameters(/*recurse=*/false)) {
       if (fp32 && p.dim() != master.spatial_dims() + 2) continue;
       auto low = p.to(fp32 ? torch::kFloat32 : dtype);

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "bcp/nets/batch_norm.h"
+#include "bcp/nets/transposed_conv.h"
 
 namespace bcp::nets {
 namespace nn = torch::nn;
@@ -35,9 +36,12 @@ VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels) {
 
 torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
   auto* deconv = conv->ptr(0)->as<nn::ConvTranspose3dImpl>();
-  const auto weight_type = deconv->weight.scalar_type();
-  if (x.scalar_type() == weight_type) return conv->forward(x);
-  x = deconv->forward(x.to(weight_type)).to(x.scalar_type());
+  if (x.device().is_cpu()) {
+    x = conv_transpose3d_stride_is_kernel(x, deconv->weight, deconv->bias);
+  } else {
+    const auto weight_type = deconv->weight.scalar_type();
+    x = deconv->forward(x.to(weight_type)).to(x.scalar_type());
+  }
   x = conv->ptr(1)->as<SyncBatchNorm3dImpl>()->forward(x);
   return conv->ptr(2)->as<nn::ReLUImpl>()->forward(x);
 }

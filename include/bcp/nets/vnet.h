@@ -55,8 +55,8 @@ class VNetUpBlockImpl : public torch::nn::Module {
  public:
   VNetUpBlockImpl(int64_t in_channels, int64_t out_channels);
   /// (N, in, H, W, D) -> (N, out, 2H, 2W, 2D)
-  /// A transposed convolution whose weights are fp32 while `x` is bf16 (a bf16 compute copy on the
-  /// CPU, see compute_copy.h) runs in fp32 between two casts.
+  /// On the CPU the transposed convolution runs as a matrix product (transposed_conv.h) in x's
+  /// dtype; elsewhere through LibTorch's, in its weight's dtype (x is cast to it and back).
   torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv{nullptr};
 };

@@ -1,0 +1,20 @@
+// A transposed convolution whose stride equals its kernel (VNet's 2x2x2 up-sampling) as one matrix
+// product. With stride == kernel the output blocks do not overlap: each input voxel writes its own
+// kd x kh x kw block, out = x (voxels x Ci) @ w (Ci x kd*kh*kw*Co), then the blocks are put in
+// place. On the CPU LibTorch 1.13 runs nn::ConvTranspose3d through its slow vol2col path, in fp32
+// only (a tenth of an LA training step); the product runs on oneDNN (bf16) or BLAS (fp32) in any
+// dtype. Same arithmetic as the convolution, summed in another order (fp32 results differ in the
+// last bits).
+#pragma once
+#include <torch/types.h>
+
+namespace bcp::nets {
+
+/// conv_transpose3d(x, weight, bias, stride = kernel size, no padding, groups 1), differentiable.
+/// x: (N, Ci, D, H, W), any layout; weight: (Ci, Co, kd, kh, kw), cast to x's dtype; bias: (Co) or
+/// undefined. Returns (N, Co, D*kd, H*kh, W*kw) laid out as x
+/// (channels-last or contiguous).
+torch::Tensor conv_transpose3d_stride_is_kernel(const torch::Tensor& x, const torch::Tensor& weight,
+                                                const torch::Tensor& bias);
+
+}  // namespace bcp::nets
