@@ -54,7 +54,7 @@ TEST(TransposedConv, AnyInputLayoutAndTheInputsDtype) {
   EXPECT_LT(max_diff(out, reference), 1e-5);
   EXPECT_TRUE(out.is_contiguous(torch::MemoryFormat::ChannelsLast3d));
 
-  // bf16 activations with fp32 weights (a compute copy's BatchNorm-free layer in fp32): bf16 out.
+  // bf16 activations with fp32 weights (cast to bf16 for the product): bf16 out.
   const auto low = conv_transpose3d_stride_is_kernel(channels_last.to(torch::kBFloat16), w, b);
   EXPECT_EQ(low.scalar_type(), torch::kBFloat16);
   EXPECT_LT(max_diff(low, reference), 0.05 * reference.abs().max().item<double>());

@@ -12,8 +12,7 @@ namespace bcp::nets {
 
 /// conv_transpose3d(x, weight, bias, stride = kernel size, no padding, groups 1), differentiable.
 /// x: (N, Ci, D, H, W), any layout; weight: (Ci, Co, kd, kh, kw), cast to x's dtype; bias: (Co) or
-/// undefined. Returns (N, Co, D*kd, H*kh, W*kw) laid out as x
-/// (channels-last or contiguous).
+/// undefined. Returns (N, Co, D*kd, H*kh, W*kw), channels-last if x is, else contiguous.
 torch::Tensor conv_transpose3d_stride_is_kernel(const torch::Tensor& x, const torch::Tensor& weight,
                                                 const torch::Tensor& bias);
 
