@@ -24,21 +24,6 @@ void copy_all(const std::vector<torch::Tensor>& from, const std::vector<torch::T
     if (from[i].defined() && to[i].defined()) to[i].copy_(from[i]);
 }
 
-/// `t` laid out in `format`, with channels-last strides even where a dimension of size 1 makes
-/// them ambiguous. LibTorch calls a one-channel tensor (the input image, the first convolution's
-/// weight) contiguous in both layouts and keeps its NCHW strides, from which oneDNN's dispatch
-/// picks its NCHW convolution: that convolution then returns NCHW activations, converted back
-/// (blocked to plain to channels-last) in every pass and in its backward.
-torch::Tensor in_format(const torch::Tensor& t, torch::MemoryFormat format) {
-  auto out = t.contiguous(format);
-  if (format == torch::MemoryFormat::Contiguous) return out;
-  const auto strides = format == torch::MemoryFormat::ChannelsLast
-                           ? c10::get_channels_last_strides_2d(out.sizes())
-                           : c10::get_channels_last_strides_3d(out.sizes());
-  if (out.strides() == c10::IntArrayRef(strides)) return out;
-  return out.as_strided(out.sizes(), strides);
-}
-
 torch::Device device_of(const SegmentationNetImpl& net) {
   const auto params = net.parameters();
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
@@ -60,11 +45,10 @@ ComputeCopy::ComputeCopy(SegmentationNetImpl& master, torch::ScalarType dtype, b
   for (const auto& module : compute_->modules(/*include_self=*/false)) {
     const bool fp32 = keeps_fp32(*module);
     for (auto& p : module->parameters(/*recurse=*/false)) {
-      if (fp32 && p.dim() != master.spatial_dims() + 2) continue;
-      auto low = p.to(fp32 ? torch::kFloat32 : dtype);
-      // clone, not contiguous(): the latter keeps a one-channel weight's NCHW strides.
-      if (low.dim() == master.spatial_dims() + 2) low = low.clone(format_);
-      p.set_data(low);
+      const bool conv = p.dim() == master.spatial_dims() + 2;
+      if (fp32 && !conv) continue;
+      p.set_data(p.to(fp32 ? torch::kFloat32 : dtype, /*non_blocking=*/false, /*copy=*/false,
+                      conv ? format_ : torch::MemoryFormat::Preserve));
     }
   }
   compute_->train(master.is_training());
@@ -78,7 +62,10 @@ void ComputeCopy::pull() {
 }
 
 torch::Tensor ComputeCopy::forward(const torch::Tensor& x) {
-  auto in = in_format(x.to(device_, dtype_), format_);
+  // to(format), not contiguous(format): a one-channel tensor (the image, the first weight) is
+  // "contiguous" in both layouts, so contiguous() keeps its NCHW strides and oneDNN then runs the
+  // first convolution in NCHW, converting its output back in every pass and its backward.
+  auto in = x.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/false, format_);
   return compute_->forward(in).to(torch::kFloat32).contiguous();
 }
 

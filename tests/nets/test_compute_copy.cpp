@@ -30,6 +30,9 @@ TEST(ComputeCopy, Bf16CopyHoldsBf16ChannelsLastConvolutionsAndFp32BatchNorm) {
       EXPECT_EQ(p.scalar_type(), torch::kBFloat16) << item.key();
       if (p.dim() == 4) {
         EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+        // Also where one channel makes the layout ambiguous (the first convolution's weight).
+        EXPECT_EQ(p.strides(), c10::IntArrayRef(c10::get_channels_last_strides_2d(p.sizes())))
+            << item.key();
       }
       ++bf16;
     }
