@@ -5,7 +5,6 @@
 // in parallel without changing any result.
 #include "bcp/eval/binary_metrics.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -15,6 +14,8 @@
 #include <limits>
 #include <mutex>
 #include <vector>
+
+#include "bcp/util/parallel.h"
 
 namespace bcp::eval {
 namespace {
@@ -52,7 +53,7 @@ Overlap count_overlap(const uint8_t* p, const uint8_t* r, GridSize3 s) {
   Overlap total;
   std::mutex mutex;
   // Integer sums and min/max are order independent, so merging chunks is deterministic.
-  at::parallel_for(0, s.d * s.h, 16, [&](int64_t begin, int64_t end) {
+  util::parallel_for(0, s.d * s.h, 16, [&](int64_t begin, int64_t end) {
     Overlap local;
     for (int64_t row = begin; row < end; ++row) {
       const uint8_t* pr = p + row * s.w;
@@ -112,7 +113,7 @@ std::vector<uint8_t> surface(const uint8_t* m, GridSize3 s, const Box& box, int 
         offsets.push_back({dz, dy, dx});
       }
   std::vector<uint8_t> out(static_cast<size_t>(box.size()), 0);
-  at::parallel_for(0, box.d * box.h, 8, [&](int64_t begin, int64_t end) {
+  util::parallel_for(0, box.d * box.h, 8, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t bz = row / box.h, by = row % box.h;
       const int64_t z = box.z0 + bz, y = box.y0 + by;
@@ -184,7 +185,7 @@ std::vector<double> directed_distances(const std::vector<uint8_t>& from,
   g.resize(static_cast<size_t>(box.size()));
   const double wx = spacing[2] * spacing[2];
   // x: distance to the nearest feature along the row, by two sweeps.
-  at::parallel_for(0, box.d * box.h, 16, [&](int64_t begin, int64_t end) {
+  util::parallel_for(0, box.d * box.h, 16, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const uint8_t* f = to.data() + row * box.w;
       double* dst = g.data() + row * box.w;
@@ -207,7 +208,7 @@ std::vector<double> directed_distances(const std::vector<uint8_t>& from,
   // share cache lines; each line has `length` values `stride` apart.
   auto pass = [&](int64_t rows, int64_t row_len, int64_t length, int64_t stride, double w,
                   bool last_pass, auto&& row_start) {
-    at::parallel_for(0, rows * row_len, 8, [&](int64_t begin, int64_t end) {
+    util::parallel_for(0, rows * row_len, 8, [&](int64_t begin, int64_t end) {
       std::vector<double> h(length), fv(length);
       std::vector<int64_t> v(length);
       for (int64_t line = begin; line < end; ++line) {

@@ -5,7 +5,6 @@
 #include "bcp/eval/largest_component.h"
 
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -13,6 +12,8 @@
 #include <cstdint>
 #include <limits>
 #include <vector>
+
+#include "bcp/util/parallel.h"
 
 namespace bcp::eval {
 namespace {
@@ -128,7 +129,7 @@ torch::Tensor largest_component_per_class(const torch::Tensor& labels, int64_t s
   AT_DISPATCH_INTEGRAL_TYPES(in.scalar_type(), "largest_component", [&] {
     const scalar_t* src = in.data_ptr<scalar_t>();
     scalar_t* dst = out.data_ptr<scalar_t>();
-    at::parallel_for(0, samples, 1, [&](int64_t begin, int64_t end) {
+    util::parallel_for(0, samples, 1, [&](int64_t begin, int64_t end) {
       Scratch scratch;
       for (int64_t k = begin; k < end; ++k)
         keep_largest(src + k * per_sample, dst + k * per_sample, d, h, w, spatial_dims == 2,

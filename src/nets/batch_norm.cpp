@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "bcp/nets/batch_norm_act.h"
+
 namespace bcp::nets {
 namespace {
 
@@ -58,6 +60,24 @@ torch::Tensor SyncBatchNormImpl<D>::forward(const torch::Tensor& input) {
   return torch::nn::functional::detail::batch_norm(
       input, this->running_mean, this->running_var, this->weight, this->bias,
       this->is_training() || !this->options.track_running_stats(), factor, this->options.eps());
+}
+
+template <size_t D>
+torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& input, double slope) {
+  if (rank_sum || !this->is_training() || !fuses_batch_norm_leaky_relu(input)) {
+    torch::Tensor y = forward(input);
+    return torch::leaky_relu_(y, slope);
+  }
+  _check_input_dim(input);
+  const bool track = this->options.track_running_stats() && this->num_batches_tracked.defined();
+  double factor = this->options.momentum().value_or(0.0);
+  if (track) {
+    this->num_batches_tracked += 1;
+    if (!this->options.momentum()) factor = 1.0 / this->num_batches_tracked.template item<double>();
+  }
+  return batch_norm_leaky_relu(
+      input, this->weight, this->bias, track ? this->running_mean : torch::Tensor(),
+      track ? this->running_var : torch::Tensor(), factor, this->options.eps(), slope);
 }
 
 template class SyncBatchNormImpl<2>;

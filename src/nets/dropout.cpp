@@ -2,11 +2,12 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cstring>
 #include <mutex>
+
+#include "bcp/util/parallel.h"
 
 namespace bcp::nets {
 namespace {
@@ -42,7 +43,7 @@ torch::Tensor dropout_mask(const torch::Tensor& like, double p) {
         scalar_t* out = mask.data_ptr<scalar_t>();
         const scalar_t scale = static_cast<scalar_t>(1.0 / (1.0 - p));
         const scalar_t zero = static_cast<scalar_t>(0);
-        at::parallel_for(0, words, 1 << 14, [&](int64_t begin, int64_t end) {
+        util::parallel_for(0, words, 1 << 14, [&](int64_t begin, int64_t end) {
           for (int64_t w = begin; w < end; ++w) {
             uint64_t h = splitmix64(key ^ (static_cast<uint64_t>(w) * 0xD6E8FEB86659FD93ULL));
             const int64_t base = 4 * w;

@@ -22,6 +22,18 @@ UNetConvBlockImpl::UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, 
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true))));
 }
 
+// The Sequential holds and names the layers as the authors' nn.Sequential does; the forward walks
+// it by hand so that each batch norm runs with its activation (one pass over memory in bf16).
+torch::Tensor UNetConvBlockImpl::forward(torch::Tensor x) {
+  const nn::Sequential& s = conv_conv;
+  const double slope = s->ptr<nn::LeakyReLUImpl>(2)->options.negative_slope();
+  x = s->ptr<nn::Conv2dImpl>(0)->forward(x);
+  x = s->ptr<SyncBatchNorm2dImpl>(1)->forward_leaky_relu(x, slope);
+  x = s->ptr<ParallelDropoutImpl>(3)->forward(x);
+  x = s->ptr<nn::Conv2dImpl>(4)->forward(x);
+  return s->ptr<SyncBatchNorm2dImpl>(5)->forward_leaky_relu(x, slope);
+}
+
 UNetDownBlockImpl::UNetDownBlockImpl(int64_t in_channels, int64_t out_channels, double dropout_p) {
   maxpool_conv = register_module(
       "maxpool_conv", nn::Sequential(nn::MaxPool2d(nn::MaxPool2dOptions(2)),

@@ -25,6 +25,9 @@ class SyncBatchNormImpl
  public:
   using torch::nn::NormImplBase<D, SyncBatchNormImpl<D>, torch::nn::BatchNormOptions>::NormImplBase;
   torch::Tensor forward(const torch::Tensor& input);
+  /// leaky_relu_(forward(input), slope), as one pass over memory where batch_norm_leaky_relu
+  /// takes the input (bf16 channels-last on the CPU, train mode, no reducer).
+  torch::Tensor forward_leaky_relu(const torch::Tensor& input, double slope);
   void pretty_print(std::ostream& stream) const override {
     stream << "SyncBatchNorm" << D << "d(" << this->options.num_features() << ")";
   }

@@ -34,7 +34,7 @@ class UNetConvBlockImpl : public torch::nn::Module {
  public:
   UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, double dropout_p);
   /// (N, in, H, W) -> (N, out, H, W)
-  torch::Tensor forward(torch::Tensor x) { return conv_conv->forward(x); }
+  torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv_conv{nullptr};
 };
 TORCH_MODULE(UNetConvBlock);

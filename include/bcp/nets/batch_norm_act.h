@@ -1,0 +1,27 @@
+// Train-mode batch norm and leaky ReLU in one pass over memory, for bf16 channels-last CPU
+// activations (the bf16 compute copy's). LibTorch 1.13 runs them as two operators: batch norm
+// reads its input three times and writes it once, the activation reads and writes it again, and
+// the backward writes the activation's gradient out before batch norm reads it twice. Here the
+// forward reads the input twice and writes once, the backward reads its three inputs twice and
+// writes once. Statistics and arithmetic are fp32 as LibTorch's; what differs is only where
+// values round to bf16 (the normalised value before the activation is not rounded).
+#pragma once
+#include <torch/types.h>
+
+namespace bcp::nets {
+
+/// Whether batch_norm_leaky_relu takes `x`: a bf16 CPU tensor of 4 or 5 dimensions, channels-last
+/// (or of one voxel per sample), with more than one value per channel.
+bool fuses_batch_norm_leaky_relu(const torch::Tensor& x);
+
+/// leaky_relu(batch_norm(x, training=true), slope) with the batch's biased variance, and the
+/// running statistics updated in place as BatchNorm does (unbiased variance, `momentum` the
+/// weight of the new value). `weight` and `bias` (fp32, C values) may be undefined (no affine);
+/// `running_mean` and `running_var` (fp32) may be undefined (no tracking). Differentiable in `x`,
+/// `weight` and `bias`. Requires fuses_batch_norm_leaky_relu(x) and slope >= 0.
+torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight,
+                                    const torch::Tensor& bias, const torch::Tensor& running_mean,
+                                    const torch::Tensor& running_var, double momentum, double eps,
+                                    double slope);
+
+}  // namespace bcp::nets

@@ -1,0 +1,315 @@
+// The kernels work on the activations as rows of C channels (channels-last memory order) and on
+// raw bf16 bits, so that the compiler vectorises each channel loop; they are compiled for AVX-512,
+// AVX2 and baseline x86-64 and picked at load time. Sums are fp32 within a block of rows and fp64
+// across blocks, in block order: the result does not depend on the number of threads.
+#include "bcp/nets/batch_norm_act.h"
+
+#include <torch/autograd.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "bcp/util/parallel.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BCP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BCP_VECTOR_CLONES
+#endif
+
+namespace bcp::nets {
+namespace {
+
+constexpr int64_t kBlockValues = 16384;
+
+inline float to_float(uint16_t bits) {
+  const uint32_t u = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// c10::BFloat16's rounding: to nearest, ties to even, NaN to the quiet NaN.
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t nan = 0u - static_cast<uint32_t>((u & 0x7fffffffu) > 0x7f800000u);
+  return static_cast<uint16_t>((rounded & ~nan) | (0x7fc0u & nan));  // masks: no branch
+}
+
+// Selects by bit masks, not by a condition: GCC keeps a float select a branch (a comparison may
+// raise an FP exception), and a branch stops it from vectorising the loop.
+inline float select(uint32_t mask, float if_set, float if_clear) {
+  uint32_t a, b;
+  std::memcpy(&a, &if_set, sizeof a);
+  std::memcpy(&b, &if_clear, sizeof b);
+  a = (a & mask) | (b & ~mask);
+  float f;
+  std::memcpy(&f, &a, sizeof f);
+  return f;
+}
+
+// leaky_relu(v) for slope >= 0: v where v's sign bit is clear, else v * slope.
+inline float leaky(float v, float slope) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return select(0u - (u >> 31), v * slope, v);
+}
+
+// All ones where a bf16 value is > 0 (its bits as int16 are), else zero.
+inline uint32_t positive(uint16_t bits) {
+  return 0u - static_cast<uint32_t>(static_cast<int16_t>(bits) > 0);
+}
+
+// sum[c] += x - shift[c] and sq[c] += (x - shift[c])^2 over `rows` rows of `c` channels.
+BCP_VECTOR_CLONES void add_shifted_moments(const uint16_t* x, int64_t rows, int64_t c,
+                                           const float* shift, float* sum, float* sq) {
+  for (int64_t r = 0; r < rows; ++r, x += c)
+    for (int64_t k = 0; k < c; ++k) {
+      const float v = to_float(x[k]) - shift[k];
+      sum[k] += v;
+      sq[k] += v * v;
+    }
+}
+
+// y = leaky_relu(x * scale[c] + offset[c]).
+BCP_VECTOR_CLONES void normalize_rows(const uint16_t* x, uint16_t* y, int64_t rows, int64_t c,
+                                      const float* scale, const float* offset, float slope) {
+  for (int64_t r = 0; r < rows; ++r, x += c, y += c)
+    for (int64_t k = 0; k < c; ++k) {
+      const float v = to_float(x[k]) * scale[k] + offset[k];
+      y[k] = to_bf16(leaky(v, slope));
+    }
+}
+
+// With g the activation's input gradient (dy where y > 0, slope * dy elsewhere) and xh the
+// normalised input: sum_g[c] += g and sum_gxh[c] += g * xh.
+BCP_VECTOR_CLONES void add_grad_sums(const uint16_t* dy, const uint16_t* y, const uint16_t* x,
+                                     int64_t rows, int64_t c, const float* mean,
+                                     const float* invstd, float slope, float* sum_g,
+                                     float* sum_gxh) {
+  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c)
+    for (int64_t k = 0; k < c; ++k) {
+      const float d = to_float(dy[k]);
+      const float g = select(positive(y[k]), d, d * slope);
+      sum_g[k] += g;
+      sum_gxh[k] += g * ((to_float(x[k]) - mean[k]) * invstd[k]);
+    }
+}
+
+// dx = (g - mean_g[c] - xh * mean_gxh[c]) * gain[c], gain = weight * invstd.
+BCP_VECTOR_CLONES void grad_input_rows(const uint16_t* dy, const uint16_t* y, const uint16_t* x,
+                                       uint16_t* dx, int64_t rows, int64_t c, const float* mean,
+                                       const float* invstd, const float* mean_g,
+                                       const float* mean_gxh, const float* gain, float slope) {
+  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c, dx += c)
+    for (int64_t k = 0; k < c; ++k) {
+      const float d = to_float(dy[k]);
+      const float g = select(positive(y[k]), d, d * slope);
+      const float xh = (to_float(x[k]) - mean[k]) * invstd[k];
+      dx[k] = to_bf16((g - mean_g[k] - xh * mean_gxh[k]) * gain[k]);
+    }
+}
+
+/// An activation seen as `rows` rows of `channels` values, cut into blocks of rows.
+struct Rows {
+  int64_t rows, channels, block_rows, blocks;
+
+  explicit Rows(const torch::Tensor& x)
+      : rows(x.numel() / x.size(1)),
+        channels(x.size(1)),
+        block_rows(std::max<int64_t>(1, kBlockValues / x.size(1))),
+        blocks((rows + block_rows - 1) / block_rows) {}
+  int64_t begin(int64_t block) const { return block * block_rows; }
+  int64_t count(int64_t block) const {
+    return std::min(rows, begin(block) + block_rows) - begin(block);
+  }
+};
+
+/// Two per-channel sums over all rows: `add(first_row, row_count, a, b)` adds a block's terms
+/// to fp32 accumulators; blocks run in parallel and are summed in fp64 in block order.
+template <typename Add>
+std::pair<std::vector<double>, std::vector<double>> channel_sums(const Rows& r, const Add& add) {
+  const auto c = static_cast<size_t>(r.channels);
+  std::vector<double> part_a(static_cast<size_t>(r.blocks) * c),
+      part_b(static_cast<size_t>(r.blocks) * c);
+  util::parallel_for(0, r.blocks, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> a(c), b(c);
+    for (int64_t block = b0; block < b1; ++block) {
+      std::fill(a.begin(), a.end(), 0.0f);
+      std::fill(b.begin(), b.end(), 0.0f);
+      add(r.begin(block), r.count(block), a.data(), b.data());
+      std::copy(a.begin(), a.end(),
+                part_a.begin() + static_cast<std::ptrdiff_t>(block * r.channels));
+      std::copy(b.begin(), b.end(),
+                part_b.begin() + static_cast<std::ptrdiff_t>(block * r.channels));
+    }
+  });
+  std::vector<double> a(c, 0.0), b(c, 0.0);
+  for (int64_t block = 0; block < r.blocks; ++block)
+    for (size_t k = 0; k < c; ++k) {
+      a[k] += part_a[static_cast<size_t>(block) * c + k];
+      b[k] += part_b[static_cast<size_t>(block) * c + k];
+    }
+  return {a, b};
+}
+
+/// Runs `fn(first_row, row_count)` over all rows in parallel, a block at a time.
+template <typename Fn>
+void for_rows(const Rows& r, const Fn& fn) {
+  util::parallel_for(0, r.blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t block = b0; block < b1; ++block) fn(r.begin(block), r.count(block));
+  });
+}
+
+const uint16_t* bits(const torch::Tensor& t) {
+  return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>());
+}
+uint16_t* mutable_bits(torch::Tensor& t) {
+  return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
+}
+
+/// x in rows-of-channels order: channels-last strides, which a one-voxel sample has either way.
+torch::Tensor as_rows(const torch::Tensor& x) {
+  return x.contiguous(x.dim() == 5 ? torch::MemoryFormat::ChannelsLast3d
+                                   : torch::MemoryFormat::ChannelsLast);
+}
+
+torch::Tensor channel_values(const std::vector<double>& v) {
+  auto t = torch::empty({static_cast<int64_t>(v.size())}, torch::kFloat32);
+  std::copy(v.begin(), v.end(), t.data_ptr<float>());
+  return t;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// Running statistics to update. Passed to the autograd function by pointer: in LibTorch 1.13 a
+/// custom function's tensor inputs must all be defined, and these may not be.
+struct Running {
+  torch::Tensor mean, var;
+  double momentum;
+};
+
+struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input,
+                               const torch::Tensor& weight, const torch::Tensor& bias,
+                               const Running* running, double eps, double slope) {
+    const torch::Tensor x = as_rows(input);
+    const Rows r(x);
+    const int64_t c = r.channels;
+    const uint16_t* xb = bits(x);
+    // Moments about each channel's first value: no cancellation when the mean dwarfs the spread.
+    std::vector<float> shift(static_cast<size_t>(c));
+    for (int64_t k = 0; k < c; ++k) shift[static_cast<size_t>(k)] = to_float(xb[k]);
+    auto [sum, sq] = channel_sums(r, [&](int64_t row, int64_t n, float* a, float* b) {
+      add_shifted_moments(xb + row * c, n, c, shift.data(), a, b);
+    });
+    const double count = static_cast<double>(r.rows);
+    std::vector<double> mean(static_cast<size_t>(c)), var(static_cast<size_t>(c));
+    std::vector<float> scale(static_cast<size_t>(c)), offset(static_cast<size_t>(c));
+    const float *w = weight.data_ptr<float>(), *b = bias.data_ptr<float>();
+    std::vector<double> invstd(static_cast<size_t>(c));
+    for (size_t k = 0; k < static_cast<size_t>(c); ++k) {
+      const double m = sum[k] / count;
+      mean[k] = shift[k] + m;
+      var[k] = std::max(0.0, sq[k] / count - m * m);
+      invstd[k] = 1.0 / std::sqrt(var[k] + eps);
+      scale[k] = static_cast<float>(invstd[k] * w[k]);
+      offset[k] = static_cast<float>(b[k] - mean[k] * scale[k]);
+    }
+    torch::Tensor y = torch::empty_like(x);
+    uint16_t* yb = mutable_bits(y);
+    const auto fslope = static_cast<float>(slope);
+    for_rows(r, [&](int64_t row, int64_t n) {
+      normalize_rows(xb + row * c, yb + row * c, n, c, scale.data(), offset.data(), fslope);
+    });
+    if (running) {
+      torch::NoGradGuard no_grad;
+      std::vector<double> unbiased(var);
+      for (double& v : unbiased) v *= count / std::max(1.0, count - 1);
+      const double m = running->momentum;
+      running->mean.mul_(1 - m).add_(channel_values(mean), m);
+      running->var.mul_(1 - m).add_(channel_values(unbiased), m);
+    }
+    ctx->save_for_backward({x, y, channel_values(mean), channel_values(invstd), weight});
+    ctx->saved_data["slope"] = slope;
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &x = saved[0], &y = saved[1], &mean = saved[2], &invstd = saved[3],
+                        &weight = saved[4];
+    const torch::Tensor dy = as_rows(grads[0].to(torch::kBFloat16));
+    const auto slope = static_cast<float>(ctx->saved_data["slope"].toDouble());
+    const Rows r(x);
+    const int64_t c = r.channels;
+    const uint16_t *xb = bits(x), *yb = bits(y), *db = bits(dy);
+    const float *m = mean.data_ptr<float>(), *is = invstd.data_ptr<float>();
+    auto [sum_g, sum_gxh] = channel_sums(r, [&](int64_t row, int64_t n, float* a, float* b) {
+      add_grad_sums(db + row * c, yb + row * c, xb + row * c, n, c, m, is, slope, a, b);
+    });
+    const double count = static_cast<double>(r.rows);
+    std::vector<float> mean_g(static_cast<size_t>(c)), mean_gxh(static_cast<size_t>(c)),
+        gain(static_cast<size_t>(c));
+    const float* w = weight.data_ptr<float>();
+    for (size_t k = 0; k < static_cast<size_t>(c); ++k) {
+      mean_g[k] = static_cast<float>(sum_g[k] / count);
+      mean_gxh[k] = static_cast<float>(sum_gxh[k] / count);
+      gain[k] = is[k] * w[k];
+    }
+    torch::Tensor dx = torch::empty_like(x);
+    uint16_t* dxb = mutable_bits(dx);
+    for_rows(r, [&](int64_t row, int64_t n) {
+      grad_input_rows(db + row * c, yb + row * c, xb + row * c, dxb + row * c, n, c, m, is,
+                      mean_g.data(), mean_gxh.data(), gain.data(), slope);
+    });
+    return {dx, channel_values(sum_gxh), channel_values(sum_g), {}, {}, {}};
+  }
+};
+
+}  // namespace
+
+bool fuses_batch_norm_leaky_relu(const torch::Tensor& x) {
+  if (!x.defined() || !x.device().is_cpu() || x.scalar_type() != torch::kBFloat16) return false;
+  if (x.dim() != 4 && x.dim() != 5) return false;
+  if (x.size(1) < 1 || x.numel() / x.size(1) < 2) return false;
+  return x.is_contiguous(x.dim() == 5 ? torch::MemoryFormat::ChannelsLast3d
+                                      : torch::MemoryFormat::ChannelsLast);
+}
+
+torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight,
+                                    const torch::Tensor& bias, const torch::Tensor& running_mean,
+                                    const torch::Tensor& running_var, double momentum, double eps,
+                                    double slope) {
+  TORCH_CHECK(fuses_batch_norm_leaky_relu(x),
+              "batch_norm_leaky_relu: needs a bf16 channels-last CPU tensor of 4 or 5 dims with "
+              "more than one value per channel, got ",
+              x.scalar_type(), " ", x.sizes());
+  TORCH_CHECK(slope >= 0, "batch_norm_leaky_relu: slope must be >= 0, got ", slope);
+  const int64_t c = x.size(1);
+  for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var})
+    TORCH_CHECK(!t->defined() || (t->scalar_type() == torch::kFloat32 && t->numel() == c &&
+                                  t->is_contiguous() && t->device().is_cpu()),
+                "batch_norm_leaky_relu: weight, bias and running statistics must be ", c,
+                " contiguous fp32 CPU values");
+  TORCH_CHECK(weight.defined() == bias.defined(),
+              "batch_norm_leaky_relu: weight and bias must be both defined or both undefined");
+  TORCH_CHECK(running_mean.defined() == running_var.defined(),
+              "batch_norm_leaky_relu: running mean and variance must be both defined or both "
+              "undefined");
+  // Without affine parameters: a scale of one and a shift of zero, whose gradients go nowhere.
+  const auto values = [&](double v) { return torch::full({c}, v, torch::kFloat32); };
+  const Running running{running_mean, running_var, momentum};
+  return BatchNormLeakyRelu::apply(x, weight.defined() ? weight : values(1),
+                                   bias.defined() ? bias : values(0),
+                                   running_mean.defined() ? &running : nullptr, eps, slope);
+}
+
+}  // namespace bcp::nets
