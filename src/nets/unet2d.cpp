@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "bcp/nets/batch_norm.h"
+#include "bcp/nets/channel_concat.h"
 #include "bcp/nets/dropout.h"
 
 namespace bcp::nets {
@@ -59,7 +60,7 @@ torch::Tensor UNetUpBlockImpl::forward(torch::Tensor x1, torch::Tensor x2) {
     x1 = up->forward(x1.to(torch::kFloat32)).to(torch::kBFloat16);
   else
     x1 = up->forward(x1);
-  return conv->forward(torch::cat({x2, x1}, 1));
+  return conv->forward(concat_channels(x2, x1));
 }
 
 UNetEncoderImpl::UNetEncoderImpl(const UNet2dOptions& o) {
