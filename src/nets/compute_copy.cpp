@@ -66,7 +66,9 @@ torch::Tensor ComputeCopy::forward(const torch::Tensor& x) {
   // "contiguous" in both layouts, so contiguous() keeps its NCHW strides and oneDNN then runs the
   // first convolution in NCHW, converting its output back in every pass and its backward.
   auto in = x.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/false, format_);
-  return compute_->forward(in).to(torch::kFloat32).contiguous();
+  // One copy to fp32 in the plain layout (to() then contiguous() would be two).
+  return compute_->forward(in).to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/false,
+                                  torch::MemoryFormat::Contiguous);
 }
 
 void ComputeCopy::push_grads() {
