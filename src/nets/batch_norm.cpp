@@ -63,8 +63,15 @@ torch::Tensor SyncBatchNormImpl<D>::forward(const torch::Tensor& input) {
 }
 
 template <size_t D>
-torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& input, double slope) {
-  if (rank_sum || !this->is_training() || !fuses_batch_norm_leaky_relu(input)) {
+bool SyncBatchNormImpl<D>::fuses_leaky_relu(const torch::Tensor& input) const {
+  return !rank_sum && this->is_training() && fuses_batch_norm_leaky_relu(input);
+}
+
+template <size_t D>
+torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& input, double slope,
+                                                       double dropout_p) {
+  if (!fuses_leaky_relu(input)) {
+    TORCH_CHECK(dropout_p == 0, "SyncBatchNorm::forward_leaky_relu: dropout only where it fuses");
     torch::Tensor y = forward(input);
     return torch::leaky_relu_(y, slope);
   }
@@ -77,7 +84,7 @@ torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& inpu
   }
   return batch_norm_leaky_relu(
       input, this->weight, this->bias, track ? this->running_mean : torch::Tensor(),
-      track ? this->running_var : torch::Tensor(), factor, this->options.eps(), slope);
+      track ? this->running_var : torch::Tensor(), factor, this->options.eps(), slope, dropout_p);
 }
 
 template class SyncBatchNormImpl<2>;

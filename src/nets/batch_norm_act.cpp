@@ -13,13 +13,9 @@
 #include <cstring>
 #include <vector>
 
+#include "bcp/nets/dropout.h"
 #include "bcp/util/parallel.h"
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define BCP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BCP_VECTOR_CLONES
-#endif
+#include "bcp/util/vector_clones.h"
 
 namespace bcp::nets {
 namespace {
@@ -67,8 +63,9 @@ inline uint32_t positive(uint16_t bits) {
 }
 
 // sum[c] += x - shift[c] and sq[c] += (x - shift[c])^2 over `rows` rows of `c` channels.
-BCP_VECTOR_CLONES void add_shifted_moments(const uint16_t* x, int64_t rows, int64_t c,
-                                           const float* shift, float* sum, float* sq) {
+BCP_VECTOR_CLONES void add_shifted_moments(const uint16_t* __restrict__ x, int64_t rows, int64_t c,
+                                           const float* __restrict__ shift, float* __restrict__ sum,
+                                           float* __restrict__ sq) {
   for (int64_t r = 0; r < rows; ++r, x += c)
     for (int64_t k = 0; k < c; ++k) {
       const float v = to_float(x[k]) - shift[k];
@@ -77,43 +74,110 @@ BCP_VECTOR_CLONES void add_shifted_moments(const uint16_t* x, int64_t rows, int6
     }
 }
 
-// y = leaky_relu(x * scale[c] + offset[c]).
-BCP_VECTOR_CLONES void normalize_rows(const uint16_t* x, uint16_t* y, int64_t rows, int64_t c,
-                                      const float* scale, const float* offset, float slope) {
-  for (int64_t r = 0; r < rows; ++r, x += c, y += c)
+// The kernels below take an optional dropout: `keep`, the mask in bf16 bits (0 or 1 / (1 - p);
+// null for none; 16 bits as the activations, so the loops vectorise alike). Each is a template on
+// whether there is one, inlined into the per-ISA functions, so that both loops vectorise.
+#define BCP_INLINE inline __attribute__((always_inline))
+// Pointers are __restrict__: without it GCC checks for overlap at run time and may take a
+// scalar loop, whose rounding (no fused multiply-add) differs from the vector loop's.
+
+// The dropout factor of value k of a row.
+template <bool kDrop>
+BCP_INLINE float kept(const uint16_t* __restrict__ keep, int64_t k) {
+  if constexpr (kDrop) {
+    return to_float(keep[k]);
+  } else {
+    (void)keep, (void)k;
+    return 1.0f;
+  }
+}
+
+// y = leaky_relu(x * scale[c] + offset[c]), times the dropout factor.
+template <bool kDrop>
+BCP_INLINE void normalize(const uint16_t* __restrict__ x, uint16_t* __restrict__ y, int64_t rows,
+                          int64_t c, const float* __restrict__ scale,
+                          const float* __restrict__ offset, float slope,
+                          const uint16_t* __restrict__ keep) {
+  for (int64_t r = 0; r < rows; ++r, x += c, y += c, keep += kDrop ? c : 0)
     for (int64_t k = 0; k < c; ++k) {
       const float v = to_float(x[k]) * scale[k] + offset[k];
-      y[k] = to_bf16(leaky(v, slope));
+      y[k] = to_bf16(leaky(v, slope) * kept<kDrop>(keep, k));
     }
 }
 
-// With g the activation's input gradient (dy where y > 0, slope * dy elsewhere) and xh the
-// normalised input: sum_g[c] += g and sum_gxh[c] += g * xh.
-BCP_VECTOR_CLONES void add_grad_sums(const uint16_t* dy, const uint16_t* y, const uint16_t* x,
-                                     int64_t rows, int64_t c, const float* mean,
-                                     const float* invstd, float slope, float* sum_g,
-                                     float* sum_gxh) {
-  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c)
+BCP_VECTOR_CLONES void normalize_rows(const uint16_t* __restrict__ x, uint16_t* __restrict__ y,
+                                      int64_t rows, int64_t c, const float* __restrict__ scale,
+                                      const float* __restrict__ offset, float slope,
+                                      const uint16_t* __restrict__ keep) {
+  if (keep)
+    normalize<true>(x, y, rows, c, scale, offset, slope, keep);
+  else
+    normalize<false>(x, y, rows, c, scale, offset, slope, keep);
+}
+
+// The gradient into the activation: dy times the dropout factor, where the output y is > 0, else
+// times slope too (a dropped value's is zero either way).
+template <bool kDrop>
+BCP_INLINE float activation_grad(uint16_t dy, uint16_t y, float slope,
+                                 const uint16_t* __restrict__ keep, int64_t k) {
+  const float d = to_float(dy) * kept<kDrop>(keep, k);
+  return select(positive(y), d, d * slope);
+}
+
+// With g the activation's input gradient and xh the normalised input: sum_g[c] += g and
+// sum_gxh[c] += g * xh.
+template <bool kDrop>
+BCP_INLINE void grad_sums(const uint16_t* __restrict__ dy, const uint16_t* __restrict__ y,
+                          const uint16_t* __restrict__ x, int64_t rows, int64_t c,
+                          const float* __restrict__ mean, const float* __restrict__ invstd,
+                          float slope, const uint16_t* __restrict__ keep, float* __restrict__ sum_g,
+                          float* __restrict__ sum_gxh) {
+  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c, keep += kDrop ? c : 0)
     for (int64_t k = 0; k < c; ++k) {
-      const float d = to_float(dy[k]);
-      const float g = select(positive(y[k]), d, d * slope);
+      const float g = activation_grad<kDrop>(dy[k], y[k], slope, keep, k);
       sum_g[k] += g;
       sum_gxh[k] += g * ((to_float(x[k]) - mean[k]) * invstd[k]);
     }
 }
 
+BCP_VECTOR_CLONES void add_grad_sums(const uint16_t* __restrict__ dy,
+                                     const uint16_t* __restrict__ y, const uint16_t* __restrict__ x,
+                                     int64_t rows, int64_t c, const float* __restrict__ mean,
+                                     const float* __restrict__ invstd, float slope,
+                                     const uint16_t* __restrict__ keep, float* __restrict__ sum_g,
+                                     float* __restrict__ sum_gxh) {
+  if (keep)
+    grad_sums<true>(dy, y, x, rows, c, mean, invstd, slope, keep, sum_g, sum_gxh);
+  else
+    grad_sums<false>(dy, y, x, rows, c, mean, invstd, slope, keep, sum_g, sum_gxh);
+}
+
 // dx = (g - mean_g[c] - xh * mean_gxh[c]) * gain[c], gain = weight * invstd.
-BCP_VECTOR_CLONES void grad_input_rows(const uint16_t* dy, const uint16_t* y, const uint16_t* x,
-                                       uint16_t* dx, int64_t rows, int64_t c, const float* mean,
-                                       const float* invstd, const float* mean_g,
-                                       const float* mean_gxh, const float* gain, float slope) {
-  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c, dx += c)
+template <bool kDrop>
+BCP_INLINE void grad_input(const uint16_t* __restrict__ dy, const uint16_t* __restrict__ y,
+                           const uint16_t* __restrict__ x, uint16_t* __restrict__ dx, int64_t rows,
+                           int64_t c, const float* __restrict__ mean,
+                           const float* __restrict__ invstd, const float* __restrict__ mean_g,
+                           const float* __restrict__ mean_gxh, const float* __restrict__ gain,
+                           float slope, const uint16_t* __restrict__ keep) {
+  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c, dx += c, keep += kDrop ? c : 0)
     for (int64_t k = 0; k < c; ++k) {
-      const float d = to_float(dy[k]);
-      const float g = select(positive(y[k]), d, d * slope);
+      const float g = activation_grad<kDrop>(dy[k], y[k], slope, keep, k);
       const float xh = (to_float(x[k]) - mean[k]) * invstd[k];
       dx[k] = to_bf16((g - mean_g[k] - xh * mean_gxh[k]) * gain[k]);
     }
+}
+
+BCP_VECTOR_CLONES void grad_input_rows(
+    const uint16_t* __restrict__ dy, const uint16_t* __restrict__ y, const uint16_t* __restrict__ x,
+    uint16_t* __restrict__ dx, int64_t rows, int64_t c, const float* __restrict__ mean,
+    const float* __restrict__ invstd, const float* __restrict__ mean_g,
+    const float* __restrict__ mean_gxh, const float* __restrict__ gain, float slope,
+    const uint16_t* __restrict__ keep) {
+  if (keep)
+    grad_input<true>(dy, y, x, dx, rows, c, mean, invstd, mean_g, mean_gxh, gain, slope, keep);
+  else
+    grad_input<false>(dy, y, x, dx, rows, c, mean, invstd, mean_g, mean_gxh, gain, slope, keep);
 }
 
 /// An activation seen as `rows` rows of `channels` values, cut into blocks of rows.
@@ -199,7 +263,7 @@ struct Running {
 struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input,
                                const torch::Tensor& weight, const torch::Tensor& bias,
-                               const Running* running, double eps, double slope) {
+                               const Running* running, double eps, double slope, double dropout_p) {
     const torch::Tensor x = as_rows(input);
     const Rows r(x);
     const int64_t c = r.channels;
@@ -226,8 +290,17 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
     torch::Tensor y = torch::empty_like(x);
     uint16_t* yb = mutable_bits(y);
     const auto fslope = static_cast<float>(slope);
+    // Dropout: after batch norm draws nothing, as ParallelDropout after the activation would.
+    torch::Tensor keep = torch::empty({dropout_p > 0 ? x.numel() : 0}, torch::kInt16);
+    const DropoutDraw draw = dropout_p > 0 ? draw_dropout(dropout_p) : DropoutDraw{0, 0};
+    // 1 / (1 - p) in bf16, as ParallelDropout's bf16 mask holds it.
+    const uint16_t kept = to_bf16(static_cast<float>(1.0 / (1.0 - dropout_p)));
+    auto* kb = dropout_p > 0 ? reinterpret_cast<uint16_t*>(keep.data_ptr<int16_t>()) : nullptr;
     for_rows(r, [&](int64_t row, int64_t n) {
-      normalize_rows(xb + row * c, yb + row * c, n, c, scale.data(), offset.data(), fslope);
+      uint16_t* block_keep = kb ? kb + row * c : nullptr;
+      if (block_keep) dropout_keep(draw, row * c, n * c, kept, block_keep);
+      normalize_rows(xb + row * c, yb + row * c, n, c, scale.data(), offset.data(), fslope,
+                     block_keep);
     });
     if (running) {
       torch::NoGradGuard no_grad;
@@ -237,7 +310,7 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
       running->mean.mul_(1 - m).add_(channel_values(mean), m);
       running->var.mul_(1 - m).add_(channel_values(unbiased), m);
     }
-    ctx->save_for_backward({x, y, channel_values(mean), channel_values(invstd), weight});
+    ctx->save_for_backward({x, y, channel_values(mean), channel_values(invstd), weight, keep});
     ctx->saved_data["slope"] = slope;
     return y;
   }
@@ -245,15 +318,19 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &y = saved[1], &mean = saved[2], &invstd = saved[3],
-                        &weight = saved[4];
+                        &weight = saved[4], &keep = saved[5];
     const torch::Tensor dy = as_rows(grads[0].to(torch::kBFloat16));
     const auto slope = static_cast<float>(ctx->saved_data["slope"].toDouble());
     const Rows r(x);
     const int64_t c = r.channels;
     const uint16_t *xb = bits(x), *yb = bits(y), *db = bits(dy);
     const float *m = mean.data_ptr<float>(), *is = invstd.data_ptr<float>();
+    const auto* kb =
+        keep.numel() > 0 ? reinterpret_cast<const uint16_t*>(keep.data_ptr<int16_t>()) : nullptr;
+    const auto block_keep = [&](int64_t row) { return kb ? kb + row * c : nullptr; };
     auto [sum_g, sum_gxh] = channel_sums(r, [&](int64_t row, int64_t n, float* a, float* b) {
-      add_grad_sums(db + row * c, yb + row * c, xb + row * c, n, c, m, is, slope, a, b);
+      add_grad_sums(db + row * c, yb + row * c, xb + row * c, n, c, m, is, slope, block_keep(row),
+                    a, b);
     });
     const double count = static_cast<double>(r.rows);
     std::vector<float> mean_g(static_cast<size_t>(c)), mean_gxh(static_cast<size_t>(c)),
@@ -268,9 +345,9 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
     uint16_t* dxb = mutable_bits(dx);
     for_rows(r, [&](int64_t row, int64_t n) {
       grad_input_rows(db + row * c, yb + row * c, xb + row * c, dxb + row * c, n, c, m, is,
-                      mean_g.data(), mean_gxh.data(), gain.data(), slope);
+                      mean_g.data(), mean_gxh.data(), gain.data(), slope, block_keep(row));
     });
-    return {dx, channel_values(sum_gxh), channel_values(sum_g), {}, {}, {}};
+    return {dx, channel_values(sum_gxh), channel_values(sum_g), {}, {}, {}, {}};
   }
 };
 
@@ -287,12 +364,14 @@ bool fuses_batch_norm_leaky_relu(const torch::Tensor& x) {
 torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight,
                                     const torch::Tensor& bias, const torch::Tensor& running_mean,
                                     const torch::Tensor& running_var, double momentum, double eps,
-                                    double slope) {
+                                    double slope, double dropout_p) {
   TORCH_CHECK(fuses_batch_norm_leaky_relu(x),
               "batch_norm_leaky_relu: needs a bf16 channels-last CPU tensor of 4 or 5 dims with "
               "more than one value per channel, got ",
               x.scalar_type(), " ", x.sizes());
   TORCH_CHECK(slope >= 0, "batch_norm_leaky_relu: slope must be >= 0, got ", slope);
+  TORCH_CHECK(dropout_p >= 0 && dropout_p < 1,
+              "batch_norm_leaky_relu: dropout_p must be in [0, 1), got ", dropout_p);
   const int64_t c = x.size(1);
   for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var})
     TORCH_CHECK(!t->defined() || (t->scalar_type() == torch::kFloat32 && t->numel() == c &&
@@ -307,9 +386,9 @@ torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor&
   // Without affine parameters: a scale of one and a shift of zero, whose gradients go nowhere.
   const auto values = [&](double v) { return torch::full({c}, v, torch::kFloat32); };
   const Running running{running_mean, running_var, momentum};
-  return BatchNormLeakyRelu::apply(x, weight.defined() ? weight : values(1),
-                                   bias.defined() ? bias : values(0),
-                                   running_mean.defined() ? &running : nullptr, eps, slope);
+  return BatchNormLeakyRelu::apply(
+      x, weight.defined() ? weight : values(1), bias.defined() ? bias : values(0),
+      running_mean.defined() ? &running : nullptr, eps, slope, dropout_p);
 }
 
 }  // namespace bcp::nets

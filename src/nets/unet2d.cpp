@@ -24,13 +24,18 @@ UNetConvBlockImpl::UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, 
 }
 
 // The Sequential holds and names the layers as the authors' nn.Sequential does; the forward walks
-// it by hand so that each batch norm runs with its activation (one pass over memory in bf16).
+// it by hand so that each batch norm runs with its activation, and the first with the dropout
+// (one pass over memory in bf16).
 torch::Tensor UNetConvBlockImpl::forward(torch::Tensor x) {
   const nn::Sequential& s = conv_conv;
   const double slope = s->ptr<nn::LeakyReLUImpl>(2)->options.negative_slope();
+  const auto norm = s->ptr<SyncBatchNorm2dImpl>(1);
+  const auto dropout = s->ptr<ParallelDropoutImpl>(3);
   x = s->ptr<nn::Conv2dImpl>(0)->forward(x);
-  x = s->ptr<SyncBatchNorm2dImpl>(1)->forward_leaky_relu(x, slope);
-  x = s->ptr<ParallelDropoutImpl>(3)->forward(x);
+  if (norm->fuses_leaky_relu(x))
+    x = norm->forward_leaky_relu(x, slope, dropout->is_training() ? dropout->p() : 0.0);
+  else
+    x = dropout->forward(norm->forward_leaky_relu(x, slope));
   x = s->ptr<nn::Conv2dImpl>(4)->forward(x);
   return s->ptr<SyncBatchNorm2dImpl>(5)->forward_leaky_relu(x, slope);
 }

@@ -5,6 +5,7 @@
 
 #include "bcp/nets/batch_norm.h"
 #include "bcp/nets/batch_norm_act.h"
+#include "bcp/nets/dropout.h"
 
 namespace bcp_test_batch_norm_act {
 
@@ -89,7 +90,49 @@ TEST(BatchNormLeakyRelu, MatchesFp32BatchNormAndLeakyReluOnTheSameInput) {
   }
 }
 
-TEST(BatchNormLeakyRelu, SameBitsOnOneThreadAndOnTwo) {
+// With dropout: ParallelDropout's mask (the same draw from the generator, the same kept values,
+// its bf16 scale) on the fused output, and the gradients of the fp32 computation with that mask.
+TEST(BatchNormLeakyRelu, DropoutKeepsParallelDropoutsDrawAndMask) {
+  const double p = 0.3;
+  const auto input = [] {
+    torch::manual_seed(8);
+    return bf16_rows(torch::randn({4, 16, 12, 10}));
+  }();
+  const auto weight = (torch::rand({16}) + 0.5).requires_grad_();
+  const auto bias = torch::randn({16}).requires_grad_();
+  const auto g = bf16_rows(torch::randn({4, 16, 12, 10}));
+
+  torch::manual_seed(9);
+  auto x_ours = input.detach().requires_grad_();
+  auto y_ours = batch_norm_leaky_relu(x_ours, weight, bias, {}, {}, 0.1, 1e-5, 0.01, p);
+  const int64_t next_ours = torch::randint(1 << 30, {1}).item<int64_t>();
+
+  torch::manual_seed(9);
+  auto x_ref = input.to(torch::kFloat32).detach().requires_grad_();
+  auto z_ref = torch::leaky_relu(
+      torch::batch_norm(x_ref, weight, bias, {}, {}, true, 0.1, 1e-5, false), 0.01);
+  // The mask ParallelDropout draws for the bf16 channels-last activation at this point.
+  const auto mask = bcp::nets::dropout_mask(z_ref.detach().to(torch::kBFloat16), p);
+  const int64_t next_ref = torch::randint(1 << 30, {1}).item<int64_t>();
+  auto y_ref = z_ref * mask.to(torch::kFloat32);
+
+  EXPECT_EQ(next_ours, next_ref) << "the generator advanced differently";
+  const auto kept = mask.to(torch::kFloat32) != 0;
+  const double dropped = 1.0 - kept.to(torch::kFloat32).mean().item<double>();
+  EXPECT_GT(dropped, 0.2);
+  EXPECT_LT(dropped, 0.4);
+  EXPECT_TRUE(torch::equal(y_ours.to(torch::kFloat32).masked_select(~kept),
+                           torch::zeros({(~kept).sum().item<int64_t>()})));
+  EXPECT_LE(max_abs((y_ours.to(torch::kFloat32) - y_ref) / (y_ref.abs() + 1e-3)), 1.0 / 128);
+
+  const auto ours = torch::autograd::grad({y_ours}, {x_ours, weight, bias}, {g});
+  const auto ref = torch::autograd::grad({y_ref}, {x_ref, weight, bias}, {g.to(torch::kFloat32)});
+  EXPECT_LT(max_diff(ours[0], ref[0]) / max_abs(ref[0]), 1e-2);
+  for (size_t i = 1; i < 3; ++i)
+    EXPECT_LT(max_diff(ours[i], ref[i]) / max_abs(ref[i]), 1e-4) << "parameter " << i;
+}
+
+TEST(BatchNormLeakyRelu, SameBitsOnOneThreadAndOnTwoAndAcrossCalls) {
   torch::manual_seed(6);
   const auto input = bf16_rows(torch::randn({6, 16, 64, 64}));
   const auto weight = (torch::rand({16}) + 0.5).requires_grad_();
@@ -97,17 +140,21 @@ TEST(BatchNormLeakyRelu, SameBitsOnOneThreadAndOnTwo) {
   const auto g = bf16_rows(torch::randn({6, 16, 64, 64}));
   const int before = torch::get_num_threads();
   std::vector<std::vector<torch::Tensor>> results;
-  for (const int threads : {1, 2}) {
+  std::vector<std::vector<float>> heap;  // moves the kernels' scratch to other addresses
+  for (const int threads : {1, 2, 1, 2}) {
     torch::set_num_threads(threads);
+    heap.emplace_back(static_cast<size_t>(3 + 5 * threads + heap.size()));
     auto mean = torch::zeros({16}), var = torch::ones({16});
     auto x = input.detach().requires_grad_();
-    auto y = batch_norm_leaky_relu(x, weight, bias, mean, var, 0.1, 1e-5, 0.01);
+    torch::manual_seed(10);
+    auto y = batch_norm_leaky_relu(x, weight, bias, mean, var, 0.1, 1e-5, 0.01, 0.2);
     auto grads = torch::autograd::grad({y}, {x, weight, bias}, {g});
     results.push_back({y, mean, var, grads[0], grads[1], grads[2]});
   }
   torch::set_num_threads(before);
-  for (size_t i = 0; i < results[0].size(); ++i)
-    EXPECT_TRUE(torch::equal(results[0][i], results[1][i])) << "output " << i;
+  for (size_t run = 1; run < results.size(); ++run)
+    for (size_t i = 0; i < results[0].size(); ++i)
+      EXPECT_TRUE(torch::equal(results[0][i], results[run][i])) << "run " << run << " output " << i;
 }
 
 TEST(BatchNormLeakyRelu, TakesOnlyBf16ChannelsLastCpuTensors) {

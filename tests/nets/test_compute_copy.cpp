@@ -131,3 +131,31 @@ TEST(ComputeCopy, VNetRunsInBf16ChannelsLast3dAndTrains) {
   const double scale = ref.abs().max().item<double>();
   EXPECT_LT((copy.forward(x) - ref).abs().max().item<double>(), 0.1 * scale);
 }
+
+// In train mode the bf16 copy (batch norm, activation and dropout fused) draws the masks that the
+// fp32 network draws on a channels-last input (a mask is drawn in memory order): the same values
+// dropped, the generator advanced alike.
+TEST(ComputeCopy, TrainModeBf16CopyDropsWhatAChannelsLastMasterDrops) {
+  auto net = small_unet();  // with BCP's encoder dropout
+  net->train();
+  ComputeCopy copy(*net, torch::kBFloat16);
+  copy.pull();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 1, 64, 64});
+  // to(format) gives the one-channel input channels-last strides (contiguous(format) would not).
+  const auto x_cl = x.to(torch::kFloat32, false, true, torch::MemoryFormat::ChannelsLast);
+  torch::manual_seed(21);
+  const auto ref = net->forward(x_cl);
+  const int64_t next_ref = torch::randint(1 << 30, {1}).item<int64_t>();
+  torch::manual_seed(21);
+  const auto out = copy.forward(x);
+  const int64_t next_out = torch::randint(1 << 30, {1}).item<int64_t>();
+  EXPECT_EQ(next_out, next_ref);
+  const double scale = ref.abs().max().item<double>();
+  const double err = (out - ref).abs().max().item<double>();
+  EXPECT_LT(err, 0.1 * scale);
+  // Other masks (another seed) move the output well beyond that: the check above can fail.
+  torch::manual_seed(22);
+  const double other = (copy.forward(x) - ref).abs().max().item<double>();
+  EXPECT_GT(other, 0.1 * scale) << "bf16 error " << err;
+}

@@ -25,9 +25,14 @@ class SyncBatchNormImpl
  public:
   using torch::nn::NormImplBase<D, SyncBatchNormImpl<D>, torch::nn::BatchNormOptions>::NormImplBase;
   torch::Tensor forward(const torch::Tensor& input);
-  /// leaky_relu_(forward(input), slope), as one pass over memory where batch_norm_leaky_relu
-  /// takes the input (bf16 channels-last on the CPU, train mode, no reducer).
-  torch::Tensor forward_leaky_relu(const torch::Tensor& input, double slope);
+  /// Whether forward_leaky_relu fuses for `input`: batch_norm_leaky_relu takes it (bf16
+  /// channels-last on the CPU), train mode, no reducer.
+  bool fuses_leaky_relu(const torch::Tensor& input) const;
+  /// leaky_relu_(forward(input), slope), as one pass over memory where it fuses; there, also
+  /// dropout with probability `dropout_p` (see batch_norm_leaky_relu). Elsewhere `dropout_p` must
+  /// be 0.
+  torch::Tensor forward_leaky_relu(const torch::Tensor& input, double slope,
+                                   double dropout_p = 0.0);
   void pretty_print(std::ostream& stream) const override {
     stream << "SyncBatchNorm" << D << "d(" << this->options.num_features() << ")";
   }

@@ -1,10 +1,10 @@
-// Train-mode batch norm and leaky ReLU in one pass over memory, for bf16 channels-last CPU
-// activations (the bf16 compute copy's). LibTorch 1.13 runs them as two operators: batch norm
-// reads its input three times and writes it once, the activation reads and writes it again, and
-// the backward writes the activation's gradient out before batch norm reads it twice. Here the
-// forward reads the input twice and writes once, the backward reads its three inputs twice and
-// writes once. Statistics and arithmetic are fp32 as LibTorch's; what differs is only where
-// values round to bf16 (the normalised value before the activation is not rounded).
+// Train-mode batch norm and leaky ReLU (and dropout) in one pass over memory, for bf16
+// channels-last CPU activations (the bf16 compute copy's). LibTorch 1.13 runs them as two
+// operators: batch norm reads its input three times and writes it once, the activation reads and
+// writes it again, and the backward writes the activation's gradient out before batch norm reads it
+// twice. Here the forward reads the input twice and writes once, the backward reads its three
+// inputs twice and writes once. Statistics and arithmetic are fp32 as LibTorch's; what differs is
+// only where values round to bf16 (the normalised value before the activation is not rounded).
 #pragma once
 #include <torch/types.h>
 
@@ -19,9 +19,13 @@ bool fuses_batch_norm_leaky_relu(const torch::Tensor& x);
 /// weight of the new value). `weight` and `bias` (fp32, C values) may be undefined (no affine);
 /// `running_mean` and `running_var` (fp32) may be undefined (no tracking). Differentiable in `x`,
 /// `weight` and `bias`. Requires fuses_batch_norm_leaky_relu(x) and slope >= 0.
+///
+/// With `dropout_p` > 0, then dropout as ParallelDropout applies it (same draw from the generator,
+/// same kept values, scaled by 1 / (1 - p) rounded to bf16 as its bf16 mask holds it), without a
+/// mask multiplication of its own (the backward keeps the mask, 16 bits per value).
 torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight,
                                     const torch::Tensor& bias, const torch::Tensor& running_mean,
                                     const torch::Tensor& running_var, double momentum, double eps,
-                                    double slope);
+                                    double slope, double dropout_p = 0.0);
 
 }  // namespace bcp::nets

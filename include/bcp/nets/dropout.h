@@ -11,7 +11,33 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <cstdint>
+
 namespace bcp::nets {
+
+/// One mask's draw: element i of the mask (in memory order) is kept when the 16-bit draw
+/// `(dropout_word(key, i / 4) >> (16 * (i % 4))) & 0xFFFF` is below `threshold`.
+struct DropoutDraw {
+  uint64_t key;        ///< 64 bits from the global CPU generator
+  uint32_t threshold;  ///< round((1 - p) * 65536)
+};
+
+/// Draws a mask's key (advancing the global CPU generator by one 64-bit number). 0 <= p < 1.
+DropoutDraw draw_dropout(double p);
+
+/// Four 16-bit draws, for mask elements 4 * word .. 4 * word + 3 (low bits first).
+inline uint64_t dropout_word(uint64_t key, int64_t word) {
+  uint64_t x = key ^ (static_cast<uint64_t>(word) * 0xD6E8FEB86659FD93ULL);
+  x += 0x9E3779B97F4A7C15ULL;  // SplitMix64
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// keep[i] = `kept` where mask element `first + i` is kept, else 0, for i in [0, count): e.g. the
+/// bits of a bf16 1 / (1 - p), for a mask in bf16 bits.
+void dropout_keep(const DropoutDraw& draw, int64_t first, int64_t count, uint16_t kept,
+                  uint16_t* keep);
 
 /// Keep-mask of `like`'s shape, dtype and device: 1 / (1 - p) with probability 1 - p, else 0.
 /// Resolution 2^-16 in the keep probability. Requires 0 <= p < 1.
