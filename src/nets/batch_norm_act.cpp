@@ -290,7 +290,8 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
     torch::Tensor y = torch::empty_like(x);
     uint16_t* yb = mutable_bits(y);
     const auto fslope = static_cast<float>(slope);
-    // Dropout: after batch norm draws nothing, as ParallelDropout after the activation would.
+    // The dropout key is drawn where ParallelDropout, after batch norm and the activation (which
+    // draw nothing), would draw it.
     torch::Tensor keep = torch::empty({dropout_p > 0 ? x.numel() : 0}, torch::kInt16);
     const DropoutDraw draw = dropout_p > 0 ? draw_dropout(dropout_p) : DropoutDraw{0, 0};
     // 1 / (1 - p) in bf16, as ParallelDropout's bf16 mask holds it.
@@ -392,3 +393,5 @@ torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor&
 }
 
 }  // namespace bcp::nets
+
+#undef BCP_INLINE
