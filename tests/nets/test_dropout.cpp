@@ -57,3 +57,22 @@ TEST(ParallelDropout, KeepsDtypeAndLayoutAndBackpropagatesTheMask) {
   EXPECT_TRUE(torch::equal(x.grad(), mask));
   EXPECT_TRUE(torch::equal(y.detach(), x.detach() * mask));
 }
+
+// dropout_keep gives any window of the mask that dropout_mask draws with the same key: windows
+// that start and end inside a four-value word included.
+TEST(ParallelDropout, KeepWindowsAreSlicesOfTheMask) {
+  const double p = 0.3;
+  torch::manual_seed(31);
+  const auto mask = dropout_mask(torch::empty({1000}), p);
+  torch::manual_seed(31);
+  const DropoutDraw draw = draw_dropout(p);
+  const uint16_t kept = 0x3f80;  // bf16 1.0
+  for (const auto& [first, count] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, 1000}, {1, 2}, {3, 9}, {4, 4}, {5, 994}, {997, 3}, {2, 0}}) {
+    std::vector<uint16_t> keep(static_cast<size_t>(count), 0xffff);
+    dropout_keep(draw, first, count, kept, keep.data());
+    for (int64_t i = 0; i < count; ++i)
+      ASSERT_EQ(keep[static_cast<size_t>(i)] == kept, mask[first + i].item<float>() != 0)
+          << "window " << first << "+" << count << " value " << i;
+  }
+}
