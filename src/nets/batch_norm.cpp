@@ -46,17 +46,23 @@ void SyncBatchNormImpl<D>::_check_input_dim(const torch::Tensor& input) {
               input.dim(), "D input)");
 }
 
-// Without a reducer: BatchNormImplBase::forward, line for line.
 template <size_t D>
-torch::Tensor SyncBatchNormImpl<D>::forward(const torch::Tensor& input) {
-  _check_input_dim(input);
-  if (rank_sum && this->is_training()) return normalize_over_ranks(*this, input, rank_sum);
+double SyncBatchNormImpl<D>::count_batch() {
   double factor = this->options.momentum().value_or(0.0);
   if (this->is_training() && this->options.track_running_stats() &&
       this->num_batches_tracked.defined()) {
     this->num_batches_tracked += 1;
     if (!this->options.momentum()) factor = 1.0 / this->num_batches_tracked.template item<double>();
   }
+  return factor;
+}
+
+// Without a reducer: BatchNormImplBase::forward, line for line.
+template <size_t D>
+torch::Tensor SyncBatchNormImpl<D>::forward(const torch::Tensor& input) {
+  _check_input_dim(input);
+  if (rank_sum && this->is_training()) return normalize_over_ranks(*this, input, rank_sum);
+  const double factor = count_batch();
   return torch::nn::functional::detail::batch_norm(
       input, this->running_mean, this->running_var, this->weight, this->bias,
       this->is_training() || !this->options.track_running_stats(), factor, this->options.eps());
@@ -77,11 +83,7 @@ torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& inpu
   }
   _check_input_dim(input);
   const bool track = this->options.track_running_stats() && this->num_batches_tracked.defined();
-  double factor = this->options.momentum().value_or(0.0);
-  if (track) {
-    this->num_batches_tracked += 1;
-    if (!this->options.momentum()) factor = 1.0 / this->num_batches_tracked.template item<double>();
-  }
+  const double factor = count_batch();
   return batch_norm_leaky_relu(
       input, this->weight, this->bias, track ? this->running_mean : torch::Tensor(),
       track ? this->running_var : torch::Tensor(), factor, this->options.eps(), slope, dropout_p);

@@ -196,22 +196,17 @@ struct Rows {
 };
 
 /// Two per-channel sums over all rows: `add(first_row, row_count, a, b)` adds a block's terms
-/// to fp32 accumulators; blocks run in parallel and are summed in fp64 in block order.
+/// to its own zeroed fp32 accumulators; blocks run in parallel and are summed in fp64 in block
+/// order.
 template <typename Add>
 std::pair<std::vector<double>, std::vector<double>> channel_sums(const Rows& r, const Add& add) {
   const auto c = static_cast<size_t>(r.channels);
-  std::vector<double> part_a(static_cast<size_t>(r.blocks) * c),
-      part_b(static_cast<size_t>(r.blocks) * c);
+  std::vector<float> part_a(static_cast<size_t>(r.blocks) * c, 0.0f),
+      part_b(static_cast<size_t>(r.blocks) * c, 0.0f);
   util::parallel_for(0, r.blocks, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> a(c), b(c);
     for (int64_t block = b0; block < b1; ++block) {
-      std::fill(a.begin(), a.end(), 0.0f);
-      std::fill(b.begin(), b.end(), 0.0f);
-      add(r.begin(block), r.count(block), a.data(), b.data());
-      std::copy(a.begin(), a.end(),
-                part_a.begin() + static_cast<std::ptrdiff_t>(block * r.channels));
-      std::copy(b.begin(), b.end(),
-                part_b.begin() + static_cast<std::ptrdiff_t>(block * r.channels));
+      const auto at = static_cast<size_t>(block) * c;
+      add(r.begin(block), r.count(block), part_a.data() + at, part_b.data() + at);
     }
   });
   std::vector<double> a(c, 0.0), b(c, 0.0);
@@ -238,10 +233,14 @@ uint16_t* mutable_bits(torch::Tensor& t) {
   return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
 }
 
+/// Rows-of-channels order for a 4- or 5-dimensional tensor.
+torch::MemoryFormat rows_format(int64_t dim) {
+  return dim == 5 ? torch::MemoryFormat::ChannelsLast3d : torch::MemoryFormat::ChannelsLast;
+}
+
 /// x in rows-of-channels order: channels-last strides, which a one-voxel sample has either way.
 torch::Tensor as_rows(const torch::Tensor& x) {
-  return x.contiguous(x.dim() == 5 ? torch::MemoryFormat::ChannelsLast3d
-                                   : torch::MemoryFormat::ChannelsLast);
+  return x.contiguous(rows_format(x.dim()));
 }
 
 torch::Tensor channel_values(const std::vector<double>& v) {
@@ -358,8 +357,7 @@ bool fuses_batch_norm_leaky_relu(const torch::Tensor& x) {
   if (!x.defined() || !x.device().is_cpu() || x.scalar_type() != torch::kBFloat16) return false;
   if (x.dim() != 4 && x.dim() != 5) return false;
   if (x.size(1) < 1 || x.numel() / x.size(1) < 2) return false;
-  return x.is_contiguous(x.dim() == 5 ? torch::MemoryFormat::ChannelsLast3d
-                                      : torch::MemoryFormat::ChannelsLast);
+  return x.is_contiguous(rows_format(x.dim()));
 }
 
 torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight,

@@ -9,26 +9,11 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-/// The layout to give an input's gradient: channels-last where the input is (and is not also
-/// plain contiguous, as one-pixel or one-channel tensors are), else none (keep the slice).
-int64_t layout_code(const torch::Tensor& t) {
-  if (t.is_contiguous()) return 0;
-  if (t.dim() == 4 && t.is_contiguous(torch::MemoryFormat::ChannelsLast)) return 1;
-  if (t.dim() == 5 && t.is_contiguous(torch::MemoryFormat::ChannelsLast3d)) return 2;
-  return 0;
-}
-
-torch::Tensor in_layout(const torch::Tensor& slice, int64_t code) {
-  if (code == 1) return slice.contiguous(torch::MemoryFormat::ChannelsLast);
-  if (code == 2) return slice.contiguous(torch::MemoryFormat::ChannelsLast3d);
-  return slice;
-}
-
 struct ConcatChannels : torch::autograd::Function<ConcatChannels> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a,
                                const torch::Tensor& b) {
     ctx->saved_data["channels_a"] = a.size(1);
-    ctx->saved_data["layout_a"] = layout_code(a);
+    ctx->saved_data["format_a"] = static_cast<int64_t>(a.suggest_memory_format());
     return torch::cat({a, b}, 1);
   }
 
@@ -36,8 +21,13 @@ struct ConcatChannels : torch::autograd::Function<ConcatChannels> {
     const torch::Tensor& g = grads[0];
     const int64_t ca = ctx->saved_data["channels_a"].toInt();
     torch::Tensor ga, gb;
-    if (ctx->needs_input_grad(0))
-      ga = in_layout(g.narrow(1, 0, ca), ctx->saved_data["layout_a"].toInt());
+    if (ctx->needs_input_grad(0)) {
+      // A channels-last skip gets a dense gradient; a plain one keeps torch::cat's slice, whose
+      // sum with another gradient is fast already.
+      const auto format = static_cast<torch::MemoryFormat>(ctx->saved_data["format_a"].toInt());
+      ga = g.narrow(1, 0, ca);
+      if (format != torch::MemoryFormat::Contiguous) ga = ga.contiguous(format);
+    }
     if (ctx->needs_input_grad(1)) gb = g.narrow(1, ca, g.size(1) - ca);
     return {ga, gb};
   }

@@ -40,6 +40,11 @@ class SyncBatchNormImpl
 
  protected:
   void _check_input_dim(const torch::Tensor& input) override;
+
+ private:
+  /// In train mode with running statistics: counts this batch and returns the weight of its
+  /// statistics in them (`momentum`, or 1 / batches without one). Else `momentum` or 0.
+  double count_batch();
 };
 
 using SyncBatchNorm2dImpl = SyncBatchNormImpl<2>;
