@@ -14,7 +14,20 @@ namespace {
 namespace prof = torch::autograd::profiler;
 
 /// Self time per operator name from one thread's push/pop events, which nest as a stack.
-void add_thread(const std::vector<prof::LegacyEvent>& events,
+/// An event's operator name, with its input shapes when asked for ("[]" for a non-tensor input).
+std::string op_name(const prof::LegacyEvent& e, bool shapes) {
+  std::string name = e.name();
+  if (!shapes) return name;
+  for (const std::vector<int64_t>& s : e.shapes()) {
+    if (s.empty()) continue;  // scalars and non-tensors: nothing that tells calls apart
+    name += " [";
+    for (size_t i = 0; i < s.size(); ++i) name += (i ? ", " : "") + std::to_string(s[i]);
+    name += "]";
+  }
+  return name;
+}
+
+void add_thread(const std::vector<prof::LegacyEvent>& events, bool shapes,
                 std::map<std::string, OpTime>* by_name) {
   struct Open {
     const prof::LegacyEvent* push;
@@ -32,7 +45,8 @@ void add_thread(const std::vector<prof::LegacyEvent>& events,
       const Open open = *it;
       stack.erase(std::next(it).base(), stack.end());
       const double us = open.push->cpuElapsedUs(e);
-      OpTime& t = by_name->try_emplace(open.push->name(), OpTime{open.push->name()}).first->second;
+      const std::string name = op_name(*open.push, shapes);
+      OpTime& t = by_name->try_emplace(name, OpTime{name}).first->second;
       t.self_seconds += std::max(0.0, us - open.children_us) * 1e-6;
       t.calls += 1;
       if (!stack.empty()) stack.back().children_us += us;
@@ -42,9 +56,9 @@ void add_thread(const std::vector<prof::LegacyEvent>& events,
 
 }  // namespace
 
-OpProfile profile_ops(const std::function<void()>& fn) {
+OpProfile profile_ops(const std::function<void()>& fn, bool shapes) {
   prof::enableProfilerLegacy(
-      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, shapes));
   const auto t0 = std::chrono::steady_clock::now();
   try {
     fn();
@@ -56,7 +70,7 @@ OpProfile profile_ops(const std::function<void()>& fn) {
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const prof::thread_event_lists lists = prof::disableProfilerLegacy();
   std::map<std::string, OpTime> by_name;
-  for (const auto& events : lists) add_thread(events, &by_name);
+  for (const auto& events : lists) add_thread(events, shapes, &by_name);
   for (auto& [name, t] : by_name) p.ops.push_back(std::move(t));
   std::sort(p.ops.begin(), p.ops.end(), [](const OpTime& a, const OpTime& b) {
     return a.self_seconds != b.self_seconds ? a.self_seconds > b.self_seconds : a.name < b.name;

@@ -21,8 +21,9 @@ struct OpProfile {
   std::vector<OpTime> ops;  ///< every operator, largest self time first
 };
 
-/// Runs `fn` once under LibTorch's CPU profiler.
-OpProfile profile_ops(const std::function<void()>& fn);
+/// Runs `fn` once under LibTorch's CPU profiler; with `shapes`, an operator's calls are told apart
+/// by their input shapes ("aten::max_pool2d [6, 16, 256, 256]").
+OpProfile profile_ops(const std::function<void()>& fn, bool shapes = false);
 
 /// The `top` largest operators and one "(other operators)" and one "(outside operators)" entry
 /// (the call's time in no operator: bcp's own code between them), each with its share of the

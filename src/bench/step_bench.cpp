@@ -69,7 +69,7 @@ Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessG
     if (r.device.is_cuda()) torch::cuda::synchronize();
   };
   Timing t = time_repeats(r.o.common.warmup, r.o.common.repeats, step);
-  if (profile) *profile = profile_ops(step);
+  if (profile) *profile = profile_ops(step, r.o.profile_shapes);
   return t;
 }
 

@@ -98,7 +98,11 @@ void setup_bench(CLI::App& app) {
                 "Then profile one more step per precision and list its N largest operators by "
                 "self time (LibTorch's profiler; one process only)")
       ->check(CLI::Range(1, 1000));
+  s->add_flag("--profile-shapes", step->profile_shapes,
+              "With --profile: tell an operator's calls apart by their input shapes");
   s->callback([step, step_o, nproc] {
+    if (step->profile_shapes && step->profile_top == 0)
+      throw CLI::ValidationError("--profile-shapes", "needs --profile N");
     if (*nproc > 1 && step->profile_top > 0)
       throw CLI::ValidationError("--profile", "profiles one process; leave out --nproc");
     if (*nproc > 1) {

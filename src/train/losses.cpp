@@ -7,18 +7,14 @@
 #include <sstream>
 #include <string>
 
+#include "loss_inputs.h"
+
 namespace bcp::train {
-namespace {
 
-namespace F = torch::nn::functional;
-
-// A soft target holds class probabilities (N, C, spatial...) instead of labels (N, spatial...).
 bool is_soft(const torch::Tensor& target) {
   return at::isFloatingType(target.scalar_type());
 }
 
-// scores (N, C, spatial...) and target: integer (N, spatial...) with values in [0, C), or soft
-// (floating, the scores' shape).
 void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const char* who) {
   TORCH_CHECK(scores.defined() && target.defined(), who, ": scores and target must be defined");
   TORCH_CHECK(scores.dim() >= 3, who, ": expected scores (N, C, spatial...), got shape ",
@@ -47,7 +43,6 @@ void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const 
   }
 }
 
-// The mask as float of the scores' dtype, expanded to the label shape (N, spatial...).
 torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& scores, const char* who) {
   std::vector<int64_t> shape{scores.size(0)};
   for (int64_t d = 2; d < scores.dim(); ++d) shape.push_back(scores.size(d));
@@ -60,6 +55,10 @@ torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& scores
                 c10::str(c10::IntArrayRef(shape)));
   return mask.to(scores.options()).expand(shape);
 }
+
+namespace {
+
+namespace F = torch::nn::functional;
 
 // Per-pixel cross-entropy (N, spatial...): nn.CrossEntropyLoss(reduction='none') for labels,
 // -sum_c t_c log p_c for class probabilities.

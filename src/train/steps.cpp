@@ -7,6 +7,7 @@
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/ssl/pseudo_label.h"
 #include "bcp/train/distributed.h"
+#include "bcp/train/fused_mix_loss.h"
 #include "bcp/train/losses.h"
 
 namespace bcp::train {
@@ -98,6 +99,16 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
   return st;
 }
 
+/// ACDC's mixed loss: in bf16 training the fused kernel (the logits are fp32 in both
+/// precisions), in fp32 LibTorch's operators, the authors' arithmetic operator for operator.
+MixLossResult acdc_mix(const StageContext& s, const torch::Tensor& logits,
+                       const torch::Tensor& img_label, const torch::Tensor& patch_label,
+                       const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
+  if (s.config.precision == Precision::kBf16 && fuses_acdc_mix_loss(logits, img_label, patch_label))
+    return fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+  return acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+}
+
 /// (l_weight, u_weight) for acdc_mix_loss / la_mix_loss. With bcp.mix "blend" every pixel holds
 /// both images, and (mixup) each target's loss is weighed by its image's share: 2w for the
 /// background target, 2(1 - w) for the other, so w = 0.5 keeps the paste's scale. (A constant mask
@@ -120,7 +131,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
   if (c.dataset == Dataset::kAcdc) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, true);
-    MixLossResult r = acdc_mix_loss(out, lab_a, lab_b, mask, l, u, true);
+    MixLossResult r = acdc_mix(s, out, lab_a, lab_b, mask, l, u, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
     st.parts = {{"mix_dice", r.dice.item<double>()}, {"mix_ce", r.ce.item<double>()}};
     return st;
@@ -174,7 +185,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
-      MixLossResult r = acdc_mix_loss(out, m->img_label, m->patch_label, mask, l, u, m->unlab);
+      MixLossResult r = acdc_mix(s, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
       dice = dice + r.dice;
       ce = ce + r.ce;
     }

@@ -7,6 +7,7 @@
 
 #include "../support.h"
 #include "bcp/io/h5.h"
+#include "bcp/train/fused_mix_loss.h"
 #include "bcp/train/losses.h"
 
 namespace {
@@ -50,18 +51,25 @@ TEST(LossesParity, AcdcMixLossAllCases) {
     SCOPED_TRACE(g);
     ++n;
     auto c = read_case(f, g);
-    auto logits = c.logits.clone().requires_grad_(true);
-    auto r = T::acdc_mix_loss(logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
-    expect_rel(r.dice.item<double>(), f.read(g + "/loss_dice").item<double>(), "loss_dice");
-    expect_rel(r.ce.item<double>(), f.read(g + "/loss_ce").item<double>(), "loss_ce");
-    std::cout << std::setprecision(9) << g << ": dice " << r.dice.item<double>() << " reference "
-              << f.read(g + "/loss_dice").item<double>() << ", ce " << r.ce.item<double>()
-              << " reference " << f.read(g + "/loss_ce").item<double>() << "\n";
-    // Differentiable: gradients reach the logits, finite and not all zero.
-    (r.dice + r.ce).backward();
-    ASSERT_TRUE(logits.grad().defined());
-    EXPECT_TRUE(torch::isfinite(logits.grad()).all().item<bool>());
-    EXPECT_GT(logits.grad().abs().sum().item<double>(), 0.0);
+    // LibTorch's operators (fp32 training) and the fused loss (bf16 training), both against the
+    // authors' values.
+    for (const bool fused : {false, true}) {
+      SCOPED_TRACE(fused ? "fused_acdc_mix_loss" : "acdc_mix_loss");
+      auto logits = c.logits.clone().requires_grad_(true);
+      const auto loss = fused ? T::fused_acdc_mix_loss : T::acdc_mix_loss;
+      auto r = loss(logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
+      expect_rel(r.dice.item<double>(), f.read(g + "/loss_dice").item<double>(), "loss_dice");
+      expect_rel(r.ce.item<double>(), f.read(g + "/loss_ce").item<double>(), "loss_ce");
+      std::cout << std::setprecision(9) << g << (fused ? " fused" : "") << ": dice "
+                << r.dice.item<double>() << " reference " << f.read(g + "/loss_dice").item<double>()
+                << ", ce " << r.ce.item<double>() << " reference "
+                << f.read(g + "/loss_ce").item<double>() << "\n";
+      // Differentiable: gradients reach the logits, finite and not all zero.
+      (r.dice + r.ce).backward();
+      ASSERT_TRUE(logits.grad().defined());
+      EXPECT_TRUE(torch::isfinite(logits.grad()).all().item<bool>());
+      EXPECT_GT(logits.grad().abs().sum().item<double>(), 0.0);
+    }
   }
   EXPECT_EQ(n, 3) << "expected acdc_0..acdc_2 in " << path;
 }

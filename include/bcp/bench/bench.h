@@ -59,6 +59,8 @@ struct StepBenchOptions {
   /// After the timed steps, one more step per precision under LibTorch's profiler: the rows get
   /// `profile`, its `profile_top` largest operators by self time (0 = no profile; not with ranks).
   int profile_top = 0;
+  /// With the profile: one entry per operator and input shapes (which convolution, which pooling).
+  bool profile_shapes = false;
 };
 
 /// `bcp bench infer`: one validation volume through the dataset's protocol (LA sliding window,
