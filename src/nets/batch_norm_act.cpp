@@ -16,27 +16,17 @@
 #include "bcp/nets/dropout.h"
 #include "bcp/util/parallel.h"
 #include "bcp/util/vector_clones.h"
+#include "bf16_bits.h"
 
 namespace bcp::nets {
 namespace {
 
+using bf16::bits;
+using bf16::from_float;
+using bf16::mutable_bits;
+using bf16::to_float;
+
 constexpr int64_t kBlockValues = 16384;
-
-inline float to_float(uint16_t bits) {
-  const uint32_t u = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-// c10::BFloat16's rounding: to nearest, ties to even, NaN to the quiet NaN.
-inline uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const uint32_t nan = 0u - static_cast<uint32_t>((u & 0x7fffffffu) > 0x7f800000u);
-  return static_cast<uint16_t>((rounded & ~nan) | (0x7fc0u & nan));  // masks: no branch
-}
 
 // Selects by bit masks, not by a condition: GCC keeps a float select a branch (a comparison may
 // raise an FP exception), and a branch stops it from vectorising the loop.
@@ -101,7 +91,7 @@ BCP_INLINE void normalize(const uint16_t* __restrict__ x, uint16_t* __restrict__
   for (int64_t r = 0; r < rows; ++r, x += c, y += c, keep += kDrop ? c : 0)
     for (int64_t k = 0; k < c; ++k) {
       const float v = to_float(x[k]) * scale[k] + offset[k];
-      y[k] = to_bf16(leaky(v, slope) * kept<kDrop>(keep, k));
+      y[k] = from_float(leaky(v, slope) * kept<kDrop>(keep, k));
     }
 }
 
@@ -164,7 +154,7 @@ BCP_INLINE void grad_input(const uint16_t* __restrict__ dy, const uint16_t* __re
     for (int64_t k = 0; k < c; ++k) {
       const float g = activation_grad<kDrop>(dy[k], y[k], slope, keep, k);
       const float xh = (to_float(x[k]) - mean[k]) * invstd[k];
-      dx[k] = to_bf16((g - mean_g[k] - xh * mean_gxh[k]) * gain[k]);
+      dx[k] = from_float((g - mean_g[k] - xh * mean_gxh[k]) * gain[k]);
     }
 }
 
@@ -224,13 +214,6 @@ void for_rows(const Rows& r, const Fn& fn) {
   util::parallel_for(0, r.blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t block = b0; block < b1; ++block) fn(r.begin(block), r.count(block));
   });
-}
-
-const uint16_t* bits(const torch::Tensor& t) {
-  return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>());
-}
-uint16_t* mutable_bits(torch::Tensor& t) {
-  return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
 }
 
 /// Rows-of-channels order for a 4- or 5-dimensional tensor.
@@ -294,7 +277,7 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
     torch::Tensor keep = torch::empty({dropout_p > 0 ? x.numel() : 0}, torch::kInt16);
     const DropoutDraw draw = dropout_p > 0 ? draw_dropout(dropout_p) : DropoutDraw{0, 0};
     // 1 / (1 - p) in bf16, as ParallelDropout's bf16 mask holds it.
-    const uint16_t kept = to_bf16(static_cast<float>(1.0 / (1.0 - dropout_p)));
+    const uint16_t kept = from_float(static_cast<float>(1.0 / (1.0 - dropout_p)));
     auto* kb = dropout_p > 0 ? reinterpret_cast<uint16_t*>(keep.data_ptr<int16_t>()) : nullptr;
     for_rows(r, [&](int64_t row, int64_t n) {
       uint16_t* block_keep = kb ? kb + row * c : nullptr;

@@ -1,8 +1,10 @@
 #include "bcp/nets/unet2d.h"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "bcp/nets/batch_norm.h"
+#include "bcp/nets/bilinear_upsample.h"
 #include "bcp/nets/channel_concat.h"
 #include "bcp/nets/dropout.h"
 
@@ -59,12 +61,20 @@ UNetUpBlockImpl::UNetUpBlockImpl(int64_t in_channels1, int64_t in_channels2, int
 
 torch::Tensor UNetUpBlockImpl::forward(torch::Tensor x1, torch::Tensor x2) {
   x1 = conv1x1->forward(x1);
-  // LibTorch 1.13's bf16 bilinear backward on the CPU is several times slower than its fp32 one
-  // (the forward is not): a bf16 network upsamples in fp32.
-  if (x1.scalar_type() == torch::kBFloat16 && x1.is_cpu())
+  // LibTorch 1.13's bf16 bilinear backward on the CPU is several times slower than its fp32 one:
+  // a bf16 channels-last network upsamples with bcp's kernel, another bf16 one in fp32.
+  const auto& o = up->options;
+  const bool bilinear = torch::enumtype::get_enum_name(o.mode()) == "kBilinear" &&
+                        o.align_corners().value_or(false) && o.scale_factor().has_value();
+  if (bilinear && fuses_bilinear_upsample(x1)) {
+    const std::vector<double>& scale = *o.scale_factor();
+    x1 = bilinear_upsample(x1, static_cast<int64_t>(std::floor(x1.size(2) * scale[0])),
+                           static_cast<int64_t>(std::floor(x1.size(3) * scale[1])));
+  } else if (x1.scalar_type() == torch::kBFloat16 && x1.is_cpu()) {
     x1 = up->forward(x1.to(torch::kFloat32)).to(torch::kBFloat16);
-  else
+  } else {
     x1 = up->forward(x1);
+  }
   return conv->forward(concat_channels(x2, x1));
 }
 

@@ -109,6 +109,7 @@ BCP_VECTOR_CLONES void mix_loss_forward(const float* __restrict__ z, int64_t cla
       float* inter = lanes + at.inter(r, k) * kLanes;
       float* target = lanes + at.target(r, k) * kLanes;
       float* square = lanes + at.square(r, k) * kLanes;
+      float* prob = lanes + at.prob(r, k) * kLanes;
       for (int64_t i = 0; i < n; ++i) {
         const bool hit = label[i] == k;
         const float t = hit ? w[i] : 0.0f;
@@ -116,6 +117,7 @@ BCP_VECTOR_CLONES void mix_loss_forward(const float* __restrict__ z, int64_t cla
         inter[i] += pk[i] * t;
         target[i] += t;
         square[i] += pk[i] * pk[i] * w[i];
+        prob[i] += pk[i] * w[i];
       }
     }
     float* ce = lanes + at.ce(r) * kLanes;
@@ -142,10 +144,11 @@ BCP_VECTOR_CLONES void mix_loss_backward(const float* __restrict__ p, int64_t cl
     float* gk = g + k * class_stride;
     const float a0 = c.dice_label[k], a1 = c.dice_label[classes + k];
     const float b0 = c.dice_prob[k], b1 = c.dice_prob[classes + k];
+    const float c0 = c.dice_const[k], c1 = c.dice_const[classes + k];
     for (int64_t i = 0; i < n; ++i) {
       const float m = mask[i], m1 = 1.0f - mask[i];
-      const float gp = (m * b0 + m1 * b1) * pk[i] + (label0[i] == k ? m * a0 : 0.0f) +
-                       (label1[i] == k ? m1 * a1 : 0.0f);
+      const float gp = (m * b0 + m1 * b1) * pk[i] + (m * c0 + m1 * c1) +
+                       (label0[i] == k ? m * a0 : 0.0f) + (label1[i] == k ? m1 * a1 : 0.0f);
       gk[i] = gp;
       dot[i] += pk[i] * gp;
     }

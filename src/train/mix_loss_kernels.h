@@ -14,13 +14,14 @@ constexpr int64_t kLanes = 64;
 /// one-hot label, so t^2 = t.
 struct MixSums {
   int64_t classes;
-  int64_t region(int r) const { return r * (3 * classes + 2); }
+  int64_t region(int r) const { return r * (4 * classes + 2); }
   int64_t inter(int r, int64_t k) const { return region(r) + k; }                 ///< sum p_k t_k w
   int64_t target(int r, int64_t k) const { return region(r) + classes + k; }      ///< sum t_k w
-  int64_t square(int r, int64_t k) const { return region(r) + 2 * classes + k; }  ///< sum p_k^2 w
-  int64_t ce(int r) const { return region(r) + 3 * classes; }        ///< sum -log_softmax_label w
-  int64_t mass(int r) const { return region(r) + 3 * classes + 1; }  ///< sum w
-  int64_t size() const { return 2 * (3 * classes + 2); }
+  int64_t square(int r, int64_t k) const { return region(r) + 2 * classes + k; }  ///< p_k^2 w
+  int64_t prob(int r, int64_t k) const { return region(r) + 3 * classes + k; }    ///< sum p_k w
+  int64_t ce(int r) const { return region(r) + 4 * classes; }        ///< sum -log_softmax_label w
+  int64_t mass(int r) const { return region(r) + 4 * classes + 1; }  ///< sum w
+  int64_t size() const { return 2 * (4 * classes + 2); }
 };
 
 /// Softmax of n <= kLanes pixels into `probs` (the logits' layout), and each pixel's terms added
@@ -30,11 +31,12 @@ void mix_loss_forward(const float* logits, int64_t class_stride, int64_t classes
                       float* lanes);
 
 /// The loss's gradient coefficients, the upstream gradients folded in: per region r and class
-/// k, d loss / d p_k = w (dice_label[r * C + k] t_k + dice_prob[r * C + k] p_k) and
+/// k (index r * C + k), d loss / d p_k = w (dice_label t_k + dice_prob p_k + dice_const), and
 /// d loss / d z_k adds ce[r] w (p_k - t_k).
 struct MixGradCoefficients {
   const float* dice_label;
   const float* dice_prob;
+  const float* dice_const;
   float ce[2];
 };
 

@@ -39,6 +39,16 @@ Batch on_device(const StageContext& s, const Batch& b) {
 
 torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
                               const torch::Tensor& labels) {
+  if (c.precision == Precision::kBf16 && fuses_mix_loss(logits, labels, labels)) {
+    // The fused mixed loss with one region over every pixel (mask 1, the other region weighed
+    // 0) is the plain loss: the mask's mean of the cross-entropy, the Dice unmasked.
+    const torch::Tensor all = torch::ones({}, logits.options());
+    const MixLossResult r =
+        c.dataset == Dataset::kAcdc
+            ? fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
+            : fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
+    return 0.5 * (r.ce + r.dice);
+  }
   if (c.dataset == Dataset::kAcdc)  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
     return 0.5 *
            (mean_cross_entropy(logits, labels) + acdc_dice_loss(torch::softmax(logits, 1), labels));
@@ -104,9 +114,21 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
 MixLossResult acdc_mix(const StageContext& s, const torch::Tensor& logits,
                        const torch::Tensor& img_label, const torch::Tensor& patch_label,
                        const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (s.config.precision == Precision::kBf16 && fuses_acdc_mix_loss(logits, img_label, patch_label))
+  if (s.config.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label))
     return fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
   return acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+}
+
+/// LA's mixed loss, (dice + ce) / 2, chosen likewise.
+torch::Tensor la_mix(const StageContext& s, const torch::Tensor& logits,
+                     const torch::Tensor& img_label, const torch::Tensor& patch_label,
+                     const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
+  if (s.config.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label)) {
+    const MixLossResult r =
+        fused_la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+    return (r.dice + r.ce) / 2;
+  }
+  return la_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
 }
 
 /// (l_weight, u_weight) for acdc_mix_loss / la_mix_loss. With bcp.mix "blend" every pixel holds
@@ -139,9 +161,9 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   // The pasted label has no blended counterpart; a blend weighs the two labels' losses instead.
   if (c.bcp.mix == MixMode::kBlend) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, false);
-    return optimizer_step(s, la_mix_loss(out, lab_a, lab_b, mask, l, u, false));
+    return optimizer_step(s, la_mix(s, out, lab_a, lab_b, mask, l, u, false));
   }
-  return optimizer_step(s, la_pretrain_loss(out, mixed.label));
+  return optimizer_step(s, supervised_loss(c, out, mixed.label));
 }
 
 /// BCP stage 2: teacher pseudo-labels (train mode, no-grad, largest component), one zero-box
@@ -198,7 +220,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
-      loss = loss + la_mix_loss(out, m->img_label, m->patch_label, mask, l, u, m->unlab);
+      loss = loss + la_mix(s, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
     }
   }
   StepStats done = optimizer_step(s, loss);

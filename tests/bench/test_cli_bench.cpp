@@ -99,6 +99,33 @@ TEST(CliBench, StepProfileSaysWhereTheStepWent) {
   fs::remove_all(dir);
 }
 
+// --profile-shapes: an operator's calls told apart by their input shapes, so that the table says
+// which convolution took the time.
+TEST(CliBench, StepProfileShapesNamesEachConvolutionByItsShapes) {
+  const fs::path dir = unique_dir("step_profile_shapes");
+  const auto json = dir / "profile.jsonl";
+  auto r = run_cli(
+      "bench step --stage pretrain --precision fp32 --repeats 1 --warmup 0 --profile 12 "
+      "--profile-shapes --json " +
+      quoted(json));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  auto rows = read_lines(json);
+  ASSERT_EQ(rows.size(), 1u);
+  // Pre-training runs the student on one mixed batch of 6: its convolutions carry that shape.
+  bool convolution_with_shape = false;
+  for (const auto& op : rows[0].at("profile")) {
+    const auto name = op["op"].get<std::string>();
+    convolution_with_shape =
+        convolution_with_shape ||
+        (name.find("convolution") != std::string::npos && name.find(" [6, ") != std::string::npos);
+  }
+  EXPECT_TRUE(convolution_with_shape) << rows[0].at("profile").dump();
+  r = run_cli("bench step --profile-shapes");
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_NE(r.output.find("needs --profile"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
 TEST(CliBench, StepWithTwoRanksTimesOneProcessAndTheGroupInOneRun) {
   if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   const fs::path dir = unique_dir("step_ranks");

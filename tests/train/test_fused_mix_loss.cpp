@@ -1,6 +1,6 @@
-// The fused ACDC mixed loss against acdc_mix_loss (LibTorch's operators, the authors' arithmetic):
-// values and gradients on the same inputs, thread-count independence, the same refusals, and
-// which inputs it takes.
+// The fused mixed losses against acdc_mix_loss and la_mix_loss_parts (LibTorch's operators, the
+// authors' arithmetic): values and gradients on the same inputs, thread-count independence, the
+// same refusals, and which inputs they take.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -11,7 +11,9 @@ namespace bcp_test_fused_mix_loss {
 
 using bcp::train::acdc_mix_loss;
 using bcp::train::fused_acdc_mix_loss;
-using bcp::train::fuses_acdc_mix_loss;
+using bcp::train::fused_la_mix_loss_parts;
+using bcp::train::fuses_mix_loss;
+using bcp::train::la_mix_loss_parts;
 
 struct Result {
   double dice, ce;
@@ -125,14 +127,68 @@ TEST(FusedMixLoss, RefusesWhatAcdcMixLossRefuses) {
   }
 }
 
+// LA's Dice is per image and class, with p + t in the denominator; LA's volumes are 3-D.
+TEST(FusedMixLoss, MatchesLaMixLossValuesAndGradients) {
+  torch::manual_seed(12);
+  const std::vector<std::vector<int64_t>> shapes{
+      {4, 2, 16, 16, 12}, {2, 3, 8, 10, 6}, {3, 2, 20, 24}};
+  for (const auto& shape : shapes) {
+    SCOPED_TRACE(c10::str(c10::IntArrayRef(shape)));
+    std::vector<int64_t> spatial(shape.begin() + 2, shape.end());
+    std::vector<int64_t> label_shape{shape[0]};
+    label_shape.insert(label_shape.end(), spatial.begin(), spatial.end());
+    const auto logits = torch::randn(shape) * 3;
+    const auto a = torch::randint(0, shape[1], label_shape, torch::kUInt8);
+    const auto b = torch::randint(0, shape[1], label_shape, torch::kInt64);
+    auto mask = torch::ones(spatial);
+    mask.slice(0, 2, spatial[0] - 3).slice(1, 1, spatial[1] - 4).zero_();
+    for (const bool unlab : {false, true}) {
+      const Result want = run(la_mix_loss_parts, logits, a, b, mask, 1.0, 0.5, unlab);
+      const Result got = run(fused_la_mix_loss_parts, logits, a, b, mask, 1.0, 0.5, unlab);
+      EXPECT_NEAR(got.dice, want.dice, 2e-6 * std::max(1.0, std::abs(want.dice)));
+      EXPECT_NEAR(got.ce, want.ce, 2e-6 * std::max(1.0, std::abs(want.ce)));
+      EXPECT_LT(max_rel(got.grad, want.grad), 2e-5);
+    }
+  }
+}
+
+// Supervised training's losses (and LA's pre-training) are the mixed ones with one region over
+// every pixel: bf16 training computes them so.
+TEST(FusedMixLoss, OneRegionOverEveryPixelIsThePlainLoss) {
+  torch::manual_seed(13);
+  const auto all = torch::ones({});
+  for (const bool la : {false, true}) {
+    SCOPED_TRACE(la ? "la" : "acdc");
+    const auto logits = la ? torch::randn({2, 2, 12, 10, 8}) * 2 : torch::randn({3, 4, 24, 20}) * 2;
+    auto label_shape = logits.sizes().vec();
+    label_shape.erase(label_shape.begin() + 1);
+    const auto y = torch::randint(0, logits.size(1), label_shape, torch::kUInt8);
+    torch::Tensor x1 = logits.clone().requires_grad_(true),
+                  x2 = logits.clone().requires_grad_(true);
+    const auto want = la ? bcp::train::la_pretrain_loss(x1, y)
+                         : 0.5 * (bcp::train::mean_cross_entropy(x1, y) +
+                                  bcp::train::acdc_dice_loss(torch::softmax(x1, 1), y));
+    const auto r = la ? fused_la_mix_loss_parts(x2, y, y, all, 1.0, 0.0, false)
+                      : fused_acdc_mix_loss(x2, y, y, all, 1.0, 0.0, false);
+    const auto got = 0.5 * (r.ce + r.dice);
+    EXPECT_NEAR(got.item<double>(), want.item<double>(), 2e-6);
+    want.backward();
+    got.backward();
+    EXPECT_LT(max_rel(x2.grad(), x1.grad()), 2e-5);
+  }
+}
+
 TEST(FusedMixLoss, TakesFp32CpuLogitsAndIntegerLabelsOnly) {
   const auto logits = torch::randn({1, 4, 3, 3});
   const auto labels = torch::zeros({1, 3, 3}, torch::kUInt8);
-  EXPECT_TRUE(fuses_acdc_mix_loss(logits, labels, labels));
-  EXPECT_FALSE(fuses_acdc_mix_loss(logits.to(torch::kBFloat16), labels, labels));
-  EXPECT_FALSE(fuses_acdc_mix_loss(torch::randn({1, 4, 3, 3, 2}), labels, labels));
-  EXPECT_FALSE(fuses_acdc_mix_loss(logits, torch::softmax(logits, 1), labels));
-  EXPECT_FALSE(fuses_acdc_mix_loss(logits, labels, torch::Tensor()));
+  EXPECT_TRUE(fuses_mix_loss(logits, labels, labels));
+  EXPECT_FALSE(fuses_mix_loss(logits.to(torch::kBFloat16), labels, labels));
+  EXPECT_TRUE(fuses_mix_loss(torch::randn({1, 4, 3, 3, 2}),
+                             torch::zeros({1, 3, 3, 2}, torch::kUInt8),
+                             torch::zeros({1, 3, 3, 2}, torch::kUInt8)));
+  EXPECT_FALSE(fuses_mix_loss(logits.to(torch::kFloat64), labels, labels));
+  EXPECT_FALSE(fuses_mix_loss(logits, torch::softmax(logits, 1), labels));
+  EXPECT_FALSE(fuses_mix_loss(logits, labels, torch::Tensor()));
 }
 
 }  // namespace bcp_test_fused_mix_loss

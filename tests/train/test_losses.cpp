@@ -98,6 +98,10 @@ TEST(LossesParity, LaMixLossAllCases) {
     auto parts =
         T::la_mix_loss_parts(c.logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
     expect_rel(((parts.dice + parts.ce) / 2).item<double>(), loss.item<double>(), "parts");
+    // The fused loss of bf16 training against the authors' value too.
+    auto fused = T::fused_la_mix_loss_parts(c.logits, c.img_l, c.patch_l, c.mask, c.l_weight,
+                                            c.u_weight, c.unlab);
+    expect_rel(((fused.dice + fused.ce) / 2).item<double>(), want, "fused");
     loss.backward();
     ASSERT_TRUE(logits.grad().defined());
     EXPECT_TRUE(torch::isfinite(logits.grad()).all().item<bool>());

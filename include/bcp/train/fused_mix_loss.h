@@ -1,7 +1,8 @@
-// ACDC's mixed loss (Dice + cross-entropy on both regions of a copy-paste mix) in one pass over
-// the logits forward and one backward, for bf16 training. LibTorch's operators need about 50
-// passes over a batch's probabilities for the same loss (per class and region: masks, products,
-// sums, each with its backward), which on a CPU cost more than a tenth of a bf16 BCP step.
+// The mixed losses (Dice + cross-entropy on both regions of a copy-paste mix, ACDC's and LA's) in
+// one pass over the logits forward and one backward, for bf16 training. LibTorch's operators need
+// about 50 passes over a batch's probabilities for the same loss (per class and region: masks,
+// products, sums, each with its backward), which on a CPU cost more than a tenth of a bf16 BCP
+// step.
 #pragma once
 #include <torch/types.h>
 
@@ -9,10 +10,10 @@
 
 namespace bcp::train {
 
-/// Whether fused_acdc_mix_loss takes these inputs: fp32 CPU logits (N, C, H, W) and integer
-/// labels (soft targets go to acdc_mix_loss).
-bool fuses_acdc_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
-                         const torch::Tensor& patch_label);
+/// Whether the fused losses take these inputs: fp32 CPU logits (N, C, spatial...) and integer
+/// labels (soft targets go to the LibTorch losses).
+bool fuses_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
+                    const torch::Tensor& patch_label);
 
 /// acdc_mix_loss, same arguments, same checks and errors. The sums are fp64 within blocks of
 /// pixels and across them in block order, so the result does not depend on the thread count; it
@@ -22,5 +23,12 @@ bool fuses_acdc_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_l
 MixLossResult fused_acdc_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
                                   const torch::Tensor& patch_label, const torch::Tensor& mask,
                                   double l_weight = 1.0, double u_weight = 0.5, bool unlab = false);
+
+/// la_mix_loss_parts, fused likewise (LA's Dice per image and class, summed per image in block
+/// order). la_mix_loss is (dice + ce) / 2 of it.
+MixLossResult fused_la_mix_loss_parts(const torch::Tensor& logits, const torch::Tensor& img_label,
+                                      const torch::Tensor& patch_label, const torch::Tensor& mask,
+                                      double l_weight = 1.0, double u_weight = 0.5,
+                                      bool unlab = false);
 
 }  // namespace bcp::train
