@@ -68,6 +68,26 @@ BCP_INLINE float log_positive(float x) {
   return (m + y) + 0.693359375f * fe;
 }
 
+// Class k's terms of one region, added to its per-lane sums. A function of its own so that
+// each sum has its own __restrict__ pointer: as offsets into one array GCC would have to check
+// them for overlap at run time, one check too many to vectorise the loop.
+BCP_INLINE void add_class_sums(const float* __restrict__ zk, const float* __restrict__ pk,
+                               const int32_t* __restrict__ label, int32_t k,
+                               const float* __restrict__ w, int64_t n, float* __restrict__ z_label,
+                               float* __restrict__ inter, float* __restrict__ target,
+                               float* __restrict__ square, float* __restrict__ prob) {
+  for (int64_t i = 0; i < n; ++i) {
+    const bool hit = label[i] == k;
+    const float t = hit ? w[i] : 0.0f;
+    const float z = zk[i];  // loaded whatever the label: a select, not a conditional load
+    z_label[i] += hit ? z : 0.0f;
+    inter[i] += pk[i] * t;
+    target[i] += t;
+    square[i] += pk[i] * pk[i] * w[i];
+    prob[i] += pk[i] * w[i];
+  }
+}
+
 }  // namespace
 
 BCP_VECTOR_CLONES void mix_loss_forward(const float* __restrict__ z, int64_t class_stride,
@@ -103,23 +123,10 @@ BCP_VECTOR_CLONES void mix_loss_forward(const float* __restrict__ z, int64_t cla
       w[i] = r == 0 ? mask[i] : 1.0f - mask[i];
       z_label[i] = 0.0f;
     }
-    for (int64_t k = 0; k < classes; ++k) {
-      const float* zk = z + k * class_stride;
-      const float* pk = p + k * class_stride;
-      float* inter = lanes + at.inter(r, k) * kLanes;
-      float* target = lanes + at.target(r, k) * kLanes;
-      float* square = lanes + at.square(r, k) * kLanes;
-      float* prob = lanes + at.prob(r, k) * kLanes;
-      for (int64_t i = 0; i < n; ++i) {
-        const bool hit = label[i] == k;
-        const float t = hit ? w[i] : 0.0f;
-        z_label[i] += hit ? zk[i] : 0.0f;
-        inter[i] += pk[i] * t;
-        target[i] += t;
-        square[i] += pk[i] * pk[i] * w[i];
-        prob[i] += pk[i] * w[i];
-      }
-    }
+    for (int64_t k = 0; k < classes; ++k)
+      add_class_sums(z + k * class_stride, p + k * class_stride, label, static_cast<int32_t>(k), w,
+                     n, z_label, lanes + at.inter(r, k) * kLanes, lanes + at.target(r, k) * kLanes,
+                     lanes + at.square(r, k) * kLanes, lanes + at.prob(r, k) * kLanes);
     float* ce = lanes + at.ce(r) * kLanes;
     float* mass = lanes + at.mass(r) * kLanes;
     for (int64_t i = 0; i < n; ++i) {
