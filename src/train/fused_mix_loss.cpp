@@ -219,9 +219,10 @@ MixLossResult fused_mix_loss(Dice kind, const char* who, const torch::Tensor& lo
   TORCH_CHECK(mask.defined(), who, ": mask must be defined");
   check_pair(logits, img_label, who);
   check_pair(logits, patch_label, who);
-  TORCH_CHECK(fuses_mix_loss(logits, img_label, patch_label), who,
-              " (fused): needs fp32 CPU logits (N, C, spatial...) and integer labels, got ",
-              logits.scalar_type(), " ", logits.sizes(), " on ", logits.device());
+  TORCH_CHECK(
+      fuses_mix_loss(logits, img_label, patch_label), who,
+      " (fused): needs non-empty fp32 CPU logits (N, C, spatial...) and integer labels, got ",
+      logits.scalar_type(), " ", logits.sizes(), " on ", logits.device());
   const torch::Tensor m = expand_mask(mask, logits, who).contiguous();
   const auto labels = [](const torch::Tensor& t) { return t.to(torch::kInt32).contiguous(); };
   const auto out = FusedMixLoss::apply(logits, labels(img_label), labels(patch_label), m,
@@ -236,8 +237,8 @@ bool fuses_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
                     const torch::Tensor& patch_label) {
   for (const torch::Tensor* t : {&logits, &img_label, &patch_label})
     if (!t->defined() || !t->device().is_cpu()) return false;
-  return logits.dim() >= 3 && logits.scalar_type() == torch::kFloat32 && !is_soft(img_label) &&
-         !is_soft(patch_label);
+  return logits.dim() >= 3 && logits.numel() > 0 && logits.scalar_type() == torch::kFloat32 &&
+         !is_soft(img_label) && !is_soft(patch_label);
 }
 
 MixLossResult fused_acdc_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,

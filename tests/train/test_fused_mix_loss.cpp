@@ -189,6 +189,8 @@ TEST(FusedMixLoss, TakesFp32CpuLogitsAndIntegerLabelsOnly) {
   EXPECT_FALSE(fuses_mix_loss(logits.to(torch::kFloat64), labels, labels));
   EXPECT_FALSE(fuses_mix_loss(logits, torch::softmax(logits, 1), labels));
   EXPECT_FALSE(fuses_mix_loss(logits, labels, torch::Tensor()));
+  EXPECT_FALSE(
+      fuses_mix_loss(torch::randn({0, 4, 3, 3}), labels.slice(0, 0, 0), labels.slice(0, 0, 0)));
 }
 
 }  // namespace bcp_test_fused_mix_loss

@@ -10,8 +10,8 @@
 
 namespace bcp::train {
 
-/// Whether the fused losses take these inputs: fp32 CPU logits (N, C, spatial...) and integer
-/// labels (soft targets go to the LibTorch losses).
+/// Whether the fused losses take these inputs: non-empty fp32 CPU logits (N, C, spatial...) and
+/// integer labels (soft targets go to the LibTorch losses).
 bool fuses_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
                     const torch::Tensor& patch_label);
 
