@@ -13,13 +13,13 @@ namespace {
 
 namespace prof = torch::autograd::profiler;
 
-/// Self time per operator name from one thread's push/pop events, which nest as a stack.
-/// An event's operator name, with its input shapes when asked for ("[]" for a non-tensor input).
+/// An event's operator name, with its input shapes when asked for (inputs without a shape,
+/// scalars and non-tensors, left out).
 std::string op_name(const prof::LegacyEvent& e, bool shapes) {
   std::string name = e.name();
   if (!shapes) return name;
   for (const std::vector<int64_t>& s : e.shapes()) {
-    if (s.empty()) continue;  // scalars and non-tensors: nothing that tells calls apart
+    if (s.empty()) continue;
     name += " [";
     for (size_t i = 0; i < s.size(); ++i) name += (i ? ", " : "") + std::to_string(s[i]);
     name += "]";
@@ -27,6 +27,7 @@ std::string op_name(const prof::LegacyEvent& e, bool shapes) {
   return name;
 }
 
+/// Self time per operator name from one thread's push/pop events, which nest as a stack.
 void add_thread(const std::vector<prof::LegacyEvent>& events, bool shapes,
                 std::map<std::string, OpTime>* by_name) {
   struct Open {

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "bcp/util/parallel.h"
@@ -47,7 +46,8 @@ struct Taps {
   }
 };
 
-// One output row: out[o][k] = sum of the four taps' weights times their inputs, in fp32.
+// One output row: out[o][k] = sum of the four taps' weights times their inputs, in fp32. The
+// two input rows may be the same (the last row): __restrict__ holds as both are only read.
 BCP_VECTOR_CLONES void interpolate_row(const uint16_t* __restrict__ row0,
                                        const uint16_t* __restrict__ row1,
                                        uint16_t* __restrict__ out, int64_t width, int64_t c,

@@ -10,7 +10,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "bcp/util/parallel.h"
@@ -23,10 +22,11 @@ namespace {
 using kernels::kLanes;
 using kernels::MixSums;
 
-constexpr int64_t kBlockPixels = 4096;  // a multiple of kLanes
-constexpr double kAcdcSmooth = 1e-10;   // acdc_dice_loss's
-constexpr double kLaSmooth = 1e-5;      // la_dice_loss's
-constexpr double kCeSmooth = 1e-16;     // masked_cross_entropy's
+constexpr int64_t kBlockPixels = 4096;
+static_assert(kBlockPixels % kLanes == 0, "blocks of whole chunks but at an image's end");
+constexpr double kAcdcSmooth = 1e-10;  // acdc_dice_loss's
+constexpr double kLaSmooth = 1e-5;     // la_dice_loss's
+constexpr double kCeSmooth = 1e-16;    // masked_cross_entropy's
 
 /// The batch as N images of `pixels` pixels, cut into blocks that do not cross images.
 struct Blocks {
@@ -62,6 +62,14 @@ Views views(const torch::Tensor& scores, const torch::Tensor& label0, const torc
   const int64_t n = scores.size(0), c = scores.size(1);
   return {c, scores.numel() / (n * c), label0.data_ptr<int32_t>(), label1.data_ptr<int32_t>(),
           mask.data_ptr<float>()};
+}
+
+/// The per-image sums (`images` rows of `size`) summed over the batch, in image order.
+std::vector<double> batch_totals(const double* per_image, int64_t images, int64_t size) {
+  std::vector<double> total(static_cast<size_t>(size), 0.0);
+  for (int64_t n = 0; n < images; ++n)
+    for (int64_t j = 0; j < size; ++j) total[static_cast<size_t>(j)] += per_image[n * size + j];
+  return total;
 }
 
 /// The two Dice losses the authors wrote: ACDC's DiceLoss on probabilities (per class over the
@@ -128,9 +136,7 @@ struct FusedMixLoss : torch::autograd::Function<FusedMixLoss> {
     for (int64_t b = 0; b < blocks.count; ++b)
       for (int64_t j = 0; j < at.size(); ++j)
         s[blocks.image(b) * at.size() + j] += parts[static_cast<size_t>(b * at.size() + j)];
-    std::vector<double> total(static_cast<size_t>(at.size()), 0.0);
-    for (int64_t n = 0; n < images; ++n)
-      for (int64_t j = 0; j < at.size(); ++j) total[static_cast<size_t>(j)] += s[n * at.size() + j];
+    const std::vector<double> total = batch_totals(s, images, at.size());
     const double w[2] = {w_img, w_patch};
     double dice = 0, ce = 0;
     for (int r = 0; r < 2; ++r) {
@@ -157,9 +163,7 @@ struct FusedMixLoss : torch::autograd::Function<FusedMixLoss> {
     const double w[2] = {ctx->saved_data["w_img"].toDouble(),
                          ctx->saved_data["w_patch"].toDouble()};
     const double* s = sums.data_ptr<double>();
-    std::vector<double> total(static_cast<size_t>(at.size()), 0.0);
-    for (int64_t n = 0; n < images; ++n)
-      for (int64_t j = 0; j < at.size(); ++j) total[static_cast<size_t>(j)] += s[n * at.size() + j];
+    const std::vector<double> total = batch_totals(s, images, at.size());
     // Per image n, region r and class k (at [(n * 2 + r) * C + k]): d loss / d p_k at a pixel is
     // w (label t_k + prob p_k + constant). ACDC's Dice, w_r / C sum_k (1 - (2 I + e) / D),
     // D = Z + Y + e over the batch: label -2 w_r / (C D), prob 2 w_r (2 I + e) / (C D^2).
@@ -198,13 +202,13 @@ struct FusedMixLoss : torch::autograd::Function<FusedMixLoss> {
       for (int64_t b = b0; b < b1; ++b)
         for_chunks(blocks, b, [&](int64_t image, int64_t i, int64_t n) {
           const size_t row = static_cast<size_t>(image * 2 * c);
-          const kernels::MixGradCoefficients k{dice_label.data() + row,
-                                               dice_prob.data() + row,
-                                               dice_const.data() + row,
-                                               {ce[0], ce[1]}};
+          const kernels::MixGradCoefficients coef{dice_label.data() + row,
+                                                  dice_prob.data() + row,
+                                                  dice_const.data() + row,
+                                                  {ce[0], ce[1]}};
           const int64_t at_z = v.image_offset(image, i), at_px = v.pixel(image, i);
           kernels::mix_loss_backward(p + at_z, v.pixels, v.classes, n, v.label0 + at_px,
-                                     v.label1 + at_px, v.mask + at_px, k, g + at_z);
+                                     v.label1 + at_px, v.mask + at_px, coef, g + at_z);
         });
     });
     return {grad, {}, {}, {}, {}, {}, {}};

@@ -142,31 +142,33 @@ BCP_VECTOR_CLONES void mix_loss_backward(const float* __restrict__ p, int64_t cl
                                          const int32_t* __restrict__ label0,
                                          const int32_t* __restrict__ label1,
                                          const float* __restrict__ mask,
-                                         const MixGradCoefficients& c, float* __restrict__ g) {
+                                         const MixGradCoefficients& coef, float* __restrict__ g) {
   float dot[kLanes];
   for (int64_t i = 0; i < n; ++i) dot[i] = 0.0f;
   // g first holds d loss / d p (the Dice terms), then d loss / d z through the softmax.
   for (int64_t k = 0; k < classes; ++k) {
     const float* pk = p + k * class_stride;
     float* gk = g + k * class_stride;
-    const float a0 = c.dice_label[k], a1 = c.dice_label[classes + k];
-    const float b0 = c.dice_prob[k], b1 = c.dice_prob[classes + k];
-    const float c0 = c.dice_const[k], c1 = c.dice_const[classes + k];
+    const float a0 = coef.dice_label[k], a1 = coef.dice_label[classes + k];
+    const float b0 = coef.dice_prob[k], b1 = coef.dice_prob[classes + k];
+    const float c0 = coef.dice_const[k], c1 = coef.dice_const[classes + k];
+    const auto label = static_cast<int32_t>(k);  // compared as the labels are: 32 bits a lane
     for (int64_t i = 0; i < n; ++i) {
       const float m = mask[i], m1 = 1.0f - mask[i];
       const float gp = (m * b0 + m1 * b1) * pk[i] + (m * c0 + m1 * c1) +
-                       (label0[i] == k ? m * a0 : 0.0f) + (label1[i] == k ? m1 * a1 : 0.0f);
+                       (label0[i] == label ? m * a0 : 0.0f) + (label1[i] == label ? m1 * a1 : 0.0f);
       gk[i] = gp;
       dot[i] += pk[i] * gp;
     }
   }
-  const float ce0 = c.ce[0], ce1 = c.ce[1];
+  const float ce0 = coef.ce[0], ce1 = coef.ce[1];
   for (int64_t k = 0; k < classes; ++k) {
     const float* pk = p + k * class_stride;
     float* gk = g + k * class_stride;
+    const auto label = static_cast<int32_t>(k);
     for (int64_t i = 0; i < n; ++i) {
       const float m = mask[i], m1 = 1.0f - mask[i];
-      const float t0 = label0[i] == k ? 1.0f : 0.0f, t1 = label1[i] == k ? 1.0f : 0.0f;
+      const float t0 = label0[i] == label ? 1.0f : 0.0f, t1 = label1[i] == label ? 1.0f : 0.0f;
       gk[i] = pk[i] * (gk[i] - dot[i]) + ce0 * m * (pk[i] - t0) + ce1 * m1 * (pk[i] - t1);
     }
   }

@@ -1,7 +1,6 @@
 // The loops of the fused mixed loss on raw arrays (no LibTorch): one chunk of at most kLanes
 // pixels of one image at a time, each pixel's C logits `class_stride` apart (N, C, H, W order).
-// Compiled alone with -fno-trapping-math -fno-math-errno so that GCC vectorises the selects and
-// the exponentials across pixels.
+// Compiled alone with -fno-trapping-math so that GCC vectorises the selects across pixels.
 #pragma once
 #include <cstdint>
 
@@ -17,7 +16,7 @@ struct MixSums {
   int64_t region(int r) const { return r * (4 * classes + 2); }
   int64_t inter(int r, int64_t k) const { return region(r) + k; }                 ///< sum p_k t_k w
   int64_t target(int r, int64_t k) const { return region(r) + classes + k; }      ///< sum t_k w
-  int64_t square(int r, int64_t k) const { return region(r) + 2 * classes + k; }  ///< p_k^2 w
+  int64_t square(int r, int64_t k) const { return region(r) + 2 * classes + k; }  ///< sum p_k^2 w
   int64_t prob(int r, int64_t k) const { return region(r) + 3 * classes + k; }    ///< sum p_k w
   int64_t ce(int r) const { return region(r) + 4 * classes; }        ///< sum -log_softmax_label w
   int64_t mass(int r) const { return region(r) + 4 * classes + 1; }  ///< sum w
@@ -43,6 +42,6 @@ struct MixGradCoefficients {
 /// d loss / d logits of n <= kLanes pixels from their probabilities, into `grad`.
 void mix_loss_backward(const float* probs, int64_t class_stride, int64_t classes, int64_t n,
                        const int32_t* label0, const int32_t* label1, const float* mask,
-                       const MixGradCoefficients& k, float* grad);
+                       const MixGradCoefficients& coef, float* grad);
 
 }  // namespace bcp::train::kernels

@@ -111,19 +111,19 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
 
 /// ACDC's mixed loss: in bf16 training the fused kernel (the logits are fp32 in both
 /// precisions), in fp32 LibTorch's operators, the authors' arithmetic operator for operator.
-MixLossResult acdc_mix(const StageContext& s, const torch::Tensor& logits,
+MixLossResult acdc_mix(const TrainConfig& c, const torch::Tensor& logits,
                        const torch::Tensor& img_label, const torch::Tensor& patch_label,
                        const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (s.config.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label))
+  if (c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label))
     return fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
   return acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
 }
 
 /// LA's mixed loss, (dice + ce) / 2, chosen likewise.
-torch::Tensor la_mix(const StageContext& s, const torch::Tensor& logits,
+torch::Tensor la_mix(const TrainConfig& c, const torch::Tensor& logits,
                      const torch::Tensor& img_label, const torch::Tensor& patch_label,
                      const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (s.config.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label)) {
+  if (c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label)) {
     const MixLossResult r =
         fused_la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
     return (r.dice + r.ce) / 2;
@@ -153,7 +153,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
   if (c.dataset == Dataset::kAcdc) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, true);
-    MixLossResult r = acdc_mix(s, out, lab_a, lab_b, mask, l, u, true);
+    MixLossResult r = acdc_mix(c, out, lab_a, lab_b, mask, l, u, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
     st.parts = {{"mix_dice", r.dice.item<double>()}, {"mix_ce", r.ce.item<double>()}};
     return st;
@@ -161,7 +161,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   // The pasted label has no blended counterpart; a blend weighs the two labels' losses instead.
   if (c.bcp.mix == MixMode::kBlend) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, false);
-    return optimizer_step(s, la_mix(s, out, lab_a, lab_b, mask, l, u, false));
+    return optimizer_step(s, la_mix(c, out, lab_a, lab_b, mask, l, u, false));
   }
   return optimizer_step(s, supervised_loss(c, out, mixed.label));
 }
@@ -207,7 +207,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
-      MixLossResult r = acdc_mix(s, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
+      MixLossResult r = acdc_mix(c, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
       dice = dice + r.dice;
       ce = ce + r.ce;
     }
@@ -220,7 +220,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
-      loss = loss + la_mix(s, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
+      loss = loss + la_mix(c, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
     }
   }
   StepStats done = optimizer_step(s, loss);

@@ -120,6 +120,7 @@ TEST(FusedMixLoss, RefusesWhatAcdcMixLossRefuses) {
   EXPECT_THROW(fused_acdc_mix_loss(logits.to(torch::kFloat64), ok, ok, mask), c10::Error);
   try {
     fused_acdc_mix_loss(logits, torch::full({1, 3, 3}, 4, torch::kInt64), ok, mask);
+    ADD_FAILURE() << "labels out of range were taken";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what_without_backtrace()).find("labels must lie in [0, 4)"),
               std::string::npos)

@@ -15,8 +15,9 @@ namespace bcp::train {
 bool fuses_mix_loss(const torch::Tensor& logits, const torch::Tensor& img_label,
                     const torch::Tensor& patch_label);
 
-/// acdc_mix_loss, same arguments, same checks and errors. The sums are fp64 within blocks of
-/// pixels and across them in block order, so the result does not depend on the thread count; it
+/// acdc_mix_loss, same arguments; it refuses what acdc_mix_loss refuses, and fp64 logits. Sums
+/// are fp32 per lane of 64 pixels, fp64 per block of pixels and across blocks in block order, so
+/// the result does not depend on the thread count; it
 /// equals acdc_mix_loss's up to rounding (a few units in the last place of fp32), not bit for
 /// bit, which is why fp32 training keeps acdc_mix_loss (the authors' arithmetic, operator for
 /// operator).
