@@ -221,17 +221,20 @@ MixLossResult fused_mix_loss(Dice kind, const char* who, const torch::Tensor& lo
                              const torch::Tensor& mask, double l_weight, double u_weight,
                              bool unlab) {
   TORCH_CHECK(mask.defined(), who, ": mask must be defined");
+  // Supervised losses pass one label tensor as both: one check, one conversion.
+  const bool same = patch_label.is_same(img_label);
   check_pair(logits, img_label, who);
-  check_pair(logits, patch_label, who);
+  if (!same) check_pair(logits, patch_label, who);
   TORCH_CHECK(
       fuses_mix_loss(logits, img_label, patch_label), who,
       " (fused): needs non-empty fp32 CPU logits (N, C, spatial...) and integer labels, got ",
       logits.scalar_type(), " ", logits.sizes(), " on ", logits.device());
   const torch::Tensor m = expand_mask(mask, logits, who).contiguous();
   const auto labels = [](const torch::Tensor& t) { return t.to(torch::kInt32).contiguous(); };
-  const auto out = FusedMixLoss::apply(logits, labels(img_label), labels(patch_label), m,
-                                       unlab ? u_weight : l_weight, unlab ? l_weight : u_weight,
-                                       static_cast<int64_t>(kind));
+  const torch::Tensor label0 = labels(img_label);
+  const torch::Tensor label1 = same ? label0 : labels(patch_label);
+  const auto out = FusedMixLoss::apply(logits, label0, label1, m, unlab ? u_weight : l_weight,
+                                       unlab ? l_weight : u_weight, static_cast<int64_t>(kind));
   return {out[0], out[1]};
 }
 

@@ -37,9 +37,17 @@ Batch on_device(const StageContext& s, const Batch& b) {
   return {b.images.to(s.device), b.labels.to(s.device)};
 }
 
+/// Whether a loss runs fused: in bf16 training (the logits are fp32 in both precisions), where
+/// the fused losses take the inputs; fp32 training keeps LibTorch's operators, the authors'
+/// arithmetic operator for operator.
+bool fused_losses(const TrainConfig& c, const torch::Tensor& logits, const torch::Tensor& img_label,
+                  const torch::Tensor& patch_label) {
+  return c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label);
+}
+
 torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
                               const torch::Tensor& labels) {
-  if (c.precision == Precision::kBf16 && fuses_mix_loss(logits, labels, labels)) {
+  if (fused_losses(c, logits, labels, labels)) {
     // The fused mixed loss with one region over every pixel (mask 1, the other region weighed
     // 0) is the plain loss: the mask's mean of the cross-entropy, the Dice unmasked.
     const torch::Tensor all = torch::ones({}, logits.options());
@@ -109,12 +117,11 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
   return st;
 }
 
-/// ACDC's mixed loss: in bf16 training the fused kernel (the logits are fp32 in both
-/// precisions), in fp32 LibTorch's operators, the authors' arithmetic operator for operator.
+/// ACDC's mixed loss, fused or LibTorch's (fused_losses).
 MixLossResult acdc_mix(const TrainConfig& c, const torch::Tensor& logits,
                        const torch::Tensor& img_label, const torch::Tensor& patch_label,
                        const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label))
+  if (fused_losses(c, logits, img_label, patch_label))
     return fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
   return acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
 }
@@ -123,7 +130,7 @@ MixLossResult acdc_mix(const TrainConfig& c, const torch::Tensor& logits,
 torch::Tensor la_mix(const TrainConfig& c, const torch::Tensor& logits,
                      const torch::Tensor& img_label, const torch::Tensor& patch_label,
                      const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label)) {
+  if (fused_losses(c, logits, img_label, patch_label)) {
     const MixLossResult r =
         fused_la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
     return (r.dice + r.ce) / 2;
