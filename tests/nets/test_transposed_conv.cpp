@@ -60,6 +60,48 @@ TEST(TransposedConv, AnyInputLayoutAndTheInputsDtype) {
   EXPECT_LT(max_diff(low, reference), 0.05 * reference.abs().max().item<double>());
 }
 
+// The product placed by permute + reshape, as LibTorch would: the blocks' placement is pure
+// copying, so values and gradients must be the same bits.
+torch::Tensor placed_by_permute(const torch::Tensor& x, const torch::Tensor& w,
+                                const torch::Tensor& b) {
+  const int64_t n = x.size(0), in = x.size(1), d = x.size(2), h = x.size(3), wd = x.size(4);
+  const int64_t out = w.size(1), kd = w.size(2), kh = w.size(3), kw = w.size(4);
+  const auto rows = x.permute({0, 2, 3, 4, 1}).reshape({n * d * h * wd, in});
+  const auto cols =
+      w.to(x.scalar_type()).permute({0, 2, 3, 4, 1}).reshape({in, kd * kh * kw * out});
+  const auto blocks = torch::addmm(b.to(x.scalar_type()).repeat({kd * kh * kw}), rows, cols)
+                          .view({n, d, h, wd, kd, kh, kw, out});
+  return blocks.permute({0, 7, 1, 4, 2, 5, 3, 6}).reshape({n, out, d * kd, h * kh, wd * kw});
+}
+
+TEST(TransposedConv, PlacesTheProductBitForBitInBothLayoutsAndDtypes) {
+  torch::manual_seed(5);
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat64}) {
+    for (const bool channels_last : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << dtype << (channels_last ? " channels-last" : " plain"));
+      auto base = torch::randn({2, 5, 3, 4, 6}).to(dtype);
+      if (channels_last) base = base.contiguous(torch::MemoryFormat::ChannelsLast3d);
+      const auto x = base.requires_grad_();
+      const auto w = torch::randn({5, 3, 2, 1, 3}, torch::requires_grad());
+      const auto b = torch::randn({3}, torch::requires_grad());
+      const auto ours = conv_transpose3d_stride_is_kernel(x, w, b);
+      const auto theirs = placed_by_permute(x, w, b);
+      EXPECT_TRUE(torch::equal(ours, theirs));
+      EXPECT_TRUE(ours.is_contiguous(channels_last ? torch::MemoryFormat::ChannelsLast3d
+                                                   : torch::MemoryFormat::Contiguous));
+      // A gradient in the other layout than the output's, as autograd may hand one over.
+      const auto g = torch::randn(theirs.sizes())
+                         .to(dtype)
+                         .contiguous(channels_last ? torch::MemoryFormat::Contiguous
+                                                   : torch::MemoryFormat::ChannelsLast3d);
+      const auto ours_grads = torch::autograd::grad({ours}, {x, w, b}, {g});
+      const auto theirs_grads = torch::autograd::grad({theirs}, {x, w, b}, {g});
+      for (size_t i = 0; i < ours_grads.size(); ++i)
+        EXPECT_TRUE(torch::equal(ours_grads[i], theirs_grads[i])) << "gradient " << i;
+    }
+  }
+}
+
 TEST(TransposedConv, RefusesMismatchedChannels) {
   EXPECT_THROW(conv_transpose3d_stride_is_kernel(torch::zeros({1, 3, 2, 2, 2}),
                                                  torch::zeros({4, 2, 2, 2, 2}), torch::Tensor()),
