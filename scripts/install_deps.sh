@@ -6,6 +6,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
       libgoogle-perftools-dev libopenblas0-openmp
       libgloo-dev                               # c10d's Gloo backend headers (multi-process training)
+      libdnnl-dev                               # oneDNN's headers: VNet's bf16 convolutions channels-last
       libstb-dev gnuplot-nox fonts-dejavu-core  # reports and KDE plots: PNG encoding, plotting
       chromium                                  # the report test renders the page headless
       python3-protobuf python3-crc32c)  # the last two: an independent check of TensorBoard files

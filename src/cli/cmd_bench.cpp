@@ -24,7 +24,9 @@ struct BenchCommandOptions {
   std::string json;
 };
 
-void add_common(CLI::App* cmd, BenchCommandOptions& o) {
+/// `repeats_names`: the option's names (`bench step` also takes `--steps`, timed steps).
+void add_common(CLI::App* cmd, BenchCommandOptions& o,
+                const std::string& repeats_names = "--repeats") {
   cmd->add_option("--precision", o.precision, "fp32, bf16 or all (both, fp32 first)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "all"}));
@@ -32,7 +34,7 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o) {
   cmd->add_option("--threads", o.common.threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str()
       ->check(bcp::cli::non_negative());
-  cmd->add_option("--repeats", o.repeats, "Timed repeats (default: step 5, infer 3, LA infer 1)")
+  cmd->add_option(repeats_names, o.repeats, "Timed repeats (default: step 5, infer 3, LA infer 1)")
       ->check(bcp::cli::positive());
   cmd->add_option("--warmup", o.common.warmup, "Untimed runs before timing")
       ->capture_default_str()
@@ -87,7 +89,7 @@ void setup_bench(CLI::App& app) {
   s->add_option("--stage", step->stage, "BCP stage: pretrain or selftrain")
       ->capture_default_str()
       ->check(CLI::IsMember({"pretrain", "selftrain"}));
-  add_common(s, *step_o);
+  add_common(s, *step_o, "--repeats,--steps");
   auto nproc = std::make_shared<int>(1);
   s->add_option("--nproc", *nproc,
                 "Also time N local ranks of data-parallel training (each takes 1/N of every "

@@ -70,7 +70,11 @@ torch::Tensor SyncBatchNormImpl<D>::forward(const torch::Tensor& input) {
 
 template <size_t D>
 bool SyncBatchNormImpl<D>::fuses_leaky_relu(const torch::Tensor& input) const {
-  return !rank_sum && this->is_training() && fuses_batch_norm_leaky_relu(input);
+  if (!fuses_batch_norm_leaky_relu(input)) return false;
+  if (this->is_training()) return !rank_sum;
+  // Inference: the running statistics, under no-grad.
+  return this->options.track_running_stats() && this->running_mean.defined() &&
+         !torch::GradMode::is_enabled();
 }
 
 template <size_t D>
@@ -82,6 +86,11 @@ torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& inpu
     return torch::leaky_relu_(y, slope);
   }
   _check_input_dim(input);
+  if (!this->is_training()) {
+    TORCH_CHECK(dropout_p == 0, "SyncBatchNorm::forward_leaky_relu: dropout in eval mode");
+    return batch_norm_leaky_relu_inference(input, this->weight, this->bias, this->running_mean,
+                                           this->running_var, this->options.eps(), slope);
+  }
   const bool track = this->options.track_running_stats() && this->num_batches_tracked.defined();
   const double factor = count_batch();
   return batch_norm_leaky_relu(

@@ -373,6 +373,46 @@ torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor&
       running_mean.defined() ? &running : nullptr, eps, slope, dropout_p);
 }
 
+torch::Tensor batch_norm_leaky_relu_inference(const torch::Tensor& x, const torch::Tensor& weight,
+                                              const torch::Tensor& bias,
+                                              const torch::Tensor& running_mean,
+                                              const torch::Tensor& running_var, double eps,
+                                              double slope) {
+  TORCH_CHECK(fuses_batch_norm_leaky_relu(x),
+              "batch_norm_leaky_relu_inference: needs a bf16 channels-last CPU tensor of 4 or 5 "
+              "dims, got ",
+              x.scalar_type(), " ", x.sizes());
+  TORCH_CHECK(slope >= 0, "batch_norm_leaky_relu_inference: slope must be >= 0, got ", slope);
+  const int64_t c = x.size(1);
+  TORCH_CHECK(running_mean.defined() && running_var.defined(),
+              "batch_norm_leaky_relu_inference: needs running statistics");
+  for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var})
+    TORCH_CHECK(!t->defined() || (t->scalar_type() == torch::kFloat32 && t->numel() == c &&
+                                  t->is_contiguous() && t->device().is_cpu()),
+                "batch_norm_leaky_relu_inference: weight, bias and running statistics must be ", c,
+                " contiguous fp32 CPU values");
+  const torch::Tensor in = as_rows(x);
+  const Rows r(in);
+  // BatchNorm's inference as one product and one sum per value, as LibTorch's CPU kernel.
+  std::vector<float> scale(static_cast<size_t>(c)), offset(static_cast<size_t>(c));
+  const float *mean = running_mean.data_ptr<float>(), *var = running_var.data_ptr<float>();
+  const float* w = weight.defined() ? weight.data_ptr<float>() : nullptr;
+  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  for (size_t k = 0; k < static_cast<size_t>(c); ++k) {
+    const double s = (w ? w[k] : 1.0) / std::sqrt(static_cast<double>(var[k]) + eps);
+    scale[k] = static_cast<float>(s);
+    offset[k] = static_cast<float>((b ? b[k] : 0.0) - mean[k] * s);
+  }
+  torch::Tensor y = torch::empty_like(in);
+  const uint16_t* xb = bits(in);
+  uint16_t* yb = mutable_bits(y);
+  for_rows(r, [&](int64_t row, int64_t n) {
+    normalize_rows(xb + row * c, yb + row * c, n, c, scale.data(), offset.data(),
+                   static_cast<float>(slope), nullptr);
+  });
+  return y;
+}
+
 }  // namespace bcp::nets
 
 #undef BCP_INLINE

@@ -34,8 +34,10 @@ torch::Tensor UNetConvBlockImpl::forward(torch::Tensor x) {
   const auto norm = s->ptr<SyncBatchNorm2dImpl>(1);
   const auto dropout = s->ptr<ParallelDropoutImpl>(3);
   x = s->ptr<nn::Conv2dImpl>(0)->forward(x);
-  if (norm->fuses_leaky_relu(x))
-    x = norm->forward_leaky_relu(x, slope, dropout->is_training() ? dropout->p() : 0.0);
+  const double p = dropout->is_training() ? dropout->p() : 0.0;
+  // The dropout fuses with a training batch norm (a batch norm in eval mode fuses without one).
+  if (norm->fuses_leaky_relu(x) && (norm->is_training() || p == 0.0))
+    x = norm->forward_leaky_relu(x, slope, p);
   else
     x = dropout->forward(norm->forward_leaky_relu(x, slope));
   x = s->ptr<nn::Conv2dImpl>(4)->forward(x);

@@ -3,10 +3,30 @@
 #include <stdexcept>
 
 #include "bcp/nets/batch_norm.h"
+#include "bcp/nets/conv3d_channels_last.h"
 #include "bcp/nets/transposed_conv.h"
 
 namespace bcp::nets {
 namespace nn = torch::nn;
+namespace {
+
+/// conv(x), channels-last where conv3d_channels_last takes x. `padding`: the module's (its options
+/// hold it as a variant whose API differs between LibTorch versions; the blocks below set it).
+torch::Tensor convolve(nn::Conv3dImpl& conv, const torch::Tensor& x, int64_t padding) {
+  if (!conv3d_channels_last_takes(x, conv.weight) || !conv.bias.defined()) return conv.forward(x);
+  const std::array<int64_t, 3>& stride = *conv.options.stride();
+  return conv3d_channels_last(x, conv.weight, conv.bias, stride, {padding, padding, padding});
+}
+
+/// seq[at] (BatchNorm) then seq[at + 1] (ReLU): as the modules run them, or as one pass over
+/// memory (leaky ReLU of slope 0) where the batch norm fuses.
+torch::Tensor norm_relu(const nn::Sequential& seq, size_t at, const torch::Tensor& x) {
+  auto* norm = seq->ptr(at)->as<SyncBatchNorm3dImpl>();
+  if (norm->fuses_leaky_relu(x)) return norm->forward_leaky_relu(x, /*slope=*/0.0);
+  return seq->ptr(at + 1)->as<nn::ReLUImpl>()->forward(norm->forward(x));
+}
+
+}  // namespace
 
 VNetConvBlockImpl::VNetConvBlockImpl(int64_t n_stages, int64_t in_channels, int64_t out_channels) {
   nn::Sequential seq;
@@ -19,11 +39,21 @@ VNetConvBlockImpl::VNetConvBlockImpl(int64_t n_stages, int64_t in_channels, int6
   conv = register_module("conv", seq);
 }
 
+torch::Tensor VNetConvBlockImpl::forward(torch::Tensor x) {
+  for (size_t i = 0; i < conv->size(); i += 3)
+    x = norm_relu(conv, i + 1, convolve(*conv->ptr(i)->as<nn::Conv3dImpl>(), x, /*padding=*/1));
+  return x;
+}
+
 VNetDownBlockImpl::VNetDownBlockImpl(int64_t in_channels, int64_t out_channels) {
   conv = register_module(
       "conv",
       nn::Sequential(nn::Conv3d(nn::Conv3dOptions(in_channels, out_channels, 2).stride(2)),
                      SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
+}
+
+torch::Tensor VNetDownBlockImpl::forward(torch::Tensor x) {
+  return norm_relu(conv, 1, convolve(*conv->ptr(0)->as<nn::Conv3dImpl>(), x, /*padding=*/0));
 }
 
 VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels) {
@@ -42,8 +72,7 @@ torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
     const auto weight_type = deconv->weight.scalar_type();
     x = deconv->forward(x.to(weight_type)).to(x.scalar_type());
   }
-  x = conv->ptr(1)->as<SyncBatchNorm3dImpl>()->forward(x);
-  return conv->ptr(2)->as<nn::ReLUImpl>()->forward(x);
+  return norm_relu(conv, 1, x);
 }
 
 VNetEncoderImpl::VNetEncoderImpl(const VNetOptions& o) : has_dropout(o.has_dropout()) {
@@ -91,7 +120,7 @@ std::pair<torch::Tensor, torch::Tensor> VNetDecoderImpl::forward(
   x = block_eight->forward(block_seven_up->forward(x) + f[1]);
   auto x9 = block_nine->forward(block_eight_up->forward(x) + f[0]);
   auto y = has_dropout ? dropout->forward(x9) : x9;
-  return {out_conv->forward(y), x9};
+  return {convolve(*out_conv, y, /*padding=*/0), x9};
 }
 
 VNetImpl::VNetImpl(const VNetOptions& options) : SegmentationNetImpl("VNet"), options_(options) {

@@ -105,12 +105,13 @@ TEST(CliBench, StepProfileShapesNamesEachConvolutionByItsShapes) {
   const fs::path dir = unique_dir("step_profile_shapes");
   const auto json = dir / "profile.jsonl";
   auto r = run_cli(
-      "bench step --stage pretrain --precision fp32 --repeats 1 --warmup 0 --profile 12 "
+      "bench step --stage pretrain --precision fp32 --steps 1 --warmup 0 --profile 12 "
       "--profile-shapes --json " +
       quoted(json));
   ASSERT_EQ(r.rc, 0) << r.output;
   auto rows = read_lines(json);
   ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["repeats"], 1);  // --steps names step's --repeats
   // Pre-training runs the student on one mixed batch of 6: its convolutions carry that shape.
   bool convolution_with_shape = false;
   for (const auto& op : rows[0].at("profile")) {
@@ -120,6 +121,8 @@ TEST(CliBench, StepProfileShapesNamesEachConvolutionByItsShapes) {
         (name.find("convolution") != std::string::npos && name.find(" [6, ") != std::string::npos);
   }
   EXPECT_TRUE(convolution_with_shape) << rows[0].at("profile").dump();
+  r = run_cli("bench step --steps 0");
+  EXPECT_EQ(r.rc, 2) << r.output;
   r = run_cli("bench step --profile-shapes");
   EXPECT_EQ(r.rc, 2) << r.output;
   EXPECT_NE(r.output.find("needs --profile"), std::string::npos) << r.output;

@@ -10,6 +10,7 @@
 namespace bcp_test_batch_norm_act {
 
 using bcp::nets::batch_norm_leaky_relu;
+using bcp::nets::batch_norm_leaky_relu_inference;
 using bcp::nets::fuses_batch_norm_leaky_relu;
 
 torch::MemoryFormat rows_format(int64_t dim) {
@@ -41,6 +42,7 @@ TEST(BatchNormLeakyRelu, MatchesFp32BatchNormAndLeakyReluOnTheSameInput) {
                                 {{2, 3, 5, 7}, true, 0.01, 0.0},  // channels not a vector's width
                                 {{4, 1, 9, 9}, false, 0.0, 0.0},  // one channel, plain ReLU
                                 {{2, 8, 4, 6, 5}, true, 0.01, 0.0},
+                                {{2, 16, 6, 5, 4}, true, 0.0, 0.0},  // VNet's: 3-D, ReLU
                                 {{3, 32, 16, 16}, true, 0.01, 50.0}};
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message()
@@ -175,7 +177,7 @@ TEST(BatchNormLeakyRelu, TakesOnlyBf16ChannelsLastCpuTensors) {
 }
 
 // The module's fused path against its own unfused one: running statistics, the batch counter,
-// and eval mode left to LibTorch's operators.
+// eval mode left to LibTorch's operators where gradients are on, fused for inference.
 TEST(BatchNormLeakyRelu, SyncBatchNormForwardLeakyReluMatchesForwardThenActivation) {
   torch::manual_seed(7);
   bcp::nets::SyncBatchNorm2d fused(8), plain(8);
@@ -200,8 +202,30 @@ TEST(BatchNormLeakyRelu, SyncBatchNormForwardLeakyReluMatchesForwardThenActivati
   EXPECT_LT(max_diff(fused->running_var, plain->running_var), 1e-4);
   fused->eval();
   plain->eval();
+  // Eval mode with gradients on: LibTorch's operators, the same bits.
+  EXPECT_FALSE(fused->fuses_leaky_relu(x));
   EXPECT_TRUE(
       torch::equal(fused->forward_leaky_relu(x, 0.01), torch::leaky_relu(plain->forward(x), 0.01)));
+  // Inference under no-grad: one pass on the running statistics, within a bf16 step.
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(fused->fuses_leaky_relu(x));
+  for (const double slope : {0.01, 0.0}) {
+    const auto a = fused->forward_leaky_relu(x, slope).to(torch::kFloat32);
+    const auto b = torch::leaky_relu(plain->forward(x), slope).to(torch::kFloat32);
+    EXPECT_LE(max_abs((a - b) / (b.abs() + 1e-2)), 1.0 / 128) << "slope " << slope;
+    EXPECT_GT(max_abs(b), 0.5);
+  }
+  EXPECT_EQ(fused->num_batches_tracked.item<int64_t>(), 2);  // inference counts nothing
+  const auto x3 = torch::randn({2, 8, 4, 4, 4})
+                      .to(torch::kBFloat16)
+                      .contiguous(torch::MemoryFormat::ChannelsLast3d);
+  EXPECT_THROW(batch_norm_leaky_relu_inference(x3, {}, {}, {}, {}, 1e-5, 0.0), c10::Error);
+  const auto mean = torch::randn({8}), var = torch::rand({8}) + 0.5;
+  const auto y3 = batch_norm_leaky_relu_inference(x3, {}, {}, mean, var, 1e-5, 0.0);
+  const auto ref3 = torch::relu(
+      torch::batch_norm(x3.to(torch::kFloat32), {}, {}, mean, var, false, 0.1, 1e-5, false));
+  EXPECT_LT(max_diff(y3.to(torch::kFloat32), ref3), 0.02 * max_abs(ref3));
+  EXPECT_TRUE(y3.is_contiguous(torch::MemoryFormat::ChannelsLast3d));
 }
 
 }  // namespace bcp_test_batch_norm_act

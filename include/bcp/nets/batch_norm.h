@@ -26,7 +26,8 @@ class SyncBatchNormImpl
   using torch::nn::NormImplBase<D, SyncBatchNormImpl<D>, torch::nn::BatchNormOptions>::NormImplBase;
   torch::Tensor forward(const torch::Tensor& input);
   /// Whether forward_leaky_relu fuses for `input`: batch_norm_leaky_relu takes it (bf16
-  /// channels-last on the CPU), train mode, no reducer.
+  /// channels-last on the CPU), and train mode without a reducer or eval mode with running
+  /// statistics under no-grad (batch_norm_leaky_relu_inference).
   bool fuses_leaky_relu(const torch::Tensor& input) const;
   /// leaky_relu_(forward(input), slope), as one pass over memory where it fuses; there, also
   /// dropout with probability `dropout_p` (see batch_norm_leaky_relu). Elsewhere `dropout_p` must

@@ -28,4 +28,13 @@ torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor&
                                     const torch::Tensor& running_var, double momentum, double eps,
                                     double slope, double dropout_p = 0.0);
 
+/// leaky_relu(batch_norm(x, training=false), slope): the running statistics, one pass over memory,
+/// not differentiable (inference under no-grad). Same requirements on `x` as above; `weight` and
+/// `bias` may be undefined, the running statistics may not.
+torch::Tensor batch_norm_leaky_relu_inference(const torch::Tensor& x, const torch::Tensor& weight,
+                                              const torch::Tensor& bias,
+                                              const torch::Tensor& running_mean,
+                                              const torch::Tensor& running_var, double eps,
+                                              double slope);
+
 }  // namespace bcp::nets

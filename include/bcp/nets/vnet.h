@@ -35,7 +35,10 @@ struct VNetOptions {
 class VNetConvBlockImpl : public torch::nn::Module {
  public:
   VNetConvBlockImpl(int64_t n_stages, int64_t in_channels, int64_t out_channels);
-  torch::Tensor forward(torch::Tensor x) { return conv->forward(x); }
+  /// The Sequential's modules in order. On bf16 channels-last activations (the bf16 compute copy
+  /// on the CPU) the convolutions run channels-last (conv3d_channels_last.h) and BN + ReLU as one
+  /// pass where the batch norm fuses (SyncBatchNormImpl::fuses_leaky_relu).
+  torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv{nullptr};
 };
 TORCH_MODULE(VNetConvBlock);
@@ -44,8 +47,8 @@ TORCH_MODULE(VNetConvBlock);
 class VNetDownBlockImpl : public torch::nn::Module {
  public:
   VNetDownBlockImpl(int64_t in_channels, int64_t out_channels);
-  /// (N, in, H, W, D) -> (N, out, H/2, W/2, D/2)
-  torch::Tensor forward(torch::Tensor x) { return conv->forward(x); }
+  /// (N, in, H, W, D) -> (N, out, H/2, W/2, D/2); channels-last as VNetConvBlock.
+  torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv{nullptr};
 };
 TORCH_MODULE(VNetDownBlock);
@@ -56,7 +59,8 @@ class VNetUpBlockImpl : public torch::nn::Module {
   VNetUpBlockImpl(int64_t in_channels, int64_t out_channels);
   /// (N, in, H, W, D) -> (N, out, 2H, 2W, 2D)
   /// On the CPU the transposed convolution runs as a matrix product (transposed_conv.h) in x's
-  /// dtype; elsewhere through LibTorch's, in its weight's dtype (x is cast to it and back).
+  /// dtype; elsewhere through LibTorch's, in its weight's dtype (x is cast to it and back). BN and
+  /// ReLU as in VNetConvBlock.
   torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv{nullptr};
 };
