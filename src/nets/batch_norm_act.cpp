@@ -393,7 +393,8 @@ torch::Tensor batch_norm_leaky_relu_inference(const torch::Tensor& x, const torc
                 " contiguous fp32 CPU values");
   const torch::Tensor in = as_rows(x);
   const Rows r(in);
-  // BatchNorm's inference as one product and one sum per value, as LibTorch's CPU kernel.
+  // BatchNorm's inference as one product and one sum per value, as LibTorch's CPU kernel (which
+  // computes the two per channel in fp32, so values may differ from its in the last bit).
   std::vector<float> scale(static_cast<size_t>(c)), offset(static_cast<size_t>(c));
   const float *mean = running_mean.data_ptr<float>(), *var = running_var.data_ptr<float>();
   const float* w = weight.defined() ? weight.data_ptr<float>() : nullptr;

@@ -8,9 +8,11 @@
 #include <torch/torch.h>
 
 #if BCP_WITH_DNNL
-#include <dnnl.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+#if DNNL_VERSION_MAJOR != 2
+#error "conv3d_channels_last is written for oneDNN 2.x's API (Debian 12's libdnnl-dev)"
+#endif
 
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,9 +74,9 @@ struct Geometry {
         bias_type(dnnl_type(b)) {
     out = {in[0], weight[0]};
     for (size_t k = 0; k < 3; ++k) {
+      TORCH_CHECK(in[k + 2] + 2 * p[k] >= weight[k + 2], "conv3d_channels_last: input ", x.sizes(),
+                  " with padding ", p[k], " is smaller than kernel ", w.sizes());
       const int64_t o = (in[k + 2] + 2 * p[k] - weight[k + 2]) / s[k] + 1;
-      TORCH_CHECK(o >= 1, "conv3d_channels_last: input ", x.sizes(), " is smaller than kernel ",
-                  w.sizes());
       out.push_back(o);
       stride.push_back(s[k]);
       pad_l.push_back(p[k]);
@@ -139,24 +141,33 @@ struct Primitives {
   }
 
   void make_backward(const Geometry& g) {
-    if (data) return;
-    data_pd.emplace(
+    if (weights) return;
+    // All four made before any is kept: a failure leaves none half made.
+    dnnl::convolution_backward_data::primitive_desc dpd(
         dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, src,
                                               any_weights(g), dst, g.stride, g.pad_l, g.pad_r),
         cpu_engine(), forward_pd);
-    data.emplace(*data_pd);
-    weights_pd.emplace(dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
-                                                                src, any_weights(g), bias, dst,
-                                                                g.stride, g.pad_l, g.pad_r),
-                       cpu_engine(), forward_pd);
-    weights.emplace(*weights_pd);
+    dnnl::convolution_backward_weights::primitive_desc wpd(
+        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src,
+                                                 any_weights(g), bias, dst, g.stride, g.pad_l,
+                                                 g.pad_r),
+        cpu_engine(), forward_pd);
+    dnnl::convolution_backward_data d(dpd);
+    dnnl::convolution_backward_weights w(wpd);
+    data_pd = dpd;
+    data = d;
+    weights_pd = wpd;
+    weights = w;
   }
 };
 
 std::mutex primitives_mutex;
 
-/// The process's primitives for `g`, made on first use.
+/// The process's primitives for `g`, made on first use. The mutex guards the map; running a
+/// primitive from two threads at once is not supported (oneDNN's library-owned scratchpad is
+/// shared), and bcp runs a network's passes from one thread (data-parallel ranks are processes).
 Primitives& primitives_for(const Geometry& g, bool backward) {
+  cpu_engine();  // made before the map, so destroyed after the primitives that use it
   static std::unordered_map<std::string, std::unique_ptr<Primitives>> made;
   std::lock_guard<std::mutex> lock(primitives_mutex);
   auto& p = made[g.key()];
@@ -183,7 +194,7 @@ struct Conv3dChannelsLast : torch::autograd::Function<Conv3dChannelsLast> {
     Primitives& p = primitives_for(g, /*backward=*/false);
     torch::Tensor y = torch::empty(g.out, x.options().memory_format(kChannelsLast3d));
     dnnl::stream stream(cpu_engine());
-    torch::Tensor weight_buffer;
+    torch::Tensor weight_buffer;  // kept to stream.wait()
     const memory w = weights_as(p.forward_pd.weights_desc(), weight, weight_buffer, stream);
     p.forward.execute(stream, {{DNNL_ARG_SRC, wrap(p.src, x)},
                                {DNNL_ARG_WEIGHTS, w},
@@ -205,32 +216,31 @@ struct Conv3dChannelsLast : torch::autograd::Function<Conv3dChannelsLast> {
     Primitives& p = primitives_for(g, /*backward=*/true);
     dnnl::stream stream(cpu_engine());
     torch::Tensor dx, dw, db;
+    // Kept to the end: oneDNN may still read or write them until stream.wait().
+    torch::Tensor weight_buffer, dw_buffer;
     if (ctx->needs_input_grad(0)) {
       dx = torch::empty(g.in, x.options().memory_format(kChannelsLast3d));
-      torch::Tensor weight_buffer;
       const memory w = weights_as(p.data_pd->weights_desc(), weight, weight_buffer, stream);
       p.data->execute(stream, {{DNNL_ARG_DIFF_DST, wrap(p.dst, dy)},
                                {DNNL_ARG_WEIGHTS, w},
                                {DNNL_ARG_DIFF_SRC, wrap(p.src, dx)}});
     }
     if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
-      // The weights' gradient in the primitive's layout, then in the weights' own.
-      const memory::desc blocked = p.weights_pd->diff_weights_desc();
-      torch::Tensor buffer =
-          torch::empty({static_cast<int64_t>(blocked.get_size())}, torch::kUInt8);
-      memory dw_blocked(blocked, cpu_engine(), buffer.data_ptr());
+      // The weights' gradient straight into its own layout where the primitive takes that one,
+      // else in the primitive's and reordered.
+      dw = torch::empty_like(weight);
       db = torch::empty_like(b);
+      const memory::desc own = strided_desc(dw), blocked = p.weights_pd->diff_weights_desc();
+      memory dw_own = wrap(own, dw), dw_blocked = dw_own;
+      if (own != blocked) {
+        dw_buffer = torch::empty({static_cast<int64_t>(blocked.get_size())}, torch::kUInt8);
+        dw_blocked = memory(blocked, cpu_engine(), dw_buffer.data_ptr());
+      }
       p.weights->execute(stream, {{DNNL_ARG_SRC, wrap(p.src, x)},
                                   {DNNL_ARG_DIFF_DST, wrap(p.dst, dy)},
                                   {DNNL_ARG_DIFF_WEIGHTS, dw_blocked},
                                   {DNNL_ARG_DIFF_BIAS, wrap(p.bias, db)}});
-      dw = torch::empty_like(weight);
-      memory dw_user = wrap(strided_desc(dw), dw);
-      if (strided_desc(dw) == blocked) {
-        std::memcpy(dw.data_ptr(), buffer.data_ptr(), blocked.get_size());
-      } else {
-        dnnl::reorder(dw_blocked, dw_user).execute(stream, dw_blocked, dw_user);
-      }
+      if (own != blocked) dnnl::reorder(dw_blocked, dw_own).execute(stream, dw_blocked, dw_own);
     }
     stream.wait();
     return {dx, dw, db, {}, {}};
@@ -243,10 +253,32 @@ bool conv3d_channels_last_built() {
   return true;
 }
 
+/// Whether oneDNN runs a bf16 convolution on this CPU (it needs AVX-512; elsewhere LibTorch's
+/// runs).
+bool bf16_convolutions_here() {
+  static const bool here = [] {
+    try {
+      const Dims in{1, 1, 2, 2, 2}, w{1, 1, 1, 1, 1};
+      dnnl::convolution_forward::primitive_desc pd(
+          dnnl::convolution_forward::desc(
+              dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+              activation_desc(in),
+              memory::desc(w, memory::data_type::bf16, memory::format_tag::any), memory::desc(),
+              activation_desc(in), {1, 1, 1}, {0, 0, 0}, {0, 0, 0}),
+          cpu_engine());
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return here;
+}
+
 bool conv3d_channels_last_takes(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x.defined() && weight.defined() && x.device().is_cpu() && weight.device().is_cpu() &&
-         x.scalar_type() == torch::kBFloat16 && weight.scalar_type() == torch::kBFloat16 &&
-         x.dim() == 5 && weight.dim() == 5 && x.is_contiguous(kChannelsLast3d);
+  return bf16_convolutions_here() && x.defined() && weight.defined() && x.device().is_cpu() &&
+         weight.device().is_cpu() && x.scalar_type() == torch::kBFloat16 &&
+         weight.scalar_type() == torch::kBFloat16 && x.dim() == 5 && weight.dim() == 5 &&
+         x.is_contiguous(kChannelsLast3d);
 }
 
 torch::Tensor conv3d_channels_last(const torch::Tensor& x, const torch::Tensor& weight,

@@ -19,7 +19,8 @@ torch::Tensor convolve(nn::Conv3dImpl& conv, const torch::Tensor& x, int64_t pad
 }
 
 /// seq[at] (BatchNorm) then seq[at + 1] (ReLU): as the modules run them, or as one pass over
-/// memory (leaky ReLU of slope 0) where the batch norm fuses.
+/// memory (leaky ReLU of slope 0: ReLU, but for -0 where ReLU gives +0) where the batch norm
+/// fuses.
 torch::Tensor norm_relu(const nn::Sequential& seq, size_t at, const torch::Tensor& x) {
   auto* norm = seq->ptr(at)->as<SyncBatchNorm3dImpl>();
   if (norm->fuses_leaky_relu(x)) return norm->forward_leaky_relu(x, /*slope=*/0.0);

@@ -29,9 +29,9 @@ class SyncBatchNormImpl
   /// channels-last on the CPU), and train mode without a reducer or eval mode with running
   /// statistics under no-grad (batch_norm_leaky_relu_inference).
   bool fuses_leaky_relu(const torch::Tensor& input) const;
-  /// leaky_relu_(forward(input), slope), as one pass over memory where it fuses; there, also
-  /// dropout with probability `dropout_p` (see batch_norm_leaky_relu). Elsewhere `dropout_p` must
-  /// be 0.
+  /// leaky_relu_(forward(input), slope), as one pass over memory where it fuses; there, in train
+  /// mode, also dropout with probability `dropout_p` (see batch_norm_leaky_relu). Elsewhere
+  /// `dropout_p` must be 0.
   torch::Tensor forward_leaky_relu(const torch::Tensor& input, double slope,
                                    double dropout_p = 0.0);
   void pretty_print(std::ostream& stream) const override {

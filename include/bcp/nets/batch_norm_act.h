@@ -1,4 +1,4 @@
-// Train-mode batch norm and leaky ReLU (and dropout) in one pass over memory, for bf16
+// Batch norm and leaky ReLU (and, in training, dropout) in one pass over memory, for bf16
 // channels-last CPU activations (the bf16 compute copy's). LibTorch 1.13 runs them as two
 // operators: batch norm reads its input three times and writes it once, the activation reads and
 // writes it again, and the backward writes the activation's gradient out before batch norm reads it

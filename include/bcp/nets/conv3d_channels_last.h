@@ -16,8 +16,10 @@ namespace bcp::nets {
 /// Whether this build runs conv3d_channels_last (oneDNN found at build time).
 bool conv3d_channels_last_built();
 
-/// Whether conv3d_channels_last takes `x` and `weight`: built, x a bf16 CPU tensor of 5 dims in
-/// channels-last order (a one-channel input is in either), weight bf16 on the CPU.
+/// Whether conv3d_channels_last takes `x` and `weight`: built, a CPU on which oneDNN runs bf16
+/// convolutions (AVX-512), x a bf16 CPU tensor of 5 dims in channels-last order (a one-channel
+/// input is in either), weight bf16 on the CPU. The geometry is checked by the call: the input
+/// at least the kernel, and no input value left unread by the stride.
 bool conv3d_channels_last_takes(const torch::Tensor& x, const torch::Tensor& weight);
 
 /// conv3d(x, weight, bias, stride, padding) (dilation 1, one group, zero padding on both sides)
