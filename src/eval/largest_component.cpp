@@ -50,16 +50,26 @@ void keep_largest(const T* in, T* out, int64_t d, int64_t h, int64_t w, bool pla
         if (dz == 0 && (dy > 0 || (dy == 0 && dx >= 0))) continue;
         back.push_back({dz, dy, dx});
       }
+  // The back neighbour next to all the others: the voxel above in 3-D, the pixel above in 2-D.
+  // Any two neighbours of the same label were joined when the later of them was visited, so
+  // where that one has this voxel's label the others of its label are in its tree already, and
+  // joining it is all there is to do (most foreground voxels; same components, same roots).
+  const int64_t above = planar ? w : h * w;
   int64_t max_label = 0;
   for (int64_t z = 0; z < d; ++z)
     for (int64_t y = 0; y < h; ++y) {
       const int64_t row = (z * h + y) * w;
+      const bool has_above = planar ? y > 0 : z > 0;
       for (int64_t x = 0; x < w; ++x) {
         const int64_t i = row + x;
         const T c = in[i];
         if (c == 0) continue;
         TORCH_CHECK(c > 0, "largest_component: labels must be >= 0, got ", static_cast<int64_t>(c));
         max_label = std::max<int64_t>(max_label, static_cast<int64_t>(c));
+        if (has_above && in[i - above] == c) {
+          parent[i] = static_cast<int32_t>(i - above);  // roots stay each tree's smallest index
+          continue;
+        }
         parent[i] = static_cast<int32_t>(i);
         for (const auto& o : back) {
           const int64_t zz = z + o[0], yy = y + o[1], xx = x + o[2];
