@@ -7,6 +7,7 @@
 #include "bcp/nets/bilinear_upsample.h"
 #include "bcp/nets/channel_concat.h"
 #include "bcp/nets/dropout.h"
+#include "bcp/nets/max_pool.h"
 
 namespace bcp::nets {
 namespace nn = torch::nn;
@@ -48,6 +49,11 @@ UNetDownBlockImpl::UNetDownBlockImpl(int64_t in_channels, int64_t out_channels, 
   maxpool_conv = register_module(
       "maxpool_conv", nn::Sequential(nn::MaxPool2d(nn::MaxPool2dOptions(2)),
                                      UNetConvBlock(in_channels, out_channels, dropout_p)));
+}
+
+torch::Tensor UNetDownBlockImpl::forward(torch::Tensor x) {
+  if (!fuses_max_pool_2x2(x)) return maxpool_conv->forward(x);
+  return maxpool_conv->ptr<UNetConvBlockImpl>(1)->forward(max_pool_2x2(x));
 }
 
 UNetUpBlockImpl::UNetUpBlockImpl(int64_t in_channels1, int64_t in_channels2, int64_t out_channels,

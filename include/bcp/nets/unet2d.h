@@ -44,7 +44,8 @@ class UNetDownBlockImpl : public torch::nn::Module {
  public:
   UNetDownBlockImpl(int64_t in_channels, int64_t out_channels, double dropout_p);
   /// (N, in, H, W) -> (N, out, H/2, W/2)
-  torch::Tensor forward(torch::Tensor x) { return maxpool_conv->forward(x); }
+  /// On bf16 channels-last activations the pooling runs as max_pool_2x2 (max_pool.h).
+  torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential maxpool_conv{nullptr};
 };
 TORCH_MODULE(UNetDownBlock);
