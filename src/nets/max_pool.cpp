@@ -69,7 +69,8 @@ BCP_VECTOR_CLONES void unpool_row(const uint16_t* __restrict__ r0, const uint16_
       // The winner is the last value that took over.
       const uint32_t win_e = to_e, win_d = to_d & ~to_e, win_b = to_b & ~to_d & ~to_e;
       const uint32_t win_a = ~(to_b | to_d | to_e);
-      const uint16_t gk = g[k];
+      // As LibTorch's scatter into zeros (0 + g in bf16): -0 becomes +0, NaN the quiet NaN.
+      const uint16_t gk = from_float(to_float(g[k]) + 0.0f);
       d0[k] = static_cast<uint16_t>(gk & win_a);
       d0[c + k] = static_cast<uint16_t>(gk & win_b);
       d1[k] = static_cast<uint16_t>(gk & win_d);
@@ -128,9 +129,11 @@ struct MaxPool2x2 : torch::autograd::Function<MaxPool2x2> {
 }  // namespace
 
 bool fuses_max_pool_2x2(const torch::Tensor& x) {
+  // suggest_memory_format: a one-channel tensor with plain strides keeps LibTorch's (plain) output.
   return x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kBFloat16 &&
-         x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2 &&
-         x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+         x.dim() == 4 && x.size(1) >= 1 && x.size(2) >= 2 && x.size(3) >= 2 &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+         x.suggest_memory_format() == torch::MemoryFormat::ChannelsLast;
 }
 
 torch::Tensor max_pool_2x2(const torch::Tensor& x) {

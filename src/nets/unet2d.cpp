@@ -52,7 +52,12 @@ UNetDownBlockImpl::UNetDownBlockImpl(int64_t in_channels, int64_t out_channels, 
 }
 
 torch::Tensor UNetDownBlockImpl::forward(torch::Tensor x) {
-  if (!fuses_max_pool_2x2(x)) return maxpool_conv->forward(x);
+  const auto& pool = maxpool_conv->ptr<nn::MaxPool2dImpl>(0)->options;
+  const bool two_by_two = *pool.kernel_size() == std::array<int64_t, 2>{2, 2} &&
+                          *pool.stride() == std::array<int64_t, 2>{2, 2} &&
+                          *pool.padding() == std::array<int64_t, 2>{0, 0} &&
+                          *pool.dilation() == std::array<int64_t, 2>{1, 1} && !pool.ceil_mode();
+  if (!two_by_two || !fuses_max_pool_2x2(x)) return maxpool_conv->forward(x);
   return maxpool_conv->ptr<UNetConvBlockImpl>(1)->forward(max_pool_2x2(x));
 }
 

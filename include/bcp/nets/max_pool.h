@@ -2,13 +2,14 @@
 // LibTorch 1.13 runs it as max_pool2d_with_indices, which writes an int64 index per output value
 // (four times the bf16 output's bytes) even under no-grad, and scatters the backward through them.
 // Here the forward writes only the maxima and the backward finds each window's winner again from
-// the saved input, in the same scan order: values and gradients are LibTorch's, bit for bit.
+// the saved input, in the same scan order: values and gradients are LibTorch's, bit for bit but
+// for a NaN maximum's payload (LibTorch's vector and scalar loops write different ones).
 #pragma once
 #include <torch/types.h>
 
 namespace bcp::nets {
 
-/// Whether max_pool_2x2 takes `x`: a bf16 CPU tensor of 4 dims, channels-last (or one channel).
+/// Whether max_pool_2x2 takes `x`: a bf16 CPU tensor of 4 dims, at least 2x2, channels-last.
 bool fuses_max_pool_2x2(const torch::Tensor& x);
 
 /// max_pool2d(x, 2) (stride 2, no padding, floor mode), channels-last out; differentiable in x.
