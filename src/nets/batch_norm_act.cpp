@@ -24,21 +24,10 @@ namespace {
 using bf16::bits;
 using bf16::from_float;
 using bf16::mutable_bits;
+using bf16::select;
 using bf16::to_float;
 
 constexpr int64_t kBlockValues = 16384;
-
-// Selects by bit masks, not by a condition: GCC keeps a float select a branch (a comparison may
-// raise an FP exception), and a branch stops it from vectorising the loop.
-inline float select(uint32_t mask, float if_set, float if_clear) {
-  uint32_t a, b;
-  std::memcpy(&a, &if_set, sizeof a);
-  std::memcpy(&b, &if_clear, sizeof b);
-  a = (a & mask) | (b & ~mask);
-  float f;
-  std::memcpy(&f, &a, sizeof f);
-  return f;
-}
 
 // leaky_relu(v) for slope >= 0: v where v's sign bit is clear, else v * slope.
 inline float leaky(float v, float slope) {

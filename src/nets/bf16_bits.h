@@ -24,6 +24,19 @@ inline uint16_t from_float(float f) {
   return static_cast<uint16_t>((rounded & ~nan) | (0x7fc0u & nan));  // masks: no branch
 }
 
+// if_set where mask is all ones, if_clear where it is zero: a select by bit masks, not by a
+// condition. GCC keeps a float select a branch (a comparison may raise an FP exception), and a
+// branch stops it from vectorising the loop.
+inline float select(uint32_t mask, float if_set, float if_clear) {
+  uint32_t a, b;
+  std::memcpy(&a, &if_set, sizeof a);
+  std::memcpy(&b, &if_clear, sizeof b);
+  a = (a & mask) | (b & ~mask);
+  float f;
+  std::memcpy(&f, &a, sizeof f);
+  return f;
+}
+
 inline const uint16_t* bits(const torch::Tensor& t) {
   return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>());
 }

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "bcp/util/parallel.h"
 #include "bcp/util/vector_clones.h"
@@ -19,6 +18,7 @@ namespace {
 using bf16::bits;
 using bf16::from_float;
 using bf16::mutable_bits;
+using bf16::select;
 using bf16::to_float;
 
 // LibTorch's step of the scan: v replaces the running maximum where v > max or v is NaN. As an
@@ -28,16 +28,6 @@ inline uint32_t takes_over(float v, float max) {
   return 0u - static_cast<uint32_t>((v > max) | (v != v));
 }
 
-inline float pick(uint32_t mask, float if_set, float if_clear) {
-  uint32_t a, b;
-  std::memcpy(&a, &if_set, sizeof a);
-  std::memcpy(&b, &if_clear, sizeof b);
-  a = (a & mask) | (b & ~mask);
-  float f;
-  std::memcpy(&f, &a, sizeof f);
-  return f;
-}
-
 // One output row: y[o][k] = the maximum of rows r0 and r1 at columns 2o and 2o + 1.
 BCP_VECTOR_CLONES void pool_row(const uint16_t* __restrict__ r0, const uint16_t* __restrict__ r1,
                                 uint16_t* __restrict__ y, int64_t width, int64_t c) {
@@ -45,9 +35,9 @@ BCP_VECTOR_CLONES void pool_row(const uint16_t* __restrict__ r0, const uint16_t*
     for (int64_t k = 0; k < c; ++k) {
       float m = to_float(r0[k]);  // the first value always replaces -inf
       const float b = to_float(r0[c + k]), d = to_float(r1[k]), e = to_float(r1[c + k]);
-      m = pick(takes_over(b, m), b, m);
-      m = pick(takes_over(d, m), d, m);
-      m = pick(takes_over(e, m), e, m);
+      m = select(takes_over(b, m), b, m);
+      m = select(takes_over(d, m), d, m);
+      m = select(takes_over(e, m), e, m);
       y[k] = from_float(m);
     }
 }
@@ -62,9 +52,9 @@ BCP_VECTOR_CLONES void unpool_row(const uint16_t* __restrict__ r0, const uint16_
       float m = to_float(r0[k]);
       const float b = to_float(r0[c + k]), d = to_float(r1[k]), e = to_float(r1[c + k]);
       const uint32_t to_b = takes_over(b, m);
-      m = pick(to_b, b, m);
+      m = select(to_b, b, m);
       const uint32_t to_d = takes_over(d, m);
-      m = pick(to_d, d, m);
+      m = select(to_d, d, m);
       const uint32_t to_e = takes_over(e, m);
       // The winner is the last value that took over.
       const uint32_t win_e = to_e, win_d = to_d & ~to_e, win_b = to_b & ~to_d & ~to_e;
