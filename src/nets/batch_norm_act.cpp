@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "bcp/nets/dropout.h"
@@ -323,6 +324,16 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
   }
 };
 
+/// Each defined tensor of `ts` holds `c` contiguous fp32 values on the CPU.
+void check_channel_values(const char* fn, int64_t c,
+                          std::initializer_list<const torch::Tensor*> ts) {
+  for (const torch::Tensor* t : ts)
+    TORCH_CHECK(!t->defined() || (t->scalar_type() == torch::kFloat32 && t->numel() == c &&
+                                  t->is_contiguous() && t->device().is_cpu()),
+                fn, ": weight, bias and running statistics must be ", c,
+                " contiguous fp32 CPU values");
+}
+
 }  // namespace
 
 bool fuses_batch_norm_leaky_relu(const torch::Tensor& x) {
@@ -344,11 +355,7 @@ torch::Tensor batch_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor&
   TORCH_CHECK(dropout_p >= 0 && dropout_p < 1,
               "batch_norm_leaky_relu: dropout_p must be in [0, 1), got ", dropout_p);
   const int64_t c = x.size(1);
-  for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var})
-    TORCH_CHECK(!t->defined() || (t->scalar_type() == torch::kFloat32 && t->numel() == c &&
-                                  t->is_contiguous() && t->device().is_cpu()),
-                "batch_norm_leaky_relu: weight, bias and running statistics must be ", c,
-                " contiguous fp32 CPU values");
+  check_channel_values("batch_norm_leaky_relu", c, {&weight, &bias, &running_mean, &running_var});
   TORCH_CHECK(weight.defined() == bias.defined(),
               "batch_norm_leaky_relu: weight and bias must be both defined or both undefined");
   TORCH_CHECK(running_mean.defined() == running_var.defined(),
@@ -375,11 +382,8 @@ torch::Tensor batch_norm_leaky_relu_inference(const torch::Tensor& x, const torc
   const int64_t c = x.size(1);
   TORCH_CHECK(running_mean.defined() && running_var.defined(),
               "batch_norm_leaky_relu_inference: needs running statistics");
-  for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var})
-    TORCH_CHECK(!t->defined() || (t->scalar_type() == torch::kFloat32 && t->numel() == c &&
-                                  t->is_contiguous() && t->device().is_cpu()),
-                "batch_norm_leaky_relu_inference: weight, bias and running statistics must be ", c,
-                " contiguous fp32 CPU values");
+  check_channel_values("batch_norm_leaky_relu_inference", c,
+                       {&weight, &bias, &running_mean, &running_var});
   const torch::Tensor in = as_rows(x);
   const Rows r(in);
   // BatchNorm's inference as one product and one sum per value, as LibTorch's CPU kernel (which
