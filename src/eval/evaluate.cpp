@@ -54,13 +54,20 @@ void check_dataset_fits(nets::SegmentationNetImpl& model, data::Dataset dataset)
 
 }  // namespace
 
-Predictor model_predictor(nets::SegmentationNetImpl& model, nets::Precision precision) {
+Predictor model_predictor(nets::SegmentationNetImpl& model, nets::Precision precision,
+                          bool channels_last) {
   const auto device = model_device(model);
-  if (precision == nets::Precision::kBf16) {
+  const bool bf16 = precision == nets::Precision::kBf16;
+  // A 3-D network stays plain in fp32: LibTorch 1.13 runs 3-D convolutions in NCDHW only, so a
+  // channels-last copy would add a reorder around every one.
+  const bool fp32_channels_last =
+      !bf16 && channels_last && device.is_cpu() && model.spatial_dims() == 2;
+  if (bf16 || fp32_channels_last) {
     // Built once and owned by the predictor; it takes the model's weights and mode now.
-    auto low = std::make_shared<nets::ComputeCopy>(model);
-    low->pull();
-    return [low](const torch::Tensor& x) { return low->forward(x); };
+    auto copy =
+        std::make_shared<nets::ComputeCopy>(model, bf16 ? torch::kBFloat16 : torch::kFloat32);
+    copy->pull();
+    return [copy](const torch::Tensor& x) { return copy->forward(x); };
   }
   return [&model, device](const torch::Tensor& x) {
     return model.forward(x.to(device, torch::kFloat));
@@ -126,7 +133,8 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
   ModeGuard mode(model);
   model.eval();
   torch::NoGradGuard no_grad;
-  return run_protocol(model, model_predictor(model, options.precision), image, options);
+  return run_protocol(model, model_predictor(model, options.precision, options.channels_last),
+                      image, options);
 }
 
 std::string write_prediction(const std::string& dir, const std::string& case_name,
@@ -181,7 +189,8 @@ ScoreReport evaluate_model(nets::SegmentationNetImpl& model, const std::vector<d
   ModeGuard mode(model);
   model.eval();
   torch::NoGradGuard no_grad;
-  const Predictor predictor = model_predictor(model, options.precision);  // once for all cases
+  // Once for all cases.
+  const Predictor predictor = model_predictor(model, options.precision, options.channels_last);
   ScoreReport report;
   report.unit = "voxels";
   for (size_t i = 0; i < cases.size(); ++i) {

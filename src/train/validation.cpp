@@ -9,6 +9,7 @@ ValidationScores validate_model(nets::SegmentationNetImpl& net, const Validation
   eval::ModelEvaluateOptions o;
   o.dataset = config.dataset;
   o.precision = config.precision;
+  o.channels_last = config.channels_last;
   if (config.dataset == Dataset::kAcdc) {
     o.acdc.size = config.data.patch[0];
   } else {
