@@ -12,6 +12,7 @@
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
+#include "bcp/nets/compute_copy.h"
 #include "bcp/nets/model_archive.h"
 
 // A namespace of its own: test files are compiled in batches (unity build).
@@ -216,5 +217,35 @@ TEST(Evaluate, RejectsMissingInputsAndMismatches) {
 }
 
 }  // namespace
+
+// fp32 inference of a 2-D network runs a channels-last copy of it: other kernels, the same
+// logits to fp32's rounding, plain fp32 out, and the model itself untouched. A 3-D network and
+// channels_last=false run the network as it is, bit for bit.
+TEST(Evaluate, Fp32PredictorRunsAChannelsLastCopyOfA2dNetwork) {
+  torch::NoGradGuard no_grad;
+  auto net = tiny_model("unet2d", 4);
+  net->eval();
+  torch::manual_seed(11);
+  const auto x = torch::randn({3, 1, 64, 48});
+  const auto plain = net->forward(x);
+  const auto copy = bcp::eval::model_predictor(*net, bcp::nets::Precision::kFp32)(x);
+  EXPECT_EQ(copy.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(copy.is_contiguous());
+  ASSERT_EQ(copy.sizes(), plain.sizes());
+  bcp::nets::ComputeCopy channels_last(*net, torch::kFloat32);
+  channels_last.pull();
+  EXPECT_TRUE(torch::equal(copy, channels_last.forward(x)));
+  EXPECT_TRUE(torch::allclose(copy, plain, 1e-4, 1e-5))
+      << (copy - plain).abs().max().item<double>();
+  EXPECT_TRUE(
+      torch::equal(bcp::eval::model_predictor(*net, bcp::nets::Precision::kFp32, false)(x), plain));
+  for (const auto& p : net->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+
+  auto vnet = tiny_model("vnet", 2);
+  vnet->eval();
+  const auto v = torch::randn({1, 1, 32, 32, 16});
+  EXPECT_TRUE(torch::equal(bcp::eval::model_predictor(*vnet, bcp::nets::Precision::kFp32)(v),
+                           vnet->forward(v)));
+}
 
 }  // namespace bcp_test_evaluate
