@@ -43,9 +43,9 @@ inline uint32_t positive(uint16_t bits) {
 }
 
 // sum[c] += x - shift[c] and sq[c] += (x - shift[c])^2 over `rows` rows of `c` channels.
-BCP_VECTOR_CLONES void add_shifted_moments(const uint16_t* __restrict__ x, int64_t rows, int64_t c,
-                                           const float* __restrict__ shift, float* __restrict__ sum,
-                                           float* __restrict__ sq) {
+BCP_VECTOR_CLONES_16BIT void add_shifted_moments(const uint16_t* __restrict__ x, int64_t rows,
+                                                 int64_t c, const float* __restrict__ shift,
+                                                 float* __restrict__ sum, float* __restrict__ sq) {
   for (int64_t r = 0; r < rows; ++r, x += c)
     for (int64_t k = 0; k < c; ++k) {
       const float v = to_float(x[k]) - shift[k];
@@ -72,27 +72,34 @@ BCP_INLINE float kept(const uint16_t* __restrict__ keep, int64_t k) {
   }
 }
 
-// y = leaky_relu(x * scale[c] + offset[c]), times the dropout factor.
+// The element-wise kernels run over `n` values (whole rows) a stripe of `p` values at a time: p
+// is whole rows too, and their per-channel arrays hold p values, each channel's repeated. With
+// 16 channels a row is one 512-bit vector of bf16, too short a loop; a stripe of 64 is four.
+
+// y = leaky_relu(x * scale + offset), times the dropout factor.
 template <bool kDrop>
-BCP_INLINE void normalize(const uint16_t* __restrict__ x, uint16_t* __restrict__ y, int64_t rows,
-                          int64_t c, const float* __restrict__ scale,
+BCP_INLINE void normalize(const uint16_t* __restrict__ x, uint16_t* __restrict__ y, int64_t n,
+                          int64_t p, const float* __restrict__ scale,
                           const float* __restrict__ offset, float slope,
                           const uint16_t* __restrict__ keep) {
-  for (int64_t r = 0; r < rows; ++r, x += c, y += c, keep += kDrop ? c : 0)
-    for (int64_t k = 0; k < c; ++k) {
+  for (int64_t i = 0; i < n; i += p, x += p, y += p, keep += kDrop ? p : 0) {
+    const int64_t len = std::min(p, n - i);
+    for (int64_t k = 0; k < len; ++k) {
       const float v = to_float(x[k]) * scale[k] + offset[k];
       y[k] = from_float(leaky(v, slope) * kept<kDrop>(keep, k));
     }
+  }
 }
 
-BCP_VECTOR_CLONES void normalize_rows(const uint16_t* __restrict__ x, uint16_t* __restrict__ y,
-                                      int64_t rows, int64_t c, const float* __restrict__ scale,
-                                      const float* __restrict__ offset, float slope,
-                                      const uint16_t* __restrict__ keep) {
+BCP_VECTOR_CLONES_16BIT void normalize_values(const uint16_t* __restrict__ x,
+                                              uint16_t* __restrict__ y, int64_t n, int64_t p,
+                                              const float* __restrict__ scale,
+                                              const float* __restrict__ offset, float slope,
+                                              const uint16_t* __restrict__ keep) {
   if (keep)
-    normalize<true>(x, y, rows, c, scale, offset, slope, keep);
+    normalize<true>(x, y, n, p, scale, offset, slope, keep);
   else
-    normalize<false>(x, y, rows, c, scale, offset, slope, keep);
+    normalize<false>(x, y, n, p, scale, offset, slope, keep);
 }
 
 // The gradient into the activation: dy times the dropout factor, where the output y is > 0, else
@@ -120,44 +127,59 @@ BCP_INLINE void grad_sums(const uint16_t* __restrict__ dy, const uint16_t* __res
     }
 }
 
-BCP_VECTOR_CLONES void add_grad_sums(const uint16_t* __restrict__ dy,
-                                     const uint16_t* __restrict__ y, const uint16_t* __restrict__ x,
-                                     int64_t rows, int64_t c, const float* __restrict__ mean,
-                                     const float* __restrict__ invstd, float slope,
-                                     const uint16_t* __restrict__ keep, float* __restrict__ sum_g,
-                                     float* __restrict__ sum_gxh) {
+BCP_VECTOR_CLONES_16BIT void add_grad_sums(const uint16_t* __restrict__ dy,
+                                           const uint16_t* __restrict__ y,
+                                           const uint16_t* __restrict__ x, int64_t rows, int64_t c,
+                                           const float* __restrict__ mean,
+                                           const float* __restrict__ invstd, float slope,
+                                           const uint16_t* __restrict__ keep,
+                                           float* __restrict__ sum_g, float* __restrict__ sum_gxh) {
   if (keep)
     grad_sums<true>(dy, y, x, rows, c, mean, invstd, slope, keep, sum_g, sum_gxh);
   else
     grad_sums<false>(dy, y, x, rows, c, mean, invstd, slope, keep, sum_g, sum_gxh);
 }
 
-// dx = (g - mean_g[c] - xh * mean_gxh[c]) * gain[c], gain = weight * invstd.
+// dx = (g - mean_g - xh * mean_gxh) * gain, gain = weight * invstd; in stripes as normalize.
 template <bool kDrop>
 BCP_INLINE void grad_input(const uint16_t* __restrict__ dy, const uint16_t* __restrict__ y,
-                           const uint16_t* __restrict__ x, uint16_t* __restrict__ dx, int64_t rows,
-                           int64_t c, const float* __restrict__ mean,
+                           const uint16_t* __restrict__ x, uint16_t* __restrict__ dx, int64_t n,
+                           int64_t p, const float* __restrict__ mean,
                            const float* __restrict__ invstd, const float* __restrict__ mean_g,
                            const float* __restrict__ mean_gxh, const float* __restrict__ gain,
                            float slope, const uint16_t* __restrict__ keep) {
-  for (int64_t r = 0; r < rows; ++r, dy += c, y += c, x += c, dx += c, keep += kDrop ? c : 0)
-    for (int64_t k = 0; k < c; ++k) {
+  for (int64_t i = 0; i < n; i += p, dy += p, y += p, x += p, dx += p, keep += kDrop ? p : 0) {
+    const int64_t len = std::min(p, n - i);
+    for (int64_t k = 0; k < len; ++k) {
       const float g = activation_grad<kDrop>(dy[k], y[k], slope, keep, k);
       const float xh = (to_float(x[k]) - mean[k]) * invstd[k];
       dx[k] = from_float((g - mean_g[k] - xh * mean_gxh[k]) * gain[k]);
     }
+  }
 }
 
-BCP_VECTOR_CLONES void grad_input_rows(
+BCP_VECTOR_CLONES_16BIT void grad_input_values(
     const uint16_t* __restrict__ dy, const uint16_t* __restrict__ y, const uint16_t* __restrict__ x,
-    uint16_t* __restrict__ dx, int64_t rows, int64_t c, const float* __restrict__ mean,
+    uint16_t* __restrict__ dx, int64_t n, int64_t p, const float* __restrict__ mean,
     const float* __restrict__ invstd, const float* __restrict__ mean_g,
     const float* __restrict__ mean_gxh, const float* __restrict__ gain, float slope,
     const uint16_t* __restrict__ keep) {
   if (keep)
-    grad_input<true>(dy, y, x, dx, rows, c, mean, invstd, mean_g, mean_gxh, gain, slope, keep);
+    grad_input<true>(dy, y, x, dx, n, p, mean, invstd, mean_g, mean_gxh, gain, slope, keep);
   else
-    grad_input<false>(dy, y, x, dx, rows, c, mean, invstd, mean_g, mean_gxh, gain, slope, keep);
+    grad_input<false>(dy, y, x, dx, n, p, mean, invstd, mean_g, mean_gxh, gain, slope, keep);
+}
+
+constexpr int64_t kStripeValues = 64;
+
+/// Per-channel values repeated over a stripe of whole rows of at least kStripeValues values.
+template <typename T>
+std::vector<float> striped(const T* per_channel, int64_t c) {
+  const int64_t p = c * ((kStripeValues + c - 1) / c);
+  std::vector<float> out(static_cast<size_t>(p));
+  for (int64_t i = 0; i < p; ++i)
+    out[static_cast<size_t>(i)] = static_cast<float>(per_channel[i % c]);
+  return out;
 }
 
 /// An activation seen as `rows` rows of `channels` values, cut into blocks of rows.
@@ -259,6 +281,9 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
       scale[k] = static_cast<float>(invstd[k] * w[k]);
       offset[k] = static_cast<float>(b[k] - mean[k] * scale[k]);
     }
+    const std::vector<float> scale_p = striped(scale.data(), c),
+                             offset_p = striped(offset.data(), c);
+    const auto p = static_cast<int64_t>(scale_p.size());
     torch::Tensor y = torch::empty_like(x);
     uint16_t* yb = mutable_bits(y);
     const auto fslope = static_cast<float>(slope);
@@ -272,8 +297,8 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
     for_rows(r, [&](int64_t row, int64_t n) {
       uint16_t* block_keep = kb ? kb + row * c : nullptr;
       if (block_keep) dropout_keep(draw, row * c, n * c, kept, block_keep);
-      normalize_rows(xb + row * c, yb + row * c, n, c, scale.data(), offset.data(), fslope,
-                     block_keep);
+      normalize_values(xb + row * c, yb + row * c, n * c, p, scale_p.data(), offset_p.data(),
+                       fslope, block_keep);
     });
     if (running) {
       torch::NoGradGuard no_grad;
@@ -314,11 +339,17 @@ struct BatchNormLeakyRelu : torch::autograd::Function<BatchNormLeakyRelu> {
       mean_gxh[k] = static_cast<float>(sum_gxh[k] / count);
       gain[k] = is[k] * w[k];
     }
+    const std::vector<float> m_p = striped(m, c), is_p = striped(is, c),
+                             mean_g_p = striped(mean_g.data(), c),
+                             mean_gxh_p = striped(mean_gxh.data(), c),
+                             gain_p = striped(gain.data(), c);
+    const auto p = static_cast<int64_t>(m_p.size());
     torch::Tensor dx = torch::empty_like(x);
     uint16_t* dxb = mutable_bits(dx);
     for_rows(r, [&](int64_t row, int64_t n) {
-      grad_input_rows(db + row * c, yb + row * c, xb + row * c, dxb + row * c, n, c, m, is,
-                      mean_g.data(), mean_gxh.data(), gain.data(), slope, block_keep(row));
+      grad_input_values(db + row * c, yb + row * c, xb + row * c, dxb + row * c, n * c, p,
+                        m_p.data(), is_p.data(), mean_g_p.data(), mean_gxh_p.data(), gain_p.data(),
+                        slope, block_keep(row));
     });
     return {dx, channel_values(sum_gxh), channel_values(sum_g), {}, {}, {}, {}};
   }
@@ -400,9 +431,11 @@ torch::Tensor batch_norm_leaky_relu_inference(const torch::Tensor& x, const torc
   torch::Tensor y = torch::empty_like(in);
   const uint16_t* xb = bits(in);
   uint16_t* yb = mutable_bits(y);
+  const std::vector<float> scale_p = striped(scale.data(), c), offset_p = striped(offset.data(), c);
+  const auto p = static_cast<int64_t>(scale_p.size());
   for_rows(r, [&](int64_t row, int64_t n) {
-    normalize_rows(xb + row * c, yb + row * c, n, c, scale.data(), offset.data(),
-                   static_cast<float>(slope), nullptr);
+    normalize_values(xb + row * c, yb + row * c, n * c, p, scale_p.data(), offset_p.data(),
+                     static_cast<float>(slope), nullptr);
   });
   return y;
 }

@@ -40,6 +40,8 @@ TEST(BatchNormLeakyRelu, MatchesFp32BatchNormAndLeakyReluOnTheSameInput) {
   torch::manual_seed(5);
   const std::vector<Case> cases{{{6, 16, 32, 32}, true, 0.01, 0.0},
                                 {{2, 3, 5, 7}, true, 0.01, 0.0},  // channels not a vector's width
+                                // rows not a whole number of the kernels' stripes (2 rows here)
+                                {{3, 48, 5, 3}, true, 0.01, 0.0},
                                 {{4, 1, 9, 9}, false, 0.0, 0.0},  // one channel, plain ReLU
                                 {{2, 8, 4, 6, 5}, true, 0.01, 0.0},
                                 {{2, 16, 6, 5, 4}, true, 0.0, 0.0},  // VNet's: 3-D, ReLU
