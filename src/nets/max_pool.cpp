@@ -29,7 +29,7 @@ inline uint32_t takes_over(float v, float max) {
 }
 
 // One output row: y[o][k] = the maximum of rows r0 and r1 at columns 2o and 2o + 1.
-BCP_VECTOR_CLONES_16BIT void pool_row(const uint16_t* __restrict__ r0, const uint16_t* __restrict__ r1,
+BCP_VECTOR_CLONES void pool_row(const uint16_t* __restrict__ r0, const uint16_t* __restrict__ r1,
                                 uint16_t* __restrict__ y, int64_t width, int64_t c) {
   for (int64_t o = 0; o < width; ++o, r0 += 2 * c, r1 += 2 * c, y += c)
     for (int64_t k = 0; k < c; ++k) {
@@ -44,7 +44,7 @@ BCP_VECTOR_CLONES_16BIT void pool_row(const uint16_t* __restrict__ r0, const uin
 
 // The gradient of one output row: to each window's winner (found by the same scan), zero to the
 // other three.
-BCP_VECTOR_CLONES_16BIT void unpool_row(const uint16_t* __restrict__ r0, const uint16_t* __restrict__ r1,
+BCP_VECTOR_CLONES void unpool_row(const uint16_t* __restrict__ r0, const uint16_t* __restrict__ r1,
                                   const uint16_t* __restrict__ g, uint16_t* __restrict__ d0,
                                   uint16_t* __restrict__ d1, int64_t width, int64_t c) {
   for (int64_t o = 0; o < width; ++o, r0 += 2 * c, r1 += 2 * c, g += c, d0 += 2 * c, d1 += 2 * c)
