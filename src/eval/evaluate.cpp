@@ -256,6 +256,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   }
   mopt.prediction_format = options.prediction_format;
   mopt.precision = options.precision;
+  mopt.channels_last = options.channels_last;
   fs::create_directories(options.out_dir);
   // An older run's results go first: if this one fails, none of them remains looking like its.
   for (const char* old : {"metrics.json", "metrics.csv"})
@@ -263,7 +264,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   fs::remove_all(final_predictions);  // a link is removed, never followed
 
   // One volume in memory at a time: LA volumes are large.
-  const Predictor predictor = model_predictor(*model, mopt.precision);
+  const Predictor predictor = model_predictor(*model, mopt.precision, mopt.channels_last);
   ScoreReport report;
   report.unit = "voxels";
   report.source = {{"model", fs::absolute(options.model_path).lexically_normal().string()},

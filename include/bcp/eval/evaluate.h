@@ -122,9 +122,7 @@ struct EvaluateOptions {
   MaskFormat prediction_format = MaskFormat::kH5;
   /// fp32 or bf16 (see ModelEvaluateOptions::precision).
   nets::Precision precision = nets::Precision::kFp32;
-  /// fp32 on the CPU with a 2-D network: run an fp32 channels-last copy of it (oneDNN's 2-D
-  /// convolutions are about 1.4x faster in that layout; the labels are those of the plain
-  /// network but where the last bits of a logit decide). false runs the network as it is.
+  /// See ModelEvaluateOptions::channels_last.
   bool channels_last = true;
   /// Optional per-case progress callback.
   EvaluateProgress progress;

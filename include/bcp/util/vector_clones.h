@@ -11,8 +11,12 @@
 // have no fused multiply-add), so every clone rounds alike.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define BCP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#if __GNUC__ >= 12  // x86-64-v4 clones checked with GCC 12 (Debian 12); older: the avx512f ones
 #define BCP_VECTOR_CLONES_16BIT \
   __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), optimize("fp-contract=off")))
+#else
+#define BCP_VECTOR_CLONES_16BIT BCP_VECTOR_CLONES
+#endif
 #else
 #define BCP_VECTOR_CLONES
 #define BCP_VECTOR_CLONES_16BIT
