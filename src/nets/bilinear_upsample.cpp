@@ -49,10 +49,10 @@ struct Taps {
 // One output row: out[o][k] = sum of the four taps' weights times their inputs, in fp32. The
 // two input rows may be the same (the last row): __restrict__ holds as both are only read.
 BCP_VECTOR_CLONES_16BIT void interpolate_row(const uint16_t* __restrict__ row0,
-                                       const uint16_t* __restrict__ row1,
-                                       uint16_t* __restrict__ out, int64_t width, int64_t c,
-                                       const int64_t* i0, const int64_t* i1, const float* w0,
-                                       const float* w1, float h0, float h1) {
+                                             const uint16_t* __restrict__ row1,
+                                             uint16_t* __restrict__ out, int64_t width, int64_t c,
+                                             const int64_t* i0, const int64_t* i1, const float* w0,
+                                             const float* w1, float h0, float h1) {
   for (int64_t o = 0; o < width; ++o, out += c) {
     const uint16_t *a = row0 + i0[o] * c, *b = row0 + i1[o] * c;
     const uint16_t *d = row1 + i0[o] * c, *e = row1 + i1[o] * c;
@@ -67,8 +67,9 @@ BCP_VECTOR_CLONES_16BIT void interpolate_row(const uint16_t* __restrict__ row0,
 // may be the same (the last row and column), so only `grad` is __restrict__: it never overlaps
 // the sums, which is what lets the loops vectorise without a run-time overlap check.
 BCP_VECTOR_CLONES_16BIT void spread_row(const uint16_t* __restrict__ grad, float* sum0, float* sum1,
-                                  int64_t width, int64_t c, const int64_t* i0, const int64_t* i1,
-                                  const float* w0, const float* w1, float h0, float h1) {
+                                        int64_t width, int64_t c, const int64_t* i0,
+                                        const int64_t* i1, const float* w0, const float* w1,
+                                        float h0, float h1) {
   for (int64_t o = 0; o < width; ++o, grad += c) {
     float *a = sum0 + i0[o] * c, *b = sum0 + i1[o] * c;
     float *d = sum1 + i0[o] * c, *e = sum1 + i1[o] * c;
@@ -82,7 +83,7 @@ BCP_VECTOR_CLONES_16BIT void spread_row(const uint16_t* __restrict__ grad, float
 }
 
 BCP_VECTOR_CLONES_16BIT void round_rows(const float* __restrict__ from, uint16_t* __restrict__ to,
-                                  int64_t n) {
+                                        int64_t n) {
   for (int64_t i = 0; i < n; ++i) to[i] = from_float(from[i]);
 }
 

@@ -27,7 +27,7 @@ inline bool keeps(uint64_t word, int lane, uint32_t threshold) {
 // The keep values of whole words w0 .. w0 + n - 1, four per word: a loop GCC vectorises, the
 // 64-bit hash included.
 BCP_VECTOR_CLONES_16BIT void keep_words(uint64_t key, uint32_t threshold, uint16_t kept, int64_t w0,
-                                  int64_t n, uint16_t* __restrict__ keep) {
+                                        int64_t n, uint16_t* __restrict__ keep) {
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t h = dropout_word(key, w0 + i);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
