@@ -173,12 +173,10 @@ BCP_VECTOR_CLONES_16BIT void grad_input_values(
 constexpr int64_t kStripeValues = 64;
 
 /// Per-channel values repeated over a stripe of whole rows of at least kStripeValues values.
-template <typename T>
-std::vector<float> striped(const T* per_channel, int64_t c) {
+std::vector<float> striped(const float* per_channel, int64_t c) {
   const int64_t p = c * ((kStripeValues + c - 1) / c);
   std::vector<float> out(static_cast<size_t>(p));
-  for (int64_t i = 0; i < p; ++i)
-    out[static_cast<size_t>(i)] = static_cast<float>(per_channel[i % c]);
+  for (int64_t i = 0; i < p; ++i) out[static_cast<size_t>(i)] = per_channel[i % c];
   return out;
 }
 
