@@ -3,6 +3,9 @@
 # (ACDC BCP, Mean Teacher, supervised; LA BCP) with two bcp binaries and compares every
 # checkpoint they write, tensor by tensor and attribute by attribute (h5diff).
 # Usage: scripts/same_weights.sh OLD_BCP NEW_BCP [WORKDIR]   (e.g. a copy of build/bcp made before)
+# A change that adds config keys (the checkpoints' JSON metadata then differs by them) names them,
+# dotted, in NEW_KEYS="config.net ..."; the metadata is then compared without those keys and every
+# tensor as before.
 set -euo pipefail
 old=$1 new=$2 work=${3:-$(mktemp -d)}
 mkdir -p "$work"
@@ -28,7 +31,27 @@ train "$new" "$work/new"
 status=0 files=0
 for f in $(cd "$work/old" && find . -name '*.h5' | sort); do
   files=$((files + 1))
-  if h5diff -q "$work/old/$f" "$work/new/$f"; then echo "same: $f"; else echo "DIFFERENT: $f"; status=1; fi
+  if [ -z "${NEW_KEYS:-}" ]; then
+    h5diff -q "$work/old/$f" "$work/new/$f" && same=1 || same=0
+  else
+    same=0
+    h5diff -q --exclude-path /bcp_archive/meta "$work/old/$f" "$work/new/$f" &&
+      /usr/bin/python3 - "$work/old/$f" "$work/new/$f" "$NEW_KEYS" <<'PY' && same=1
+import json, sys, h5py
+def meta(path):
+    with h5py.File(path, "r") as f:
+        m = json.loads(bytes(f["bcp_archive/meta"][()]).decode())
+    for key in sys.argv[3].split():
+        *parents, last = key.split(".")
+        node = m
+        for p in parents:
+            node = node.get(p, {})
+        node.pop(last, None)
+    return m
+sys.exit(0 if meta(sys.argv[1]) == meta(sys.argv[2]) else 1)
+PY
+  fi
+  if [ "$same" = 1 ]; then echo "same: $f"; else echo "DIFFERENT: $f"; status=1; fi
 done
 [ "$files" -gt 0 ] || { echo "no checkpoints written"; exit 1; }
 exit $status

@@ -7,7 +7,7 @@
 
 #include "bcp/data/prepare.h"
 #include "bcp/io/atomic_file.h"
-#include "bcp/train/prepared_config.h"
+#include "bcp/train/plan.h"
 #include "case_progress.h"
 #include "command.h"
 #include "enum_option.h"
@@ -33,13 +33,16 @@ void run_prepare(PrepareArgs& a) {
       print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name);
     });
   }();
-  const auto config = bcp::train::config_for_prepared(prepared);
+  const auto plan = bcp::train::plan_for(prepared);
   const std::string config_path = (std::filesystem::path(o.out_dir) / "bcp.json").string();
-  bcp::io::write_file_atomically(config_path, bcp::train::config_to_json(config).dump(2) + "\n");
+  bcp::io::write_file_atomically(config_path,
+                                 bcp::train::config_to_json(plan.config).dump(2) + "\n");
+  std::cout << bcp::train::plan_text(prepared, plan);
   std::cout << "prepared " << prepared.labeled_cases.size() << " labeled training, "
             << prepared.unlabeled_cases.size() << " unlabeled and " << prepared.val_cases.size()
             << " validation cases (" << prepared.class_names.size() << " classes, intensity "
             << bcp::util::name_of(prepared.intensity.kind) << ") into " << o.out_dir << "\n"
+            << "plan:       bcp plan " << o.out_dir << "\n"
             << "train with: bcp train --config " << config_path << " --data " << o.out_dir
             << " --out RUN\n";
 }

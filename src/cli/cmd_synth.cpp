@@ -19,6 +19,10 @@ struct SynthArgs {
   int val = -1;
   int test = -1;
   std::vector<int64_t> size;
+  int classes = 0;
+  double size_jitter = -1;
+  std::vector<double> spacing;
+  bool mixed_dtypes = false;
 };
 
 void run_nnunet(const SynthArgs& a) {
@@ -37,6 +41,13 @@ void run_nnunet(const SynthArgs& a) {
     o.size_y = a.size[1];
     o.size_z = a.size[2];
   }
+  o.classes = a.classes;
+  if (a.size_jitter >= 0) {
+    if (o.dim == 2) throw std::invalid_argument("--size-jitter applies to --kind la only");
+    o.size_jitter = a.size_jitter;
+  }
+  o.spacing = a.spacing;
+  o.mixed_dtypes = a.mixed_dtypes;
   bcp::data::write_synth_nnunet(a.out, o);
   std::cout << "wrote a synthetic nnU-Net dataset (" << (o.dim == 2 ? "cardiac" : "atrium")
             << ", NIfTI) to " << a.out << ": " << o.labeled << " labeled, " << o.unlabeled
@@ -45,6 +56,9 @@ void run_nnunet(const SynthArgs& a) {
 
 void run_synth(const SynthArgs& a) {
   if (a.format == "nnunet") return run_nnunet(a);
+  if (a.classes != 0 || a.size_jitter >= 0 || !a.spacing.empty() || a.mixed_dtypes)
+    throw std::invalid_argument(
+        "--classes, --size-jitter, --spacing and --mixed-dtypes apply to --format nnunet only");
   if (a.unlabeled >= 0) throw std::invalid_argument("--unlabeled applies to --format nnunet only");
   if (a.channels >= 0) throw std::invalid_argument("--channels applies to --format nnunet only");
   if (a.kind == "acdc") {
@@ -109,6 +123,18 @@ void setup_synth(CLI::App& app) {
   cmd->add_option("--size", args->size, "LA volume size X Y Z (default 96 96 64; nnunet 64 64 48)")
       ->expected(3)
       ->check(CLI::Range(int64_t{8}, int64_t{1024}));
+  cmd->add_option("--classes", args->classes,
+                  "nnunet: classes with background (acdc 4 or 2, la 2 or 3: + the atrial wall)")
+      ->check(CLI::IsMember({2, 3, 4}));
+  cmd->add_option("--size-jitter", args->size_jitter,
+                  "nnunet, la: each case's size per axis varies by up to this fraction")
+      ->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--spacing", args->spacing, "nnunet: voxel spacing x,y,z in mm for every case")
+      ->delimiter(',')
+      ->expected(3)
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--mixed-dtypes", args->mixed_dtypes,
+                "nnunet: odd cases' images float32, every third label float32 (whole numbers)");
   cmd->callback([args] { run_synth(*args); });
 }
 

@@ -62,10 +62,11 @@ torch::Tensor checked_channel(const io::Volume& first, const std::string& path) 
   return v.data;
 }
 
-std::vector<int64_t> median_of(std::vector<std::vector<int64_t>> shapes) {
-  std::vector<int64_t> out;
+template <typename T>
+std::vector<T> median_of(std::vector<std::vector<T>> shapes) {
+  std::vector<T> out;
   for (size_t d = 0; d < shapes.front().size(); ++d) {
-    std::vector<int64_t> axis;
+    std::vector<T> axis;
     for (const auto& s : shapes) axis.push_back(s[d]);
     std::nth_element(axis.begin(), axis.begin() + axis.size() / 2, axis.end());
     out.push_back(axis[axis.size() / 2]);
@@ -90,6 +91,75 @@ void check_out_dir(const std::string& out) {
 }
 
 }  // namespace
+
+json fingerprint_to_json(const PreparedDataset& p) {
+  json channels = json::array();
+  for (const auto& c : p.intensity_stats)
+    channels.push_back({{"mean", c.mean},
+                        {"sd", c.sd},
+                        {"min", c.min},
+                        {"max", c.max},
+                        {"p0.5", c.p005},
+                        {"p99.5", c.p995}});
+  return {{"name", p.name},
+          {"dim", p.dim},
+          {"channels", p.channels},
+          {"classes", p.class_names},
+          {"intensity",
+           {{"kind", p.intensity.kind}, {"ct_window", {p.intensity.ct_low, p.intensity.ct_high}}}},
+          {"labeled_cases", p.labeled_cases},
+          {"unlabeled_cases", p.unlabeled_cases},
+          {"val_cases", p.val_cases},
+          {"train_list", p.train_list},
+          {"labeled_items", p.labeled_items},
+          {"unlabeled_items", p.unlabeled_items},
+          {"min_shape", p.min_shape},
+          {"median_shape", p.median_shape},
+          {"max_shape", p.max_shape},
+          {"median_spacing", p.median_spacing},
+          {"median_slice_spacing", p.median_slice_spacing},
+          {"class_fraction", p.class_fraction},
+          {"intensity_stats", channels}};
+}
+
+PreparedDataset fingerprint_from_json(const json& j) {
+  PreparedDataset p;
+  try {
+    p.name = j.at("name").get<std::string>();
+    p.dim = j.at("dim").get<int>();
+    p.channels = j.at("channels").get<int64_t>();
+    p.class_names = j.at("classes").get<std::vector<std::string>>();
+    p.intensity.kind = j.at("intensity").at("kind").get<IntensityKind>();
+    const auto window = j.at("intensity").at("ct_window").get<std::vector<double>>();
+    if (window.size() == 2) {
+      p.intensity.ct_low = window[0];
+      p.intensity.ct_high = window[1];
+    }
+    p.labeled_cases = j.at("labeled_cases").get<std::vector<std::string>>();
+    p.unlabeled_cases = j.at("unlabeled_cases").get<std::vector<std::string>>();
+    p.val_cases = j.at("val_cases").get<std::vector<std::string>>();
+    p.train_list = j.at("train_list").get<std::string>();
+    p.labeled_items = j.at("labeled_items").get<int64_t>();
+    p.unlabeled_items = j.at("unlabeled_items").get<int64_t>();
+    p.min_shape = j.at("min_shape").get<std::vector<int64_t>>();
+    p.median_shape = j.at("median_shape").get<std::vector<int64_t>>();
+    p.max_shape = j.at("max_shape").get<std::vector<int64_t>>();
+    p.median_spacing = j.at("median_spacing").get<std::vector<double>>();
+    p.median_slice_spacing = j.at("median_slice_spacing").get<double>();
+    p.class_fraction = j.at("class_fraction").get<std::vector<double>>();
+    for (const auto& c : j.at("intensity_stats"))
+      p.intensity_stats.push_back({c.at("mean").get<double>(), c.at("sd").get<double>(),
+                                   c.at("min").get<double>(), c.at("max").get<double>(),
+                                   c.at("p0.5").get<double>(), c.at("p99.5").get<double>()});
+  } catch (const std::exception& e) {
+    throw std::runtime_error("fingerprint: " + util::error_message(e));
+  }
+  const size_t axes = p.dim == 2 ? 2 : 3;
+  if ((p.dim != 2 && p.dim != 3) || p.median_shape.size() != axes ||
+      p.median_spacing.size() != axes || p.min_shape.size() != axes || p.max_shape.size() != axes)
+    throw std::runtime_error("fingerprint: dim and shapes do not agree");
+  return p;
+}
 
 PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& progress) {
   if (o.dim != 2 && o.dim != 3)
@@ -157,6 +227,10 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   const int64_t num_classes = static_cast<int64_t>(ds.class_names.size());
   std::vector<std::string> train_items, unlabeled_items, val_items;
   std::vector<std::vector<int64_t>> train_shapes;
+  std::vector<std::vector<double>> train_spacings;
+  std::vector<double> slice_spacings;
+  torch::Tensor class_voxels = torch::zeros({num_classes}, torch::kDouble);
+  std::vector<std::vector<torch::Tensor>> intensity_samples(ds.channel_names.size());
   json cases = json::object();
 
   // Labeled training, unlabeled, then validation cases, in that order.
@@ -191,6 +265,15 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       }
     }
     torch::Tensor img = torch::stack(normalised);  // (C, spatial...)
+    if (role == Role::kLabeled) {
+      class_voxels +=
+          torch::bincount(label.flatten().to(torch::kLong), {}, num_classes).to(torch::kDouble);
+      for (size_t k = 0; k < channels.size(); ++k) {
+        const torch::Tensor flat = channels[k].flatten().to(torch::kDouble);
+        const int64_t step = std::max<int64_t>(1, flat.numel() / 20000);
+        intensity_samples[k].push_back(flat.slice(0, 0, flat.numel(), step));
+      }
+    }
     std::vector<double> spacing = image.spacing;
     if (img.dim() == 3) {  // a 2D scan is a volume of one slice
       img = img.unsqueeze(1);
@@ -217,6 +300,8 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
         items.push_back(slice);
         train_shapes.push_back({label.size(1), label.size(2)});
       }
+      train_spacings.push_back({spacing[1], spacing[2]});
+      slice_spacings.push_back(spacing[0]);
     } else {
       const std::string path = o.dim == 2 ? AcdcRoot(o.out_dir).volume_path(c.name)
                                           : LaRoot(o.out_dir).volume_path(c.name);
@@ -227,6 +312,8 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       } else {
         (role == Role::kLabeled ? train_items : unlabeled_items).push_back(c.name);
         train_shapes.push_back(label.sizes().vec());
+        train_spacings.push_back(spacing);
+        slice_spacings.push_back(spacing.back());
       }
     }
     const char* role_name = role == Role::kLabeled ? "labeled"
@@ -248,8 +335,38 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   std::vector<int64_t> min_shape = train_shapes.front();
   for (const auto& s : train_shapes)
     for (size_t d = 0; d < s.size(); ++d) min_shape[d] = std::min(min_shape[d], s[d]);
+  std::vector<int64_t> max_shape = train_shapes.front();
+  for (const auto& s : train_shapes)
+    for (size_t d = 0; d < s.size(); ++d) max_shape[d] = std::max(max_shape[d], s[d]);
+  out.name = ds.name;
   out.min_shape = min_shape;
+  out.max_shape = max_shape;
   out.median_shape = median_of(train_shapes);
+  out.median_spacing = median_of(train_spacings);
+  {
+    std::vector<std::vector<double>> ss;
+    for (double v : slice_spacings) ss.push_back({v});
+    out.median_slice_spacing = median_of(ss)[0];
+  }
+  const double labeled_voxels = class_voxels.sum().item<double>();
+  for (int64_t k = 0; k < num_classes; ++k)
+    out.class_fraction.push_back(
+        labeled_voxels > 0 ? class_voxels[k].item<double>() / labeled_voxels : 0.0);
+  for (const auto& samples : intensity_samples) {
+    const torch::Tensor v = torch::cat(samples);
+    ChannelStats st;
+    st.mean = v.mean().item<double>();
+    st.sd = v.numel() > 1 ? v.std().item<double>() : 0.0;
+    st.min = v.min().item<double>();
+    st.max = v.max().item<double>();
+    const torch::Tensor sorted = std::get<0>(v.sort());
+    const auto at = [&](double q) {
+      return sorted[static_cast<int64_t>(q * static_cast<double>(v.numel() - 1))].item<double>();
+    };
+    st.p005 = at(0.005);
+    st.p995 = at(0.995);
+    out.intensity_stats.push_back(st);
+  }
 
   std::vector<std::string> train_list = train_items;
   train_list.insert(train_list.end(), unlabeled_items.begin(), unlabeled_items.end());
@@ -277,6 +394,7 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       {"train_list", out.train_list},
       {"labeled_items", out.labeled_items},
       {"unlabeled_items", out.unlabeled_items},
+      {"fingerprint", fingerprint_to_json(out)},
       {"cases", cases}};
   io::write_file_atomically((root / "bcp_dataset.json").string(), manifest.dump(2) + "\n");
   fs::remove(root / kIncompleteMarker);

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -555,7 +556,7 @@ Sample synth_la_volume(const SynthLaOptions& opt, int index) {
         v = rician(v, noise, rng);
         const int64_t i = (x * Y + y) * Z + z;
         img[i] = static_cast<float>(v);
-        lab[i] = d < 0 ? 1 : 0;
+        lab[i] = d < 0 ? 1 : (opt.label_wall && d < 1.5 ? 2 : 0);
       }
     }
   }
@@ -607,6 +608,18 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
   check_count("unlabeled cases", opt.unlabeled, 0);
   check_count("test cases", opt.test, 0);
   check_count("channels", opt.channels, 1);
+  const int classes = opt.classes != 0 ? opt.classes : opt.dim == 2 ? 4 : 2;
+  if ((opt.dim == 2 && classes != 2 && classes != 4) ||
+      (opt.dim == 3 && classes != 2 && classes != 3))
+    throw std::invalid_argument("synth: nnunet dim " + std::to_string(opt.dim) + " makes 2 or " +
+                                (opt.dim == 2 ? "4" : "3") + " classes, not " +
+                                std::to_string(classes));
+  if (!(opt.size_jitter >= 0 && opt.size_jitter < 1))
+    throw std::invalid_argument("synth: size jitter must be in [0, 1)");
+  if (!opt.spacing.empty() &&
+      (opt.spacing.size() != 3 ||
+       std::any_of(opt.spacing.begin(), opt.spacing.end(), [](double v) { return !(v > 0); })))
+    throw std::invalid_argument("synth: spacing needs 3 positive values (x, y, z)");
   const fs::path out(out_dir);
   for (const char* d : {"imagesTr", "labelsTr", "unlabeledTr", "imagesTs", "labelsTs"})
     create_dirs(out / d);
@@ -627,6 +640,14 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
       l.size_x = opt.size_x;
       l.size_y = opt.size_y;
       l.size_z = opt.size_z;
+      l.label_wall = classes == 3;
+      if (opt.size_jitter > 0) {
+        Rng rng(derive_seed(opt.seed, 0x73697a /* "siz" */, static_cast<uint64_t>(i), 0));
+        for (int64_t* side : {&l.size_x, &l.size_y, &l.size_z})
+          *side = std::max<int64_t>(
+              4, std::llround(static_cast<double>(*side) *
+                              rng.uniform(1 - opt.size_jitter, 1 + opt.size_jitter)));
+      }
       s = synth_la_volume(l, i);  // (X, Y, Z): torch order is the reverse
       s.image = s.image.permute({2, 1, 0}).contiguous();
       s.label = s.label.permute({2, 1, 0}).contiguous();
@@ -635,14 +656,17 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
     // about the slice axis (torch order: axis 0 is the slowest, the slice axis).
     const double angle = 0.25 + 0.05 * i;
     const double c = std::cos(angle), sn = std::sin(angle);
-    const std::vector<double> spacing = opt.dim == 2
-                                            ? std::vector<double>{8.0 + 0.5 * (i % 3), 1.4, 1.4}
-                                            : std::vector<double>{1.25, 0.75, 0.7 + 0.05 * (i % 2)};
+    if (opt.dim == 2 && classes == 2) s.label = s.label.gt(0).to(torch::kUInt8);
+    const std::vector<double> spacing =
+        !opt.spacing.empty() ? std::vector<double>{opt.spacing[2], opt.spacing[1], opt.spacing[0]}
+        : opt.dim == 2       ? std::vector<double>{8.0 + 0.5 * (i % 3), 1.4, 1.4}
+                             : std::vector<double>{1.25, 0.75, 0.7 + 0.05 * (i % 2)};
     const std::vector<double> origin = {-40.0 + i, 12.5 - 2.0 * i, -100.0 + 3.0 * i};
     const std::vector<double> direction = {1, 0, 0, 0, c, -sn, 0, sn, c};
     // Raw intensities as int16 counts, as scanners store them.
     auto raw = (s.image - s.image.min()) * (opt.dim == 2 ? 800.0 : 300.0) + 50.0;
     raw = raw.round().to(torch::kInt16);
+    if (opt.mixed_dtypes && i % 2 == 1) raw = raw.to(torch::kFloat32) + 0.25f;
     char name[32];
     std::snprintf(name, sizeof name, "synth_%03d", i + 1);
     const bool labeled = i < opt.labeled, unlabeled = !labeled && i < opt.labeled + opt.unlabeled;
@@ -666,13 +690,17 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
     if (!unlabeled)
       io::write_volume(
           (out / (labeled ? "labelsTr" : "labelsTs") / (std::string(name) + ".nii.gz")).string(),
-          s.label, spacing, origin, direction);
+          opt.mixed_dtypes && i % 3 == 0 ? s.label.to(torch::kFloat32) : s.label, spacing, origin,
+          direction);
   }
   nlohmann::json labels = opt.dim == 2 ? nlohmann::json{{"background", 0},
                                                         {"right_ventricle", 1},
                                                         {"myocardium", 2},
                                                         {"left_ventricle", 3}}
                                        : nlohmann::json{{"background", 0}, {"left_atrium", 1}};
+  if (opt.dim == 2 && classes == 2) labels = {{"background", 0}, {"heart", 1}};
+  if (opt.dim == 3 && classes == 3)
+    labels = {{"background", 0}, {"left_atrium", 1}, {"atrial_wall", 2}};
   nlohmann::json channel_names = nlohmann::json::object();
   for (int k = 0; k < opt.channels; ++k)
     channel_names[std::to_string(k)] = k == 0 ? "MRI" : "MRI_contrast" + std::to_string(k);

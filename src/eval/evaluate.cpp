@@ -8,7 +8,7 @@
 
 #include "bcp/data/acdc.h"
 #include "bcp/data/case_list.h"
-#include "bcp/data/la.h"
+#include "bcp/data/recipe.h"
 #include "bcp/eval/binary_metrics.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
@@ -44,7 +44,7 @@ torch::Device model_device(nets::SegmentationNetImpl& model) {
 }
 
 void check_dataset_fits(nets::SegmentationNetImpl& model, data::Dataset dataset) {
-  const int64_t want = dataset == data::Dataset::kAcdc ? 2 : 3;
+  const int64_t want = data::recipe_of(dataset).spatial_dims;
   if (model.spatial_dims() != want)
     throw std::invalid_argument("evaluate: dataset \"" + std::string(util::name_of(dataset)) +
                                 "\" needs a " + std::to_string(want) + "D network, got a " +
@@ -82,7 +82,7 @@ torch::Tensor run_protocol(nets::SegmentationNetImpl& model, const Predictor& pr
                            torch::Tensor* probabilities = nullptr) {
   auto input = image.to(model_device(model), torch::kFloat);
   torch::Tensor labels;
-  if (options.dataset == data::Dataset::kAcdc) {
+  if (data::recipe_of(options.dataset).eval == data::EvalKind::kSliceWise) {
     labels = acdc_predict_volume(input, predictor, options.acdc, probabilities);
   } else {
     LaProtocolOptions la = options.la;
@@ -149,8 +149,9 @@ std::string write_prediction(const std::string& dir, const std::string& case_nam
   } else {
     // write_volume maps tensor axes to NIfTI axes reversed; the authors' LA files (nibabel) keep
     // the array's X, Y, Z as NIfTI i, j, k, so reverse them first to get the same file.
-    io::write_volume(path,
-                     dataset == data::Dataset::kLa ? pred.permute({2, 1, 0}).contiguous() : pred);
+    io::write_volume(path, data::recipe_of(dataset).layout == data::FileLayout::kVolumes
+                               ? pred.permute({2, 1, 0}).contiguous()
+                               : pred);
   }
   return path;
 }
@@ -235,8 +236,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   const auto names = data::read_case_list(list_path);
   std::vector<std::string> paths;
   for (const auto& name : names) {
-    auto p = dataset == data::Dataset::kAcdc ? data::AcdcRoot(options.data_root).volume_path(name)
-                                             : data::LaRoot(options.data_root).volume_path(name);
+    auto p = data::volume_path(dataset, options.data_root, name);
     if (!fs::is_regular_file(p)) throw std::runtime_error("evaluate: case file not found: " + p);
     paths.push_back(p);
   }
@@ -273,11 +273,8 @@ ScoreReport evaluate(const EvaluateOptions& options) {
                    {"dataset", std::string(util::name_of(dataset))}};
   for (size_t i = 0; i < names.size(); ++i) {
     const int64_t max_label = config.num_classes - 1;
-    data::Sample sample = dataset == data::Dataset::kAcdc
-                              ? data::load_acdc_volume(data::AcdcRoot(options.data_root), names[i],
-                                                       max_label, config.in_channels)
-                              : data::load_la_volume(data::LaRoot(options.data_root), names[i],
-                                                     max_label, config.in_channels);
+    data::Sample sample =
+        data::load_volume(dataset, options.data_root, names[i], max_label, config.in_channels);
     score_case(*model, predictor, sample, mopt, report);
     if (options.progress) options.progress(names[i], i, names.size());
   }

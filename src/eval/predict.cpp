@@ -13,6 +13,7 @@
 
 #include "bcp/data/intensity.h"
 #include "bcp/data/nnunet.h"
+#include "bcp/data/recipe.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/eval/largest_component.h"
 #include "bcp/io/atomic_file.h"
@@ -235,15 +236,18 @@ void write_probabilities(const std::string& path, const Loaded& in, torch::Tenso
   prob = prob.to(torch::kCPU, torch::kFloat);
   if (in.itk && model_dims == 3) prob = prob.permute({0, 3, 2, 1});
   if (in.was_2d) prob = prob.squeeze(1);
-  std::vector<std::pair<std::string, torch::Tensor>> data = {{"probabilities", prob.contiguous()}};
-  if (in.itk) {
-    data.emplace_back("spacing", torch::tensor(in.geometry.spacing, torch::kDouble));
-    data.emplace_back("origin", torch::tensor(in.geometry.origin, torch::kDouble));
-    data.emplace_back("direction", torch::tensor(in.geometry.direction, torch::kDouble));
-  } else if (in.h5_spacing.defined()) {
-    data.emplace_back("spacing", in.h5_spacing);
-  }
-  io::write_h5_atomically(path, data);
+  prob = prob.contiguous();
+  // Whole lists (no emplace_back after a one-element list: GCC 12 warns about it, falsely).
+  if (in.itk)
+    io::write_h5_atomically(path,
+                            {{"probabilities", prob},
+                             {"spacing", torch::tensor(in.geometry.spacing, torch::kDouble)},
+                             {"origin", torch::tensor(in.geometry.origin, torch::kDouble)},
+                             {"direction", torch::tensor(in.geometry.direction, torch::kDouble)}});
+  else if (in.h5_spacing.defined())
+    io::write_h5_atomically(path, {{"probabilities", prob}, {"spacing", in.h5_spacing}});
+  else
+    io::write_h5_atomically(path, {{"probabilities", prob}});
 }
 
 void write_output(const std::string& path, const Loaded& in, torch::Tensor labels,
@@ -253,9 +257,11 @@ void write_output(const std::string& path, const Loaded& in, torch::Tensor label
   if (in.was_2d) labels = labels.squeeze(0);
   labels = labels.contiguous();
   if (!in.itk) {
-    std::vector<std::pair<std::string, torch::Tensor>> data = {{"pred", labels}};
-    if (in.h5_spacing.defined()) data.emplace_back("spacing", in.h5_spacing);
-    io::write_h5_atomically(path, data);
+    // Whole lists (no emplace_back after a one-element list: GCC 12 warns about it, falsely).
+    if (in.h5_spacing.defined())
+      io::write_h5_atomically(path, {{"pred", labels}, {"spacing", in.h5_spacing}});
+    else
+      io::write_h5_atomically(path, {{"pred", labels}});
   } else {
     io::write_volume(path, labels, in.geometry.spacing, in.geometry.origin, in.geometry.direction);
   }
@@ -309,8 +315,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   // min-max, LA z-score.
   data::IntensityNorm norm = recorded.intensity;
   if (norm.kind == data::IntensityKind::kAuto)
-    norm.kind = protocol.dataset == data::Dataset::kAcdc ? data::IntensityKind::kMinmax
-                                                         : data::IntensityKind::kZscore;
+    norm.kind = data::recipe_of(protocol.dataset).reference_intensity;
   data::validate(norm);
   if (o.largest_component == LargestComponent::kOff) protocol.la.largest_component = false;
   if (o.largest_component == LargestComponent::kOn) protocol.la.largest_component = true;
@@ -352,14 +357,12 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     done.push_back(pc);
     if (o.progress) o.progress(pc, i, inputs.size());
   }
-  const json summary = {
-      {"model", o.model_path},
-      {"network", o.model_prefix.empty() ? "model" : o.model_prefix},
-      {"protocol",
-       protocol.dataset == data::Dataset::kAcdc ? "slice-wise 2D" : "sliding window 3D"},
-      {"intensity", norm.kind},
-      {"precision", o.precision},
-      {"cases", written}};
+  const json summary = {{"model", o.model_path},
+                        {"network", o.model_prefix.empty() ? "model" : o.model_prefix},
+                        {"protocol", data::recipe_of(protocol.dataset).protocol_text},
+                        {"intensity", norm.kind},
+                        {"precision", o.precision},
+                        {"cases", written}};
   io::write_file_atomically((fs::path(o.out_dir) / "predictions.json").string(),
                             summary.dump(2) + "\n");
   return done;

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "bcp/data/recipe.h"
 #include "bcp/nets/unet2d.h"
 #include "bcp/nets/vnet.h"
 
@@ -33,7 +34,7 @@ class PreserveCpuGenerator {
 }  // namespace
 
 Arch arch_for(data::Dataset dataset) {
-  return dataset == data::Dataset::kAcdc ? Arch::kUNet2d : Arch::kVNet;
+  return data::recipe_of(dataset).spatial_dims == 2 ? Arch::kUNet2d : Arch::kVNet;
 }
 
 data::Dataset dataset_for(Arch arch) {
@@ -51,6 +52,27 @@ void validate(const ModelConfig& c) {
   if (c.base_filters < 1)
     throw std::invalid_argument("model config: base_filters must be >= 1, got " +
                                 std::to_string(c.base_filters));
+  if (c.strides.empty()) return;
+  if (c.arch != Arch::kVNet)
+    throw std::invalid_argument("model config: strides apply to the vnet only, not to " +
+                                std::string(util::name_of(c.arch)));
+  if (c.strides.size() != 4)
+    throw std::invalid_argument(
+        "model config: strides must list the VNet's 4 down-samplings, got " +
+        std::to_string(c.strides.size()));
+  for (const auto& stage : c.strides)
+    for (int64_t s : stage)
+      if (s != 1 && s != 2)
+        throw std::invalid_argument("model config: each stride must be 1 or 2, got " +
+                                    std::to_string(s));
+}
+
+std::vector<int64_t> pooling_factor(const ModelConfig& c) {
+  if (c.arch == Arch::kUNet2d) return {16, 16};
+  std::vector<int64_t> factor(3, 1);
+  for (size_t stage = 0; stage < 4; ++stage)
+    for (size_t a = 0; a < 3; ++a) factor[a] *= c.strides.empty() ? 2 : c.strides[stage][a];
+  return factor;
 }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
@@ -59,13 +81,14 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                      {"num_classes", c.num_classes},
                      {"base_filters", c.base_filters},
                      {"has_dropout", c.has_dropout}};
+  if (!c.strides.empty()) j["strides"] = c.strides;
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
   if (!j.is_object())
     throw std::invalid_argument("model config: expected a JSON object, got " + j.dump());
-  static const std::set<std::string> known = {"arch", "in_channels", "num_classes", "base_filters",
-                                              "has_dropout"};
+  static const std::set<std::string> known = {"arch",         "in_channels", "num_classes",
+                                              "base_filters", "has_dropout", "strides"};
   for (const auto& item : j.items())
     if (!known.count(item.key()))
       throw std::invalid_argument("model config: unknown key \"" + item.key() + "\"");
@@ -93,6 +116,23 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
       throw std::invalid_argument("model config: \"has_dropout\" must be true or false, got " +
                                   j.at("has_dropout").dump());
     out.has_dropout = j.at("has_dropout").get<bool>();
+  }
+  if (j.contains("strides")) {
+    const auto& s = j.at("strides");
+    const auto bad = [&] {
+      throw std::invalid_argument(
+          "model config: \"strides\" must be a list of [x, y, z] whole numbers, got " + s.dump());
+    };
+    if (!s.is_array()) bad();
+    for (const auto& stage : s) {
+      if (!stage.is_array() || stage.size() != 3) bad();
+      std::array<int64_t, 3> st{};
+      for (size_t a = 0; a < 3; ++a) {
+        if (!stage[a].is_number_integer()) bad();
+        st[a] = stage[a].get<int64_t>();
+      }
+      out.strides.push_back(st);
+    }
   }
   validate(out);
   c = out;

@@ -46,23 +46,25 @@ torch::Tensor VNetConvBlockImpl::forward(torch::Tensor x) {
   return x;
 }
 
-VNetDownBlockImpl::VNetDownBlockImpl(int64_t in_channels, int64_t out_channels) {
+VNetDownBlockImpl::VNetDownBlockImpl(int64_t in_channels, int64_t out_channels,
+                                     std::array<int64_t, 3> stride) {
   conv = register_module(
-      "conv",
-      nn::Sequential(nn::Conv3d(nn::Conv3dOptions(in_channels, out_channels, 2).stride(2)),
-                     SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
+      "conv", nn::Sequential(
+                  nn::Conv3d(nn::Conv3dOptions(in_channels, out_channels, stride).stride(stride)),
+                  SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
 }
 
 torch::Tensor VNetDownBlockImpl::forward(torch::Tensor x) {
   return norm_relu(conv, 1, convolve(*conv->ptr(0)->as<nn::Conv3dImpl>(), x, /*padding=*/0));
 }
 
-VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels) {
+VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels,
+                                 std::array<int64_t, 3> stride) {
   conv = register_module(
-      "conv",
-      nn::Sequential(
-          nn::ConvTranspose3d(nn::ConvTranspose3dOptions(in_channels, out_channels, 2).stride(2)),
-          SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
+      "conv", nn::Sequential(
+                  nn::ConvTranspose3d(
+                      nn::ConvTranspose3dOptions(in_channels, out_channels, stride).stride(stride)),
+                  SyncBatchNorm3d(out_channels), nn::ReLU(nn::ReLUOptions().inplace(true))));
 }
 
 torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
@@ -78,14 +80,15 @@ torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
 
 VNetEncoderImpl::VNetEncoderImpl(const VNetOptions& o) : has_dropout(o.has_dropout()) {
   const int64_t f = o.n_filters();
+  const Strides& st = o.strides();
   block_one = register_module("block_one", VNetConvBlock(1, o.in_channels(), f));
-  block_one_dw = register_module("block_one_dw", VNetDownBlock(f, 2 * f));
+  block_one_dw = register_module("block_one_dw", VNetDownBlock(f, 2 * f, st[0]));
   block_two = register_module("block_two", VNetConvBlock(2, 2 * f, 2 * f));
-  block_two_dw = register_module("block_two_dw", VNetDownBlock(2 * f, 4 * f));
+  block_two_dw = register_module("block_two_dw", VNetDownBlock(2 * f, 4 * f, st[1]));
   block_three = register_module("block_three", VNetConvBlock(3, 4 * f, 4 * f));
-  block_three_dw = register_module("block_three_dw", VNetDownBlock(4 * f, 8 * f));
+  block_three_dw = register_module("block_three_dw", VNetDownBlock(4 * f, 8 * f, st[2]));
   block_four = register_module("block_four", VNetConvBlock(3, 8 * f, 8 * f));
-  block_four_dw = register_module("block_four_dw", VNetDownBlock(8 * f, 16 * f));
+  block_four_dw = register_module("block_four_dw", VNetDownBlock(8 * f, 16 * f, st[3]));
   block_five = register_module("block_five", VNetConvBlock(3, 16 * f, 16 * f));
   dropout = register_module("dropout", nn::Dropout3d(nn::Dropout3dOptions(o.dropout_p())));
 }
@@ -102,13 +105,14 @@ std::vector<torch::Tensor> VNetEncoderImpl::forward(torch::Tensor x) {
 
 VNetDecoderImpl::VNetDecoderImpl(const VNetOptions& o) : has_dropout(o.has_dropout()) {
   const int64_t f = o.n_filters();
-  block_five_up = register_module("block_five_up", VNetUpBlock(16 * f, 8 * f));
+  const Strides& st = o.strides();
+  block_five_up = register_module("block_five_up", VNetUpBlock(16 * f, 8 * f, st[3]));
   block_six = register_module("block_six", VNetConvBlock(3, 8 * f, 8 * f));
-  block_six_up = register_module("block_six_up", VNetUpBlock(8 * f, 4 * f));
+  block_six_up = register_module("block_six_up", VNetUpBlock(8 * f, 4 * f, st[2]));
   block_seven = register_module("block_seven", VNetConvBlock(3, 4 * f, 4 * f));
-  block_seven_up = register_module("block_seven_up", VNetUpBlock(4 * f, 2 * f));
+  block_seven_up = register_module("block_seven_up", VNetUpBlock(4 * f, 2 * f, st[1]));
   block_eight = register_module("block_eight", VNetConvBlock(2, 2 * f, 2 * f));
-  block_eight_up = register_module("block_eight_up", VNetUpBlock(2 * f, f));
+  block_eight_up = register_module("block_eight_up", VNetUpBlock(2 * f, f, st[0]));
   block_nine = register_module("block_nine", VNetConvBlock(1, f, f));
   out_conv = register_module("out_conv", nn::Conv3d(nn::Conv3dOptions(f, o.num_classes(), 1)));
   dropout = register_module("dropout", nn::Dropout3d(nn::Dropout3dOptions(o.dropout_p())));
@@ -133,6 +137,14 @@ VNetImpl::VNetImpl(const VNetOptions& options) : SegmentationNetImpl("VNet"), op
               options_.n_filters());
   TORCH_CHECK(options_.dropout_p() >= 0 && options_.dropout_p() < 1,
               "VNet: dropout_p must be in [0, 1), got ", options_.dropout_p());
+  TORCH_CHECK(options_.strides().size() == 4, "VNet: strides must list 4 down-samplings, got ",
+              options_.strides().size());
+  factor_ = {1, 1, 1};
+  for (const auto& stage : options_.strides())
+    for (size_t a = 0; a < 3; ++a) {
+      TORCH_CHECK(stage[a] == 1 || stage[a] == 2, "VNet: strides must be 1 or 2, got ", stage[a]);
+      factor_[a] *= stage[a];
+    }
   encoder = register_module("encoder", VNetEncoder(options_));
   decoder = register_module("decoder", VNetDecoder(options_));
 }
@@ -140,9 +152,9 @@ VNetImpl::VNetImpl(const VNetOptions& options) : SegmentationNetImpl("VNet"), op
 SegmentationOutput VNetImpl::forward_with_features(torch::Tensor x) {
   TORCH_CHECK(x.dim() == 5 && x.size(1) == options_.in_channels(), "VNet: input must be (N, ",
               options_.in_channels(), ", H, W, D), got ", x.sizes());
-  TORCH_CHECK(x.size(2) % 16 == 0 && x.size(3) % 16 == 0 && x.size(4) % 16 == 0,
-              "VNet: each spatial size must be divisible by 16 (four 2x downsamplings), got ",
-              x.sizes());
+  for (size_t a = 0; a < 3; ++a)
+    TORCH_CHECK(x.size(2 + a) % factor_[a] == 0, "VNet: spatial size ", a, " must be divisible by ",
+                factor_[a], " (the product of its down-sampling strides), got ", x.sizes());
   auto [logits, features] = decoder->forward(encoder->forward(x));
   return {logits, features};
 }
@@ -156,6 +168,7 @@ ModelConfig VNetImpl::config() const {
   c.num_classes = options_.num_classes();
   c.base_filters = options_.n_filters();
   c.has_dropout = options_.has_dropout();
+  if (options_.strides() != Strides(4, {2, 2, 2})) c.strides = options_.strides();
   return c;
 }
 
@@ -166,7 +179,8 @@ VNetOptions vnet_options(const ModelConfig& config) {
                                 std::string(util::name_of(config.arch)) + "'");
   return VNetOptions(config.in_channels, config.num_classes)
       .n_filters(config.base_filters)
-      .has_dropout(config.has_dropout);
+      .has_dropout(config.has_dropout)
+      .strides(config.strides.empty() ? Strides(4, {2, 2, 2}) : config.strides);
 }
 
 }  // namespace bcp::nets

@@ -9,29 +9,22 @@
 
 namespace bcp::ssl {
 
-torch::Tensor acdc_pseudo_label(const torch::Tensor& logits) {
-  TORCH_CHECK(logits.defined() && logits.dim() == 4,
-              "acdc_pseudo_label: logits must be (N, C, H, W), got shape ",
+torch::Tensor hard_pseudo_label(const torch::Tensor& logits, data::PseudoLabelRule rule) {
+  TORCH_CHECK(logits.defined() && (logits.dim() == 4 || logits.dim() == 5),
+              "pseudo_label: logits must be (N, C, H, W) or (N, C, D, H, W), got shape ",
               logits.defined() ? logits.sizes() : c10::IntArrayRef{});
-  TORCH_CHECK(logits.is_floating_point(), "acdc_pseudo_label: logits must be floating point, got ",
+  TORCH_CHECK(logits.is_floating_point(), "pseudo_label: logits must be floating point, got ",
               logits.scalar_type());
-  TORCH_CHECK(logits.size(1) >= 2, "acdc_pseudo_label: need at least 2 classes, got ",
-              logits.size(1));
+  TORCH_CHECK(logits.size(1) >= 2, "pseudo_label: need at least 2 classes, got ", logits.size(1));
   torch::NoGradGuard no_grad;
-  const torch::Tensor labels = eval::channel_argmax(torch::softmax(logits, 1)).to(torch::kCPU);
-  return eval::largest_component_per_class(labels, 2).to(logits.device());
-}
-
-torch::Tensor la_pseudo_label(const torch::Tensor& logits) {
-  TORCH_CHECK(logits.defined() && logits.dim() == 5 && logits.size(1) == 2,
-              "la_pseudo_label: logits must be (N, 2, D, H, W), got shape ",
-              logits.defined() ? logits.sizes() : c10::IntArrayRef{});
-  TORCH_CHECK(logits.is_floating_point(), "la_pseudo_label: logits must be floating point, got ",
-              logits.scalar_type());
-  torch::NoGradGuard no_grad;
-  const torch::Tensor fg =
-      torch::softmax(logits, 1).select(1, 1).ge(0.5).to(torch::kCPU, torch::kUInt8);
-  return eval::largest_component_per_class(fg, 3).to(logits.device(), torch::kInt64);
+  const int64_t spatial_dims = logits.dim() - 2;
+  const torch::Tensor probs = torch::softmax(logits, 1);
+  if (rule == data::PseudoLabelRule::kForegroundHalf && logits.size(1) == 2) {
+    const torch::Tensor fg = probs.select(1, 1).ge(0.5).to(torch::kCPU, torch::kUInt8);
+    return eval::largest_component_per_class(fg, spatial_dims).to(logits.device(), torch::kInt64);
+  }
+  const torch::Tensor labels = eval::channel_argmax(probs).to(torch::kCPU);
+  return eval::largest_component_per_class(labels, spatial_dims).to(logits.device());
 }
 
 torch::Tensor soft_pseudo_label(const torch::Tensor& logits, double temperature) {

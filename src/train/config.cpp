@@ -6,7 +6,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/data/recipe.h"
 #include "bcp/io/json_file.h"
+#include "bcp/nets/segmentation_net.h"
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/util/error_message.h"
 #include "bcp/util/text.h"
@@ -35,10 +37,15 @@ void check_same_kind(const json& def, const json& given, const std::string& key)
     if (!given.is_array()) refuse("an array");
     // The config's lists are numbers; an empty default says nothing more about them.
     for (const json& item : given) {
-      if (!def.empty())
+      if (!def.empty()) {
         check_same_kind(def.front(), item, key + "[]");
-      else if (!item.is_number())
+      } else if (item.is_array()) {  // net.strides: a list of [x, y, z]
+        for (const json& v : item)
+          if (!v.is_number_integer() || v.get<int64_t>() < 0)
+            refuse("an array of numbers or of arrays of whole numbers");
+      } else if (!item.is_number()) {
         refuse("an array of numbers");
+      }
     }
   } else if (def.type() != given.type()) {
     refuse(def.type_name());
@@ -68,6 +75,7 @@ void merge_strict(json& dst, const json& src, const std::string& where) {
 // One field list per struct serves both directions; key names are the member names.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Data, train_list, val_list, labeled, unlabeled,
                                    patch, num_classes, channels, intensity, ct_window)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Net, strides)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Optim, lr, momentum, weight_decay, schedule,
                                    step_size, gamma, poly_power)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Batch, labeled, unlabeled)
@@ -80,8 +88,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::MeanTeacher, ema_decay, consiste
                                    iters_per_epoch, noise_std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Eval, stride, window_batch, max_cases)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig, dataset, method, seed, device, precision,
-                                   channels_last, world_size, sync_batchnorm, threads, data, optim,
-                                   batch, schedule, bcp, mt, eval)
+                                   channels_last, world_size, sync_batchnorm, threads, data, net,
+                                   optim, batch, schedule, bcp, mt, eval)
 
 json config_to_json(const TrainConfig& c) {
   return c;
@@ -147,26 +155,49 @@ void apply_override(TrainConfig& c, const std::string& assignment) {
   c = config_from_json(j);
 }
 
+nets::ModelConfig model_config_for(const TrainConfig& config) {
+  nets::ModelConfig mc;
+  mc.arch = nets::arch_for(config.dataset);
+  mc.num_classes = config.data.num_classes;
+  mc.in_channels = config.data.channels;
+  for (const auto& stage : config.net.strides) {
+    if (stage.size() != 3)
+      throw std::invalid_argument("config 'net.strides' needs [x, y, z] per down-sampling");
+    mc.strides.push_back({stage[0], stage[1], stage[2]});
+  }
+  return mc;
+}
+
 void validate_config(const TrainConfig& c) {
   auto bad = [](const std::string& key, const std::string& why) {
     throw std::invalid_argument("config '" + key + "' " + why);
   };
   if (c.world_size < 1) bad("world_size", "must be >= 1");
-  size_t dims = c.dataset == Dataset::kAcdc ? 2 : 3;
+  const data::Recipe& recipe = data::recipe_of(c.dataset);
+  const size_t dims = static_cast<size_t>(recipe.spatial_dims);
   if (c.data.patch.size() != dims)
     bad("data.patch",
         "needs " + std::to_string(dims) + " sizes for " + std::string(util::name_of(c.dataset)));
-  for (auto p : c.data.patch)
-    if (p < 16 || p % 16 != 0)
-      bad("data.patch",
-          "sizes must be multiples of 16 (both networks halve them four times), got " +
-              std::to_string(p));
+  nets::ModelConfig model;
+  try {
+    model = model_config_for(c);
+    nets::validate(model);
+  } catch (const std::invalid_argument& e) {
+    bad("net.strides", util::error_message(e));
+  }
+  const std::vector<int64_t> factor = nets::pooling_factor(model);
+  for (size_t a = 0; a < c.data.patch.size() && a < factor.size(); ++a)
+    if (c.data.patch[a] < factor[a] || c.data.patch[a] % factor[a] != 0)
+      bad("data.patch", "sizes must be multiples of the network's down-sampling on their axis (" +
+                            std::to_string(factor[a]) + " on axis " + std::to_string(a) +
+                            "), got " + std::to_string(c.data.patch[a]));
   int64_t bottleneck = 1;
-  for (auto p : c.data.patch) bottleneck *= p / 16;
+  for (size_t a = 0; a < c.data.patch.size() && a < factor.size(); ++a)
+    bottleneck *= c.data.patch[a] / factor[a];
   if (!c.data.patch.empty() && bottleneck < 2)
     bad("data.patch",
-        "of 16 on every axis leaves the networks' bottleneck one voxel, which BatchNorm cannot "
-        "normalise in a pass of one image: use 32 or more on at least one axis");
+        "leaves the networks' bottleneck one voxel, which BatchNorm cannot normalise in a pass "
+        "of one image: use twice the down-sampling on at least one axis");
   if (c.data.train_list.empty()) bad("data.train_list", "must name a list file of the data root");
   if (c.data.val_list.empty()) bad("data.val_list", "must name a list file of the data root");
   if (c.data.labeled < 2) bad("data.labeled", "must be >= 2 (two labeled halves per step)");
@@ -216,8 +247,9 @@ void validate_config(const TrainConfig& c) {
                           "\" does not fit data.patch: " + util::error_message(e));
     }
   }
-  if (c.dataset == Dataset::kLa && c.eval.stride.size() != 3) bad("eval.stride", "needs 3 values");
-  if (c.dataset == Dataset::kLa)
+  const bool window = recipe.eval == data::EvalKind::kSlidingWindow;
+  if (window && c.eval.stride.size() != 3) bad("eval.stride", "needs 3 values");
+  if (window)
     for (size_t d = 0; d < c.eval.stride.size() && d < c.data.patch.size(); ++d)
       if (c.eval.stride[d] < 1 || c.eval.stride[d] > c.data.patch[d])
         bad("eval.stride",

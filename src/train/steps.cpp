@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "bcp/data/recipe.h"
 #include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/ema.h"
 #include "bcp/ssl/mask_shapes.h"
@@ -45,6 +46,10 @@ bool fused_losses(const TrainConfig& c, const torch::Tensor& logits, const torch
   return c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label);
 }
 
+bool ssl4mis_losses(const TrainConfig& c) {
+  return data::recipe_of(c.dataset).loss == data::LossFamily::kSsl4mis;
+}
+
 torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
                               const torch::Tensor& labels) {
   if (fused_losses(c, logits, labels, labels)) {
@@ -52,12 +57,11 @@ torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
     // 0) is the plain loss: the mask's mean of the cross-entropy, the Dice unmasked.
     const torch::Tensor all = torch::ones({}, logits.options());
     const MixLossResult r =
-        c.dataset == Dataset::kAcdc
-            ? fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
-            : fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
+        ssl4mis_losses(c) ? fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
+                          : fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
     return 0.5 * (r.ce + r.dice);
   }
-  if (c.dataset == Dataset::kAcdc)  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
+  if (ssl4mis_losses(c))  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
     return 0.5 *
            (mean_cross_entropy(logits, labels) + acdc_dice_loss(torch::softmax(logits, 1), labels));
   return la_pretrain_loss(logits, labels);  // (CE + Dice) / 2
@@ -158,7 +162,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   torch::Tensor mask = inputs.mask.to(s.device);
   ssl::MixedStream mixed = ssl::pretrain_mix(img_a, img_b, lab_a, lab_b, mask);
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
-  if (c.dataset == Dataset::kAcdc) {
+  if (data::recipe_of(c.dataset).pretrain_mixed_loss) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, true);
     MixLossResult r = acdc_mix(c, out, lab_a, lab_b, mask, l, u, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
@@ -189,11 +193,11 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
     torch::Tensor pa = forward(s, Role::kTeacher, in.uimg_a).cpu();
     torch::Tensor pb = forward(s, Role::kTeacher, in.uimg_b).cpu();
     if (s.teacher_compute) s.teacher_compute->push_buffers();
-    bool acdc = c.dataset == Dataset::kAcdc;
+    const data::Recipe& recipe = data::recipe_of(c.dataset);
     auto pseudo = [&](const torch::Tensor& logits) {
       if (c.bcp.pseudo_label == PseudoLabel::kSoft)
         return ssl::soft_pseudo_label(logits, c.bcp.temperature);
-      return acdc ? ssl::acdc_pseudo_label(logits) : ssl::la_pseudo_label(logits);
+      return ssl::hard_pseudo_label(logits, recipe.pseudo_label);
     };
     in.plab_a = pseudo(pa).to(s.device);
     in.plab_b = pseudo(pb).to(s.device);
@@ -206,7 +210,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       c.bcp.direction != PasteDirection::kOutward;  // labeled box pasted into an unlabeled image
   bool outward =
       c.bcp.direction != PasteDirection::kInward;  // unlabeled box pasted into a labeled image
-  if (c.dataset == Dataset::kAcdc) {
+  if (ssl4mis_losses(c)) {
     ssl::BcpMix mix = ssl::acdc_bcp_mix(in, mask, w);
     torch::Tensor dice = torch::zeros({}, bl.images.options());
     torch::Tensor ce = torch::zeros({}, bl.images.options());
@@ -237,14 +241,6 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
 }
 
 }  // namespace
-
-nets::ModelConfig model_config_for(const TrainConfig& config) {
-  nets::ModelConfig mc;
-  mc.arch = nets::arch_for(config.dataset);
-  mc.num_classes = config.data.num_classes;
-  mc.in_channels = config.data.channels;
-  return mc;
-}
 
 torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConfig& c) {
   return torch::optim::SGD(net.parameters(), torch::optim::SGDOptions(c.optim.lr)

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "bcp/data/recipe.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/state_dict.h"
@@ -62,8 +63,9 @@ void restore_cuda_rng_states(const std::map<std::string, torch::Tensor>& tensors
 eval::EvalProtocol eval_protocol_of(const TrainConfig& c) {
   eval::EvalProtocol p;
   p.dataset = c.dataset;
-  if (c.dataset == Dataset::kAcdc && !c.data.patch.empty()) p.acdc_slice = c.data.patch[0];
-  if (c.dataset == Dataset::kLa && c.data.patch.size() == 3)
+  const bool window = data::recipe_of(c.dataset).eval == data::EvalKind::kSlidingWindow;
+  if (!window && !c.data.patch.empty()) p.acdc_slice = c.data.patch[0];
+  if (window && c.data.patch.size() == 3)
     p.la_patch = {c.data.patch[0], c.data.patch[1], c.data.patch[2]};
   if (c.eval.stride.size() == 3)
     p.la_stride = {c.eval.stride[0], c.eval.stride[1], c.eval.stride[2]};

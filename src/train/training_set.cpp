@@ -5,10 +5,9 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "bcp/data/acdc.h"
 #include "bcp/data/augment.h"
 #include "bcp/data/case_list.h"
-#include "bcp/data/la.h"
+#include "bcp/data/recipe.h"
 #include "bcp/io/input_path.h"
 
 namespace bcp::train {
@@ -36,9 +35,7 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
   const int64_t max_label = config.data.num_classes - 1;
   const int64_t channels = config.data.channels;
   for (const auto& name : names) {
-    data::Sample s = config.dataset == Dataset::kAcdc
-                         ? data::load_acdc_slice(data::AcdcRoot(root), name, max_label, channels)
-                         : data::load_la_volume(data::LaRoot(root), name, max_label, channels);
+    data::Sample s = data::load_training_item(config.dataset, root, name, max_label, channels);
     set.names.push_back(name);
     set.images.push_back(s.image);
     set.labels.push_back(s.label);
@@ -63,9 +60,7 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
   // beyond eval.max_cases must fail now, not after hours of training. Those are read and checked
   // one at a time, then dropped.
   for (const auto& name : names) {
-    const std::string path = config.dataset == Dataset::kAcdc
-                                 ? data::AcdcRoot(root).volume_path(name)
-                                 : data::LaRoot(root).volume_path(name);
+    const std::string path = data::volume_path(config.dataset, root, name);
     if (!fs::is_regular_file(path))
       throw std::runtime_error(list + ": case '" + name + "' not found: " + path);
   }
@@ -76,10 +71,7 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
   const int64_t max_label = config.data.num_classes - 1;
   const int64_t channels = config.data.channels;
   for (size_t i = 0; i < names.size(); ++i) {
-    data::Sample sample =
-        config.dataset == Dataset::kAcdc
-            ? data::load_acdc_volume(data::AcdcRoot(root), names[i], max_label, channels)
-            : data::load_la_volume(data::LaRoot(root), names[i], max_label, channels);
+    data::Sample sample = data::load_volume(config.dataset, root, names[i], max_label, channels);
     if (i < kept) set.push_back(std::move(sample));
   }
   return set;
@@ -90,8 +82,9 @@ Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
   std::vector<torch::Tensor> images, labels;
   images.reserve(indices.size());
   labels.reserve(indices.size());
+  const bool planar = data::recipe_of(config.dataset).spatial_dims == 2;
   auto augment = [&](const torch::Tensor& image, const torch::Tensor& label, std::mt19937_64& r) {
-    if (config.dataset == Dataset::kAcdc) {
+    if (planar) {
       data::AcdcAugmentOptions opt;
       opt.patch_size = config.data.patch;
       return data::acdc_augment(image, label, r, opt);

@@ -1,5 +1,6 @@
 #include "bcp/train/validation.h"
 
+#include "bcp/data/recipe.h"
 #include "bcp/eval/evaluate.h"
 
 namespace bcp::train {
@@ -10,7 +11,7 @@ ValidationScores validate_model(nets::SegmentationNetImpl& net, const Validation
   o.dataset = config.dataset;
   o.precision = config.precision;
   o.channels_last = config.channels_last;
-  if (config.dataset == Dataset::kAcdc) {
+  if (data::recipe_of(config.dataset).eval == data::EvalKind::kSliceWise) {
     o.acdc.size = config.data.patch[0];
   } else {
     const auto& p = config.data.patch;

@@ -15,7 +15,7 @@
 #include "bcp/data/prepare.h"
 #include "bcp/data/synth.h"
 #include "bcp/io/nifti.h"
-#include "bcp/train/prepared_config.h"
+#include "bcp/train/plan.h"
 #include "nnunet_fixture.h"
 
 // A namespace of its own: test files are compiled in batches (unity build).
@@ -144,9 +144,26 @@ TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
   const auto config = bcp::train::config_for_prepared(p);
   EXPECT_EQ(config.dataset, bcp::data::Dataset::kLa);
   EXPECT_EQ(config.data.num_classes, 2);
-  EXPECT_EQ(config.data.patch, (std::vector<int64_t>{32, 32, 32}));
-  EXPECT_EQ(config.eval.stride, (std::vector<int64_t>{16, 16, 16}));
+  // The plan covers the median volume (40 x 36 x 32 at about 0.7 x 0.75 x 1.25 mm): three
+  // halvings of every axis keep each >= 4 voxels, so each axis is a multiple of 8.
+  EXPECT_EQ(config.data.patch, (std::vector<int64_t>{40, 40, 32}));
+  EXPECT_EQ(config.net.strides,
+            (std::vector<std::vector<int64_t>>{{2, 2, 2}, {2, 2, 2}, {2, 2, 2}, {1, 1, 1}}));
+  EXPECT_EQ(config.eval.stride, (std::vector<int64_t>{20, 20, 16}));
   EXPECT_EQ(config.batch.labeled % 2, 0);
+  EXPECT_EQ(p.median_shape, (std::vector<int64_t>{40, 36, 32}));
+  ASSERT_EQ(p.median_spacing.size(), 3u);
+  EXPECT_NEAR(p.median_spacing[2], 1.25, 1e-6);
+  ASSERT_EQ(p.class_fraction.size(), 2u);
+  EXPECT_GT(p.class_fraction[1], 0.0);
+  EXPECT_NEAR(p.class_fraction[0] + p.class_fraction[1], 1.0, 1e-9);
+  ASSERT_EQ(p.intensity_stats.size(), 1u);
+  EXPECT_GT(p.intensity_stats[0].max, p.intensity_stats[0].min);  // raw int16 counts
+  // The fingerprint is stored with the root and reads back the same.
+  const auto stored = bcp::data::fingerprint_from_json(
+      read_json(tmp.path / "root" / "bcp_dataset.json")["fingerprint"]);
+  EXPECT_EQ(bcp::train::config_to_json(bcp::train::config_for_prepared(stored)),
+            bcp::train::config_to_json(config));
 }
 
 TEST(Prepare, FewUnlabeledItemsMeanSupervisedTraining) {
@@ -165,7 +182,44 @@ TEST(Prepare, FewUnlabeledItemsMeanSupervisedTraining) {
   p.train_list = "train.list";
   p.min_shape = {64, 64, 12};
   p.median_shape = {64, 64, 12};
-  EXPECT_THROW(bcp::train::config_for_prepared(p), std::invalid_argument);  // thinner than 16
+  p.max_shape = {64, 64, 12};
+  p.median_spacing = {1.0, 1.0, 1.0};
+  // A thin volume: z is halved once (12 -> 6 keeps >= 4), x and y four times; nothing is cut.
+  const auto thin = bcp::train::config_for_prepared(p);
+  EXPECT_EQ(thin.data.patch, (std::vector<int64_t>{64, 64, 12}));
+  EXPECT_EQ(thin.net.strides,
+            (std::vector<std::vector<int64_t>>{{2, 2, 2}, {2, 2, 1}, {2, 2, 1}, {2, 2, 1}}));
+}
+
+TEST(Plan, StridesFollowSpacingAndPatchesStayWithinTheBudget) {
+  // Thick slices (ACDC as volumes: 1.5 mm in-plane, 10 mm apart): z waits until the in-plane
+  // spacing comes within a factor 2 of it, then is halved while it keeps >= 4 voxels.
+  EXPECT_EQ(bcp::train::plan_strides({224, 256, 10}, {1.5, 1.5, 10.0}),
+            (std::vector<std::vector<int64_t>>{{2, 2, 1}, {2, 2, 1}, {2, 2, 2}, {2, 2, 1}}));
+  // Isotropic and large: the reference VNet.
+  EXPECT_EQ(bcp::train::plan_strides({112, 112, 80}, {1, 1, 1}),
+            (std::vector<std::vector<int64_t>>(4, {2, 2, 2})));
+  bcp::data::PreparedDataset p;
+  p.dim = 3;
+  p.class_names = {"bg", "a", "b"};
+  p.labeled_items = 3;
+  p.unlabeled_items = 20;
+  p.train_list = "train.list";
+  p.median_shape = p.min_shape = p.max_shape = {400, 400, 300};
+  p.median_spacing = {0.5, 0.5, 2.0};
+  const auto big = bcp::train::plan_for(p);
+  int64_t voxels = 1;
+  for (auto v : big.config.data.patch) voxels *= v;
+  EXPECT_LE(voxels, bcp::train::kPlanPatchVoxels);
+  // The physically longest axis (z: 600 mm) is shortened most.
+  EXPECT_LT(big.config.data.patch[2] * 2.0, big.config.data.patch[0] * 0.5 * 4);
+  EXPECT_EQ(big.config.batch.labeled, 2);               // capped by the 3 labeled items
+  EXPECT_EQ(big.config.schedule.pretrain_iters, 1000);  // 500 passes of 2 steps
+  EXPECT_EQ(big.config.schedule.selftrain_iters, 3000);
+  EXPECT_FALSE(big.reasons.empty());
+  const std::string text = bcp::train::plan_text(p, big);
+  EXPECT_NE(text.find("3 classes"), std::string::npos) << text;
+  EXPECT_NE(text.find("VNet strides"), std::string::npos) << text;
 }
 
 TEST(Prepare, LabelOutsideTheClassesIsNamedAndNothingLooksComplete) {

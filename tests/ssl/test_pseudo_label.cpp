@@ -8,8 +8,17 @@
 #include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/pseudo_label.h"
 
-using bcp::ssl::acdc_pseudo_label;
-using bcp::ssl::la_pseudo_label;
+namespace {
+using bcp::data::PseudoLabelRule;
+torch::Tensor acdc_pseudo_label(const torch::Tensor& logits) {
+  return bcp::ssl::hard_pseudo_label(logits,
+                                     bcp::data::recipe_of(bcp::data::Dataset::kAcdc).pseudo_label);
+}
+torch::Tensor la_pseudo_label(const torch::Tensor& logits) {
+  return bcp::ssl::hard_pseudo_label(logits,
+                                     bcp::data::recipe_of(bcp::data::Dataset::kLa).pseudo_label);
+}
+}  // namespace
 
 TEST(PseudoLabel, AcdcMatchesAuthorsExactly) {
   const auto path = bcp::test::parity_file("pseudo_labels.h5");
@@ -48,7 +57,28 @@ TEST(PseudoLabel, EmptyClassesAndShapes) {
   EXPECT_EQ(la_pseudo_label(la).sum().item<int64_t>(), 0);
   EXPECT_EQ(la_pseudo_label(la).sizes(), (std::vector<int64_t>{1, 4, 4, 4}));
   EXPECT_THROW(acdc_pseudo_label(torch::zeros({4, 8, 8})), c10::Error);
-  EXPECT_THROW(la_pseudo_label(torch::zeros({1, 3, 4, 4, 4})), c10::Error);
+  EXPECT_THROW(la_pseudo_label(torch::zeros({1, 1, 4, 4, 4})), c10::Error);
+  EXPECT_THROW(la_pseudo_label(torch::zeros({1, 2, 4, 4, 4, 4})), c10::Error);
+}
+
+TEST(PseudoLabel, ThreeDimensionsManyClassesKeepEachClassLargestComponent) {
+  // The 3-D recipe with 3 classes (a user's dataset): the argmax, then per class its largest
+  // 26-connected component. Class 1 has a big block and a stray voxel; class 2 two blocks.
+  auto logits = torch::zeros({1, 3, 6, 8, 8});
+  logits.select(1, 0).fill_(1.0);
+  using torch::indexing::Slice;
+  logits.index_put_({0, 1, Slice(0, 3), Slice(0, 3), Slice(0, 3)}, 5.0);
+  logits.index_put_({0, 1, 5, 7, 7}, 5.0);
+  logits.index_put_({0, 2, Slice(4, 6), Slice(0, 2), Slice(5, 8)}, 5.0);
+  logits.index_put_({0, 2, 0, 6, 0}, 5.0);
+  for (auto rule : {PseudoLabelRule::kArgmax, PseudoLabelRule::kForegroundHalf}) {
+    const auto got = bcp::ssl::hard_pseudo_label(logits, rule);
+    ASSERT_EQ(got.sizes(), (std::vector<int64_t>{1, 6, 8, 8}));
+    EXPECT_EQ(got.eq(1).sum().item<int64_t>(), 27);
+    EXPECT_EQ(got.eq(2).sum().item<int64_t>(), 12);
+    EXPECT_EQ(got.index({0, 5, 7, 7}).item<int64_t>(), 0);
+    EXPECT_EQ(got.index({0, 0, 6, 0}).item<int64_t>(), 0);
+  }
 }
 
 TEST(PseudoLabel, AcdcTrainingBatchIsFast) {

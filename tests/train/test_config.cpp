@@ -77,7 +77,9 @@ TEST(Config, ValidationNamesTheKey) {
     validate_config(c);
     FAIL();
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("multiples of 16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("multiples of the network's down-sampling"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,16 @@ struct PrepareOptions {
   std::vector<std::string> val_cases;  ///< explicit validation cases (overrides the split)
 };
 
-/// What was written, for the caller to build a training config from.
+/// Raw intensities of one image channel over the labeled training cases (before normalisation),
+/// from a regular sample of at most 20,000 voxels per case.
+struct ChannelStats {
+  double mean = 0, sd = 0, min = 0, max = 0, p005 = 0, p995 = 0;  ///< p005: 0.5th percentile
+};
+
+/// What was written and measured: the dataset's fingerprint, from which the plan (train/plan.h)
+/// is made. Stored in ROOT/bcp_dataset.json under "fingerprint" (to_json / from_json).
 struct PreparedDataset {
+  std::string name;  ///< dataset.json's name
   int dim = 2;
   int64_t channels = 1;                  ///< image channels (files CASE_0000, CASE_0001, ...)
   std::vector<std::string> class_names;  ///< index = label value
@@ -44,8 +53,19 @@ struct PreparedDataset {
   int64_t labeled_items = 0;    ///< labeled slices (2D) or volumes (3D) at the head of train_list
   int64_t unlabeled_items = 0;  ///< the rest of train_list
   /// Per stored axis over all training cases: 2D (H, W) of the slices, 3D (X, Y, Z).
-  std::vector<int64_t> min_shape, median_shape;
+  std::vector<int64_t> min_shape, median_shape, max_shape;
+  /// Median voxel spacing (mm) per stored axis, as the shapes; 2D: in-plane only.
+  std::vector<double> median_spacing;
+  /// Median spacing between slices (2D) or along the stored z axis (3D), mm.
+  double median_slice_spacing = 1.0;
+  /// Share of labeled training voxels per class (index = label value).
+  std::vector<double> class_fraction;
+  std::vector<ChannelStats> intensity_stats;  ///< one per channel
 };
+
+nlohmann::json fingerprint_to_json(const PreparedDataset& p);
+/// Throws std::runtime_error naming what is missing or malformed.
+PreparedDataset fingerprint_from_json(const nlohmann::json& j);
 
 /// Called once per case as it is written.
 using PrepareProgress =

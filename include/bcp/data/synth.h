@@ -52,6 +52,9 @@ struct SynthLaOptions {
   int64_t size_x = 96;
   int64_t size_y = 96;
   int64_t size_z = 64;
+  /// Label the atrial wall (the enhanced shell around the blood pool) as class 2: a second
+  /// structure adjacent to the first, for 3-class data. Off: LA's 0/1 labels.
+  bool label_wall = false;
 };
 
 /// Name of LA case `index` (0-based over train, val, test), e.g. "SYNTHLA007".
@@ -80,6 +83,17 @@ struct SynthNnunetOptions {
   int64_t size_x = 64;
   int64_t size_y = 64;
   int64_t size_z = 48;
+  /// Classes with background: 0 = the kind's own (dim 2: 4 cardiac classes; dim 3: 2, atrium).
+  /// dim 2 also takes 2 (the heart as one class); dim 3 also 3 (blood pool + atrial wall).
+  int classes = 0;
+  /// dim 3: each case's size per axis drawn in size * [1 - jitter, 1 + jitter] (0: all alike).
+  double size_jitter = 0.0;
+  /// Voxel spacing in ITK order (x, y, z) mm for every case; empty: scanner-like defaults that
+  /// vary a little per case (2D 1.4 x 1.4 x 8-9 mm slices, 3D about 0.7 x 0.75 x 1.25 mm).
+  std::vector<double> spacing;
+  /// Files of other types, as real datasets mix them: odd cases' images float32 (else int16),
+  /// every third case's label float32 holding whole numbers (else uint8).
+  bool mixed_dtypes = false;
 };
 
 /// Writes an nnU-Net v2 raw dataset of NIfTI files (dataset.json, imagesTr/CASE_0000.nii.gz,

@@ -6,9 +6,11 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bcp/data/dataset_kind.h"
 #include "bcp/util/enum_names.h"
@@ -37,11 +39,21 @@ struct ModelConfig {
                               ///< VNet: Dropout3d(0.5) on the bottleneck and before the output
                               ///< conv (BCP's "train" factory: true; its "test" factory: false).
                               ///< Dropout acts in train mode only either way.
+  /// VNet only: the stride of each of its four down-samplings per axis (x, y, z), 2 (halve) or 1
+  /// (keep: nnU-Net's anisotropic pooling, for thick slices or thin volumes); the up-samplings
+  /// mirror them. Empty: 2 everywhere, the reference VNet. An axis of the input must be divisible
+  /// by the product of its strides.
+  std::vector<std::array<int64_t, 3>> strides{};
 };
+
+/// The per-axis down-sampling factor of a network (the product of its strides; 16 on every axis
+/// for the reference networks): each spatial input size must be divisible by it.
+std::vector<int64_t> pooling_factor(const ModelConfig& config);
 
 /// Throws std::invalid_argument naming the field and value when `config` cannot be built.
 void validate(const ModelConfig& config);
-/// JSON form: {"arch", "in_channels", "num_classes", "base_filters", "has_dropout"}. Reading
+/// JSON form: {"arch", "in_channels", "num_classes", "base_filters", "has_dropout"} and
+/// "strides" when not empty (so the reference networks' records are as before). Reading
 /// requires "arch" and "num_classes", defaults the rest, and rejects unknown keys and bad types.
 void to_json(nlohmann::json& j, const ModelConfig& config);
 void from_json(const nlohmann::json& j, ModelConfig& config);

@@ -6,12 +6,15 @@
 #include <torch/arg.h>
 #include <torch/nn.h>
 
+#include <array>
 #include <utility>
 #include <vector>
 
 #include "bcp/nets/segmentation_net.h"
 
 namespace bcp::nets {
+
+using Strides = std::vector<std::array<int64_t, 3>>;
 
 /// Defaults are BCP's LA training network (net_factory(net_type="VNet", mode="train")).
 struct VNetOptions {
@@ -29,6 +32,9 @@ struct VNetOptions {
   TORCH_ARG(bool, has_dropout) = true;
   /// Dropout3d probability used when has_dropout
   TORCH_ARG(double, dropout_p) = 0.5;
+  /// stride (= kernel) per axis of the four down-samplings, mirrored by the up-samplings; the
+  /// reference's is 2 everywhere (ModelConfig::strides)
+  TORCH_ARG(Strides, strides) = Strides(4, {2, 2, 2});
 };
 
 /// n_stages x (conv3x3x3 pad 1 -> BN3d -> ReLU), as Sequential `conv` (parameters at 3i, 3i+1).
@@ -46,8 +52,9 @@ TORCH_MODULE(VNetConvBlock);
 /// conv k2 s2 -> BN3d -> ReLU, as Sequential `conv` (reference: DownsamplingConvBlock).
 class VNetDownBlockImpl : public torch::nn::Module {
  public:
-  VNetDownBlockImpl(int64_t in_channels, int64_t out_channels);
-  /// (N, in, H, W, D) -> (N, out, H/2, W/2, D/2); channels-last as VNetConvBlock.
+  VNetDownBlockImpl(int64_t in_channels, int64_t out_channels,
+                    std::array<int64_t, 3> stride = {2, 2, 2});
+  /// (N, in, H, W, D) -> (N, out, H/sx, W/sy, D/sz); channels-last as VNetConvBlock.
   torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential conv{nullptr};
 };
@@ -56,8 +63,9 @@ TORCH_MODULE(VNetDownBlock);
 /// transposed conv k2 s2 -> BN3d -> ReLU, as Sequential `conv` (reference: UpsamplingDeconvBlock).
 class VNetUpBlockImpl : public torch::nn::Module {
  public:
-  VNetUpBlockImpl(int64_t in_channels, int64_t out_channels);
-  /// (N, in, H, W, D) -> (N, out, 2H, 2W, 2D)
+  VNetUpBlockImpl(int64_t in_channels, int64_t out_channels,
+                  std::array<int64_t, 3> stride = {2, 2, 2});
+  /// (N, in, H, W, D) -> (N, out, sx H, sy W, sz D)
   /// On the CPU the transposed convolution runs as a matrix product (transposed_conv.h) in x's
   /// dtype; elsewhere through LibTorch's, in its weight's dtype (x is cast to it and back). BN and
   /// ReLU as in VNetConvBlock.
@@ -120,6 +128,7 @@ class VNetImpl : public SegmentationNetImpl {
 
  private:
   VNetOptions options_;
+  std::array<int64_t, 3> factor_{16, 16, 16};  ///< per-axis product of the strides
 };
 TORCH_MODULE(VNet);
 

@@ -3,18 +3,18 @@
 #pragma once
 #include <torch/types.h>
 
+#include "bcp/data/recipe.h"
+
 namespace bcp::ssl {
 
-/// ACDC: argmax of softmax over classes, then per slice and per class 1..C-1 only the largest
-/// 8-connected component is kept (other pixels of that class become background 0); a class with
-/// no pixel stays empty. logits: (N, C, H, W) float, any device.
-/// Returns (N, H, W) int64 on the device of `logits`. No gradient flows.
-torch::Tensor acdc_pseudo_label(const torch::Tensor& logits);
-
-/// LA: foreground where softmax(logits)[:, 1] >= 0.5, then only the largest 26-connected
-/// component per sample. logits: (N, 2, D, H, W) float, any device.
-/// Returns (N, D, H, W) int64 in {0, 1} on the device of `logits`. No gradient flows.
-torch::Tensor la_pseudo_label(const torch::Tensor& logits);
+/// Hard pseudo-labels of logits (N, C, H, W) or (N, C, D, H, W), float, any device, C >= 2:
+/// - rule kArgmax (ACDC's code): argmax of softmax over classes;
+/// - rule kForegroundHalf (LA's code, two classes): foreground where softmax(logits)[:, 1] >= 0.5;
+///   with more classes the argmax, as la_predict_volume does;
+/// then per sample and per class 1..C-1 only the largest fully connected component (8 in 2-D,
+/// 26 in 3-D) is kept; other voxels of that class become background 0 and an absent class stays
+/// empty. Returns (N, spatial...) int64 on the device of `logits`. No gradient flows.
+torch::Tensor hard_pseudo_label(const torch::Tensor& logits, data::PseudoLabelRule rule);
 
 /// Soft pseudo-labels (the ablation bcp.pseudo_label = soft): the teacher's class probabilities
 /// softmax(logits / temperature) over axis 1, (N, C, spatial...) float32, without the largest-

@@ -10,6 +10,7 @@
 #include "bcp/data/dataset_kind.h"
 #include "bcp/data/intensity.h"
 #include "bcp/nets/precision.h"
+#include "bcp/nets/segmentation_net.h"
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/util/enum_names.h"
 
@@ -75,6 +76,13 @@ struct TrainConfig {
     IntensityKind intensity = IntensityKind::kAuto;
     std::vector<double> ct_window = {-1000.0, 1000.0};  ///< [low, high] for "ct"
   } data;
+
+  struct Net {
+    /// 3-D recipe: the stride per axis (x, y, z) of each of the VNet's four down-samplings, 1 or
+    /// 2, e.g. [[2,2,1],[2,2,1],[2,2,2],[2,2,2]] for thick slices along z (nets::ModelConfig);
+    /// [] = 2 everywhere (the reference). Each patch axis is a multiple of its strides' product.
+    std::vector<std::vector<int64_t>> strides{};
+  } net;
 
   struct Optim {
     double lr = 0.01;
@@ -146,6 +154,9 @@ nlohmann::json config_to_json(const TrainConfig& c);
 /// Applies `key=value` with a dotted key, e.g. "schedule.pretrain_iters=600" or
 /// "data.patch=[128,128]".
 void apply_override(TrainConfig& c, const std::string& assignment);
+/// The network a config trains: the recipe's architecture with the data's channels and classes
+/// and `net.strides`. Throws std::invalid_argument for a malformed `net.strides`.
+nets::ModelConfig model_config_for(const TrainConfig& config);
 /// Checks values and combinations; throws std::invalid_argument naming the key.
 void validate_config(const TrainConfig& c);
 /// A built-in preset: dataset, labeled percent 5|10, method.

@@ -43,9 +43,6 @@ struct StageContext {
   ProcessGroup* group = nullptr;
 };
 
-/// The network a config trains: ACDC the 2D UNet, LA the VNet, with data.num_classes outputs.
-nets::ModelConfig model_config_for(const TrainConfig& config);
-
 /// SGD over `net`'s parameters with optim.lr, optim.momentum and optim.weight_decay.
 torch::optim::SGD make_optimizer(nets::SegmentationNetImpl& net, const TrainConfig& config);
 
