@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "bcp/analysis/gnuplot.h"
+#include "bcp/data/recipe.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/tensor_archive.h"
@@ -160,7 +161,8 @@ json run_kde(const KdeOptions& o) {
   // unlabeled rest (a supervised run never loaded the latter). LA volumes are large: only as
   // many unlabeled ones as are drawn.
   config.method = train::Method::kBcp;
-  config.data.unlabeled = config.dataset == train::Dataset::kLa ? o.batch : -1;
+  config.data.unlabeled =
+      data::recipe_of(config.dataset).layout == data::FileLayout::kVolumes ? o.batch : -1;
   config.batch.unlabeled = 0;
   const torch::Device device = util::parse_device(o.device, "kde");
   nets::LoadedModel loaded = nets::load_model(o.model_path);

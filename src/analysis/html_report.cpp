@@ -17,8 +17,7 @@
 #include "bcp/analysis/overlay.h"
 #include "bcp/analysis/png.h"
 #include "bcp/analysis/run_record.h"
-#include "bcp/data/acdc.h"
-#include "bcp/data/la.h"
+#include "bcp/data/recipe.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/util/error_message.h"
@@ -386,7 +385,8 @@ class Page {
       classes = int_at(config["data"], "num_classes");
       channels = int_at(config["data"], "channels", 1);
     }
-    if (classes < 2) classes = dataset == "acdc" ? data::kAcdcNumClasses : data::kLaNumClasses;
+    const data::Dataset recipe = util::parse_enum<data::Dataset>(dataset);
+    if (classes < 2) classes = data::recipe_of(recipe).default_classes;
     std::set<size_t> shown;
     for (const auto& [what, index] : picks) {
       if (!shown.insert(index).second) continue;
@@ -401,16 +401,14 @@ class Page {
         if (!fs::exists(pred_file))
           throw std::runtime_error(pred_file.string() + ": no such prediction");
         torch::Tensor pred = io::read_h5(pred_file.string(), "pred");
-        data::Sample s =
-            dataset == "acdc"
-                ? data::load_acdc_volume(data::AcdcRoot(root), name, classes - 1, channels)
-                : data::load_la_volume(data::LaRoot(root), name, classes - 1, channels);
+        data::Sample s = data::load_volume(recipe, root, name, classes - 1, channels);
         torch::Tensor image = channels > 1 ? s.image.select(0, 0) : s.image;
         torch::Tensor label = s.label;
         if (pred.sizes() != label.sizes())
           throw std::runtime_error(pred_file.string() +
                                    ": prediction shape differs from the reference");
-        if (dataset == "la") {  // (X, Y, Z) volumes: show axial slices
+        if (data::recipe_of(recipe).layout == data::FileLayout::kVolumes) {
+          // (X, Y, Z) volumes: show axial slices
           image = image.permute({2, 0, 1});
           label = label.permute({2, 0, 1});
           pred = pred.permute({2, 0, 1});

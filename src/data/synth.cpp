@@ -534,6 +534,8 @@ Sample synth_la_volume(const SynthLaOptions& opt, int index) {
   SmoothField texture(rng, 8, 4.0, rng.uniform(0.03, 0.07), 3);
   SmoothField bias(rng, 3, 1.0, rng.uniform(0.1, 0.3), 3);
 
+  // A labelled wall is drawn thicker (3 voxels, LA's own 1.5), so that a short run can learn it.
+  const double wall_width = opt.label_wall ? 3.0 : 1.5;
   const int64_t X = opt.size_x, Y = opt.size_y, Z = opt.size_z;
   auto image = torch::empty({X, Y, Z}, torch::kFloat32);
   auto label = torch::zeros({X, Y, Z}, torch::kUInt8);
@@ -550,13 +552,13 @@ Sample synth_la_volume(const SynthLaOptions& opt, int index) {
         double v = tissue + texture.at(xn, yn, zn);
         for (size_t k = 0; k < distractors.size(); ++k)
           v = lerp(v, distractor_int[k], soft(distractors[k].distance(x, y, z), edge * 1.5));
-        v = lerp(v, wall, soft(d - 1.5, edge));
+        v = lerp(v, wall, soft(d - wall_width, edge));
         v = lerp(v, blood, soft(d, edge));
         v *= std::exp(bias.at(xn, yn, zn));
         v = rician(v, noise, rng);
         const int64_t i = (x * Y + y) * Z + z;
         img[i] = static_cast<float>(v);
-        lab[i] = d < 0 ? 1 : (opt.label_wall && d < 1.5 ? 2 : 0);
+        lab[i] = d < 0 ? 1 : (opt.label_wall && d < wall_width ? 2 : 0);
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "bcp/data/recipe.h"
 #include "bcp/eval/evaluate.h"  // checkpoint_config
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/util/error_message.h"
@@ -78,15 +79,15 @@ void from_json(const json& j, EvalProtocol& p) {
 
 void legacy_protocol(const json& c, EvalProtocol& p) {
   if (!c.is_object()) return;
+  const bool window = data::recipe_of(p.dataset).eval == data::EvalKind::kSlidingWindow;
   const json d = c.value("data", json::object());
   if (d.contains("patch") && d["patch"].is_array()) {
     const auto patch = d["patch"].get<std::vector<int64_t>>();
-    if (p.dataset == data::Dataset::kAcdc && patch.size() == 2) p.acdc_slice = patch[0];
-    if (p.dataset == data::Dataset::kLa && patch.size() == 3)
-      p.la_patch = {patch[0], patch[1], patch[2]};
+    if (!window && patch.size() == 2) p.acdc_slice = patch[0];
+    if (window && patch.size() == 3) p.la_patch = {patch[0], patch[1], patch[2]};
   }
   const json e = c.value("eval", json::object());
-  if (p.dataset == data::Dataset::kLa && e.contains("stride") && e["stride"].is_array()) {
+  if (window && e.contains("stride") && e["stride"].is_array()) {
     const auto stride = e["stride"].get<std::vector<int64_t>>();
     if (stride.size() == 3) p.la_stride = {stride[0], stride[1], stride[2]};
   }

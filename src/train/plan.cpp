@@ -186,7 +186,8 @@ std::string plan_text(const data::PreparedDataset& p, const Plan& plan) {
     << " channel" << (p.channels == 1 ? "" : "s") << "\n";
   s << "data      " << p.labeled_items << " labeled + " << p.unlabeled_items << " unlabeled "
     << (p.dim == 2 ? "slices" : "volumes") << " (" << p.labeled_cases.size() << " + "
-    << p.unlabeled_cases.size() << " cases), " << p.val_cases.size() << " validation cases\n";
+    << p.unlabeled_cases.size() << " cases), " << p.val_cases.size() << " validation case"
+    << (p.val_cases.size() == 1 ? "" : "s") << "\n";
   std::ostringstream spacing;
   spacing.precision(3);
   for (size_t a = 0; a < p.median_spacing.size(); ++a)

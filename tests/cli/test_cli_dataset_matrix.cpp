@@ -12,22 +12,16 @@
 
 #include "../support.h"
 #include "bcp/io/nifti.h"
+#include "own_data.h"
 
 // A namespace of its own: test files are compiled in batches (unity build).
 namespace bcp_test_cli_dataset_matrix {
 
 namespace fs = std::filesystem;
+using bcp::test::OwnData;
 using bcp::test::quoted;
+using bcp::test::read_json_file;
 using bcp::test::run_cli;
-
-namespace {
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
-
-}  // namespace
 
 struct MatrixCase {
   std::string name;
@@ -48,62 +42,48 @@ class CliDatasetMatrix : public ::testing::TestWithParam<MatrixCase> {};
 TEST_P(CliDatasetMatrix, PrepareTrainResumePredictEvaluateScore) {
   const MatrixCase& c = GetParam();
   bcp::test::TempDir tmp("matrix_" + c.name);
-  const fs::path raw = tmp.path / "raw", root = tmp.path / "root", run = tmp.path / "run",
-                 masks = tmp.path / "masks";
-  auto r = run_cli("synth --format nnunet --seed 7 " + c.synth + " --out " + quoted(raw));
-  ASSERT_EQ(r.rc, 0) << r.output;
+  OwnData d(tmp.path);
   const bool semi = c.method != "supervised";
-  r = run_cli("prepare --nnunet " + quoted(raw) +
-              (semi ? " --unlabeled " + quoted(raw / "unlabeledTr") : std::string()) + " --dim " +
-              c.dim + " --val-cases synth_001 --out " + quoted(root));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  EXPECT_NE(r.output.find("schedule"), std::string::npos) << r.output;  // the plan is printed
-  r = run_cli("plan " + quoted(root));
+  const std::string prepared =
+      d.synth_and_prepare("--seed 7 " + c.synth, c.dim, semi, "--val-cases synth_001");
+  ASSERT_FALSE(HasFailure());
+  EXPECT_NE(prepared.find("schedule"), std::string::npos) << prepared;  // the plan is printed
+  auto r = run_cli("plan " + quoted(d.root));
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find(std::to_string(c.classes) + " classes"), std::string::npos) << r.output;
-  EXPECT_EQ(read_json(root / "bcp.json")["data"]["num_classes"], c.classes);
+  EXPECT_EQ(read_json_file(d.root / "bcp.json")["data"]["num_classes"], c.classes);
 
   // Both stages of BCP (or the one of the baselines), then a resume that extends the run.
-  const std::string common = " --set threads=1 method=" + c.method + " " + c.train +
-                             " schedule.val_every=10 schedule.log_every=10"
-                             " schedule.checkpoint_every=10";
-  const std::string train = "train --config " + quoted(root / "bcp.json") + " --data " +
-                            quoted(root) + " --out " + quoted(run) + common;
-  r = run_cli(train + (semi && c.method == "bcp" ? " schedule.pretrain_iters=20" : "") +
-              " schedule.selftrain_iters=20");
+  const std::string args = "--set threads=1 method=" + c.method + " " + c.train +
+                           " schedule.val_every=10 schedule.log_every=10"
+                           " schedule.checkpoint_every=10" +
+                           (c.method == "bcp" ? " schedule.pretrain_iters=20" : "");
+  r = d.train(args + " schedule.selftrain_iters=20");
   ASSERT_EQ(r.rc, 0) << r.output;
-  ASSERT_TRUE(fs::exists(run / "best.h5")) << r.output;
-  r = run_cli(train + (semi && c.method == "bcp" ? " schedule.pretrain_iters=20" : "") +
-              " schedule.selftrain_iters=30 --resume");
+  ASSERT_TRUE(fs::exists(d.run / "best.h5")) << r.output;
+  r = d.train(args + " schedule.selftrain_iters=30 --resume");
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("resum"), std::string::npos) << r.output;
 
-  r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
-              quoted(raw / "imagesTs") + " --out " + quoted(masks));
-  ASSERT_EQ(r.rc, 0) << r.output;
+  const auto score = d.predict_and_score(c.classes);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(score["per_class"].size(), static_cast<size_t>(c.classes - 1)) << score.dump();
   int predicted = 0;
-  for (const auto& e : fs::directory_iterator(raw / "labelsTs")) {
+  for (const auto& e : fs::directory_iterator(d.raw / "labelsTs")) {
     const std::string file = e.path().filename().string();
-    const auto mask = bcp::io::read_volume((masks / file).string());
+    const auto mask = bcp::io::read_volume((d.masks / file).string());
     const auto scan = bcp::io::read_volume(
-        (raw / "imagesTs" / (file.substr(0, file.size() - 7) + "_0000.nii.gz")).string());
+        (d.raw / "imagesTs" / (file.substr(0, file.size() - 7) + "_0000.nii.gz")).string());
     EXPECT_EQ(mask.data.sizes(), scan.data.sizes()) << file;
     EXPECT_LT(mask.data.max().item<int>(), c.classes) << file;
     ++predicted;
   }
   EXPECT_GT(predicted, 0);
 
-  r = run_cli("evaluate --model " + quoted(run / "best.h5") + " --data " + quoted(root) +
+  r = run_cli("evaluate --model " + quoted(d.run / "best.h5") + " --data " + quoted(d.root) +
               " --list val.list --out " + quoted(tmp.path / "eval"));
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_TRUE(fs::exists(tmp.path / "eval" / "metrics.json"));
-
-  r = run_cli("score --pred " + quoted(masks) + " --ref " + quoted(raw / "labelsTs") +
-              " --classes " + std::to_string(c.classes) + " --out " +
-              quoted(tmp.path / "score.json"));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  const auto score = read_json(tmp.path / "score.json");
-  EXPECT_EQ(score["per_class"].size(), static_cast<size_t>(c.classes - 1)) << score.dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -137,75 +117,67 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<MatrixCase>& info) { return info.param.name; });
 
 TEST(CliOwnData, SmallThreeClassVolumesLearnFarAboveChance) {
-  // The dataset in small: a few labeled 3-class volumes of about 35 x 50 x 35 voxels at
-  // 1 mm, many unlabeled ones, the plan as `bcp prepare` writes it but a shorter schedule.
+  // The dataset, smaller still for CI: a few labeled 3-class volumes of about
+  // 24 x 32 x 24 voxels at 1 mm (sizes varying by 15%), more unlabeled ones, float and integer
+  // files, the plan as `bcp prepare` writes it with a shorter schedule. (The README reports the
+  // same at about 35 x 50 x 35 with the plan's own schedule.)
   bcp::test::TempDir tmp("own_3class");
-  const fs::path raw = tmp.path / "raw", root = tmp.path / "root", run = tmp.path / "run",
-                 masks = tmp.path / "masks";
-  auto r = run_cli(
-      "synth --format nnunet --kind la --classes 3 --cases 5 --unlabeled 8 --test 3 --seed 11 "
-      "--size 35 50 35 --size-jitter 0.15 --spacing 1,1,1 --mixed-dtypes --out " +
-      quoted(raw));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  r = run_cli("prepare --nnunet " + quoted(raw) + " --unlabeled " + quoted(raw / "unlabeledTr") +
-              " --dim 3d --val-cases synth_001 --out " + quoted(root));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  const auto plan = read_json(root / "bcp.json");
+  OwnData d(tmp.path);
+  d.synth_and_prepare(
+      "--kind la --classes 3 --cases 5 --unlabeled 8 --test 3 --seed 12 --size 24 32 24 "
+      "--size-jitter 0.15 --spacing 1,1,1 --mixed-dtypes",
+      "3d", true, "--val-cases synth_001");
+  ASSERT_FALSE(HasFailure());
+  const auto plan = read_json_file(d.root / "bcp.json");
+  const auto fingerprint = read_json_file(d.root / "bcp_dataset.json")["fingerprint"];
   // The patch covers the median volume, each axis a multiple of its down-sampling.
   const auto patch = plan["data"]["patch"].get<std::vector<int64_t>>();
+  const auto median = fingerprint["median_shape"].get<std::vector<int64_t>>();
   ASSERT_EQ(patch.size(), 3u);
-  EXPECT_GE(patch[0], 32);
-  EXPECT_GE(patch[1], 48);
-  EXPECT_LE(patch[0] * patch[1] * patch[2], 64 * 64 * 64) << plan.dump();
-  r = run_cli("train --config " + quoted(root / "bcp.json") + " --data " + quoted(root) +
-              " --out " + quoted(run) +
-              " --set threads=1 schedule.pretrain_iters=150 schedule.selftrain_iters=100"
-              " schedule.val_every=50 schedule.log_every=50");
+  ASSERT_EQ(median.size(), 3u);
+  for (size_t a = 0; a < 3; ++a) EXPECT_GE(patch[a], median[a]) << plan.dump();
+  // One thread: under `ctest -j` more threads than cores spin and stall each other.
+  const auto r = d.train(
+      "--set threads=1 schedule.pretrain_iters=200 schedule.selftrain_iters=100"
+      " schedule.val_every=50 schedule.log_every=50");
   ASSERT_EQ(r.rc, 0) << r.output;
-  r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
-              quoted(raw / "imagesTs") + " --out " + quoted(masks));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  r = run_cli("score --pred " + quoted(masks) + " --ref " + quoted(raw / "labelsTs") +
-              " --classes 3 --out " + quoted(tmp.path / "score.json"));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  const auto score = read_json(tmp.path / "score.json");
-  // Chance (all background, or a random class) scores near 0 on both small structures.
+  const auto score = d.predict_and_score(3);
+  ASSERT_FALSE(HasFailure());
+  // Chance (all background, or a random class) scores near 0 on both small structures; both
+  // classes are found. Measured 0.77 (0.83 and 0.72 per class) on this machine (seeded).
   EXPECT_GT(score["mean"]["dice"].get<double>(), 0.5) << score.dump();
+  for (const char* cls : {"1", "2"})
+    EXPECT_GT(score["per_class"][cls]["dice"].get<double>(), 0.3) << cls << ": " << score.dump();
 }
 
 TEST(CliOwnData, UnsupportedCombinationsAreRefusedBeforeTraining) {
   bcp::test::TempDir tmp("own_refused");
-  const fs::path raw = tmp.path / "raw", root = tmp.path / "root";
-  auto r = run_cli(
-      "synth --format nnunet --kind la --classes 3 --cases 3 --unlabeled 2 --test 0 --seed 1 "
-      "--size 20 20 12 --out " +
-      quoted(raw));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  r = run_cli("prepare --nnunet " + quoted(raw) + " --unlabeled " + quoted(raw / "unlabeledTr") +
-              " --dim 3d --val-cases synth_001 --out " + quoted(root));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  const std::string train = "train --config " + quoted(root / "bcp.json") + " --data " +
-                            quoted(root) + " --out " + quoted(tmp.path / "run") +
-                            // Short, so that a combination wrongly accepted fails fast.
-                            " --set schedule.pretrain_iters=2 schedule.selftrain_iters=2 ";
+  OwnData d(tmp.path);
+  d.synth_and_prepare(
+      "--kind la --classes 3 --cases 3 --unlabeled 2 --test 0 --seed 1 --size 20 20 12", "3d", true,
+      "--val-cases synth_001");
+  ASSERT_FALSE(HasFailure());
+  // Short, so that a combination wrongly accepted fails fast.
+  const auto train = [&](const std::string& set) {
+    return d.train("--set schedule.pretrain_iters=2 schedule.selftrain_iters=2 " + set);
+  };
   // A patch the network's down-sampling does not divide (the plan halves x twice: 4 divides it).
-  r = run_cli(train + "data.patch=[18,20,12]");
+  auto r = train("data.patch=[18,20,12]");
   EXPECT_NE(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("data.patch"), std::string::npos) << r.output;
   // Strides on the 2-D recipe, and strides other than 1 or 2.
-  r = run_cli(train +
-              "dataset=acdc data.patch=[64,64] net.strides=[[2,2,1],[2,2,1],[2,2,1],[2,2,1]]");
+  r = train("dataset=acdc data.patch=[64,64] net.strides=[[2,2,1],[2,2,1],[2,2,1],[2,2,1]]");
   EXPECT_NE(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("strides"), std::string::npos) << r.output;
-  r = run_cli(train + "net.strides=[[3,2,1],[2,2,1],[2,2,1],[2,2,1]]");
+  r = train("net.strides=[[3,2,1],[2,2,1],[2,2,1],[2,2,1]]");
   EXPECT_NE(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("strides"), std::string::npos) << r.output;
   // Fewer classes than the labels hold: named with the file before any step.
-  r = run_cli(train + "data.num_classes=2");
+  r = train("data.num_classes=2");
   EXPECT_NE(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find(".h5"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("step"), std::string::npos) << r.output;
-  EXPECT_FALSE(fs::exists(tmp.path / "run" / "last.h5"));
+  EXPECT_FALSE(fs::exists(d.run / "last.h5"));
 }
 #else
 TEST(CliDatasetMatrix, NeedsItk) {

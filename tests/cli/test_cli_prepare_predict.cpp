@@ -11,6 +11,7 @@
 #include "../support.h"
 #include "bcp/io/nifti.h"
 #include "bcp/train/tensorboard.h"
+#include "own_data.h"
 
 // A namespace of its own: test files are compiled in batches (unity build).
 namespace bcp_test_cli_prepare_predict {
@@ -108,39 +109,25 @@ TEST(CliOwnData, TwoDimensionalNiftiFromPrepareToScore) {
 
 TEST(CliOwnData, ThreeDimensionalNiftiFromPrepareToScore) {
   bcp::test::TempDir tmp("cli_own_3d");
-  const fs::path raw = tmp.path / "raw", root = tmp.path / "root", run = tmp.path / "run",
-                 masks = tmp.path / "masks";
-  auto r = run_cli(
-      "synth --kind la --format nnunet --cases 4 --unlabeled 2 --test 1 --seed 3 "
-      "--size 48 48 32 --out " +
-      quoted(raw));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  r = run_cli("prepare --nnunet " + quoted(raw) + " --unlabeled " + quoted(raw / "unlabeledTr") +
-              " --dim 3d --val-cases synth_004 --out " + quoted(root));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  const auto config = read_json(root / "bcp.json");
+  bcp::test::OwnData d(tmp.path);
+  d.synth_and_prepare("--kind la --cases 4 --unlabeled 2 --test 1 --seed 3 --size 48 48 32", "3d",
+                      true, "--val-cases synth_004");
+  ASSERT_FALSE(HasFailure());
+  const auto config = read_json(d.root / "bcp.json");
   EXPECT_EQ(config["dataset"], "la");
   EXPECT_EQ(config["data"]["intensity"], "zscore");
   EXPECT_EQ(config["data"]["patch"], nlohmann::json({48, 48, 32}));
 
-  r = run_cli("train --config " + quoted(root / "bcp.json") + " --data " + quoted(root) +
-              " --out " + quoted(run) +
-              " --set threads=1 data.patch=[32,32,32] eval.stride=[16,16,16]"
-              " schedule.pretrain_iters=50 schedule.selftrain_iters=40 schedule.val_every=20"
-              " schedule.log_every=20");
+  const auto r = d.train(
+      "--set threads=1 data.patch=[32,32,32] eval.stride=[16,16,16]"
+      " schedule.pretrain_iters=50 schedule.selftrain_iters=40 schedule.val_every=20"
+      " schedule.log_every=20");
   ASSERT_EQ(r.rc, 0) << r.output;
-
-  r = run_cli("predict --model " + quoted(run / "best.h5") + " --input " +
-              quoted(raw / "imagesTs") + " --out " + quoted(masks) + " --save-probabilities");
-  ASSERT_EQ(r.rc, 0) << r.output;
-  EXPECT_TRUE(fs::exists(masks / "probabilities" / "synth_007.h5"));
-  expect_same_grid(masks / "synth_007.nii.gz", raw / "imagesTs" / "synth_007_0000.nii.gz");
-
-  r = run_cli("score --pred " + quoted(masks) + " --ref " + quoted(raw / "labelsTs") +
-              " --classes 2 --out " + quoted(tmp.path / "score.json"));
-  ASSERT_EQ(r.rc, 0) << r.output;
-  const double dice = mean_dice(tmp.path / "score.json");
-  EXPECT_GT(dice, 0.5) << r.output;  // measured 0.83 on this machine (seeded)
+  const auto score = d.predict_and_score(2, "--save-probabilities");
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(fs::exists(d.masks / "probabilities" / "synth_007.h5"));
+  expect_same_grid(d.masks / "synth_007.nii.gz", d.raw / "imagesTs" / "synth_007_0000.nii.gz");
+  EXPECT_GT(score["mean"]["dice"].get<double>(), 0.5) << score.dump();  // 0.83 here (seeded)
 }
 
 TEST(CliOwnData, TwoChannelScansTrainAndPredictAsOneCase) {
