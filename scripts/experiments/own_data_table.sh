@@ -13,6 +13,7 @@ shift 3
 [ $# -gt 0 ] && seeds=("$@") || seeds=(1 2 3)
 work=${WORK:-/tmp/own}/${kind}_${labeled}
 bcp=${BCP:-build/bcp}
+precision=${PRECISION:-fp32}  # bf16 pays only on CPUs with AVX512-BF16 or AMX
 dim=$([ "$kind" = acdc ] && echo 3d || echo 2d)
 data=../shared/data/$([ "$kind" = acdc ] && echo ACDC || echo LA)
 mkdir -p "$work"
@@ -26,7 +27,7 @@ step_seconds() {  # METHOD
   rm -rf "$out"
   "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$out" --no-eval \
     --set method="$1" schedule.pretrain_iters=0 schedule.selftrain_iters=12 schedule.val_every=0 \
-    $([ "$1" = supervised ] && echo batch.unlabeled=0) precision=bf16 >/dev/null
+    $([ "$1" = supervised ] && echo batch.unlabeled=0) precision=$precision >/dev/null
   /usr/bin/python3 -c "
 import json,statistics
 s=[json.loads(l)['step_seconds'] for l in open('$out/metrics.jsonl') if 'step_seconds' in l]
@@ -47,7 +48,7 @@ for method in bcp supervised; do
     fi
     start=$(date +%s)
     "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$run" --no-eval \
-      --set method=$method seed=$seed precision=bf16 $sched schedule.val_every=$((steps / 10)) \
+      --set method=$method seed=$seed precision=$precision $sched schedule.val_every=$((steps / 10)) \
       > "$run.log" 2>&1
     "$bcp" predict --model "$run/best.h5" --input "$work/raw/imagesTs" --out "$run/masks" >/dev/null
     "$bcp" score --pred "$run/masks" --ref "$work/raw/labelsTs" --classes "$classes" \

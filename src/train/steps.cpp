@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <array>
+
 #include "bcp/data/recipe.h"
 #include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/ema.h"
@@ -187,13 +189,13 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   std::tie(in.img_a, in.img_b) = halves(bl.images, bl.images.size(0) / 2);
   std::tie(in.lab_a, in.lab_b) = halves(bl.labels, bl.labels.size(0) / 2);
   std::tie(in.uimg_a, in.uimg_b) = halves(bu.images, bu.images.size(0) / 2);
+  const data::Recipe& recipe = data::recipe_of(c.dataset);
   {
     // The teacher stays in train mode under no-grad (dropout on, BN on batch statistics).
     torch::NoGradGuard no_grad;
     torch::Tensor pa = forward(s, Role::kTeacher, in.uimg_a).cpu();
     torch::Tensor pb = forward(s, Role::kTeacher, in.uimg_b).cpu();
     if (s.teacher_compute) s.teacher_compute->push_buffers();
-    const data::Recipe& recipe = data::recipe_of(c.dataset);
     auto pseudo = [&](const torch::Tensor& logits) {
       if (c.bcp.pseudo_label == PseudoLabel::kSoft)
         return ssl::soft_pseudo_label(logits, c.bcp.temperature);
@@ -210,11 +212,16 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       c.bcp.direction != PasteDirection::kOutward;  // labeled box pasted into an unlabeled image
   bool outward =
       c.bcp.direction != PasteDirection::kInward;  // unlabeled box pasted into a labeled image
+  // The two mixed batches in the recipe's order (each its own pass: BatchNorm sees them apart).
+  const auto in_order = [&](const ssl::BcpMix& mix) {
+    return recipe.unlabeled_pass_first ? std::array{&mix.mixed_u, &mix.mixed_l}
+                                       : std::array{&mix.mixed_l, &mix.mixed_u};
+  };
   if (ssl4mis_losses(c)) {
     ssl::BcpMix mix = ssl::acdc_bcp_mix(in, mask, w);
     torch::Tensor dice = torch::zeros({}, bl.images.options());
     torch::Tensor ce = torch::zeros({}, bl.images.options());
-    for (const ssl::MixedStream* m : {&mix.mixed_u, &mix.mixed_l}) {
+    for (const ssl::MixedStream* m : in_order(mix)) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
@@ -227,7 +234,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
   } else {
     ssl::BcpMix mix = ssl::la_bcp_mix(in, mask, w);
     loss = torch::zeros({}, bl.images.options());
-    for (const ssl::MixedStream* m : {&mix.mixed_l, &mix.mixed_u}) {
+    for (const ssl::MixedStream* m : in_order(mix)) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
