@@ -154,11 +154,30 @@ PreparedDataset fingerprint_from_json(const json& j) {
   } catch (const std::exception& e) {
     throw std::runtime_error("fingerprint: " + util::error_message(e));
   }
-  const size_t axes = p.dim == 2 ? 2 : 3;
-  if ((p.dim != 2 && p.dim != 3) || p.median_shape.size() != axes ||
-      p.median_spacing.size() != axes || p.min_shape.size() != axes || p.max_shape.size() != axes)
-    throw std::runtime_error("fingerprint: dim and shapes do not agree");
+  check_fingerprint(p);
   return p;
+}
+
+void check_fingerprint(const PreparedDataset& p) {
+  const auto bad = [](const std::string& why) { throw std::runtime_error("fingerprint: " + why); };
+  if (p.dim != 2 && p.dim != 3) bad("dim must be 2 or 3, got " + std::to_string(p.dim));
+  const size_t axes = static_cast<size_t>(p.dim);
+  for (const auto* shape : {&p.median_shape, &p.min_shape, &p.max_shape}) {
+    if (shape->empty() && shape != &p.median_shape) continue;
+    if (shape->size() != axes) bad("shapes need " + std::to_string(axes) + " sides");
+    for (int64_t side : *shape)
+      if (side < 1 || side > 100000) bad("a side of " + std::to_string(side) + " voxels");
+  }
+  if (!p.median_spacing.empty() && p.median_spacing.size() != axes)
+    bad("median_spacing needs " + std::to_string(axes) + " values");
+  for (double s : p.median_spacing)
+    if (!(std::isfinite(s) && s > 0)) bad("spacings must be finite and > 0");
+  if (p.channels < 1) bad("channels must be >= 1");
+  if (p.class_names.size() < 2) bad("at least 2 classes (background included) are needed");
+  if (!p.class_fraction.empty() && p.class_fraction.size() != p.class_names.size())
+    bad("class_fraction needs one value per class");
+  if (!p.intensity_stats.empty() && static_cast<int64_t>(p.intensity_stats.size()) != p.channels)
+    bad("intensity_stats needs one entry per channel");
 }
 
 PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& progress) {
@@ -270,7 +289,7 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
           torch::bincount(label.flatten().to(torch::kLong), {}, num_classes).to(torch::kDouble);
       for (size_t k = 0; k < channels.size(); ++k) {
         const torch::Tensor flat = channels[k].flatten().to(torch::kDouble);
-        const int64_t step = std::max<int64_t>(1, flat.numel() / 20000);
+        const int64_t step = std::max<int64_t>(1, (flat.numel() + 19999) / 20000);
         intensity_samples[k].push_back(flat.slice(0, 0, flat.numel(), step));
       }
     }

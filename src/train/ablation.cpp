@@ -158,7 +158,16 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
       throw std::runtime_error(plan_path.string() +
                                ": this folder already holds an ablation; pass --resume to continue "
                                "it or give another --out");
-    if (io::read_json_file(plan_path.string()) != plan)
+    // The stored base is read as a config first: keys added since (with their defaults) compare
+    // equal, so an ablation started by an older bcp resumes.
+    json stored = io::read_json_file(plan_path.string());
+    try {
+      if (stored.is_object() && stored.contains("base"))
+        stored["base"] = config_to_json(config_from_json(stored["base"]));
+    } catch (const std::exception&) {
+      // A base that no longer reads differs from this one: refused below.
+    }
+    if (stored != plan)
       throw std::invalid_argument(plan_path.string() +
                                   ": --resume with another grid or base config than this "
                                   "ablation's; give another --out");

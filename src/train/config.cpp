@@ -33,19 +33,25 @@ void check_same_kind(const json& def, const json& given, const std::string& key)
     if (!given.is_number_integer()) refuse("a whole number");
   } else if (def.is_number()) {
     if (!given.is_number()) refuse("a number");
+  } else if (key == "net.strides") {
+    // A list of [x, y, z] whole numbers, empty by default (so its default says nothing of them).
+    const auto bad = [&] {
+      refuse("a list of [x, y, z] strides, e.g. [[2,2,1],[2,2,1],[2,2,2],[2,2,2]]");
+    };
+    if (!given.is_array()) bad();
+    for (const json& stage : given) {
+      if (!stage.is_array() || stage.size() != 3) bad();
+      for (const json& v : stage)
+        if (!v.is_number_integer() || v.get<int64_t>() < 0) bad();
+    }
   } else if (def.is_array()) {
     if (!given.is_array()) refuse("an array");
     // The config's lists are numbers; an empty default says nothing more about them.
     for (const json& item : given) {
-      if (!def.empty()) {
+      if (!def.empty())
         check_same_kind(def.front(), item, key + "[]");
-      } else if (item.is_array()) {  // net.strides: a list of [x, y, z]
-        for (const json& v : item)
-          if (!v.is_number_integer() || v.get<int64_t>() < 0)
-            refuse("an array of numbers or of arrays of whole numbers");
-      } else if (!item.is_number()) {
+      else if (!item.is_number())
         refuse("an array of numbers");
-      }
     }
   } else if (def.type() != given.type()) {
     refuse(def.type_name());
@@ -106,11 +112,14 @@ TrainConfig config_from_json(const json& user) {
     // Name the key: the one holding the unknown value where the defaults hold a valid name.
     const json given = j.flatten(), fallback = defaults.flatten();
     for (auto it = given.begin(); it != given.end(); ++it) {
+      if (!fallback.contains(it.key())) continue;  // list entries the defaults lack
       const json& d = fallback.at(it.key());
       if (it.value() == e.value && e.valid.find(d.get<std::string>()) != std::string::npos)
         throw std::invalid_argument("config '" + util::dotted_key(it.key()) + "': " + e.what());
     }
     throw std::invalid_argument(std::string("config: ") + e.what());
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(std::string("config: a value of the wrong type: ") + e.what());
   }
 }
 
@@ -161,8 +170,7 @@ nets::ModelConfig model_config_for(const TrainConfig& config) {
   mc.num_classes = config.data.num_classes;
   mc.in_channels = config.data.channels;
   for (const auto& stage : config.net.strides) {
-    if (stage.size() != 3)
-      throw std::invalid_argument("config 'net.strides' needs [x, y, z] per down-sampling");
+    if (stage.size() != 3) throw std::invalid_argument("strides need [x, y, z] per down-sampling");
     mc.strides.push_back({stage[0], stage[1], stage[2]});
   }
   return mc;
@@ -178,12 +186,14 @@ void validate_config(const TrainConfig& c) {
   if (c.data.patch.size() != dims)
     bad("data.patch",
         "needs " + std::to_string(dims) + " sizes for " + std::string(util::name_of(c.dataset)));
+  if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
+  if (c.data.channels < 1) bad("data.channels", "must be >= 1");
   nets::ModelConfig model;
   try {
     model = model_config_for(c);
     nets::validate(model);
   } catch (const std::invalid_argument& e) {
-    bad("net.strides", util::error_message(e));
+    bad("net.strides", util::error_message(e));  // classes and channels are checked above
   }
   const std::vector<int64_t> factor = nets::pooling_factor(model);
   for (size_t a = 0; a < c.data.patch.size() && a < factor.size(); ++a)

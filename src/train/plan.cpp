@@ -48,12 +48,17 @@ std::pair<std::vector<int64_t>, std::vector<std::vector<int64_t>>> plan_patch_3d
       voxels *= patch[a];
     }
     if (voxels <= kPlanPatchVoxels) return {patch, strides};
-    size_t longest = 0;
-    for (size_t a = 1; a < 3; ++a)
-      if (static_cast<double>(patch[a]) * spacing[a] >
-          static_cast<double>(patch[longest]) * spacing[longest])
+    // Shorten the physically longest axis that can still shrink (each pass shortens one, so the
+    // loop ends: three axes of 1 voxel hold fewer than kPlanPatchVoxels).
+    int longest = -1;
+    for (int a = 0; a < 3; ++a)
+      if (target[a] > 1 &&
+          (longest < 0 || static_cast<double>(patch[a]) * spacing[a] >
+                              static_cast<double>(patch[longest]) * spacing[longest]))
         longest = a;
-    target[longest] = std::max<int64_t>(1, patch[longest] - std::max<int64_t>(factor[longest], 8));
+    if (longest < 0) throw std::logic_error("plan: no axis left to shorten");
+    target[longest] = std::max<int64_t>(
+        1, std::min(target[longest], patch[longest]) - std::max<int64_t>(factor[longest], 8));
   }
 }
 
@@ -83,6 +88,7 @@ std::vector<std::vector<int64_t>> plan_strides(const std::vector<int64_t>& patch
 }
 
 Plan plan_for(const data::PreparedDataset& p) {
+  data::check_fingerprint(p);
   Plan plan;
   auto& c = plan.config;
   auto why = [&](const std::string& topic, const std::string& text) {

@@ -347,3 +347,27 @@ TEST(Prepare, NeedsItk) {
 #endif
 
 }  // namespace bcp_test_prepare
+
+TEST(Plan, MalformedFingerprintsAreRefusedAndExtremeShapesEnd) {
+  bcp::data::PreparedDataset p;
+  p.dim = 3;
+  p.class_names = {"bg", "fg"};
+  p.labeled_items = 4;
+  p.unlabeled_items = 4;
+  p.train_list = "train.list";
+  p.median_shape = p.min_shape = p.max_shape = {1100, 1100, 2};
+  p.median_spacing = {0.05, 0.05, 100.0};
+  // A thin, wide volume whose physically longest axis cannot shrink: the others do.
+  const auto plan = bcp::train::plan_for(p);
+  int64_t voxels = 1;
+  for (auto v : plan.config.data.patch) voxels *= v;
+  EXPECT_LE(voxels, bcp::train::kPlanPatchVoxels);
+  p.median_spacing = {0.0, 0.0, 0.0};
+  EXPECT_THROW(bcp::train::plan_for(p), std::runtime_error);
+  p.median_spacing = {1.0, 1.0, 1.0};
+  p.class_fraction = {1.0};  // one value for two classes
+  EXPECT_THROW(bcp::train::plan_for(p), std::runtime_error);
+  p.class_fraction.clear();
+  p.median_shape = {0, 10, 10};
+  EXPECT_THROW(bcp::train::plan_for(p), std::runtime_error);
+}

@@ -233,3 +233,26 @@ TEST(ResumeCheck, AnotherExperimentIsRefusedWithItsKeys) {
   for (const char* key : {"dataset:", "data.patch.0:", "data.patch.2:", "batch.labeled:"})
     EXPECT_NE(la.find(key), std::string::npos) << key << " missing in\n" << la;
 }
+
+TEST(Config, StridesAreListsOfTriplesAndClassErrorsNameTheirKey) {
+  auto c = bcp::train::preset("la", 5, "bcp");
+  for (const char* bad :
+       {"net.strides=[2,2,1]", "net.strides=[[2,2]]", "net.strides=[[1.5,2,2]]"}) {
+    try {
+      bcp::train::apply_override(c, bad);
+      FAIL() << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("net.strides"), std::string::npos) << e.what();
+    }
+  }
+  bcp::train::apply_override(c, "net.strides=[[2,2,1],[2,2,1],[2,2,2],[2,2,2]]");
+  EXPECT_EQ(c.net.strides.size(), 4u);
+  bcp::train::validate_config(c);  // 112 x 112 x 80: x and y by 16, z by 4
+  c.data.num_classes = 1;
+  try {
+    bcp::train::validate_config(c);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("data.num_classes"), std::string::npos) << e.what();
+  }
+}

@@ -64,8 +64,13 @@ struct PreparedDataset {
 };
 
 nlohmann::json fingerprint_to_json(const PreparedDataset& p);
-/// Throws std::runtime_error naming what is missing or malformed.
+/// Throws std::runtime_error naming what is missing or malformed (check_fingerprint included).
 PreparedDataset fingerprint_from_json(const nlohmann::json& j);
+/// Throws std::runtime_error unless the fingerprint is one a plan can be made from: dim 2 or 3,
+/// shapes of that many axes with sides in [1, 100000], finite spacings > 0 (or none), at least
+/// one channel and two classes, and per-class and per-channel lists of the right lengths (or
+/// empty).
+void check_fingerprint(const PreparedDataset& p);
 
 /// Called once per case as it is written.
 using PrepareProgress =

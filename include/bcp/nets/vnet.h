@@ -49,7 +49,8 @@ class VNetConvBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VNetConvBlock);
 
-/// conv k2 s2 -> BN3d -> ReLU, as Sequential `conv` (reference: DownsamplingConvBlock).
+/// conv (kernel = stride, 2 per axis in the reference) -> BN3d -> ReLU, as Sequential `conv`
+/// (reference: DownsamplingConvBlock).
 class VNetDownBlockImpl : public torch::nn::Module {
  public:
   VNetDownBlockImpl(int64_t in_channels, int64_t out_channels,
@@ -60,7 +61,8 @@ class VNetDownBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VNetDownBlock);
 
-/// transposed conv k2 s2 -> BN3d -> ReLU, as Sequential `conv` (reference: UpsamplingDeconvBlock).
+/// transposed conv (kernel = stride, 2 per axis in the reference) -> BN3d -> ReLU, as Sequential
+/// `conv` (reference: UpsamplingDeconvBlock).
 class VNetUpBlockImpl : public torch::nn::Module {
  public:
   VNetUpBlockImpl(int64_t in_channels, int64_t out_channels,
@@ -77,7 +79,8 @@ TORCH_MODULE(VNetUpBlock);
 class VNetEncoderImpl : public torch::nn::Module {
  public:
   explicit VNetEncoderImpl(const VNetOptions& options);
-  /// (N, C, H, W, D), each spatial size divisible by 16 -> [x1 .. x5], x5 after dropout
+  /// (N, C, H, W, D), each spatial size divisible by its strides' product (16) -> [x1 .. x5], x5
+  /// after dropout
   std::vector<torch::Tensor> forward(torch::Tensor x);
   VNetConvBlock block_one{nullptr};
   VNetDownBlock block_one_dw{nullptr};
@@ -113,7 +116,8 @@ class VNetDecoderImpl : public torch::nn::Module {
 TORCH_MODULE(VNetDecoder);
 
 /// The whole VNet: `encoder` + `decoder` with additive skips. Input (N, C, H, W, D), each spatial
-/// size divisible by 16 (LA patches are 112x112x80).
+/// size divisible by the product of its axis's strides (16 in the reference; LA patches are
+/// 112x112x80).
 class VNetImpl : public SegmentationNetImpl {
  public:
   explicit VNetImpl(const VNetOptions& options = {});
