@@ -26,6 +26,31 @@ using bcp::data::prepare_nnunet;
 using bcp::data::PrepareOptions;
 using bcp::test::error_of;
 
+namespace {
+
+/// A 3-D fingerprint made by hand: `labeled` labeled and 20 unlabeled volumes of one shape.
+bcp::data::PreparedDataset volumes_fingerprint(std::vector<std::string> classes, int64_t labeled,
+                                               std::vector<int64_t> shape,
+                                               std::vector<double> spacing) {
+  bcp::data::PreparedDataset p;
+  p.dim = 3;
+  p.class_names = std::move(classes);
+  p.labeled_items = labeled;
+  p.unlabeled_items = 20;
+  p.train_list = "train.list";
+  p.median_shape = p.min_shape = p.max_shape = std::move(shape);
+  p.median_spacing = std::move(spacing);
+  return p;
+}
+
+int64_t patch_voxels(const bcp::train::TrainConfig& c) {
+  int64_t voxels = 1;
+  for (auto v : c.data.patch) voxels *= v;
+  return voxels;
+}
+
+}  // namespace
+
 #ifdef BCP_WITH_ITK
 namespace {
 
@@ -191,37 +216,6 @@ TEST(Prepare, FewUnlabeledItemsMeanSupervisedTraining) {
             (std::vector<std::vector<int64_t>>{{2, 2, 2}, {2, 2, 1}, {2, 2, 1}, {2, 2, 1}}));
 }
 
-TEST(Plan, StridesFollowSpacingAndPatchesStayWithinTheBudget) {
-  // Thick slices (ACDC as volumes: 1.5 mm in-plane, 10 mm apart): z waits until the in-plane
-  // spacing comes within a factor 2 of it, then is halved while it keeps >= 4 voxels.
-  EXPECT_EQ(bcp::train::plan_strides({224, 256, 10}, {1.5, 1.5, 10.0}),
-            (std::vector<std::vector<int64_t>>{{2, 2, 1}, {2, 2, 1}, {2, 2, 2}, {2, 2, 1}}));
-  // Isotropic and large: the reference VNet.
-  EXPECT_EQ(bcp::train::plan_strides({112, 112, 80}, {1, 1, 1}),
-            (std::vector<std::vector<int64_t>>(4, {2, 2, 2})));
-  bcp::data::PreparedDataset p;
-  p.dim = 3;
-  p.class_names = {"bg", "a", "b"};
-  p.labeled_items = 3;
-  p.unlabeled_items = 20;
-  p.train_list = "train.list";
-  p.median_shape = p.min_shape = p.max_shape = {400, 400, 300};
-  p.median_spacing = {0.5, 0.5, 2.0};
-  const auto big = bcp::train::plan_for(p);
-  int64_t voxels = 1;
-  for (auto v : big.config.data.patch) voxels *= v;
-  EXPECT_LE(voxels, bcp::train::kPlanPatchVoxels);
-  // The physically longest axis (z: 600 mm) is shortened most.
-  EXPECT_LT(big.config.data.patch[2] * 2.0, big.config.data.patch[0] * 0.5 * 4);
-  EXPECT_EQ(big.config.batch.labeled, 2);               // capped by the 3 labeled items
-  EXPECT_EQ(big.config.schedule.pretrain_iters, 1000);  // 500 passes of 2 steps
-  EXPECT_EQ(big.config.schedule.selftrain_iters, 3000);
-  EXPECT_FALSE(big.reasons.empty());
-  const std::string text = bcp::train::plan_text(p, big);
-  EXPECT_NE(text.find("3 classes"), std::string::npos) << text;
-  EXPECT_NE(text.find("VNet strides"), std::string::npos) << text;
-}
-
 TEST(Prepare, LabelOutsideTheClassesIsNamedAndNothingLooksComplete) {
   bcp::test::TempDir tmp("prepare_range");
   bcp::test::NnunetFixture fx(tmp.path / "raw");
@@ -346,22 +340,34 @@ TEST(Prepare, NeedsItk) {
 }
 #endif
 
-}  // namespace bcp_test_prepare
+TEST(Plan, StridesFollowSpacingAndPatchesStayWithinTheBudget) {
+  // Thick slices (ACDC as volumes: 1.5 mm in-plane, 10 mm apart): z waits until the in-plane
+  // spacing comes within a factor 2 of it, then is halved while it keeps >= 4 voxels.
+  EXPECT_EQ(bcp::train::plan_strides({224, 256, 10}, {1.5, 1.5, 10.0}),
+            (std::vector<std::vector<int64_t>>{{2, 2, 1}, {2, 2, 1}, {2, 2, 2}, {2, 2, 1}}));
+  // Isotropic and large: the reference VNet.
+  EXPECT_EQ(bcp::train::plan_strides({112, 112, 80}, {1, 1, 1}),
+            (std::vector<std::vector<int64_t>>(4, {2, 2, 2})));
+  auto p = volumes_fingerprint({"bg", "a", "b"}, 3, {400, 400, 300}, {0.5, 0.5, 2.0});
+  const auto big = bcp::train::plan_for(p);
+  EXPECT_LE(patch_voxels(big.config), bcp::train::kPlanPatchVoxels);
+  // The physically longest axis (z: 600 mm against 200) is shortened first, until the three
+  // are about alike: 80 x 80 x 72 mm.
+  EXPECT_EQ(big.config.data.patch, (std::vector<int64_t>{160, 160, 36}));
+  EXPECT_EQ(big.config.batch.labeled, 2);               // capped by the 3 labeled items
+  EXPECT_EQ(big.config.schedule.pretrain_iters, 1000);  // 500 passes of 2 steps
+  EXPECT_EQ(big.config.schedule.selftrain_iters, 3000);
+  EXPECT_FALSE(big.reasons.empty());
+  const std::string text = bcp::train::plan_text(p, big);
+  EXPECT_NE(text.find("3 classes"), std::string::npos) << text;
+  EXPECT_NE(text.find("VNet strides"), std::string::npos) << text;
+}
 
 TEST(Plan, MalformedFingerprintsAreRefusedAndExtremeShapesEnd) {
-  bcp::data::PreparedDataset p;
-  p.dim = 3;
-  p.class_names = {"bg", "fg"};
-  p.labeled_items = 4;
-  p.unlabeled_items = 4;
-  p.train_list = "train.list";
-  p.median_shape = p.min_shape = p.max_shape = {1100, 1100, 2};
-  p.median_spacing = {0.05, 0.05, 100.0};
-  // A thin, wide volume whose physically longest axis cannot shrink: the others do.
+  auto p = volumes_fingerprint({"bg", "fg"}, 4, {1100, 1100, 2}, {0.05, 0.05, 100.0});
+  // A thin, wide volume whose physically longest axis soon cannot shrink: the others do.
   const auto plan = bcp::train::plan_for(p);
-  int64_t voxels = 1;
-  for (auto v : plan.config.data.patch) voxels *= v;
-  EXPECT_LE(voxels, bcp::train::kPlanPatchVoxels);
+  EXPECT_LE(patch_voxels(plan.config), bcp::train::kPlanPatchVoxels);
   p.median_spacing = {0.0, 0.0, 0.0};
   EXPECT_THROW(bcp::train::plan_for(p), std::runtime_error);
   p.median_spacing = {1.0, 1.0, 1.0};
@@ -371,3 +377,5 @@ TEST(Plan, MalformedFingerprintsAreRefusedAndExtremeShapesEnd) {
   p.median_shape = {0, 10, 10};
   EXPECT_THROW(bcp::train::plan_for(p), std::runtime_error);
 }
+
+}  // namespace bcp_test_prepare
