@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "bcp/data/recipe.h"
+#include "bcp/nets/segmentation_net.h"
 
 namespace bcp::train {
 namespace {
@@ -17,13 +18,6 @@ int64_t even_cap(int64_t want, int64_t available) {
 
 int64_t round_up(int64_t v, int64_t multiple) {
   return (v + multiple - 1) / multiple * multiple;
-}
-
-std::vector<int64_t> factor_of(const std::vector<std::vector<int64_t>>& strides) {
-  std::vector<int64_t> f(3, 1);
-  for (const auto& stage : strides)
-    for (size_t a = 0; a < 3; ++a) f[a] *= stage[a];
-  return f;
 }
 
 template <typename T>
@@ -40,7 +34,10 @@ std::pair<std::vector<int64_t>, std::vector<std::vector<int64_t>>> plan_patch_3d
   std::vector<int64_t> target = median;
   while (true) {
     const auto strides = plan_strides(target, spacing);
-    const auto factor = factor_of(strides);
+    nets::ModelConfig net;
+    net.arch = nets::Arch::kVNet;
+    for (const auto& st : strides) net.strides.push_back({st[0], st[1], st[2]});
+    const auto factor = nets::pooling_factor(net);
     std::vector<int64_t> patch(3);
     int64_t voxels = 1;
     for (size_t a = 0; a < 3; ++a) {
