@@ -288,9 +288,10 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       class_voxels +=
           torch::bincount(label.flatten().to(torch::kLong), {}, num_classes).to(torch::kDouble);
       for (size_t k = 0; k < channels.size(); ++k) {
-        const torch::Tensor flat = channels[k].flatten().to(torch::kDouble);
+        // The sample first, then its conversion (not a double copy of the whole volume).
+        const torch::Tensor flat = channels[k].flatten();
         const int64_t step = std::max<int64_t>(1, (flat.numel() + 19999) / 20000);
-        intensity_samples[k].push_back(flat.slice(0, 0, flat.numel(), step));
+        intensity_samples[k].push_back(flat.slice(0, 0, flat.numel(), step).to(torch::kDouble));
       }
     }
     std::vector<double> spacing = image.spacing;
