@@ -1,9 +1,47 @@
 #!/usr/bin/env bash
-# The README's test command: installs dependencies, builds, runs the whole suite under CTest.
+# The README's test command (what CI runs): installs the dependencies, builds bcp against both
+# LibTorch builds it supports and runs the suite under CTest.
+#   - LibTorch 2.13 from PyTorch's wheel (scripts/install_torch.sh; build-torch/): every test.
+#   - Debian's LibTorch 1.13 (libtorch-dev; build/): built while the first suite runs (the suite
+#     leaves about a third of the CPU idle), then every test but the long end-to-end ones (what
+#     runs the same code above LibTorch: whole training runs, the CLI tours, the benchmarks),
+#     which run once, above.
+# BCP_TEST_BUILDS=torch2 or debian runs one of them alone (all its tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+builds=${BCP_TEST_BUILDS:-torch2 debian}
 scripts/install_deps.sh
-# What the suite needs (library, CLI, tests); the Google Benchmark programs are built by a plain
-# scripts/build.sh and are not part of the suite.
-scripts/build.sh bcp_cli bcp_tests
-ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 1200
+jobs=$(nproc)
+long='^(CliOwnData|Demo|Datasets/CliDatasetMatrix|CliBench|Evaluate|Predict|InstallAndEmbed|TrainStep|CliReport|CliKde)\.'
+logs=$(mktemp -d "${TMPDIR:-/tmp}/bcp_test_XXXXXX")
+run_suite() {  # build folder, log name, ctest arguments...
+  local dir=$1 name=$2
+  shift 2
+  ${nice:-} ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1200 "$@" \
+    > "$logs/$name.log" 2>&1
+}
+status=0
+if [[ $builds == *torch2* ]]; then
+  torch=$(scripts/install_torch.sh 2.13.0)
+  BCP_TORCH=$torch BUILD_DIR=build-torch scripts/build.sh bcp_cli bcp_tests
+  run_suite build-torch torch2 & suite=$!
+  if [[ $builds == *debian* ]]; then
+    # At low priority: the suite above keeps its pace, the build takes the idle cycles.
+    if nice -n 10 scripts/build.sh bcp_cli bcp_tests > "$logs/debian_build.log" 2>&1; then
+      nice="nice -n 10" run_suite build debian -E "$long" || status=1
+    else
+      cat "$logs/debian_build.log"
+      status=1
+    fi
+  fi
+  wait $suite || status=1
+  echo "==== LibTorch 2.13 (PyTorch wheel): every test"; cat "$logs/torch2.log"
+  [[ $builds == *debian* ]] && [ -f "$logs/debian.log" ] &&
+    { echo "==== LibTorch 1.13 (Debian): all but the long tests, which ran above"; cat "$logs/debian.log"; }
+elif [[ $builds == *debian* ]]; then
+  scripts/build.sh bcp_cli bcp_tests
+  run_suite build debian || status=1
+  cat "$logs/debian.log"
+fi
+rm -rf "$logs"
+exit $status
