@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The GPU check, for a machine with an NVIDIA GPU and PyTorch 2.x (CUDA) but no network:
-#   1. unpacks the Debian packages carried in .gpu_deps/ (scripts/fetch_gpu_deps.sh) into a
+# The GPU check, for a machine with an NVIDIA GPU and PyTorch 2.x (CUDA), with or without network:
+#   1. unpacks the Debian packages carried in .gpu_deps/ (scripts/fetch_gpu_deps.sh), if any, into a
 #      private prefix (HDF5 C++, GoogleTest, nlohmann-json, CLI11; nothing is installed system-wide),
-#   2. builds bcp and its tests against PyTorch's own LibTorch (ITK off, no NIfTI there),
+#   2. builds bcp and its tests against PyTorch's own LibTorch with NCCL (without .gpu_deps: the
+#      system's packages, ITK included); on a machine without a GPU it stops after step 3,
 #   3. runs the tests that use CUDA (the rest are the CPU suite's),
 #   4. prints `bcp bench step` (ACDC and LA) and `bcp bench infer` (LA and ACDC) in fp32 and bf16
 #      on CUDA; JSON lines and logs go to $OUT (default gpu_check_out/).
@@ -11,34 +12,45 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-$PWD/gpu_check_out}
 mkdir -p "$out"
-prefix=$PWD/.gpu_deps/root
+# The Debian packages carried for a machine without them; where they are installed (the project
+# machine, scripts/install_deps.sh) the system's are used.
+cmake_deps=()
 if compgen -G ".gpu_deps/*.deb" > /dev/null; then
+  prefix=$PWD/.gpu_deps/root
   mkdir -p "$prefix"
   for f in .gpu_deps/*.deb; do dpkg -x "$f" "$prefix"; done
+  lib=$prefix/usr/lib/x86_64-linux-gnu
+  export LD_LIBRARY_PATH=$lib:$lib/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  cmake_deps=(-DBCP_WITH_ITK=OFF "-DCMAKE_PREFIX_PATH=$prefix/usr"
+              "-DHDF5_INCLUDE_DIRS=$prefix/usr/include/hdf5/serial"
+              "-DHDF5_LIBRARIES=$lib/hdf5/serial/libhdf5.so"
+              "-DHDF5_CXX_LIBRARIES=$lib/hdf5/serial/libhdf5_cpp.so" "-DGTEST_ROOT=$prefix/usr")
 fi
-lib=$prefix/usr/lib/x86_64-linux-gnu
-export LD_LIBRARY_PATH=$lib:$lib/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# PyTorch's own LibTorch (CUDA): BCP_TORCH, else the torch of $PYTHON (default python3). On the
+# project machine: BCP_TORCH=$(scripts/install_torch.sh 2.14.1) scripts/gpu_check.sh
 python=${PYTHON:-python3}
-torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-"$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' | tee "$out/device.txt"
+torch=${BCP_TORCH:-$("$python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')}
+# Its Python (a venv's: site-packages/torch -> bin/python) says whether a GPU is there.
+[ -n "${BCP_TORCH:-}" ] && python=$BCP_TORCH/../../../../bin/python
+gpu=$("$python" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' \
+      2>/dev/null || true)
+echo "LibTorch $torch; GPU: ${gpu:-none}" | tee "$out/device.txt"
 
 build=${BUILD_DIR:-build-gpu}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBCP_WITH_ITK=OFF -DBCP_BUILD_BENCH=OFF \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix/usr" \
-  -DHDF5_INCLUDE_DIRS="$prefix/usr/include/hdf5/serial" \
-  -DHDF5_LIBRARIES="$lib/hdf5/serial/libhdf5.so" \
-  -DHDF5_CXX_LIBRARIES="$lib/hdf5/serial/libhdf5_cpp.so" \
-  -DGTEST_ROOT="$prefix/usr" > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" > "$out/build.log" 2>&1 || { grep -m5 -A5 error "$out/build.log"; exit 1; }
-echo "built $build (warnings: $(grep -c 'warning:' "$out/build.log" || true))"
+BCP_TORCH=$torch BUILD_DIR=$build scripts/build.sh -DBCP_BUILD_BENCH=OFF -DBCP_WITH_NCCL=ON \
+  "${cmake_deps[@]}" bcp_cli bcp_tests > "$out/build.log" 2>&1 ||
+  { grep -m5 -A5 -E "error|Error" "$out/build.log" || tail -30 "$out/build.log"; exit 1; }
+echo "built $build with NCCL (warnings: $(grep -c 'warning:' "$out/build.log" || true))"
 
-# Multi-GPU training's NCCL backend, compiled (not linked, not run: one GPU here).
-scripts/check_nccl.sh "$build" > "$out/nccl.log" 2>&1 && tail -1 "$out/nccl.log" ||
-  { echo "NCCL compile check failed:"; grep -m5 error "$out/nccl.log" || tail -5 "$out/nccl.log"; }
-
-# CUDA-relevant tests: each skips visibly without a GPU, and runs on one here.
+# Multi-GPU training's NCCL backend: compiled and linked above; one GPU at most here, so not run.
+# CUDA-relevant tests: each skips visibly without a GPU, and runs on one.
 "$build/bcp_tests" --gtest_filter='Cuda*:ComputeCopy*:ParallelDropout*:Bf16*:TrainStep*' \
   2>&1 | tee "$out/tests.log" | tail -5
+if [ -z "$gpu" ]; then
+  echo "gpu_check: no CUDA GPU here: built, linked and the tests above run on the CPU; the GPU" \
+       "benchmarks need a GPU (run this script again on one)"
+  exit 0
+fi
 
 bench() { "$build/bcp" bench "$@" --device cuda 2>/dev/null; }
 bench step --dataset acdc --repeats 20 --json "$out/step_acdc.jsonl"
