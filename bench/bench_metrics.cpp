@@ -95,7 +95,9 @@ void BM_PseudoLabelAcdc(benchmark::State& state) {
                                              .size(std::vector<int64_t>{256, 256})
                                              .mode(torch::kBilinear)
                                              .align_corners(false));
-  for (auto _ : state) benchmark::DoNotOptimize(bcp::ssl::acdc_pseudo_label(logits));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        bcp::ssl::hard_pseudo_label(logits, bcp::data::PseudoLabelRule::kArgmax));
 }
 BENCHMARK(BM_PseudoLabelAcdc)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -106,7 +108,9 @@ void BM_PseudoLabelLa(benchmark::State& state) {
                                                 .size(std::vector<int64_t>{112, 112, 80})
                                                 .mode(torch::kTrilinear)
                                                 .align_corners(false));
-  for (auto _ : state) benchmark::DoNotOptimize(bcp::ssl::la_pseudo_label(logits));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        bcp::ssl::hard_pseudo_label(logits, bcp::data::PseudoLabelRule::kForegroundHalf));
 }
 BENCHMARK(BM_PseudoLabelLa)->Unit(benchmark::kMillisecond)->UseRealTime();
 

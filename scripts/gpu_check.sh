@@ -36,9 +36,14 @@ gpu=$("$python" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.c
       2>/dev/null || true)
 echo "LibTorch $torch; GPU: ${gpu:-none}" | tee "$out/device.txt"
 
+# A CUDA wheel's runtime compiler comes with it (nvidia/cu*/lib); the CUDA toolkit (nvcc, headers)
+# from CUDA_HOME, default /usr/local/cuda.
+cuda_args=("-DCUDA_TOOLKIT_ROOT_DIR=${CUDA_HOME:-/usr/local/cuda}")
+nvrtc=$(compgen -G "$torch/../nvidia/cu*/lib/libnvrtc.so.*[0-9]" | head -1 || true)
+[ -n "$nvrtc" ] && cuda_args+=("-DCUDA_nvrtc_LIBRARY=$nvrtc")
 build=${BUILD_DIR:-build-gpu}
 BCP_TORCH=$torch BUILD_DIR=$build scripts/build.sh -DBCP_BUILD_BENCH=OFF -DBCP_WITH_NCCL=ON \
-  "${cmake_deps[@]}" bcp_cli bcp_tests > "$out/build.log" 2>&1 ||
+  "${cuda_args[@]}" "${cmake_deps[@]}" bcp_cli bcp_tests > "$out/build.log" 2>&1 ||
   { grep -m5 -A5 -E "error|Error" "$out/build.log" || tail -30 "$out/build.log"; exit 1; }
 echo "built $build with NCCL (warnings: $(grep -c 'warning:' "$out/build.log" || true))"
 

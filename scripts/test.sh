@@ -27,7 +27,7 @@ if [[ $builds == *torch2* ]]; then
   run_suite build-torch torch2 & suite=$!
   if [[ $builds == *debian* ]]; then
     # At low priority: the suite above keeps its pace, the build takes the idle cycles.
-    if nice -n 10 scripts/build.sh bcp_cli bcp_tests > "$logs/debian_build.log" 2>&1; then
+    if nice -n 10 scripts/build.sh bcp_cli bcp_tests bcp_bench > "$logs/debian_build.log" 2>&1; then
       nice="nice -n 10" run_suite build debian -E "$long" || status=1
     else
       cat "$logs/debian_build.log"

@@ -44,8 +44,9 @@ std::string find_program(const std::string& program) {
   while (start <= dirs.size()) {
     size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
+    // An empty entry is the current folder, as in execvp. (Built in one expression: GCC 12's
+    // -Wstringop-overflow misreads assigning "." to the substring under C++20.)
+    const std::string dir = end > start ? dirs.substr(start, end - start) : std::string(".");
     const std::string candidate = (std::filesystem::path(dir) / program).string();
     if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate))
       return candidate;
