@@ -21,6 +21,7 @@
 #include "bcp/train/lr_schedule.h"
 #include "bcp/train/optimizer_state.h"
 #include "bcp/train/resume_check.h"
+#include "bcp/train/run_folder.h"
 #include "bcp/train/run_log.h"
 #include "bcp/train/stage_plan.h"
 #include "bcp/train/step_prefetcher.h"
@@ -93,8 +94,9 @@ class Trainer {
   TrainOptions o_;
   TrainConfig c_;
   torch::Device device_;
-  ProcessGroup* group_;  ///< null: one process
-  bool lead_;            ///< rank 0
+  ProcessGroup* group_;          ///< null: one process
+  bool lead_;                    ///< rank 0
+  std::optional<RunLock> lock_;  ///< held by the lead rank while it writes the run folder
   std::optional<RunLog> log_;
   TrainingSet train_set_;
   ValidationSet val_set_;
@@ -374,6 +376,9 @@ TrainResult Trainer::run() {
           " (another root, or the list edited or reordered); train into a new --out instead");
   }
   if (lead_) {
+    lock_.emplace(o_.out_dir);
+    // Another run may have filled the folder between the first look and the lock.
+    if (!o_.resume) refuse_existing_run(o_.out_dir, false);
     log_.emplace(o_.out_dir, o_.echo);
     io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
   }
@@ -441,6 +446,7 @@ TrainResult train(const TrainOptions& options) {
   // Checked before the Trainer opens the run's logs, so a refused resume changes nothing.
   const std::string last = (fs::path(options.out_dir) / "last.h5").string();
   if (options.resume && fs::exists(last)) check_resume_config(last, c);
+  if (!options.resume && options.dist.rank == 0) refuse_existing_run(options.out_dir);
   apply_process_settings(c, options.dist);
   TrainOptions o = options;
   std::unique_ptr<ProcessGroup> group;
