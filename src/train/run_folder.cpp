@@ -19,17 +19,23 @@ namespace {
 constexpr const char* kLockFile = "train.lock";
 }  // namespace
 
-void refuse_existing_run(const std::string& out_dir, bool lock_counts) {
+std::string first_run_file(const std::string& out_dir, bool lock_counts) {
   for (const char* name : {"last.h5", "best.h5", "pretrain_best.h5", "config.json", "metrics.jsonl",
                            "log.txt", "tb", "eval", kLockFile}) {
     std::error_code ec;
     if (!lock_counts && name == std::string(kLockFile)) continue;
     const fs::path path = fs::path(out_dir) / name;
     io::refuse_link(path);  // the more useful message for a planted link
-    if (fs::exists(fs::symlink_status(path, ec)))
-      throw std::runtime_error(out_dir + ": already holds a run (" + name +
-                               "); pass --resume to continue it, or another --out");
+    if (fs::exists(fs::symlink_status(path, ec))) return name;
   }
+  return {};
+}
+
+void refuse_existing_run(const std::string& out_dir, bool lock_counts) {
+  const std::string found = first_run_file(out_dir, lock_counts);
+  if (!found.empty())
+    throw std::runtime_error(out_dir + ": already holds a run (" + found +
+                             "); pass --resume to continue it, or another --out");
 }
 
 RunLock::RunLock(const std::string& out_dir) {

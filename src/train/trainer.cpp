@@ -357,16 +357,26 @@ void Trainer::final_evaluation(TrainResult& result) {
 TrainResult Trainer::run() {
   const auto t0 = Clock::now();
   const bool have_last = fs::exists(path("last.h5"));
-  if (o_.resume && !have_last)
-    throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint)");
+  if (o_.resume && !have_last) {
+    // A run stopped before its first checkpoint left only logs: --resume starts it over. One
+    // whose best checkpoints remain lost its last.h5, and starting over would replace them.
+    if (first_run_file(o_.out_dir).empty())
+      throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint)");
+    for (const char* kept : {"best.h5", "pretrain_best.h5"})
+      if (fs::exists(path(kept)))
+        throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint), but " +
+                                 kept + " remains; train into another --out");
+  }
+  // Continuing from a checkpoint (a --resume of a run that never wrote one starts over).
+  const bool resume = o_.resume && have_last;
   if (!o_.resume && have_last)
     throw std::runtime_error(o_.out_dir +
                              ": already holds a run (last.h5); pass --resume or another --out");
   // The data first: a run refused for its data leaves no run directory behind.
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
-  const LoopState resumed = o_.resume ? peek_loop(path("last.h5")) : LoopState{};
-  if (o_.resume) {
+  const LoopState resumed = resume ? peek_loop(path("last.h5")) : LoopState{};
+  if (resume) {
     const std::string& saved = resumed.cases;
     const std::string now = cases_fingerprint(train_set_);
     if (!saved.empty() && saved != now)
@@ -395,7 +405,7 @@ TrainResult Trainer::run() {
   result.last_path = path("last.h5");
   const std::vector<StagePlan> plan = plan_stages(c_);
   size_t first = 0;  // a resume continues in the checkpoint's stage
-  if (o_.resume) {
+  if (resume) {
     const std::string& resumed_stage = resumed.stage;
     while (first < plan.size() && plan[first].name != resumed_stage) ++first;
     if (first == plan.size())
@@ -405,7 +415,7 @@ TrainResult Trainer::run() {
   const Net first_student = new_model();
   for (size_t i = first; i < plan.size(); ++i) {
     const bool after_pretrain = i > 0 && plan[i - 1].name == "pretrain";
-    StageNets nets = start_stage(plan[i], first_student, after_pretrain, o_.resume && i == first);
+    StageNets nets = start_stage(plan[i], first_student, after_pretrain, resume && i == first);
     result.stages.push_back(run_stage(plan[i], nets));
     if (interrupted_) {
       result.interrupted = true;

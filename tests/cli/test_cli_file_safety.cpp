@@ -219,6 +219,10 @@ TEST(CliFileSafety, TrainRefusesAFolderHoldingAnyRunFile) {
   expect_refused(r, "already holds a run");
   EXPECT_EQ(read_file_bytes(run / "best.h5"), best);
   EXPECT_EQ(read_file_bytes(run / "metrics.jsonl"), log);
+  // Nor does --resume start over where best.h5 would be replaced.
+  r = run_cli(train_args(shared_root(), run, 2) + " --resume");
+  expect_refused(r, "best.h5 remains");
+  EXPECT_EQ(read_file_bytes(run / "best.h5"), best);
   write_text(tmp.path / "other" / "config.json", "{}\n");
   r = run_cli(train_args(shared_root(), tmp.path / "other", 2));
   expect_refused(r, "already holds a run (config.json)");

@@ -7,6 +7,9 @@
 
 namespace bcp::train {
 
+/// The name of the first run file in `out_dir` (see refuse_existing_run), "" when none.
+std::string first_run_file(const std::string& out_dir, bool lock_counts = true);
+
 /// Throws std::runtime_error naming the first run file found in `out_dir` (checkpoints,
 /// config.json, logs, tb/, eval/, and the lock file unless `lock_counts` is false: this
 /// process's own, just taken).
