@@ -33,7 +33,13 @@ void setup_ablate(CLI::App& app) {
   cmd->callback([args] {
     bcp::train::AblationOptions o;
     o.base = bcp::cli::resolve_config(args->config);
-    for (const auto& v : args->vary) o.axes.push_back(bcp::train::parse_vary(v));
+    for (const auto& v : args->vary) {
+      try {
+        o.axes.push_back(bcp::train::parse_vary(v));
+      } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--vary", e.what());  // a command-line mistake: exit 2
+      }
+    }
     o.data_root = args->data;
     o.out_dir = args->out;
     o.resume = args->resume;

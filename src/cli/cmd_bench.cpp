@@ -10,6 +10,7 @@
 
 #include "bcp/bench/bench.h"
 #include "bcp/io/atomic_file.h"
+#include "bcp/train/config.h"
 #include "command.h"
 #include "enum_option.h"
 #include "local_ranks.h"
@@ -33,7 +34,16 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o,
   cmd->add_option("--device", o.common.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", o.common.threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str()
-      ->check(bcp::cli::non_negative());
+      ->check(bcp::cli::non_negative())
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const double v = std::strtod(text.c_str(), nullptr);
+            if (v > static_cast<double>(bcp::train::max_threads()))
+              return "must be at most " + std::to_string(bcp::train::max_threads()) +
+                     " (4 x this machine's cores), got " + text;
+            return {};
+          },
+          "at most 4 x cores"));
   cmd->add_option(repeats_names, o.repeats, "Timed repeats (default: step 5, infer 3, LA infer 1)")
       ->check(bcp::cli::positive());
   cmd->add_option("--warmup", o.common.warmup, "Untimed runs before timing")

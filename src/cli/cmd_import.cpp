@@ -77,7 +77,8 @@ void setup_import(CLI::App& app) {
       ->required();
   bcp::cli::add_enum_option(*cmd, "--arch", args->arch, "Network of the weights")->required();
   cmd->add_option("--classes", args->classes, "Output classes, background included (ACDC 4, LA 2)")
-      ->required();
+      ->required()
+      ->check(CLI::Range(2, 256));
   cmd->add_option("--in-channels", args->in_channels, "Image channels")->capture_default_str();
   cmd->add_option("--out", args->out, "The bcp checkpoint to write")->required();
   args->dataset_option =

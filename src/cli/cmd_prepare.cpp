@@ -1,9 +1,11 @@
 // `bcp prepare`: an nnU-Net raw dataset (NIfTI etc.) becomes a bcp data root plus the training
 // config for it, so `bcp train --config ROOT/bcp.json --data ROOT` runs on users' own scans.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "bcp/data/prepare.h"
 #include "bcp/io/atomic_file.h"
@@ -24,20 +26,28 @@ void run_prepare(PrepareArgs& a) {
   auto& o = a.options;
   o.dim = a.dim == "3d" ? 3 : 2;
   if (!a.ct_window.empty()) {
+    if (!(a.ct_window[0] < a.ct_window[1]))
+      throw CLI::ValidationError("--ct-window", "LOW must be below HIGH, got " +
+                                                    std::to_string(a.ct_window[0]) + " " +
+                                                    std::to_string(a.ct_window[1]));
     o.ct_low = a.ct_window[0];
     o.ct_high = a.ct_window[1];
   }
+  std::optional<bcp::train::Plan> plan;
+  const std::string config_path = (std::filesystem::path(o.out_dir) / "bcp.json").string();
+  // The plan is made (and may fail) before prepare writes its lists and marks the root finished.
+  o.before_lists = [&plan](const bcp::data::PreparedDataset& p) {
+    plan = bcp::train::plan_for(p);
+    return std::vector<std::pair<std::string, std::string>>{
+        {"bcp.json", bcp::train::config_to_json(plan->config).dump(2) + "\n"}};
+  };
   const auto prepared = [&] {
     auto print = bcp::cli::case_progress();  // its live line is erased when this returns
     return bcp::data::prepare_nnunet(o, [print](const std::string& name, size_t i, size_t n) {
       print("[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name);
     });
   }();
-  const auto plan = bcp::train::plan_for(prepared);
-  const std::string config_path = (std::filesystem::path(o.out_dir) / "bcp.json").string();
-  bcp::io::write_file_atomically(config_path,
-                                 bcp::train::config_to_json(plan.config).dump(2) + "\n");
-  std::cout << bcp::train::plan_text(prepared, plan);
+  std::cout << bcp::train::plan_text(prepared, *plan);
   std::cout << "prepared " << prepared.labeled_cases.size() << " labeled training, "
             << prepared.unlabeled_cases.size() << " unlabeled and " << prepared.val_cases.size()
             << " validation cases (" << prepared.class_names.size() << " classes, intensity "
@@ -69,7 +79,15 @@ void setup_prepare(CLI::App& app) {
   cmd->add_option("--val-fraction", o.val_fraction,
                   "Share of labeled cases held out for validation")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !(v > 0 && v < 1))
+              return "must be a number above 0 and below 1, got '" + text + "'";
+            return {};
+          },
+          "(0, 1)"));
   cmd->add_option("--val-cases", o.val_cases,
                   "Validation cases by name (overrides the seeded split)")
       ->delimiter(',');

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "bcp/analysis/html_report.h"
+#include "bcp/io/output_rules.h"
 #include "command.h"
 
 namespace {
@@ -24,6 +25,7 @@ void setup_report(CLI::App& app) {
       ->default_val(3);
   cmd->add_option("--title", o->title, "Page title")->default_val("bcp report");
   cmd->callback([o] {
+    bcp::io::refuse_output_over_input(o->out_path, "--out", o->runs);
     const auto s = bcp::analysis::write_html_report(*o);
     for (const auto& n : s.notes) std::cerr << "bcp report: note: " << n << "\n";
     std::cout << "wrote " << o->out_path << ": " << s.runs << " run" << (s.runs == 1 ? "" : "s")

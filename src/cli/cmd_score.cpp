@@ -1,6 +1,7 @@
 // `bcp score`: Dice, Jaccard, 95HD and ASD of a folder of predicted label files against a folder
 // of references, as the paper reports them.
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "bcp/eval/score_report.h"
+#include "bcp/io/output_rules.h"
 #include "command.h"
 
 namespace {
@@ -22,6 +24,9 @@ struct ScoreCommandOptions {
   std::string spacing;
 };
 
+/// A voxel side of a kilometre is already no scanner's; far above it squares overflow.
+constexpr double kMaxSpacing = 1e6;
+
 std::vector<double> parse_spacing(const std::string& text) {
   std::vector<double> out;
   std::stringstream ss(text);
@@ -34,14 +39,17 @@ std::vector<double> parse_spacing(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != item.size() || !std::isfinite(v) || v <= 0)
+    // Distances are squared sums of spacings: 1e308 would overflow to inf and score as NaN.
+    if (used == 0 || used != item.size() || !std::isfinite(v) || v <= 0 || v > kMaxSpacing)
       throw CLI::ValidationError(
           "--spacing",
-          "'" + text + "': expected positive numbers separated by commas, e.g. 10,1.5,1.25");
+          "'" + text +
+              "': expected positive numbers up to 1e6 (mm) separated by commas, e.g. 10,1.5,1.25");
     out.push_back(v);
   }
   if (out.size() < 2 || out.size() > 3 || (!text.empty() && text.back() == ','))
-    throw std::invalid_argument("--spacing '" + text + "': expected 2 or 3 values (z,y,x or y,x)");
+    throw CLI::ValidationError("--spacing",
+                               "'" + text + "': expected 2 or 3 values (z,y,x or y,x)");
   return out;
 }
 
@@ -66,6 +74,10 @@ void setup_score(CLI::App& app) {
       ->check(CLI::Range(2, 256));
   cmd->callback([opts] {
     if (!opts->spacing.empty()) opts->dirs.spacing = parse_spacing(opts->spacing);
+    std::filesystem::path csv(opts->out);
+    csv.replace_extension(".csv");
+    for (const std::string& out : {opts->out, csv.string()})
+      bcp::io::refuse_output_over_input(out, "--out", {opts->dirs.pred_dir, opts->dirs.ref_dir});
     const bcp::eval::ScoreReport report = bcp::eval::score_mask_dirs(opts->dirs);
     bcp::eval::write_report(report, opts->out);
     std::cout << bcp::eval::format_table(report) << "unit: " << report.unit << "\n";

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "bcp/data/synth.h"
+#include "bcp/io/output_rules.h"
 #include "command.h"
 
 namespace {
@@ -55,6 +56,9 @@ void run_nnunet(const SynthArgs& a) {
 }
 
 void run_synth(const SynthArgs& a) {
+  if (a.out.empty()) throw CLI::ValidationError("--out", "must name a folder, got an empty path");
+  // Same-named scans, lists and dataset.json would replace the user's.
+  bcp::io::refuse_non_empty_folder(a.out, "a synthetic dataset");
   if (a.format == "nnunet") return run_nnunet(a);
   if (a.classes != 0 || a.size_jitter >= 0 || !a.spacing.empty() || a.mixed_dtypes)
     throw std::invalid_argument(

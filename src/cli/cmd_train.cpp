@@ -33,6 +33,7 @@ void setup_train(CLI::App& app) {
                   "instead")
       ->check(CLI::Range(1, 64));
   cmd->callback([args] {
+    bcp::cli::stop_with_launcher();
     if (args->nproc > 1 && std::getenv("WORLD_SIZE"))
       throw std::invalid_argument(
           "--nproc: this process is already one rank of a group (WORLD_SIZE is set)");

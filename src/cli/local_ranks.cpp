@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <stdexcept>
@@ -23,9 +25,23 @@ int exit_status(int status) {
   return 1;
 }
 
+/// The launcher's pid, given to its ranks so each can stop when the launcher goes.
+constexpr const char* kLauncherVariable = "BCP_LAUNCHER_PID";
+
+// The ranks, for the signal handler: a launcher stopped by SIGTERM or SIGINT stops them too.
+constexpr int kMaxRanks = 64;
+volatile pid_t g_ranks[kMaxRanks] = {};
+volatile sig_atomic_t g_stop_signal = 0;
+
+void forward_signal(int sig) {
+  g_stop_signal = sig;
+  for (int i = 0; i < kMaxRanks; ++i)
+    if (g_ranks[i] > 0) ::kill(g_ranks[i], sig);
+}
+
 bool is_rank_variable(const std::string& entry) {
-  for (const char* name :
-       {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT="})
+  for (const char* name : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE=",
+                           "MASTER_ADDR=", "MASTER_PORT=", "BCP_LAUNCHER_PID="})
     if (entry.rfind(name, 0) == 0) return true;
   return false;
 }
@@ -50,7 +66,24 @@ std::vector<std::string> without_nproc(const std::vector<std::string>& args) {
   return out;
 }
 
+void stop_with_launcher() {
+  const char* launcher = std::getenv(kLauncherVariable);
+  if (!launcher) return;
+  // SIGKILL of the launcher cannot be forwarded; the kernel tells the rank instead.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (std::to_string(::getppid()) != launcher) std::_Exit(128 + SIGTERM);  // it is gone already
+}
+
 int run_local_ranks(int nproc, const std::vector<std::string>& args) {
+  if (nproc > kMaxRanks)
+    throw std::invalid_argument("--nproc: at most " + std::to_string(kMaxRanks) + " ranks");
+  struct sigaction forward {};
+  forward.sa_handler = forward_signal;
+  sigemptyset(&forward.sa_mask);
+  struct sigaction old_term {
+  }, old_int{};
+  ::sigaction(SIGTERM, &forward, &old_term);
+  ::sigaction(SIGINT, &forward, &old_int);
   const std::string port = std::to_string(train::free_local_port());
   std::vector<std::string> base_env;
   for (char** e = environ; *e; ++e)
@@ -67,7 +100,8 @@ int run_local_ranks(int nproc, const std::vector<std::string>& args) {
                                {"WORLD_SIZE", std::to_string(nproc)},
                                {"LOCAL_WORLD_SIZE", std::to_string(nproc)},
                                {"MASTER_ADDR", "127.0.0.1"},
-                               {"MASTER_PORT", port}})
+                               {"MASTER_PORT", port},
+                               {kLauncherVariable, std::to_string(::getpid())}})
       env.push_back(k + "=" + v);
     std::vector<std::string> argv{"/proc/self/exe"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -86,6 +120,8 @@ int run_local_ranks(int nproc, const std::vector<std::string>& args) {
                                std::strerror(rc));
     }
     pids.push_back(pid);
+    g_ranks[rank] = pid;
+    if (g_stop_signal) ::kill(pid, g_stop_signal);  // a signal that came before this rank did
   }
   int result = 0;
   for (size_t left = pids.size(); left > 0; --left) {
@@ -95,11 +131,20 @@ int run_local_ranks(int nproc, const std::vector<std::string>& args) {
     if (done < 0) break;
     for (auto& p : pids)
       if (p == done) p = 0;
+    for (int i = 0; i < kMaxRanks; ++i)
+      if (g_ranks[i] == done) g_ranks[i] = 0;
     const int code = exit_status(status);
     if (code != 0 && result == 0) {
       result = code;
       stop_all(done);  // the others would wait for it in their next collective
     }
+  }
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  if (const int sig = g_stop_signal) {
+    // Stopped from outside: all ranks have ended; end as the signal would have ended us.
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
   }
   return result;
 }

@@ -116,9 +116,20 @@ int64_t count_first_patients(const std::vector<std::string>& names, int64_t pati
   return static_cast<int64_t>(names.size());
 }
 
+void check_listable_name(const std::string& name, const std::string& where) {
+  // A line break inside a name would split it into two list entries.
+  for (const unsigned char ch : name)
+    if (ch < 0x20 || ch == 0x7f)
+      throw std::invalid_argument(where + ": case name \"" + printable_name(name) +
+                                  "\" holds a line break or other control character; rename it");
+}
+
 void write_case_list(const std::string& path, const std::vector<std::string>& names) {
   std::string text;
-  for (const auto& n : names) text += n + '\n';
+  for (const auto& n : names) {
+    check_listable_name(n, path);
+    text += n + '\n';
+  }
   io::write_file_atomically(path, text);
 }
 

@@ -59,6 +59,10 @@ std::vector<std::string> nnunet_class_names(const json& meta, const std::string&
     class_names.push_back(name);
     ++expect;
   }
+  // Masks are stored as uint8: label 260 would silently become 4.
+  if (class_names.size() > 256)
+    throw bad(std::to_string(class_names.size()) +
+              " labels, but bcp stores masks as uint8 and takes at most 256 (values 0..255)");
   return class_names;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -17,6 +18,7 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
+#include "bcp/io/output_rules.h"
 #include "bcp/io/volume_geometry.h"
 #include "bcp/util/error_message.h"
 #include "bcp/util/text.h"
@@ -74,21 +76,85 @@ std::vector<T> median_of(std::vector<std::vector<T>> shapes) {
   return out;
 }
 
-/// In a root while prepare writes it; a root holding it is an unfinished prepare's, which a rerun
-/// may replace (bcp made every file in it).
+/// In a root while prepare writes it, listing (one a line, relative to the root) every file
+/// prepare is about to write. A rerun into such a root removes those files and nothing else.
 constexpr const char* kIncompleteMarker = "PREPARE_INCOMPLETE";
+constexpr const char* kMarkerHeader =
+    "bcp prepare is writing this data root; a rerun removes the files listed below and nothing "
+    "else\n";
 
-void check_out_dir(const std::string& out) {
-  if (out.empty()) throw std::invalid_argument("prepare: no output folder given (--out)");
-  if (fs::is_directory(out) && fs::exists(fs::path(out) / kIncompleteMarker)) {
-    for (const auto& entry : fs::directory_iterator(out)) fs::remove_all(entry.path());
-    return;
+/// Removes what an unfinished prepare recorded in its marker (and the temporary copies beside
+/// those files), then the folders it made that are empty now; the marker itself is rewritten by
+/// the new run. Throws when the root still holds a file: what prepare did not record is the
+/// user's.
+void remove_unfinished_prepare(const fs::path& root) {
+  std::ifstream in(root / kIncompleteMarker);
+  std::string line;
+  std::getline(in, line);  // the header
+  std::set<fs::path> folders;
+  while (std::getline(in, line)) {
+    const fs::path rel(line);
+    bool plain = !line.empty() && rel.is_relative();
+    for (const auto& part : rel) plain = plain && part != "..";
+    if (!plain) continue;  // a hand-edited marker never removes anything outside the root
+    const fs::path file = root / rel;
+    std::error_code ec;
+    fs::remove(file, ec);
+    const std::string temp_prefix = file.filename().string() + ".tmp.";
+    if (fs::is_directory(file.parent_path(), ec))
+      for (const auto& e : fs::directory_iterator(file.parent_path(), ec))
+        if (e.path().filename().string().rfind(temp_prefix, 0) == 0) fs::remove(e.path(), ec);
+    for (fs::path p = rel.parent_path(); !p.empty(); p = p.parent_path()) folders.insert(root / p);
   }
+  // Deepest first; fs::remove leaves a folder that still holds something.
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+    std::error_code ec;
+    if (fs::is_directory(*it, ec) && fs::is_empty(*it, ec)) fs::remove(*it, ec);
+  }
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_directory() || e.path().filename() == kIncompleteMarker) continue;
+    // The marker stays (now listing nothing), so a rerun after the user moved the file works.
+    io::write_file_atomically((root / kIncompleteMarker).string(), kMarkerHeader);
+    throw std::runtime_error(e.path().string() +
+                             ": in the data root of an unfinished bcp prepare, " +
+                             "but not among the files it recorded in " + kIncompleteMarker +
+                             "; prepare removed only its own files and leaves this one to you " +
+                             "(move it, or name another --out)");
+  }
+}
+
+/// The output root may be new, empty, or an unfinished prepare's; it never overlaps an input.
+void check_out_dir(const PrepareOptions& o) {
+  const std::string& out = o.out_dir;
+  if (out.empty()) throw std::invalid_argument("prepare: no output folder given (--out)");
+  io::refuse_folder_overlapping_inputs(out, "--out", {o.nnunet_dir, o.unlabeled_dir});
+  if (fs::is_directory(out) && fs::exists(fs::path(out) / kIncompleteMarker)) return;
   if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
     throw std::runtime_error(out +
                              ": output folder exists and is not empty (prepare writes a new "
                              "data root)");
 }
+
+/// Appends a file's name (relative to the root) to the marker before the file is written, so
+/// that whatever a stopped prepare leaves behind is on record.
+class WrittenFiles {
+ public:
+  explicit WrittenFiles(const fs::path& root) : root_(root) {
+    io::write_file_atomically((root / kIncompleteMarker).string(), kMarkerHeader);
+    out_.open(root / kIncompleteMarker, std::ios::app);
+    if (!out_) throw std::runtime_error((root / kIncompleteMarker).string() + ": cannot append");
+  }
+  /// `path` (inside the root) as given, after recording it.
+  const std::string& operator()(const std::string& path) {
+    out_ << fs::path(path).lexically_relative(root_).string() << '\n' << std::flush;
+    if (!out_) throw std::runtime_error((root_ / kIncompleteMarker).string() + ": write failed");
+    return path;
+  }
+
+ private:
+  fs::path root_;
+  std::ofstream out_;
+};
 
 }  // namespace
 
@@ -185,11 +251,14 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     throw std::invalid_argument("prepare: dim must be 2d or 3d, got " + std::to_string(o.dim));
   if (!(o.val_fraction > 0 && o.val_fraction < 1))
     throw std::invalid_argument("prepare: validation fraction must be in (0, 1)");
-  check_out_dir(o.out_dir);
+  check_out_dir(o);
+  // Every input is read and checked before anything in the output root is removed or written.
   const NnunetDataset ds = read_nnunet_dataset(o.nnunet_dir);
   std::vector<NnunetCase> unlabeled;
   if (!o.unlabeled_dir.empty())
     unlabeled = find_nnunet_images(o.unlabeled_dir, ds.file_ending, ds.channel_names.size());
+  for (const auto& c : ds.training) data::check_listable_name(c.name, c.images[0]);
+  for (const auto& c : unlabeled) data::check_listable_name(c.name, c.images[0]);
 
   PreparedDataset out;
   out.dim = o.dim;
@@ -239,9 +308,9 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   }
 
   const fs::path root(o.out_dir);
+  if (fs::exists(root / kIncompleteMarker)) remove_unfinished_prepare(root);
   fs::create_directories(root);
-  io::write_file_atomically((root / kIncompleteMarker).string(),
-                            "bcp prepare is writing this data root; a rerun replaces it\n");
+  WrittenFiles record(root);
   fs::create_directories(o.dim == 2 ? root / "data" / "slices" : root);
   const int64_t num_classes = static_cast<int64_t>(ds.class_names.size());
   std::vector<std::string> train_items, unlabeled_items, val_items;
@@ -315,7 +384,7 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       for (int64_t z = 0; z < label.size(0); ++z) {
         const std::string slice = c.name + "_slice_" + std::to_string(z + 1);
         io::write_h5_atomically(
-            AcdcRoot(o.out_dir).slice_path(slice),
+            record(AcdcRoot(o.out_dir).slice_path(slice)),
             {{"image", img.select(spatial0, z).contiguous()}, {"label", label[z].contiguous()}});
         items.push_back(slice);
         train_shapes.push_back({label.size(1), label.size(2)});
@@ -326,7 +395,8 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       const std::string path = o.dim == 2 ? AcdcRoot(o.out_dir).volume_path(c.name)
                                           : LaRoot(o.out_dir).volume_path(c.name);
       fs::create_directories(fs::path(path).parent_path());
-      io::write_h5_atomically(path, {{"image", img}, {"label", label}, {"spacing", spacing_t}});
+      io::write_h5_atomically(record(path),
+                              {{"image", img}, {"label", label}, {"spacing", spacing_t}});
       if (role == Role::kVal) {
         val_items.push_back(c.name);
       } else {
@@ -388,15 +458,20 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     out.intensity_stats.push_back(st);
   }
 
+  // Whatever else the caller writes (bcp.json) goes before the lists: a failure there leaves the
+  // root marked unfinished.
+  if (o.before_lists)
+    for (const auto& [name, text] : o.before_lists(out))
+      io::write_file_atomically(record((root / name).string()), text);
   std::vector<std::string> train_list = train_items;
   train_list.insert(train_list.end(), unlabeled_items.begin(), unlabeled_items.end());
-  write_case_list((root / out.train_list).string(), train_list);
+  write_case_list(record((root / out.train_list).string()), train_list);
   if (o.dim == 2) {
     std::vector<std::string> volumes = out.labeled_cases;
     volumes.insert(volumes.end(), out.unlabeled_cases.begin(), out.unlabeled_cases.end());
-    write_case_list((root / "train.list").string(), volumes);
+    write_case_list(record((root / "train.list").string()), volumes);
   }
-  write_case_list((root / "val.list").string(), val_items);
+  write_case_list(record((root / "val.list").string()), val_items);
   const json manifest = {
       {"format", "bcp-prepared"},
       {"version", 1},
@@ -416,7 +491,7 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
       {"unlabeled_items", out.unlabeled_items},
       {"fingerprint", fingerprint_to_json(out)},
       {"cases", cases}};
-  io::write_file_atomically((root / "bcp_dataset.json").string(), manifest.dump(2) + "\n");
+  io::write_file_atomically(record((root / "bcp_dataset.json").string()), manifest.dump(2) + "\n");
   fs::remove(root / kIncompleteMarker);
   io::fsync_path(root.string());
   return out;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -201,6 +202,31 @@ ScoreReport evaluate_model(nets::SegmentationNetImpl& model, const std::vector<d
   return report;
 }
 
+namespace {
+
+/// An older predictions/ is replaced only when it is evaluate's: a metrics.json with evaluate's
+/// "source" record beside it. A folder `bcp predict --out OUT/predictions` wrote, or the user's,
+/// is refused before any work; a link is removed, never followed (it loses nothing).
+void check_old_predictions(const fs::path& out) {
+  const fs::path dir = out / "predictions";
+  std::error_code ec;
+  const auto st = fs::symlink_status(dir, ec);
+  if (!fs::exists(st) || fs::is_symlink(st)) return;
+  bool ours = false;
+  try {
+    std::ifstream in(out / "metrics.json");
+    ours = in && nlohmann::json::parse(in).at("source").contains("list");
+  } catch (const std::exception&) {
+    ours = false;
+  }
+  if (!ours)
+    throw std::runtime_error(dir.string() +
+                             ": exists, but no metrics.json of bcp evaluate is beside it; evaluate "
+                             "replaces only its own predictions (name another --out, or move it)");
+}
+
+}  // namespace
+
 ScoreReport evaluate(const EvaluateOptions& options) {
   // Every input is checked before the (possibly long) run starts.
   if (options.model_path.empty())
@@ -216,6 +242,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
     throw std::invalid_argument("evaluate: window batch must be >= 1, got " +
                                 std::to_string(options.window_batch));
   const torch::Device device = util::parse_device(options.device, "evaluate");
+  check_old_predictions(options.out_dir);
 
   const auto archive = io::load_tensor_archive(options.model_path);
   auto model = nets::model_from_archive(archive, options.model_prefix, options.model_path);

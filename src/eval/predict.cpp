@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -267,6 +268,55 @@ void write_output(const std::string& path, const Loaded& in, torch::Tensor label
   }
 }
 
+/// Written before the first mask, naming every file this run will write: a run that stops
+/// half-way leaves the record of what is its own.
+constexpr const char* kPlannedFile = "predictions.incomplete.json";
+
+/// Refuses an output folder holding anything bcp predict did not write: masks take the input's
+/// names, and a folder of reference labels (`--out raw/labelsTs`) must not lose them. Predict's
+/// own files are the ones its predictions.json or planned list names (by file name), those two
+/// files, probabilities/, and the temporary copies beside them.
+void check_out_folder(const fs::path& out) {
+  std::error_code ec;
+  if (!fs::is_directory(out, ec)) return;
+  std::set<std::string> owned = {"predictions.json", kPlannedFile, "probabilities"};
+  for (const char* record : {"predictions.json", kPlannedFile}) {
+    const fs::path path = out / record;
+    if (!fs::is_regular_file(path, ec)) continue;
+    try {
+      std::ifstream in(path);
+      const json j = json::parse(in);
+      for (const auto& c : j.at("cases")) {
+        owned.insert(fs::path(c.at("output").get<std::string>()).filename().string());
+        if (c.contains("probabilities"))
+          owned.insert("probabilities/" +
+                       fs::path(c["probabilities"].get<std::string>()).filename().string());
+      }
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path.string() + ": not a bcp predict record (" +
+                               util::error_message(e) + "); predict replaces only files it wrote");
+    }
+  }
+  const auto is_owned = [&owned](const std::string& name) {
+    if (owned.count(name)) return true;
+    const size_t tmp = name.find(".tmp.");
+    return tmp != std::string::npos && owned.count(name.substr(0, tmp));
+  };
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(out)) entries.push_back(e.path());
+  const fs::path probabilities = out / "probabilities";
+  if (!fs::is_symlink(fs::symlink_status(probabilities)) && fs::is_directory(probabilities))
+    for (const auto& e : fs::directory_iterator(probabilities)) entries.push_back(e.path());
+  for (const auto& e : entries) {
+    const std::string name = e.lexically_relative(out).generic_string();
+    if (!is_owned(name))
+      throw std::runtime_error(
+          e.string() +
+          ": in the output folder, but not written by bcp predict; predict replaces only its own "
+          "masks (name a new or empty --out, or move the file)");
+  }
+}
+
 }  // namespace
 
 std::vector<PredictedCase> predict(const PredictOptions& o) {
@@ -303,6 +353,8 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     throw std::invalid_argument("predict: output folder " + o.out_dir +
                                 " is the input's folder; masks would replace the scans");
 
+  check_out_folder(o.out_dir);
+
   EvalProtocol recorded;
   try {
     recorded = checkpoint_eval_protocol(archive.meta, model->config());
@@ -329,6 +381,16 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
   if (o.save_probabilities) io::make_dir_inside(o.out_dir, "probabilities");
   // A summary left by an earlier run would mark this one complete if it stopped half-way.
   fs::remove(fs::path(o.out_dir) / "predictions.json", ec);
+  {
+    json planned = json::array();
+    for (const auto& in : inputs) {
+      json entry = {{"output", in.output}};
+      if (o.save_probabilities) entry["probabilities"] = probabilities_path(in.output);
+      planned.push_back(entry);
+    }
+    io::write_file_atomically((fs::path(o.out_dir) / kPlannedFile).string(),
+                              json{{"cases", planned}}.dump(2) + "\n");
+  }
   std::vector<PredictedCase> done;
   json written = json::array();
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -365,6 +427,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
                         {"cases", written}};
   io::write_file_atomically((fs::path(o.out_dir) / "predictions.json").string(),
                             summary.dump(2) + "\n");
+  fs::remove(fs::path(o.out_dir) / kPlannedFile, ec);
   return done;
 }
 

@@ -205,6 +205,10 @@ void write_report(const ScoreReport& report, const std::string& json_path) {
                                 "' must not be empty or end in .csv (the CSV goes beside it)");
   fs::path csv_file = json_file;
   csv_file.replace_extension(".csv");
+  // Checked before the CSV is written: a folder in the way would fail only at the JSON.
+  for (const fs::path& p : {json_file, csv_file})
+    if (fs::is_directory(p))
+      throw std::invalid_argument(p.string() + ": is a folder; the report needs a file name");
   if (json_file.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(json_file.parent_path(), ec);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "bcp/data/recipe.h"
 #include "bcp/io/json_file.h"
@@ -271,6 +272,10 @@ void validate_config(const TrainConfig& c) {
     bad("eval.max_cases", "must be -1 (all) or >= 1");
   // The checks below are written as !(x in range) so that NaN fails them too.
   if (c.threads < 0) bad("threads", "must be >= 0 (0 = all cores)");
+  // More threads than cores only slows a step down; 100000 would exhaust the process's limits.
+  if (c.threads > max_threads())
+    bad("threads", "must be at most " + std::to_string(max_threads()) +
+                       " (4 x this machine's cores), got " + std::to_string(c.threads));
   if (c.data.unlabeled < -1) bad("data.unlabeled", "must be -1 (all) or >= 0");
   if (!(c.optim.momentum >= 0 && c.optim.momentum < 1)) bad("optim.momentum", "must be in [0, 1)");
   if (!(c.optim.weight_decay >= 0)) bad("optim.weight_decay", "must be >= 0");
@@ -286,6 +291,10 @@ void validate_config(const TrainConfig& c) {
   if (!(c.mt.rampup_epochs >= 0)) bad("mt.rampup_epochs", "must be >= 0");
   if (c.mt.iters_per_epoch < 1) bad("mt.iters_per_epoch", "must be >= 1");
   if (!(c.mt.noise_std >= 0)) bad("mt.noise_std", "must be >= 0");
+}
+
+int64_t max_threads() {
+  return 4 * std::max<int64_t>(1, std::thread::hardware_concurrency());
 }
 
 TrainConfig preset(Dataset dataset, int percent, Method method) {

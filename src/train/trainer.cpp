@@ -21,6 +21,7 @@
 #include "bcp/train/lr_schedule.h"
 #include "bcp/train/optimizer_state.h"
 #include "bcp/train/resume_check.h"
+#include "bcp/train/run_folder.h"
 #include "bcp/train/run_log.h"
 #include "bcp/train/stage_plan.h"
 #include "bcp/train/step_prefetcher.h"
@@ -93,8 +94,9 @@ class Trainer {
   TrainOptions o_;
   TrainConfig c_;
   torch::Device device_;
-  ProcessGroup* group_;  ///< null: one process
-  bool lead_;            ///< rank 0
+  ProcessGroup* group_;          ///< null: one process
+  bool lead_;                    ///< rank 0
+  std::optional<RunLock> lock_;  ///< held by the lead rank while it writes the run folder
   std::optional<RunLog> log_;
   TrainingSet train_set_;
   ValidationSet val_set_;
@@ -355,16 +357,26 @@ void Trainer::final_evaluation(TrainResult& result) {
 TrainResult Trainer::run() {
   const auto t0 = Clock::now();
   const bool have_last = fs::exists(path("last.h5"));
-  if (o_.resume && !have_last)
-    throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint)");
+  if (o_.resume && !have_last) {
+    // A run stopped before its first checkpoint left only logs: --resume starts it over. One
+    // whose best checkpoints remain lost its last.h5, and starting over would replace them.
+    if (first_run_file(o_.out_dir).empty())
+      throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint)");
+    for (const char* kept : {"best.h5", "pretrain_best.h5"})
+      if (fs::exists(path(kept)))
+        throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint), but " +
+                                 kept + " remains; train into another --out");
+  }
+  // Continuing from a checkpoint (a --resume of a run that never wrote one starts over).
+  const bool resume = o_.resume && have_last;
   if (!o_.resume && have_last)
     throw std::runtime_error(o_.out_dir +
                              ": already holds a run (last.h5); pass --resume or another --out");
   // The data first: a run refused for its data leaves no run directory behind.
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
-  const LoopState resumed = o_.resume ? peek_loop(path("last.h5")) : LoopState{};
-  if (o_.resume) {
+  const LoopState resumed = resume ? peek_loop(path("last.h5")) : LoopState{};
+  if (resume) {
     const std::string& saved = resumed.cases;
     const std::string now = cases_fingerprint(train_set_);
     if (!saved.empty() && saved != now)
@@ -374,6 +386,9 @@ TrainResult Trainer::run() {
           " (another root, or the list edited or reordered); train into a new --out instead");
   }
   if (lead_) {
+    lock_.emplace(o_.out_dir);
+    // Another run may have filled the folder between the first look and the lock.
+    if (!o_.resume) refuse_existing_run(o_.out_dir, false);
     log_.emplace(o_.out_dir, o_.echo);
     io::write_file_atomically(path("config.json"), config_to_json(c_).dump(2) + "\n");
   }
@@ -390,7 +405,7 @@ TrainResult Trainer::run() {
   result.last_path = path("last.h5");
   const std::vector<StagePlan> plan = plan_stages(c_);
   size_t first = 0;  // a resume continues in the checkpoint's stage
-  if (o_.resume) {
+  if (resume) {
     const std::string& resumed_stage = resumed.stage;
     while (first < plan.size() && plan[first].name != resumed_stage) ++first;
     if (first == plan.size())
@@ -400,7 +415,7 @@ TrainResult Trainer::run() {
   const Net first_student = new_model();
   for (size_t i = first; i < plan.size(); ++i) {
     const bool after_pretrain = i > 0 && plan[i - 1].name == "pretrain";
-    StageNets nets = start_stage(plan[i], first_student, after_pretrain, o_.resume && i == first);
+    StageNets nets = start_stage(plan[i], first_student, after_pretrain, resume && i == first);
     result.stages.push_back(run_stage(plan[i], nets));
     if (interrupted_) {
       result.interrupted = true;
@@ -441,6 +456,7 @@ TrainResult train(const TrainOptions& options) {
   // Checked before the Trainer opens the run's logs, so a refused resume changes nothing.
   const std::string last = (fs::path(options.out_dir) / "last.h5").string();
   if (options.resume && fs::exists(last)) check_resume_config(last, c);
+  if (!options.resume && options.dist.rank == 0) refuse_existing_run(options.out_dir);
   apply_process_settings(c, options.dist);
   TrainOptions o = options;
   std::unique_ptr<ProcessGroup> group;

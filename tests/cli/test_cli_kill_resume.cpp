@@ -80,7 +80,9 @@ TEST(CliKillResume, KillNineAtRandomMomentsThenResumeEqualsAnUninterruptedRun) {
   std::uniform_int_distribution<int> delay(whole_ms / 10, whole_ms / 4);
   int kills = 0, rc = -1;
   for (int attempt = 0; attempt < 30 && rc != 0; ++attempt) {
-    const bool resume = fs::exists(last);
+    // Any run file makes the folder a run; one killed before its first checkpoint starts over
+    // with --resume.
+    const bool resume = fs::exists(out) && !fs::is_empty(out);
     const pid_t pid = spawn_cli(train + bcp::test::quoted(out) + (resume ? " --resume" : ""),
                                 tmp.path / ("attempt" + std::to_string(attempt) + ".log"));
     ASSERT_GT(pid, 0);

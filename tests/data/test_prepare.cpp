@@ -262,12 +262,20 @@ TEST(Prepare, RefusesNonEmptyOutputAndUnknownValidationCases) {
   o.val_cases = {"zzz"};
   EXPECT_NE(error_of([&] { prepare_nnunet(o); }).find("zzz"), std::string::npos);
 
-  // A root an interrupted prepare left (marked as such) is replaced by a rerun, not refused.
+  // A root an interrupted prepare left (marked as such) is replaced by a rerun, not refused: the
+  // files its marker lists are removed, and a file it does not list is the user's and kept.
   o.val_cases = {};
   o.out_dir = (tmp.path / "root3").string();
   fs::create_directories(fs::path(o.out_dir) / "data");
-  std::ofstream(fs::path(o.out_dir) / "PREPARE_INCOMPLETE") << "bcp prepare is writing\n";
+  std::ofstream(fs::path(o.out_dir) / "PREPARE_INCOMPLETE")
+      << "bcp prepare is writing\ndata/half.h5\n../raw/dataset.json\n";
   std::ofstream(fs::path(o.out_dir) / "data" / "half.h5") << "half-written";
+  std::ofstream(fs::path(o.out_dir) / "data" / "notes.txt") << "mine";
+  EXPECT_NE(error_of([&] { prepare_nnunet(o); }).find("notes.txt"), std::string::npos);
+  EXPECT_TRUE(fs::exists(fs::path(o.out_dir) / "data" / "notes.txt"));
+  EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "data" / "half.h5"));
+  EXPECT_TRUE(fs::exists(fx.dir / "dataset.json"));
+  fs::remove(fs::path(o.out_dir) / "data" / "notes.txt");
   prepare_nnunet(o);
   EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "PREPARE_INCOMPLETE"));
   EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "data" / "half.h5"));

@@ -30,8 +30,13 @@ std::string patient_of(const std::string& name);
 /// std::invalid_argument naming the patient otherwise, or when `patients` < 1 or exceeds the list.
 int64_t count_first_patients(const std::vector<std::string>& names, int64_t patients);
 
+/// Throws std::invalid_argument naming `where` when `name` cannot be one line of a list (it holds
+/// a line break or another control character).
+void check_listable_name(const std::string& name, const std::string& where);
+
 /// Writes `names` one a line (LF) to `path` via a temporary file renamed into place.
-/// Throws std::runtime_error naming the file on IO failure.
+/// Throws std::runtime_error naming the file on IO failure, std::invalid_argument for a name
+/// check_listable_name refuses.
 void write_case_list(const std::string& path, const std::vector<std::string>& names);
 
 }  // namespace bcp::data

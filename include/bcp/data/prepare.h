@@ -14,11 +14,14 @@
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bcp/data/intensity.h"
 
 namespace bcp::data {
+
+struct PreparedDataset;
 
 struct PrepareOptions {
   std::string nnunet_dir;     ///< nnU-Net raw dataset folder (data/nnunet.h)
@@ -32,6 +35,11 @@ struct PrepareOptions {
   double val_fraction = 0.2;  ///< share of labeled cases held out for validation (at least one)
   uint64_t seed = 0;          ///< seeds the validation split
   std::vector<std::string> val_cases;  ///< explicit validation cases (overrides the split)
+  /// Called with the fingerprint before the lists and bcp_dataset.json are written; returns
+  /// further files (name in the root, text) to write first, and may throw to stop the prepare
+  /// while its root is still marked unfinished (`bcp prepare` writes its plan, bcp.json).
+  std::function<std::vector<std::pair<std::string, std::string>>(const PreparedDataset&)>
+      before_lists;
 };
 
 /// Raw intensities of one image channel over the labeled training cases (before normalisation),

@@ -159,6 +159,10 @@ void apply_override(TrainConfig& c, const std::string& assignment);
 nets::ModelConfig model_config_for(const TrainConfig& config);
 /// Checks values and combinations; throws std::invalid_argument naming the key.
 void validate_config(const TrainConfig& c);
+
+/// The most intra-op threads a config (`threads`) or `--threads` may ask for: 4 x the hardware
+/// cores.
+int64_t max_threads();
 /// A built-in preset: dataset, labeled percent 5|10, method.
 TrainConfig preset(Dataset dataset, int percent, Method method);
 /// The same by name ("acdc", 5, "mean-teacher"); an unknown name lists the valid ones.

@@ -1,0 +1,409 @@
+// Never lose a user's file (issue 28): each test replays a command line that once deleted,
+// replaced or mixed files the user had, and checks that it is now refused with one line and
+// that the files are untouched.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support.h"
+#include "bcp/data/acdc.h"
+#include "bcp/io/h5.h"
+#include "bcp/train/distributed.h"
+#include "bcp/train/run_folder.h"
+
+// A namespace of its own: test files are compiled in batches (unity build).
+namespace bcp_test_cli_file_safety {
+
+namespace fs = std::filesystem;
+using bcp::test::quoted;
+using bcp::test::read_file_bytes;
+using bcp::test::run_cli;
+using bcp::test::RunResult;
+using bcp::test::TempDir;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+/// A failed command: non-zero exit, one `bcp: error:` line containing `what`.
+void expect_refused(const RunResult& r, const std::string& what) {
+  EXPECT_NE(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("bcp: error: ", 0), 0u) << r.output;
+  EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
+}
+
+fs::path synth_acdc(const fs::path& root) {
+  const auto r =
+      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
+  EXPECT_EQ(r.rc, 0) << r.output;
+  return root;
+}
+
+/// A supervised run on `root` into `out`: `iters` steps, checkpoints every `every`.
+std::string train_args(const fs::path& root, const fs::path& out, int iters, int every = 2) {
+  return "train --preset acdc-5-supervised --no-eval --data " + quoted(root) +
+         " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
+         " --set batch.unlabeled=0 --set schedule.selftrain_iters=" +
+         std::to_string(iters) + " --set schedule.val_every=" + std::to_string(iters) +
+         " --set schedule.checkpoint_every=" + std::to_string(every) +
+         " --set schedule.log_every=0 --set threads=1 --out " + quoted(out);
+}
+
+/// run_cli, but the process is ended (SIGTERM) after `seconds`.
+RunResult run_cli_within(int seconds, const std::string& args) {
+  const std::string cmd =
+      "timeout " + std::to_string(seconds) + " '" + bcp::test::cli_path() + "' " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// `bcp ARGS` started in the background, its output to `log`; returns its pid (a child of this
+/// process).
+pid_t spawn_cli(const std::string& args, const fs::path& log) {
+  const std::string cmd =
+      "exec '" + bcp::test::cli_path() + "' " + args + " > " + quoted(log) + " 2>&1";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+/// Waits up to `seconds` for `ready`; false on time-out.
+template <typename Fn>
+bool wait_for(Fn ready, double seconds) {
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return ready();
+}
+
+/// Whether `pid` is still running (a zombie counts as ended).
+bool running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  for (pid_t c; in >> c;) out.push_back(c);
+  return out;
+}
+
+/// A small trained checkpoint, made once per test process.
+const fs::path& trained_model(const fs::path& root) {
+  static const fs::path model = [&] {
+    const fs::path run = bcp::test::process_temp_dir() / "file_safety_run";
+    const auto r = run_cli(train_args(root, run, 2));
+    EXPECT_EQ(r.rc, 0) << r.output;
+    return run / "best.h5";
+  }();
+  return model;
+}
+
+const fs::path& shared_root() {
+  static const fs::path root = synth_acdc(bcp::test::process_temp_dir() / "file_safety_acdc");
+  return root;
+}
+
+}  // namespace
+
+// Item 1: a PREPARE_INCOMPLETE marker in --out once made prepare empty the folder before reading
+// its input, the raw dataset inside it included.
+TEST(CliFileSafety, PrepareNeverDeletesItsInputOrUnrecordedFiles) {
+  TempDir tmp("safety_prepare");
+  const fs::path out = tmp.path / "out";
+  write_text(out / "raw" / "dataset.json", "{\"name\": \"mine\"}\n");
+  write_text(out / "PREPARE_INCOMPLETE", "bcp prepare is writing this data root\n");
+  auto r =
+      run_cli("prepare --nnunet " + quoted(out / "raw") + " --out " + quoted(out) + " --dim 2d");
+  expect_refused(r, "holds this command's input");
+  EXPECT_EQ(read_file_bytes(out / "raw" / "dataset.json"), "{\"name\": \"mine\"}\n");
+  r = run_cli("prepare --nnunet " + quoted(out) + " --out " + quoted(out / "raw" / "x") +
+              " --dim 2d");
+  expect_refused(r, "lies inside this command's input");
+
+  // The input is checked before anything is removed, and only recorded files are removed.
+  const fs::path other = tmp.path / "other";
+  write_text(other / "PREPARE_INCOMPLETE", "bcp prepare is writing this data root\n");
+  write_text(other / "notes.txt", "mine\n");
+  r = run_cli("prepare --nnunet " + quoted(tmp.path / "missing") + " --out " + quoted(other) +
+              " --dim 2d");
+  EXPECT_NE(r.rc, 0) << r.output;
+  EXPECT_EQ(read_file_bytes(other / "notes.txt"), "mine\n");
+  EXPECT_TRUE(fs::exists(other / "PREPARE_INCOMPLETE"));
+}
+
+// Item 2: `predict --input raw/imagesTs --out raw/labelsTs` replaced a reference label.
+TEST(CliFileSafety, PredictRefusesAFolderOfFilesItDidNotWrite) {
+  TempDir tmp("safety_predict");
+  const fs::path model = trained_model(shared_root());
+  const fs::path in = tmp.path / "images", out = tmp.path / "labels";
+  fs::create_directories(in);
+  const std::string scan =
+      bcp::data::AcdcRoot(shared_root().string())
+          .volume_path(bcp::data::AcdcRoot(shared_root().string()).read_list("val.list").at(0));
+  fs::copy_file(scan, in / "case.h5");
+  write_text(out / "case.h5", "reference label\n");
+  const std::string predict =
+      "predict --model " + quoted(model) + " --input " + quoted(in) + " --out ";
+  auto r = run_cli(predict + quoted(out));
+  expect_refused(r, "not written by bcp predict");
+  EXPECT_EQ(read_file_bytes(out / "case.h5"), "reference label\n");
+  // Its own masks it replaces: a second run into the same folder works.
+  r = run_cli(predict + quoted(tmp.path / "pred"));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  r = run_cli(predict + quoted(tmp.path / "pred"));
+  EXPECT_EQ(r.rc, 0) << r.output;
+  EXPECT_FALSE(fs::exists(tmp.path / "pred" / "predictions.incomplete.json"));
+}
+
+// Item 3: `evaluate --out X` deleted X/predictions/ that predict had written, user files in it.
+TEST(CliFileSafety, EvaluateKeepsAPredictionsFolderItDidNotWrite) {
+  TempDir tmp("safety_evaluate");
+  const fs::path model = trained_model(shared_root());
+  const fs::path out = tmp.path / "x";
+  write_text(out / "predictions" / "mine.txt", "mine\n");
+  const std::string evaluate = "evaluate --model " + quoted(model) + " --data " +
+                               quoted(shared_root()) + " --list val.list --out ";
+  auto r = run_cli(evaluate + quoted(out));
+  expect_refused(r, "no metrics.json of bcp evaluate");
+  EXPECT_EQ(read_file_bytes(out / "predictions" / "mine.txt"), "mine\n");
+  // Its own it replaces.
+  r = run_cli(evaluate + quoted(tmp.path / "y"));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  r = run_cli(evaluate + quoted(tmp.path / "y"));
+  EXPECT_EQ(r.rc, 0) << r.output;
+}
+
+// Item 4: without last.h5, a new run overwrote best.h5 and config.json and appended to the old
+// metrics.jsonl.
+TEST(CliFileSafety, TrainRefusesAFolderHoldingAnyRunFile) {
+  TempDir tmp("safety_train");
+  const fs::path run = tmp.path / "run";
+  auto r = run_cli(train_args(shared_root(), run, 2));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  fs::remove(run / "last.h5");
+  const std::string best = read_file_bytes(run / "best.h5");
+  const std::string log = read_file_bytes(run / "metrics.jsonl");
+  r = run_cli(train_args(shared_root(), run, 2));
+  expect_refused(r, "already holds a run");
+  EXPECT_EQ(read_file_bytes(run / "best.h5"), best);
+  EXPECT_EQ(read_file_bytes(run / "metrics.jsonl"), log);
+  // Nor does --resume start over where best.h5 would be replaced.
+  r = run_cli(train_args(shared_root(), run, 2) + " --resume");
+  expect_refused(r, "best.h5 remains");
+  EXPECT_EQ(read_file_bytes(run / "best.h5"), best);
+  write_text(tmp.path / "other" / "config.json", "{}\n");
+  r = run_cli(train_args(shared_root(), tmp.path / "other", 2));
+  expect_refused(r, "already holds a run (config.json)");
+  EXPECT_EQ(read_file_bytes(tmp.path / "other" / "config.json"), "{}\n");
+}
+
+// Item 5: synth replaced an existing dataset's files, and `--out ""` wrote into the current
+// folder.
+TEST(CliFileSafety, SynthRefusesANonEmptyFolderAndAnEmptyPath) {
+  TempDir tmp("safety_synth");
+  write_text(tmp.path / "acdc" / "val.list", "patient001_frame01\n");
+  auto r = run_cli("synth --kind la --out " + quoted(tmp.path / "acdc"));
+  expect_refused(r, "not an empty folder");
+  EXPECT_EQ(read_file_bytes(tmp.path / "acdc" / "val.list"), "patient001_frame01\n");
+  write_text(tmp.path / "raw" / "dataset.json", "{}\n");
+  r = run_cli("synth --kind la --format nnunet --out " + quoted(tmp.path / "raw"));
+  expect_refused(r, "not an empty folder");
+  EXPECT_EQ(read_file_bytes(tmp.path / "raw" / "dataset.json"), "{}\n");
+  r = run_cli("synth --kind acdc --out ''");
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+}
+
+// Item 6: `score --out <a reference mask>` and `report run --out run/metrics.jsonl` replaced
+// their own inputs. Item 18: `score --out <folder>` failed only after writing <folder>.csv.
+TEST(CliFileSafety, AnOutputNeverReplacesAnInput) {
+  TempDir tmp("safety_inputs");
+  const auto mask = torch::zeros({8, 8}, torch::kUInt8);
+  fs::create_directories(tmp.path / "pred");
+  fs::create_directories(tmp.path / "ref");
+  bcp::io::write_h5_atomically((tmp.path / "pred" / "a.h5").string(), {{"label", mask}});
+  bcp::io::write_h5_atomically((tmp.path / "ref" / "a.h5").string(), {{"label", mask}});
+  const std::string ref = read_file_bytes(tmp.path / "ref" / "a.h5");
+  const std::string score = "score --classes 2 --pred " + quoted(tmp.path / "pred") + " --ref " +
+                            quoted(tmp.path / "ref") + " --out ";
+  auto r = run_cli(score + quoted(tmp.path / "ref" / "a.h5"));
+  expect_refused(r, "an output never replaces an input");
+  EXPECT_EQ(read_file_bytes(tmp.path / "ref" / "a.h5"), ref);
+  fs::create_directories(tmp.path / "folder");
+  r = run_cli(score + quoted(tmp.path / "folder"));
+  expect_refused(r, "is a folder");
+  EXPECT_FALSE(fs::exists(tmp.path / "folder.csv"));
+  r = run_cli(score + quoted(tmp.path / "pred" / "score.json"));  // a new file beside them is fine
+  EXPECT_EQ(r.rc, 0) << r.output;
+
+  write_text(tmp.path / "run" / "metrics.jsonl", "{\"kind\": \"event\"}\n");
+  r = run_cli("report " + quoted(tmp.path / "run") + " --out " +
+              quoted(tmp.path / "run" / "metrics.jsonl"));
+  expect_refused(r, "an output never replaces an input");
+  EXPECT_EQ(read_file_bytes(tmp.path / "run" / "metrics.jsonl"), "{\"kind\": \"event\"}\n");
+}
+
+// Item 7: the lock itself: a second holder in the same folder is refused, the first's release
+// frees it.
+TEST(CliFileSafety, RunLockAdmitsOneHolder) {
+  TempDir tmp("safety_lock");
+  const std::string dir = (tmp.path / "run").string();
+  {
+    bcp::train::RunLock first(dir);
+    const std::string e = bcp::test::error_of([&] { bcp::train::RunLock second(dir); });
+    EXPECT_NE(e.find("another bcp train is running"), std::string::npos) << e;
+  }
+  EXPECT_NO_THROW(bcp::train::RunLock again(dir));
+}
+
+// Item 7: two `bcp train` into one --out at once both exited 0, one folder mixing two runs.
+TEST(CliFileSafety, ASecondTrainIntoARunningFolderIsRefused) {
+  TempDir tmp("safety_two_trains");
+  const fs::path run = tmp.path / "run";
+  const pid_t first = spawn_cli(train_args(shared_root(), run, 100000, 1), tmp.path / "first.log");
+  ASSERT_GT(first, 0);
+  const bool started = wait_for([&] { return fs::exists(run / "last.h5"); }, 120);
+  if (started) {
+    // A few steps only: a bcp that did not refuse would finish instead of training on and on.
+    auto r = run_cli(train_args(shared_root(), run, 3, 1));
+    expect_refused(r, "already holds a run");
+    // More steps, as a resume may ask; `timeout` ends a bcp that did not refuse.
+    r = run_cli_within(60, train_args(shared_root(), run, 200000, 1) + " --resume");
+    expect_refused(r, "another bcp train is running");
+  }
+  ::kill(first, SIGTERM);
+  int status = 0;
+  ::waitpid(first, &status, 0);
+  ASSERT_TRUE(started) << read_file_bytes(tmp.path / "first.log");
+}
+
+// Item 8: `kill -TERM` of the launcher of `train --nproc 2` ended it, but both ranks kept
+// training and writing.
+TEST(CliFileSafety, StoppingTheLauncherStopsItsRanks) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  TempDir tmp("safety_launcher");
+  const fs::path run = tmp.path / "run";
+  for (int sig : {SIGTERM, SIGKILL}) {
+    fs::remove_all(run);
+    const pid_t launcher = spawn_cli(train_args(shared_root(), run, 100000, 1) + " --nproc 2",
+                                     tmp.path / "launcher.log");
+    ASSERT_GT(launcher, 0);
+    std::vector<pid_t> ranks;
+    const bool started = wait_for(
+        [&] {
+          ranks = children_of(launcher);
+          return ranks.size() == 2 && fs::exists(run / "last.h5");
+        },
+        120);
+    ::kill(launcher, sig);
+    int status = 0;
+    ::waitpid(launcher, &status, 0);
+    ASSERT_TRUE(started) << read_file_bytes(tmp.path / "launcher.log");
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << status;
+    const bool ended = wait_for([&] { return !running(ranks[0]) && !running(ranks[1]); }, 30);
+    EXPECT_TRUE(ended) << "signal " << sig << ": ranks " << ranks[0] << ", " << ranks[1]
+                       << " still run";
+    for (pid_t p : ranks) ::kill(p, SIGKILL);  // never leave them behind, whatever happened
+  }
+}
+
+// Item 12: more than 256 classes stored label 260 as uint8 4, silently.
+TEST(CliFileSafety, PrepareRefusesMoreLabelsThanAMaskByteHolds) {
+  TempDir tmp("safety_classes");
+  std::string labels;
+  for (int k = 0; k < 261; ++k)
+    labels += (k ? ", " : "") + std::string("\"c") + std::to_string(k) + "\": " + std::to_string(k);
+  write_text(tmp.path / "raw" / "dataset.json",
+             "{\"channel_names\": {\"0\": \"MRI\"}, \"labels\": {" + labels +
+                 "}, \"file_ending\": \".nii.gz\"}\n");
+  const auto r = run_cli("prepare --nnunet " + quoted(tmp.path / "raw") + " --dim 2d --out " +
+                         quoted(tmp.path / "out"));
+  expect_refused(r, "261 labels");
+  EXPECT_FALSE(fs::exists(tmp.path / "out"));
+}
+
+// Item 15: a newline in a case name split its list line in two.
+TEST(CliFileSafety, PrepareRefusesACaseNameWithALineBreak) {
+  TempDir tmp("safety_newline");
+  write_text(tmp.path / "raw" / "dataset.json",
+             "{\"channel_names\": {\"0\": \"MRI\"}, \"labels\": {\"background\": 0, \"a\": 1}, "
+             "\"file_ending\": \".nii.gz\"}\n");
+  for (const char* name : {"ok", "two\nlines"}) {
+    write_text(tmp.path / "raw" / "imagesTr" / (std::string(name) + "_0000.nii.gz"), "x");
+    write_text(tmp.path / "raw" / "labelsTr" / (std::string(name) + ".nii.gz"), "x");
+  }
+  const auto r = run_cli("prepare --nnunet " + quoted(tmp.path / "raw") + " --dim 2d --out " +
+                         quoted(tmp.path / "out"));
+  expect_refused(r, "line break");
+  EXPECT_FALSE(fs::exists(tmp.path / "out"));
+}
+
+// Item 16: `score --spacing 1e308,...` scored 95HD and ASD as -nan.
+TEST(CliFileSafety, ScoreRefusesASpacingThatOverflows) {
+  TempDir tmp("safety_spacing");
+  const auto r =
+      run_cli("score --classes 2 --pred " + quoted(tmp.path) + " --ref " + quoted(tmp.path) +
+              " --out " + quoted(tmp.path / "s.json") + " --spacing 1e308,1,1");
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_NE(r.output.find("--spacing"), std::string::npos) << r.output;
+  const auto four =
+      run_cli("score --classes 2 --pred " + quoted(tmp.path) + " --ref " + quoted(tmp.path) +
+              " --out " + quoted(tmp.path / "s.json") + " --spacing 1,1,1,1");
+  EXPECT_EQ(four.rc, 2) << four.output;
+}
+
+// Items 9 and 21: numbers and options that are command-line mistakes exit 2 with one line.
+TEST(CliFileSafety, CommandLineMistakesExitTwo) {
+  TempDir tmp("safety_usage");
+  const std::string prepare =
+      "prepare --nnunet " + quoted(tmp.path / "raw") + " --dim 2d --out " + quoted(tmp.path / "o");
+  for (const std::string& args :
+       {prepare + " --val-fraction 0", prepare + " --val-fraction 1",
+        prepare + " --val-fraction nan", prepare + " --ct-window 1000 -1000",
+        "import --pth x.pth --arch unet2d --classes 1 --out " + quoted(tmp.path / "m.h5"),
+        "import --pth x.pth --arch unet2d --classes -1 --out " + quoted(tmp.path / "m.h5"),
+        "ablate --preset acdc-5-bcp --data " + quoted(tmp.path) + " --vary nonsense --out " +
+            quoted(tmp.path / "a"),
+        std::string("bench step --threads 100000")}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.rc, 2) << args << "\n" << r.output;
+    EXPECT_EQ(bcp::test::count_lines(r.output), 1) << args << "\n" << r.output;
+  }
+  const auto threads = run_cli(train_args(tmp.path, tmp.path / "run", 2) + " --set threads=100000");
+  EXPECT_NE(threads.rc, 0) << threads.output;
+  EXPECT_NE(threads.output.find("threads"), std::string::npos) << threads.output;
+}
+
+}  // namespace bcp_test_cli_file_safety
