@@ -77,11 +77,11 @@ void stop_with_launcher() {
 int run_local_ranks(int nproc, const std::vector<std::string>& args) {
   if (nproc > kMaxRanks)
     throw std::invalid_argument("--nproc: at most " + std::to_string(kMaxRanks) + " ranks");
-  struct sigaction forward {};
+  struct sigaction forward = {};
   forward.sa_handler = forward_signal;
   sigemptyset(&forward.sa_mask);
-  struct sigaction old_term {
-  }, old_int{};
+  struct sigaction old_term = {};
+  struct sigaction old_int = {};
   ::sigaction(SIGTERM, &forward, &old_term);
   ::sigaction(SIGINT, &forward, &old_int);
   const std::string port = std::to_string(train::free_local_port());
@@ -116,6 +116,8 @@ int run_local_ranks(int nproc, const std::vector<std::string>& args) {
     if (rc != 0) {
       stop_all(0);
       for (pid_t p : pids) ::waitpid(p, nullptr, 0);
+      ::sigaction(SIGTERM, &old_term, nullptr);
+      ::sigaction(SIGINT, &old_int, nullptr);
       throw std::runtime_error("--nproc: cannot start rank " + std::to_string(rank) + ": " +
                                std::strerror(rc));
     }

@@ -275,10 +275,11 @@ constexpr const char* kPlannedFile = "predictions.incomplete.json";
 /// Refuses an output folder holding anything bcp predict did not write: masks take the input's
 /// names, and a folder of reference labels (`--out raw/labelsTs`) must not lose them. Predict's
 /// own files are the ones its predictions.json or planned list names (by file name), those two
-/// files, probabilities/, and the temporary copies beside them.
-void check_out_folder(const fs::path& out) {
+/// files, probabilities/, and the temporary copies beside them. Returns the names of the earlier
+/// runs' masks and probabilities still there, which the new records carry on as predict's.
+std::vector<std::string> check_out_folder(const fs::path& out) {
   std::error_code ec;
-  if (!fs::is_directory(out, ec)) return;
+  if (!fs::is_directory(out, ec)) return {};
   std::set<std::string> owned = {"predictions.json", kPlannedFile, "probabilities"};
   for (const char* record : {"predictions.json", kPlannedFile}) {
     const fs::path path = out / record;
@@ -292,6 +293,8 @@ void check_out_folder(const fs::path& out) {
           owned.insert("probabilities/" +
                        fs::path(c["probabilities"].get<std::string>()).filename().string());
       }
+      for (const auto& name : j.value("earlier_outputs", json::array()))
+        owned.insert(name.get<std::string>());
     } catch (const std::exception& e) {
       throw std::runtime_error(path.string() + ": not a bcp predict record (" +
                                util::error_message(e) + "); predict replaces only files it wrote");
@@ -307,6 +310,7 @@ void check_out_folder(const fs::path& out) {
   const fs::path probabilities = out / "probabilities";
   if (!fs::is_symlink(fs::symlink_status(probabilities)) && fs::is_directory(probabilities))
     for (const auto& e : fs::directory_iterator(probabilities)) entries.push_back(e.path());
+  std::vector<std::string> earlier;
   for (const auto& e : entries) {
     const std::string name = e.lexically_relative(out).generic_string();
     if (!is_owned(name))
@@ -314,7 +318,11 @@ void check_out_folder(const fs::path& out) {
           e.string() +
           ": in the output folder, but not written by bcp predict; predict replaces only its own "
           "masks (name a new or empty --out, or move the file)");
+    if (name != "predictions.json" && name != kPlannedFile && name != "probabilities" &&
+        owned.count(name))
+      earlier.push_back(name);
   }
+  return earlier;
 }
 
 }  // namespace
@@ -353,7 +361,7 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
     throw std::invalid_argument("predict: output folder " + o.out_dir +
                                 " is the input's folder; masks would replace the scans");
 
-  check_out_folder(o.out_dir);
+  const std::vector<std::string> earlier_outputs = check_out_folder(o.out_dir);
 
   EvalProtocol recorded;
   try {
@@ -388,8 +396,9 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
       if (o.save_probabilities) entry["probabilities"] = probabilities_path(in.output);
       planned.push_back(entry);
     }
-    io::write_file_atomically((fs::path(o.out_dir) / kPlannedFile).string(),
-                              json{{"cases", planned}}.dump(2) + "\n");
+    io::write_file_atomically(
+        (fs::path(o.out_dir) / kPlannedFile).string(),
+        json{{"cases", planned}, {"earlier_outputs", earlier_outputs}}.dump(2) + "\n");
   }
   std::vector<PredictedCase> done;
   json written = json::array();
@@ -424,7 +433,9 @@ std::vector<PredictedCase> predict(const PredictOptions& o) {
                         {"protocol", data::recipe_of(protocol.dataset).protocol_text},
                         {"intensity", norm.kind},
                         {"precision", o.precision},
-                        {"cases", written}};
+                        {"cases", written},
+                        // Masks of earlier runs into this folder, still predict's to replace.
+                        {"earlier_outputs", earlier_outputs}};
   io::write_file_atomically((fs::path(o.out_dir) / "predictions.json").string(),
                             summary.dump(2) + "\n");
   fs::remove(fs::path(o.out_dir) / kPlannedFile, ec);

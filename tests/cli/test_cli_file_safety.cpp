@@ -185,6 +185,15 @@ TEST(CliFileSafety, PredictRefusesAFolderOfFilesItDidNotWrite) {
   r = run_cli(predict + quoted(tmp.path / "pred"));
   EXPECT_EQ(r.rc, 0) << r.output;
   EXPECT_FALSE(fs::exists(tmp.path / "pred" / "predictions.incomplete.json"));
+  // Masks of an earlier run on other scans stay predict's own.
+  fs::create_directories(tmp.path / "other");
+  fs::copy_file(scan, tmp.path / "other" / "second.h5");
+  r = run_cli("predict --model " + quoted(model) + " --input " + quoted(tmp.path / "other") +
+              " --out " + quoted(tmp.path / "pred"));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  r = run_cli(predict + quoted(tmp.path / "pred"));
+  EXPECT_EQ(r.rc, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp.path / "pred" / "second.h5"));
 }
 
 // Item 3: `evaluate --out X` deleted X/predictions/ that predict had written, user files in it.
