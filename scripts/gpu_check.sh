@@ -41,6 +41,10 @@ echo "LibTorch $torch; GPU: ${gpu:-none}" | tee "$out/device.txt"
 cuda_args=("-DCUDA_TOOLKIT_ROOT_DIR=${CUDA_HOME:-/usr/local/cuda}")
 nvrtc=$(compgen -G "$torch/../nvidia/cu*/lib/libnvrtc.so.*[0-9]" | head -1 || true)
 [ -n "$nvrtc" ] && cuda_args+=("-DCUDA_nvrtc_LIBRARY=$nvrtc")
+# Its headers too (cuSPARSE, cuBLAS...), searched after the toolkit's: a toolkit of nvcc and the
+# runtime alone lacks those LibTorch's CUDA headers include.
+cuda_include=$(compgen -G "$torch/../nvidia/cu*/include" | head -1 || true)
+[ -n "$cuda_include" ] && cuda_args+=("-DCMAKE_CXX_FLAGS=-idirafter $(realpath "$cuda_include")")
 build=${BUILD_DIR:-build-gpu}
 BCP_TORCH=$torch BUILD_DIR=$build scripts/build.sh -DBCP_BUILD_BENCH=OFF -DBCP_WITH_NCCL=ON \
   "${cuda_args[@]}" "${cmake_deps[@]}" bcp_cli bcp_tests > "$out/build.log" 2>&1 ||
