@@ -15,6 +15,15 @@
 
 namespace bcp::test {
 
+/// `s` in single quotes. Appended rather than `"'" + s`: GCC 12 in C++20 mode (LibTorch >= 2.14)
+/// warns (-Wstringop-overflow) about the inlined insert at the front, a false positive.
+inline std::string single_quoted(const std::string& s) {
+  std::string out(1, '\'');
+  out += s;
+  out += '\'';
+  return out;
+}
+
 /// ../shared beside the repository root, as CI lays it out (overridable by BCP_SHARED_DIR).
 inline std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("BCP_SHARED_DIR")) return env;
@@ -48,7 +57,7 @@ struct RunResult {
 
 /// Runs the built `bcp` with `args` (already shell-quoted where needed).
 inline RunResult run_cli(const std::string& args) {
-  const std::string cmd = "'" + cli_path() + "' " + args + " 2>&1";
+  const std::string cmd = single_quoted(cli_path()) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
   std::string out;
@@ -76,7 +85,7 @@ struct TempDir {
   /// A path inside, as a string: dir / "file.h5".
   std::string operator/(const std::string& name) const { return (path / name).string(); }
   /// The folder single-quoted for a shell command line.
-  std::string quoted() const { return "'" + path.string() + "'"; }
+  std::string quoted() const { return single_quoted(path.string()); }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 };
@@ -116,7 +125,7 @@ inline int count_lines(const std::string& s) {
 
 /// A path in single quotes for run_cli.
 inline std::string quoted(const std::filesystem::path& p) {
-  return "'" + p.string() + "'";
+  return single_quoted(p.string());
 }
 
 }  // namespace bcp::test

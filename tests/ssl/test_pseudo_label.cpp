@@ -1,8 +1,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <chrono>
-
 #include "../support.h"
 #include "bcp/io/h5.h"
 #include "bcp/ssl/copy_paste.h"
@@ -81,23 +79,12 @@ TEST(PseudoLabel, ThreeDimensionsManyClassesKeepEachClassLargestComponent) {
   }
 }
 
-TEST(PseudoLabel, AcdcTrainingBatchIsFast) {
-  // Called every self-training step on 12 slices of 256x256 with 4 classes.
+// Its speed on a training batch is bench/'s (`bcp_bench --benchmark_filter=PseudoLabel`), not a
+// timed test's: here, the batch shape of an ACDC self-training step.
+TEST(PseudoLabel, AcdcTrainingBatchKeepsItsShape) {
   torch::manual_seed(0);
-  auto logits = torch::randn({12, 4, 64, 64});
-  logits =
-      torch::nn::functional::interpolate(logits, torch::nn::functional::InterpolateFuncOptions()
-                                                     .size(std::vector<int64_t>{256, 256})
-                                                     .mode(torch::kBilinear)
-                                                     .align_corners(false));
-  acdc_pseudo_label(logits);  // warm-up
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto out = acdc_pseudo_label(logits);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto out = acdc_pseudo_label(torch::randn({12, 4, 256, 256}));
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{12, 256, 256}));
-  EXPECT_LT(ms, 500.0) << "acdc_pseudo_label on 12x4x256x256 took " << ms << " ms";
-  RecordProperty("acdc_pseudo_label_ms", std::to_string(ms));
 }
 
 TEST(PseudoLabel, SoftIsTheTemperedSoftmaxAndMixesAsProbabilities) {

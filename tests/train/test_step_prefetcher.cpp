@@ -18,7 +18,9 @@ TrainingSet small_set() {
   torch::manual_seed(9);
   TrainingSet set;
   for (int i = 0; i < 12; ++i) {
-    set.names.push_back("s" + std::to_string(i));
+    std::string name = "s";  // appended: "s" + to_string trips GCC 12's C++20 -Wstringop-overflow
+    name += std::to_string(i);
+    set.names.push_back(name);
     set.images.push_back(torch::rand({40, 40}));
     set.labels.push_back(torch::randint(0, 4, {40, 40}).to(torch::kUInt8));
   }
