@@ -4,6 +4,8 @@
 // Here the forward writes only the maxima and the backward finds each window's winner again from
 // the saved input, in the same scan order: values and gradients are LibTorch's, bit for bit but
 // for a NaN maximum's payload (LibTorch's vector and scalar loops write different ones).
+// Still pays on LibTorch 2.13 (2026-12-06, BM_Kernel/max_pool_2x2): 7.8 against 17.5 ms forward
+// + backward at 24x16x256x256.
 #pragma once
 #include <torch/types.h>
 
