@@ -1,21 +1,15 @@
 // `bcp bench step`: the trainer's own step function (train::take_step) with its sampler, on data
 // held in memory, once per precision.
-#include <torch/cuda.h>
-#include <torch/optim/sgd.h>
 
 #include <algorithm>
 #include <memory>
-#include <numeric>
-#include <random>
 #include <stdexcept>
 #include <thread>
 
 #include "bcp/bench/bench.h"
-#include "bcp/data/two_stream_sampler.h"
 #include "bcp/train/config.h"
 #include "bcp/train/distributed.h"
-#include "bcp/train/step_prefetcher.h"
-#include "bcp/train/steps.h"
+#include "bcp/train/step_runner.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/device.h"
 #include "bench_data.h"
@@ -29,7 +23,6 @@ namespace {
 struct StepRun {
   const StepBenchOptions& o;
   const train::TrainingSet& set;
-  std::vector<int64_t> labeled, unlabeled;
   bool uses_unlabeled = false;
   std::string stage;
   torch::Device device;
@@ -40,34 +33,9 @@ struct StepRun {
 /// more step.
 Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessGroup* group,
                   OpProfile* profile = nullptr) {
-  torch::manual_seed(c.seed);
-  auto student = nets::make_model(train::model_config_for(c));
-  student->to(r.device);
-  std::shared_ptr<nets::SegmentationNetImpl> teacher;
-  if (r.uses_unlabeled) {
-    teacher = student->clone_net(r.device);
-    for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-  }
-  if (group) {
-    train::broadcast_module(*group, *student);
-    if (teacher) train::broadcast_module(*group, *teacher);
-  }
-  torch::optim::SGD opt = train::make_optimizer(*student, c);
-  data::TwoStreamSampler sampler(r.labeled, r.uses_unlabeled ? r.unlabeled : std::vector<int64_t>{},
-                                 c.batch.labeled, r.uses_unlabeled ? c.batch.unlabeled : 0, c.seed);
-  std::mt19937_64 rng(c.seed);
-  train::StageContext ctx{c, r.set, r.device, *student, teacher.get(), opt, rng};
-  ctx.group = group;
-  train::ComputeCopies copies = train::make_compute_copies(c, *student, teacher.get());
-  copies.attach(ctx);
-  const train::StepKind kind = train::step_kind(c, r.stage);
-  int64_t iteration = 0;
   reset_peak_memory();
-  train::StepPrefetcher prefetcher(c, r.set, kind, sampler, rng);
-  const auto step = [&] {
-    train::take_step(ctx, kind, prefetcher.next(), iteration++);
-    if (r.device.is_cuda()) torch::cuda::synchronize();
-  };
+  train::StepRunner runner(c, r.set, train::step_kind(c, r.stage), r.device, group);
+  const auto step = [&] { runner.step(); };
   Timing t = time_repeats(r.o.common.warmup, r.o.common.repeats, step);
   if (profile) *profile = profile_ops(step, r.o.profile_shapes);
   return t;
@@ -94,11 +62,8 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
           : std::max(1, cores / static_cast<int>(std::max<int64_t>(1, o.dist.local_world_size)));
   set_threads(o.common.threads);
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
-  StepRun run{o, set, {}, {}, false, o.method == train::Method::kBcp ? o.stage : "train", device};
-  run.labeled.resize(static_cast<size_t>(set.labeled));
-  std::iota(run.labeled.begin(), run.labeled.end(), 0);
-  for (int64_t i = set.labeled; i < set.size(); ++i) run.unlabeled.push_back(i);
-  run.uses_unlabeled = o.method != train::Method::kSupervised && run.stage != "pretrain";
+  StepRun run{o, set, false, o.method == train::Method::kBcp ? o.stage : "train", device};
+  run.uses_unlabeled = train::uses_unlabeled(train::step_kind(c, run.stage));
   std::unique_ptr<train::ProcessGroup> group;
   if (ranks) group = std::make_unique<train::ProcessGroup>(o.dist, device);
 

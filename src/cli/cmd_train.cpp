@@ -1,7 +1,10 @@
 // `bcp train`: one experiment from a config file or preset, into a run directory.
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
+#include "bcp/train/budget.h"
+#include "bcp/train/run_folder.h"
 #include "bcp/train/trainer.h"
 #include "command.h"
 #include "config_args.h"
@@ -16,6 +19,7 @@ struct TrainArgs {
   bool resume = false;
   bool no_eval = false;
   int nproc = 0;
+  std::string budget;
 };
 
 void setup_train(CLI::App& app) {
@@ -32,6 +36,11 @@ void setup_train(CLI::App& app) {
                   "1/N of every step's batch). Under torchrun-style launchers use their variables "
                   "instead")
       ->check(CLI::Range(1, 64));
+  cmd->add_option(
+      "--budget", args->budget,
+      "Fit the run into this wall-clock time on this machine (20m, 1.5h, 900s): times a "
+      "few steps and a validation first, then sets schedule.* (the config's stage "
+      "ratio, about ten validations) and prints the plan");
   cmd->callback([args] {
     bcp::cli::stop_with_launcher();
     if (args->nproc > 1 && std::getenv("WORLD_SIZE"))
@@ -44,6 +53,19 @@ void setup_train(CLI::App& app) {
       args->config.file = args->out + "/config.json";
     }
     o.config = bcp::cli::resolve_config(args->config);
+    double budget_seconds = 0;
+    if (!args->budget.empty()) {
+      try {
+        budget_seconds = bcp::train::parse_duration(args->budget, "--budget");
+      } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--budget", e.what());
+      }
+      // A resumed run keeps the schedule it planned; ranks would each time and plan alone.
+      if (args->resume)
+        throw CLI::ValidationError("--budget", "not with --resume (the run keeps its schedule)");
+      if (args->nproc > 1 || std::getenv("WORLD_SIZE"))
+        throw CLI::ValidationError("--budget", "one process only for now (not with --nproc)");
+    }
     if (args->nproc > 0) {
       o.config.world_size = args->nproc;
     } else if (o.dist.distributed() && o.config.world_size == 1) {
@@ -67,6 +89,18 @@ void setup_train(CLI::App& app) {
     o.out_dir = args->out;
     o.resume = args->resume;
     o.final_evaluation = !args->no_eval;
+    const auto started = std::chrono::steady_clock::now();
+    if (budget_seconds > 0) {
+      // Refused before the timing, as train() would refuse after it.
+      bcp::train::validate_config(o.config);
+      bcp::train::refuse_existing_run(o.out_dir);
+      bcp::train::apply_process_settings(o.config, o.dist);
+      const bcp::train::BudgetPlan plan =
+          bcp::train::plan_budget(o.config, o.data_root, budget_seconds, o.final_evaluation);
+      for (const std::string& line : plan.lines) std::cout << line << "\n";
+      std::cout << std::flush;
+      o.config = plan.config;
+    }
     bcp::train::TrainResult r;
     try {
       r = bcp::train::train(o);
@@ -80,6 +114,10 @@ void setup_train(CLI::App& app) {
                 << s.best_dice << " at " << s.best_iteration << " (" << s.seconds << " s)\n";
     std::cout << "best model: " << r.best_path << "\n"
               << "wall time: " << r.seconds << " s\n";
+    if (budget_seconds > 0)
+      std::cout << "budget: " << budget_seconds << " s, took "
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+                << " s in all, timing included\n";
   });
 }
 

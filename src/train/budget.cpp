@@ -1,0 +1,196 @@
+#include "bcp/train/budget.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+#include <stdexcept>
+
+#include "bcp/train/stage_plan.h"
+#include "bcp/train/step_runner.h"
+#include "bcp/train/training_set.h"
+#include "bcp/train/validation.h"
+#include "bcp/util/device.h"
+
+namespace bcp::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+std::string minutes(double seconds) {
+  return fixed(seconds / 60.0, 1) + " min";
+}
+
+/// Steps timed per stage after one untimed (oneDNN builds its kernels on first use).
+constexpr int kTimedSteps = 3;
+/// Validations a run aims for: enough to select a checkpoint, few enough to leave time to train.
+constexpr int64_t kValidations = 10;
+/// The shortest run worth planning: fewer steps than this per stage teach the network nothing.
+constexpr int64_t kMinStageSteps = 20;
+
+double median_step(const TrainConfig& c, const TrainingSet& set, StepKind kind,
+                   torch::Device device) {
+  StepRunner runner(c, set, kind, device);
+  runner.step();
+  std::vector<double> t;
+  for (int i = 0; i < kTimedSteps; ++i) {
+    const auto t0 = Clock::now();
+    runner.step();
+    t.push_back(since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+double parse_duration(const std::string& text, const std::string& what) {
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument(what + " '" + text + "': " + why +
+                                 " (give seconds, or a number with s, m or h: 90s, 20m, 1.5h)");
+  };
+  if (text.empty()) throw bad("empty");
+  double scale = 1;
+  std::string number = text;
+  switch (text.back()) {
+    case 's':
+      number.pop_back();
+      break;
+    case 'm':
+      scale = 60;
+      number.pop_back();
+      break;
+    case 'h':
+      scale = 3600;
+      number.pop_back();
+      break;
+    default:
+      break;
+  }
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(number, &used);
+  } catch (const std::exception&) {
+    throw bad("not a duration");
+  }
+  if (used != number.size() || number.empty()) throw bad("not a duration");
+  if (!std::isfinite(v) || v <= 0) throw bad("must be a positive, finite time");
+  return v * scale;
+}
+
+BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, double seconds,
+                       bool final_evaluation) {
+  const auto t0 = Clock::now();
+  BudgetPlan p;
+  p.config = config;
+  p.budget_seconds = seconds;
+  const torch::Device device = util::parse_device(config.device, "train");
+  const std::vector<StagePlan> stages = plan_stages(config);
+  int64_t planned_total = 0;
+  for (const StagePlan& s : stages) planned_total += s.iterations;
+  if (planned_total <= 0)
+    throw std::invalid_argument("--budget: the config plans no training steps");
+
+  // Timed on the run's own data and config, as the trainer will load and run them.
+  const auto load0 = Clock::now();
+  const TrainingSet set = load_training_set(config, data_root);
+  const ValidationSet val = load_validation_set(config, data_root);
+  const double load_seconds = since(load0);
+  double cost_per_step = 0;  // seconds per step of the whole run, stages in the config's ratio
+  for (const StagePlan& s : stages) {
+    p.step_seconds.push_back(median_step(config, set, s.kind, device));
+    cost_per_step += p.step_seconds.back() * static_cast<double>(s.iterations) /
+                     static_cast<double>(planned_total);
+  }
+  if (!val.empty()) {
+    torch::manual_seed(config.seed);
+    auto net = nets::make_model(model_config_for(config));
+    net->to(device);
+    const auto v0 = Clock::now();
+    validate_model(*net, val, config);
+    p.validation_seconds = since(v0);
+  }
+  // The final evaluation reads the whole list in fp32, also computes 95HD and ASD and writes
+  // masks: estimated at twice a validation (more cases when eval.max_cases cuts validation short,
+  // and fp32 where validation runs bf16, cost more: a first guess, printed as such).
+  if (final_evaluation && !val.empty()) {
+    p.final_seconds = 2.0 * p.validation_seconds;
+    if (config.eval.max_cases > 0) p.final_seconds *= 2.0;
+    if (config.precision == nets::Precision::kBf16) p.final_seconds *= 1.5;
+  }
+  p.timing_seconds = since(t0);
+
+  const int64_t validations = val.empty() ? 0 : kValidations + static_cast<int64_t>(stages.size());
+  // Planned to 95% of what is left: steps in a run cost a little more than the timed ones
+  // (checkpoints, logs, the stages' set-up), and a budget is a limit, not a target.
+  const double left = 0.95 * (seconds - p.timing_seconds - load_seconds - p.final_seconds -
+                              static_cast<double>(validations) * p.validation_seconds);
+  const int64_t steps = left > 0 ? static_cast<int64_t>(left / cost_per_step) : 0;
+  TrainConfig& c = p.config;
+  int64_t shortest = steps;
+  std::vector<int64_t> iters;
+  for (const StagePlan& s : stages) {
+    iters.push_back(static_cast<int64_t>(
+        std::llround(static_cast<double>(steps) * static_cast<double>(s.iterations) /
+                     static_cast<double>(planned_total))));
+    shortest = std::min(shortest, iters.back());
+  }
+  if (shortest < kMinStageSteps) {
+    throw std::invalid_argument(
+        "--budget " + minutes(seconds) + ": too short on this machine (a step costs " +
+        fixed(cost_per_step, 2) + " s on average, a validation " + fixed(p.validation_seconds, 1) +
+        " s, timing took " + fixed(p.timing_seconds, 0) + " s); each stage needs at least " +
+        std::to_string(kMinStageSteps) + " steps");
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].kind == StepKind::kBcpPretrain)
+      c.schedule.pretrain_iters = iters[i];
+    else
+      c.schedule.selftrain_iters = iters[i];
+  }
+  int64_t total = 0;
+  for (int64_t n : iters) total += n;
+  c.schedule.val_every = val.empty() ? 0 : std::max<int64_t>(1, total / kValidations);
+  c.schedule.checkpoint_every = c.schedule.val_every > 0 ? c.schedule.val_every : total;
+  c.schedule.log_every = std::max<int64_t>(1, std::min<int64_t>(c.schedule.log_every, total / 50));
+
+  p.planned_seconds = p.timing_seconds + load_seconds + cost_per_step * static_cast<double>(total) +
+                      static_cast<double>(validations) * p.validation_seconds + p.final_seconds;
+  std::string timed;
+  for (size_t i = 0; i < stages.size(); ++i)
+    timed += (i ? ", " : "") + stages[i].name + " " + fixed(p.step_seconds[i], 2) + " s";
+  p.lines.push_back("budget    " + minutes(seconds) + " on this machine (" +
+                    std::to_string(torch::get_num_threads()) + " threads, " + config.device + ")");
+  p.lines.push_back("timed     a step: " + timed + " (median of " + std::to_string(kTimedSteps) +
+                    "); a validation " + fixed(p.validation_seconds, 1) + " s (" +
+                    std::to_string(val.size()) + " cases); loading " + fixed(load_seconds, 1) +
+                    " s; timing took " + fixed(p.timing_seconds, 0) + " s");
+  std::string plan;
+  for (size_t i = 0; i < stages.size(); ++i)
+    plan += (i ? " + " : "") + std::to_string(iters[i]) + " " + stages[i].name;
+  p.lines.push_back("schedule  " + plan +
+                    " steps (the config's ratio), validation and last.h5 every " +
+                    std::to_string(c.schedule.val_every) + " steps" +
+                    (p.final_seconds > 0
+                         ? ", then the final evaluation (about " + fixed(p.final_seconds, 0) + " s)"
+                         : std::string()));
+  p.lines.push_back("expected  " + minutes(p.planned_seconds) + " in all, timing included");
+  return p;
+}
+
+}  // namespace bcp::train
