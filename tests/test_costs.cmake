@@ -6,6 +6,8 @@ set(bcp_test_costs
   Demo.BcpBeatsSupervisedOnAShortSyntheticRun 115
   CliOwnData.ThreeDimensionalNiftiFromPrepareToScore 50
   CliOwnData.SmallThreeClassVolumesLearnFarAboveChance 240
+  DocsCommands 53
+  CliBudget.PlansTheScheduleFromTimedStepsAndFollowsIt 22
   Datasets/CliDatasetMatrix.PrepareTrainResumePredictEvaluateScore/vol_3class_bcp 30
   Datasets/CliDatasetMatrix.PrepareTrainResumePredictEvaluateScore/vol_aniso_2ch_mt 20
   CliOwnData.TwoDimensionalNiftiFromPrepareToScore 28
