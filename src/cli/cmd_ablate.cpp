@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "bcp/train/ablation.h"
+#include "bcp/train/seed_summary.h"
 #include "command.h"
 #include "config_args.h"
 
@@ -45,9 +46,14 @@ void setup_ablate(CLI::App& app) {
     o.resume = args->resume;
     o.final_evaluation = !args->no_eval;
     const auto rows = bcp::train::run_ablation(o);
-    std::cout << "\n"
-              << bcp::train::format_ablation_table(rows, o.axes) << "wrote " << args->out
-              << "/ablation.csv and ablation.json\n";
+    std::cout << "\n" << bcp::train::format_ablation_table(rows, o.axes);
+    const auto seeds = bcp::train::summarize_seeds(rows);
+    if (!seeds.empty())
+      std::cout << "\nover seeds: mean +- standard deviation (runs); val Dice selected best.h5, "
+                   "whose final evaluation is on the same list\n"
+                << bcp::train::format_seed_table(seeds, o.axes);
+    std::cout << "wrote " << args->out << "/ablation.csv and ablation.json"
+              << (seeds.empty() ? "" : " and ablation_seeds.json") << "\n";
   });
 }
 

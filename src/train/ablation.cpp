@@ -12,9 +12,11 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/json_file.h"
 #include "bcp/io/output_path.h"
+#include "bcp/train/seed_summary.h"
 #include "bcp/train/trainer.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/error_message.h"
+#include "bcp/util/text_table.h"
 
 namespace bcp::train {
 namespace {
@@ -221,6 +223,10 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
   io::write_file_atomically((out / "ablation.csv").string(), ablation_to_csv(rows, o.axes));
   io::write_file_atomically((out / "ablation.json").string(),
                             ablation_to_json(rows).dump(2) + "\n");
+  const std::vector<SeedSummary> seeds = summarize_seeds(rows);
+  if (!seeds.empty())
+    io::write_file_atomically((out / "ablation_seeds.json").string(),
+                              seed_summaries_to_json(seeds).dump(2) + "\n");
   return rows;
 }
 
@@ -282,20 +288,7 @@ std::string format_ablation_table(const std::vector<AblationRow>& rows,
     line.push_back(fixed2(r.seconds / 60.0) + (r.finished ? "" : " (stopped)"));
     cells.push_back(line);
   }
-  std::vector<size_t> width(header.size());
-  for (size_t c = 0; c < header.size(); ++c) {
-    width[c] = header[c].size();
-    for (const auto& line : cells) width[c] = std::max(width[c], line[c].size());
-  }
-  std::ostringstream os;
-  auto print = [&](const std::vector<std::string>& line) {
-    for (size_t c = 0; c < line.size(); ++c)
-      os << (c ? "  " : "") << std::setw(static_cast<int>(width[c])) << line[c];
-    os << '\n';
-  };
-  print(header);
-  for (const auto& line : cells) print(line);
-  return os.str();
+  return util::format_columns(header, cells);
 }
 
 }  // namespace bcp::train
