@@ -15,6 +15,15 @@ namespace fs = std::filesystem;
 using bcp::test::quoted;
 using bcp::test::run_cli;
 
+/// Three synthetic ACDC patients in tmp/root; an empty path (and a test failure) if synth fails.
+fs::path small_acdc_root(const bcp::test::TempDir& tmp) {
+  const fs::path root = tmp.path / "root";
+  const auto synth =
+      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
+  EXPECT_EQ(synth.rc, 0) << synth.output;
+  return synth.rc == 0 ? root : fs::path();
+}
+
 }  // namespace
 
 TEST(Budget, DurationsReadSecondsMinutesAndHours) {
@@ -28,10 +37,8 @@ TEST(Budget, DurationsReadSecondsMinutesAndHours) {
 
 TEST(CliBudget, PlansTheScheduleFromTimedStepsAndFollowsIt) {
   bcp::test::TempDir tmp("cli_budget");
-  const fs::path root = tmp.path / "root";
-  auto synth =
-      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
-  ASSERT_EQ(synth.rc, 0) << synth.output;
+  const fs::path root = small_acdc_root(tmp);
+  ASSERT_FALSE(root.empty());
   const fs::path out = tmp.path / "run";
   auto r = run_cli("train --preset acdc-5-bcp --budget 20s --no-eval --data " + quoted(root) +
                    " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
@@ -57,10 +64,8 @@ TEST(CliBudget, PlansTheScheduleFromTimedStepsAndFollowsIt) {
 
 TEST(CliBudget, BudgetsThatCannotHoldARunAreRefusedBeforeAnyRunFolder) {
   bcp::test::TempDir tmp("cli_budget_bad");
-  const fs::path root = tmp.path / "root";
-  auto synth =
-      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
-  ASSERT_EQ(synth.rc, 0) << synth.output;
+  const fs::path root = small_acdc_root(tmp);
+  ASSERT_FALSE(root.empty());
   const std::string train = "train --preset acdc-5-bcp --data " + quoted(root) +
                             " --set data.patch=[32,32] --set data.labeled=8 --set threads=1"
                             " --set batch.labeled=4 --set batch.unlabeled=4 --out ";
