@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 builds=${BCP_TEST_BUILDS:-torch2 debian}
 scripts/install_deps.sh
 jobs=$(nproc)
-long='^(CliOwnData|DocsCommands|Demo|Datasets/CliDatasetMatrix|CliBench|Evaluate|Predict|InstallAndEmbed|TrainStep|CliReport|CliKde)(\.|$)'
+long='^(CliOwnData|CliBudget|DocsCommands|Demo|Datasets/CliDatasetMatrix|CliBench|Evaluate|Predict|InstallAndEmbed|TrainStep|CliReport|CliKde)(\.|$)'
 logs=$(mktemp -d "${TMPDIR:-/tmp}/bcp_test_XXXXXX")
 run_suite() {  # build folder, log name, ctest arguments...
   local dir=$1 name=$2
