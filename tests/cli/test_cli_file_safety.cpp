@@ -1,10 +1,15 @@
 // Never lose a user's file (issue 28): each test replays a command line that once deleted,
 // replaced or mixed files the user had, and checks that it is now refused with one line and
-// that the files are untouched.
+// that the files are untouched. Limits on every number (the same issue, CliLimits): each test
+// replays an input that once ran into a hang, an allocator's text, a raw library exception or a
+// silently wrong result, and checks that it is now refused, before any work, with one line
+// naming the file or option.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,10 +71,12 @@ std::string train_args(const fs::path& root, const fs::path& out, int iters, int
          " --set schedule.log_every=0 --set threads=1 --out " + quoted(out);
 }
 
-/// run_cli, but the process is ended (SIGTERM) after `seconds`.
-RunResult run_cli_within(int seconds, const std::string& args) {
-  const std::string cmd =
-      "timeout " + std::to_string(seconds) + " '" + bcp::test::cli_path() + "' " + args + " 2>&1";
+/// run_cli, but the process is ended (SIGTERM) after `seconds`; `env` ("A=1 B=2") is added to
+/// its environment.
+RunResult run_cli_within(int seconds, const std::string& args, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + "timeout " +
+                          std::to_string(seconds) + " '" + bcp::test::cli_path() + "' " + args +
+                          " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
   std::string out;
@@ -413,6 +420,51 @@ TEST(CliFileSafety, CommandLineMistakesExitTwo) {
   const auto threads = run_cli(train_args(tmp.path, tmp.path / "run", 2) + " --set threads=100000");
   EXPECT_NE(threads.rc, 0) << threads.output;
   EXPECT_NE(threads.output.find("threads"), std::string::npos) << threads.output;
+}
+
+// ---- limits on every number: refused before any work, one line (CliLimits) -------------
+
+// Item 10: a rank that could not resolve MASTER_ADDR retried for 3 hours, a line a second.
+TEST(CliLimits, AnUnresolvableMasterAddrFailsWithinTheRendezvousTimeout) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  TempDir tmp("limits_rendezvous");
+  const auto start = Clock::now();
+  const auto r =
+      run_cli_within(300,
+                     "train --preset acdc-5-bcp --data " + quoted(tmp.path / "none") + " --out " +
+                         quoted(tmp.path / "run") + " --rendezvous-timeout 2",
+                     "WORLD_SIZE=2 RANK=1 MASTER_ADDR=bcp-no-such-host.invalid MASTER_PORT=29431");
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  expect_refused(r, "MASTER_ADDR=bcp-no-such-host.invalid");
+  EXPECT_NE(r.output.find("2 s"), std::string::npos) << r.output;
+  EXPECT_LT(seconds, 240) << r.output;  // bcp alone takes half a minute to start on a busy machine
+  // The timeout is a command-line number like any other.
+  const auto bad = run_cli("train --preset acdc-5-bcp --data x --out y --rendezvous-timeout inf");
+  EXPECT_EQ(bad.rc, 2) << bad.output;
+  EXPECT_EQ(bcp::test::count_lines(bad.output), 1) << bad.output;
+}
+
+// Item 20: rank 0 on a taken MASTER_PORT printed four c10d log lines besides its error.
+TEST(CliLimits, ATakenMasterPortIsOneLine) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  TempDir tmp("limits_port");
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  const auto r =
+      run_cli_within(120,
+                     "train --preset acdc-5-bcp --data " + quoted(tmp.path / "none") + " --out " +
+                         quoted(tmp.path / "run") + " --rendezvous-timeout 5",
+                     "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port);
+  ::close(fd);
+  expect_refused(r, "MASTER_PORT 127.0.0.1:" + port);
 }
 
 }  // namespace bcp_test_cli_file_safety
