@@ -25,6 +25,9 @@
 #include "../support.h"
 #include "bcp/data/acdc.h"
 #include "bcp/io/h5.h"
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/model_archive.h"
+#include "bcp/nets/segmentation_net.h"
 #include "bcp/train/distributed.h"
 #include "bcp/train/run_folder.h"
 
@@ -140,6 +143,27 @@ const fs::path& trained_model(const fs::path& root) {
 const fs::path& shared_root() {
   static const fs::path root = synth_acdc(bcp::test::process_temp_dir() / "file_safety_acdc");
   return root;
+}
+
+bcp::nets::ModelConfig unet(int64_t in_channels = 1) {
+  bcp::nets::ModelConfig c;
+  c.arch = bcp::nets::Arch::kUNet2d;
+  c.num_classes = 4;
+  c.in_channels = in_channels;
+  c.base_filters = 4;
+  return c;
+}
+
+/// A checkpoint of an untrained network, its tensors and meta passed through `edit` first.
+template <typename Edit>
+void write_checkpoint(const fs::path& path, const bcp::nets::ModelConfig& config, Edit edit) {
+  auto net = bcp::nets::make_model(config);
+  std::map<std::string, torch::Tensor> tensors;
+  nlohmann::json meta = nlohmann::json::object();
+  bcp::nets::add_model_to_archive(tensors, meta, "", *net);
+  meta["extra"] = {{"dataset", "acdc"}};
+  edit(tensors, meta);
+  bcp::io::save_tensor_archive(path.string(), tensors, meta);
 }
 
 }  // namespace
@@ -465,6 +489,27 @@ TEST(CliLimits, ATakenMasterPortIsOneLine) {
                      "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port);
   ::close(fd);
   expect_refused(r, "MASTER_PORT 127.0.0.1:" + port);
+}
+
+// Item 13: a negative BatchNorm running_var predicted all background with exit 0.
+TEST(CliLimits, ACheckpointWithANegativeVarianceIsRefused) {
+  TempDir tmp("limits_variance");
+  const fs::path model = tmp.path / "m.h5";
+  std::string key;
+  write_checkpoint(model, unet(), [&](auto& tensors, auto&) {
+    for (auto& [name, t] : tensors)
+      if (key.empty() && name.size() > 11 && name.substr(name.size() - 11) == "running_var") {
+        key = name;
+        t[0] = -1.0;
+      }
+  });
+  ASSERT_FALSE(key.empty());
+  fs::create_directories(tmp.path / "in");
+  const auto r = run_cli("predict --model " + quoted(model) + " --input " +
+                         quoted(tmp.path / "in") + " --out " + quoted(tmp.path / "out"));
+  expect_refused(r, model.string());
+  EXPECT_NE(r.output.find("'" + key + "' holds negative variances"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp.path / "out"));
 }
 
 }  // namespace bcp_test_cli_file_safety
