@@ -512,4 +512,30 @@ TEST(CliLimits, ACheckpointWithANegativeVarianceIsRefused) {
   EXPECT_FALSE(fs::exists(tmp.path / "out"));
 }
 
+// Item 14: "ignore" was trained and scored as a class; {"background": 1, "a": 0} made "a" the
+// background. Item 20: `file_ending: 5` ended in nlohmann's own exception text.
+TEST(CliLimits, DatasetJsonLabelsThatWouldMisleadAreRefused) {
+  TempDir tmp("limits_dataset_json");
+  const std::string head = "{\"channel_names\": {\"0\": \"MRI\"}, ";
+  for (const auto& [labels, what] :
+       {std::pair<std::string, std::string>{
+            "\"labels\": {\"background\": 0, \"a\": 1, \"ignore\": 2}, \"file_ending\": "
+            "\".nii.gz\"",
+            "partial annotations (an \"ignore\" label) are not supported yet"},
+        {"\"labels\": {\"background\": 1, \"a\": 0}, \"file_ending\": \".nii.gz\"",
+         "label \"background\" must have value 0, got 1"},
+        {"\"labels\": {\"background\": 0, \"a\": 1}, \"file_ending\": 5",
+         "file_ending must be a string"}}) {
+    const fs::path raw = tmp.path / "raw";
+    fs::remove_all(raw);
+    write_text(raw / "dataset.json", head + labels + "}\n");
+    write_text(raw / "imagesTr" / "c_0000.nii.gz", "x");
+    write_text(raw / "labelsTr" / "c.nii.gz", "x");
+    const auto r =
+        run_cli("prepare --nnunet " + quoted(raw) + " --dim 2d --out " + quoted(tmp.path / "out"));
+    expect_refused(r, (raw / "dataset.json").string() + ": " + what);
+    EXPECT_FALSE(fs::exists(tmp.path / "out"));
+  }
+}
+
 }  // namespace bcp_test_cli_file_safety
