@@ -136,6 +136,13 @@ std::vector<AblationRun> plan_ablation(const TrainConfig& base,
   std::set<std::string> names;
   for (auto& r : runs) {
     r.name = folder_name(r.settings);
+    // Checked now: a name the file system refuses would fail only after the runs before it.
+    constexpr size_t kMaxName = 255;
+    if (r.name.size() > kMaxName)
+      throw std::invalid_argument("ablation: the folder name of run " + r.name.substr(0, 60) +
+                                  "... is " + std::to_string(r.name.size()) +
+                                  " bytes, more than the " + std::to_string(kMaxName) +
+                                  " a file name may have; vary fewer keys or shorter values");
     try {
       validate_config(r.config);
     } catch (const std::exception& e) {

@@ -24,12 +24,17 @@
 
 #include "../support.h"
 #include "bcp/data/acdc.h"
+#include "bcp/data/case_list.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/train/distributed.h"
 #include "bcp/train/run_folder.h"
+
+#ifdef BCP_WITH_ITK
+#include "bcp/io/nifti.h"
+#endif
 
 // A namespace of its own: test files are compiled in batches (unity build).
 namespace bcp_test_cli_file_safety {
@@ -512,6 +517,42 @@ TEST(CliLimits, ACheckpointWithANegativeVarianceIsRefused) {
   EXPECT_FALSE(fs::exists(tmp.path / "out"));
 }
 
+// Item 20: a checkpoint's base_filters of 2^20 and --in-channels 1e8 ended in the allocator.
+TEST(CliLimits, NetworkSizesOutOfBoundsAreNamed) {
+  TempDir tmp("limits_net");
+  const fs::path model = tmp.path / "m.h5";
+  write_checkpoint(model, unet(), [](auto&, auto& meta) {
+    meta["models"][""]["base_filters"] = int64_t{1} << 20;
+  });
+  fs::create_directories(tmp.path / "in");
+  auto r = run_cli("predict --model " + quoted(model) + " --input " + quoted(tmp.path / "in") +
+                   " --out " + quoted(tmp.path / "out"));
+  expect_refused(r, model.string());
+  EXPECT_NE(r.output.find("base_filters must be in [1, 256], got 1048576"), std::string::npos)
+      << r.output;
+  r = run_cli("import --pth " + quoted(tmp.path / "x.pth") +
+              " --arch unet2d --classes 4 --in-channels 100000000 --out " +
+              quoted(tmp.path / "i.h5"));
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("--in-channels"), std::string::npos) << r.output;
+  r = run_cli("train --preset acdc-5-bcp --data " + quoted(tmp.path) + " --out " +
+              quoted(tmp.path / "run") + " --set data.channels=100000000");
+  expect_refused(r, "data.channels");
+}
+
+// Item 20: the hint for a multi-channel model named channel files CASE_1, which nnU-Net never
+// writes.
+TEST(CliLimits, TheChannelHintNamesFourDigitChannelFiles) {
+  TempDir tmp("limits_channels");
+  const fs::path model = tmp.path / "m.h5";
+  write_checkpoint(model, unet(2), [](auto&, auto&) {});
+  write_text(tmp.path / "in" / "scan.nii.gz", "x");
+  const auto r = run_cli("predict --model " + quoted(model) + " --input " +
+                         quoted(tmp.path / "in") + " --out " + quoted(tmp.path / "out"));
+  expect_refused(r, "CASE_0000.nii.gz .. CASE_0001.nii.gz");
+}
+
 // Item 14: "ignore" was trained and scored as a class; {"background": 1, "a": 0} made "a" the
 // background. Item 20: `file_ending: 5` ended in nlohmann's own exception text.
 TEST(CliLimits, DatasetJsonLabelsThatWouldMisleadAreRefused) {
@@ -537,5 +578,68 @@ TEST(CliLimits, DatasetJsonLabelsThatWouldMisleadAreRefused) {
     EXPECT_FALSE(fs::exists(tmp.path / "out"));
   }
 }
+
+// Item 19: `data.patch=[1048576,1048576]` passed the config checks and failed in the allocator.
+TEST(CliLimits, AHugePatchIsRefusedByTheConfigChecks) {
+  TempDir tmp("limits_patch");
+  const auto r = run_cli("train --preset acdc-5-bcp --data " + quoted(tmp.path) + " --out " +
+                         quoted(tmp.path / "run") + " --set data.patch=[1048576,1048576]");
+  expect_refused(r, "config 'data.patch' sizes must be in [1, 4096], got 1048576");
+  const auto volume = run_cli("train --preset la-10-bcp --data " + quoted(tmp.path) + " --out " +
+                              quoted(tmp.path / "run") + " --set data.patch=[512,512,512]");
+  expect_refused(volume, "config 'data.patch' holds 134217728 voxels");
+  EXPECT_FALSE(fs::exists(tmp.path / "run"));
+}
+
+// Item 19: `kde --bw-adjust inf` was accepted and failed late.
+TEST(CliLimits, KdeRefusesAnInfiniteBandwidth) {
+  TempDir tmp("limits_kde");
+  for (const char* value : {"inf", "1e400", "nan"}) {
+    const auto r =
+        run_cli("kde --model " + quoted(tmp.path / "m.h5") + " --data " + quoted(tmp.path) +
+                " --out " + quoted(tmp.path / "k") + " --bw-adjust " + value);
+    EXPECT_EQ(r.rc, 2) << value << ": " << r.output;
+    EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("--bw-adjust"), std::string::npos) << r.output;
+  }
+}
+
+// Item 19: a grid point whose folder name exceeds 255 bytes failed after the runs before it.
+TEST(CliLimits, AblateRefusesAFolderNameTooLongBeforeTheFirstRun) {
+  TempDir tmp("limits_ablate_name");
+  const std::string list(250, 'v');
+  const auto r = run_cli("ablate --preset acdc-5-supervised --data " + quoted(tmp.path) +
+                         " --vary seed=1,2 --vary data.val_list=val.list," + list + " --out " +
+                         quoted(tmp.path / "a"));
+  expect_refused(r, "more than the 255 a file name may have");
+  EXPECT_FALSE(fs::exists(tmp.path / "a"));
+}
+
+// Item 20: a UTF-8 BOM became an invisible part of the first case's name.
+TEST(CliLimits, ACaseListWithAByteOrderMarkSaysSo) {
+  const std::string e = bcp::test::error_of(
+      [] { bcp::data::parse_case_list("\xEF\xBB\xBFpatient001_frame01\n", "train.list"); });
+  EXPECT_EQ(e.rfind("train.list:1: begins with a UTF-8 byte order mark (BOM", 0), 0u) << e;
+  EXPECT_EQ(bcp::data::parse_case_list("patient001_frame01\n", "train.list").size(), 1u);
+}
+
+#ifdef BCP_WITH_ITK
+// Item 20: NRRD and MetaImage headers declaring huge volumes ended bcp with std::bad_alloc.
+TEST(CliLimits, HugeVolumeHeadersNameTheFile) {
+  TempDir tmp("limits_headers");
+  write_text(tmp.path / "big.nrrd",
+             "NRRD0004\ntype: float\ndimension: 3\nsizes: 100000 100000 100000\nencoding: "
+             "raw\nendian: little\n\n");
+  write_text(tmp.path / "big.mha",
+             "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = "
+             "MET_FLOAT\nElementDataFile = LOCAL\n");
+  for (const char* name : {"big.nrrd", "big.mha"}) {
+    const std::string path = (tmp.path / name).string();
+    const std::string e = bcp::test::error_of([&] { bcp::io::read_volume(path); });
+    EXPECT_EQ(e.rfind(path + ": the header declares 100000 x 100000 x 100000 voxels", 0), 0u) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+}
+#endif
 
 }  // namespace bcp_test_cli_file_safety
