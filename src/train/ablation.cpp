@@ -12,6 +12,7 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/json_file.h"
 #include "bcp/io/output_path.h"
+#include "bcp/train/run_folder.h"
 #include "bcp/train/trainer.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/error_message.h"
@@ -204,7 +205,14 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
     const fs::path dir = out / runs[i].name;
     const fs::path result_path = dir / "result.json";
     if (o.resume && fs::exists(result_path)) {
-      fill_row(row, io::read_json_file(result_path.string()));
+      const json result = io::read_json_file(result_path.string());  // its errors name it
+      try {
+        fill_row(row, result);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(result_path.string() + ": not a result of bcp ablate (" +
+                                 util::error_message(e) +
+                                 "); remove it to run this grid point again");
+      }
       row.finished = row.reused = true;
       rows.push_back(row);
       continue;
@@ -214,7 +222,9 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
     t.config = runs[i].config;
     t.data_root = o.data_root;
     t.out_dir = io::make_dir_inside(out, runs[i].name).string();
-    t.resume = fs::exists(dir / "last.h5");  // an interrupted run continues where it stopped
+    // An interrupted run continues where it stopped; one stopped before its first checkpoint
+    // kept nothing, and train's --resume starts it over.
+    t.resume = o.resume && !first_run_file(dir.string()).empty();
     t.echo = o.echo;
     t.final_evaluation = o.final_evaluation;
     t.stop_after = o.stop_after;

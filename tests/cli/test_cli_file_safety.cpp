@@ -615,6 +615,38 @@ TEST(CliLimits, AblateRefusesAFolderNameTooLongBeforeTheFirstRun) {
   EXPECT_FALSE(fs::exists(tmp.path / "a"));
 }
 
+// An ablation grid point killed before its first checkpoint was refused on resume ("already
+// holds a run"), though nothing of it was kept; a damaged result.json surfaced as a raw JSON
+// exception.
+TEST(CliLimits, AblateResumeRerunsAPointThatKeptNothingAndNamesADamagedResult) {
+  TempDir tmp("limits_ablate_resume");
+  const fs::path root = shared_root();
+  const fs::path out = tmp.path / "a";
+  const std::string ablate =
+      "ablate --preset acdc-5-supervised --no-eval --data " + quoted(root) +
+      " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
+      " --set batch.unlabeled=0 --set schedule.selftrain_iters=2 --set schedule.val_every=2"
+      " --set schedule.log_every=0 --set threads=1 --vary seed=1,2 --out " +
+      quoted(out);
+  auto r = run_cli(ablate);
+  ASSERT_EQ(r.rc, 0) << r.output;
+  // What a kill before the first checkpoint leaves: the run's config and logs, nothing else.
+  const fs::path point = out / "seed=2";
+  ASSERT_TRUE(fs::exists(point / "config.json")) << r.output;
+  for (const char* kept : {"result.json", "last.h5", "best.h5"}) fs::remove(point / kept);
+  r = run_cli(ablate + " --resume");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_TRUE(fs::exists(point / "result.json"));
+  EXPECT_TRUE(fs::exists(point / "last.h5"));
+
+  write_text(point / "result.json", "{\"stages\": 3}\n");
+  r = run_cli(ablate + " --resume");
+  expect_refused(r, (point / "result.json").string() + ": not a result of bcp ablate");
+  write_text(point / "result.json", "{\"stag");
+  r = run_cli(ablate + " --resume");
+  expect_refused(r, (point / "result.json").string() + ": not valid JSON");
+}
+
 // Item 20: a UTF-8 BOM became an invisible part of the first case's name.
 TEST(CliLimits, ACaseListWithAByteOrderMarkSaysSo) {
   const std::string e = bcp::test::error_of(
