@@ -148,7 +148,8 @@ std::vector<int64_t> draw(int64_t begin, int64_t end, int64_t count, std::mt1993
 json run_kde(const KdeOptions& o) {
   if (o.batch < 1) throw std::invalid_argument("kde: --batch must be >= 1");
   if (o.max_pixels < 2) throw std::invalid_argument("kde: --max-pixels must be >= 2");
-  if (!(o.bw_adjust > 0)) throw std::invalid_argument("kde: --bw-adjust must be > 0");
+  if (!(o.bw_adjust > 0 && std::isfinite(o.bw_adjust)))
+    throw std::invalid_argument("kde: --bw-adjust must be finite and > 0");
   if (o.out_dir.empty()) throw std::invalid_argument("kde: no output folder given");
   const json meta = io::load_tensor_archive_meta(o.model_path);
   const json* saved = eval::checkpoint_config(meta);

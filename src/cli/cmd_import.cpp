@@ -79,7 +79,9 @@ void setup_import(CLI::App& app) {
   cmd->add_option("--classes", args->classes, "Output classes, background included (ACDC 4, LA 2)")
       ->required()
       ->check(CLI::Range(2, 256));
-  cmd->add_option("--in-channels", args->in_channels, "Image channels")->capture_default_str();
+  cmd->add_option("--in-channels", args->in_channels, "Image channels")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, bcp::nets::kMaxInChannels));
   cmd->add_option("--out", args->out, "The bcp checkpoint to write")->required();
   args->dataset_option =
       bcp::cli::add_enum_option(*cmd, "--dataset", args->dataset,

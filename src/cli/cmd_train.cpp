@@ -1,5 +1,6 @@
 // `bcp train`: one experiment from a config file or preset, into a run directory.
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
@@ -9,6 +10,7 @@
 #include "command.h"
 #include "config_args.h"
 #include "local_ranks.h"
+#include "number_checks.h"
 
 namespace {
 
@@ -20,6 +22,7 @@ struct TrainArgs {
   bool no_eval = false;
   int nproc = 0;
   std::string budget;
+  double rendezvous_timeout = 300;  ///< seconds
 };
 
 void setup_train(CLI::App& app) {
@@ -41,6 +44,12 @@ void setup_train(CLI::App& app) {
       "Fit the run into this wall-clock time on this machine (20m, 1.5h, 900s): times a "
       "few steps and a validation first, then sets schedule.* (the config's stage "
       "ratio, about ten validations) and prints the plan");
+  cmd->add_option("--rendezvous-timeout", args->rendezvous_timeout,
+                  "Seconds a rank of a distributed run may take to resolve MASTER_ADDR and meet "
+                  "the other ranks before it fails")
+      ->capture_default_str()
+      ->check(bcp::cli::positive())
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->callback([args] {
     bcp::cli::stop_with_launcher();
     if (args->nproc > 1 && std::getenv("WORLD_SIZE"))
@@ -48,6 +57,8 @@ void setup_train(CLI::App& app) {
           "--nproc: this process is already one rank of a group (WORLD_SIZE is set)");
     bcp::train::TrainOptions o;
     o.dist = bcp::train::dist_env_from_environment();
+    o.dist.rendezvous_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(std::ceil(args->rendezvous_timeout * 1000)));
     if (args->resume && args->config.file.empty() && args->config.preset.empty()) {
       // A resumed run reads its own effective config unless another is given.
       args->config.file = args->out + "/config.json";

@@ -10,7 +10,7 @@
 
 namespace bcp::cli {
 
-/// A number above 0 (`strict`) or at least 0.
+/// A finite number above 0 (`strict`) or at least 0.
 inline CLI::Validator zero_bound(bool strict) {
   return CLI::Validator(
       [strict](std::string& text) -> std::string {
@@ -19,6 +19,8 @@ inline CLI::Validator zero_bound(bool strict) {
         const double v = std::strtod(text.c_str(), &end);
         if (text.empty() || *end != '\0' || errno == ERANGE || std::isnan(v))
           return "expects a number, got '" + text + "'";
+        // inf passes "> 0", and fails late (a bandwidth of inf makes every density 0).
+        if (!std::isfinite(v)) return "expects a finite number, got '" + text + "'";
         if (strict ? !(v > 0) : !(v >= 0))
           return std::string("must be ") + (strict ? "> 0" : ">= 0") + ", got " + text;
         return {};

@@ -33,6 +33,11 @@ std::string printable_name(const std::string& name) {
 }  // namespace
 
 std::vector<std::string> parse_case_list(const std::string& text, const std::string& source) {
+  // Invisible in an editor and in a message, it would become part of the first case's name.
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0)
+    throw std::runtime_error(source +
+                             ":1: begins with a UTF-8 byte order mark (BOM, bytes EF BB BF); "
+                             "save the list as UTF-8 without BOM");
   std::vector<std::string> names;
   std::map<std::string, size_t> first_line;  // a case listed twice would count twice
   std::istringstream in(text);
@@ -52,9 +57,9 @@ std::vector<std::string> parse_case_list(const std::string& text, const std::str
                                "inside the data root");
     const auto [at, fresh] = first_line.emplace(names.back(), line_no);
     if (!fresh)
-      throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case \"" + names.back() +
-                               "\" is listed again (first on line " + std::to_string(at->second) +
-                               ")");
+      throw std::runtime_error(source + ":" + std::to_string(line_no) + ": case \"" +
+                               printable_name(names.back()) + "\" is listed again (first on line " +
+                               std::to_string(at->second) + ")");
   }
   if (names.empty()) throw std::runtime_error(source + ": empty split (no case names)");
   return names;

@@ -48,6 +48,13 @@ std::vector<std::string> nnunet_class_names(const json& meta, const std::string&
     if (!it.value().is_number_integer())
       throw bad("label \"" + it.key() + "\" must be one integer (region lists are not supported)");
     const int64_t v = it.value();
+    // nnU-Net v2's "ignore" marks unannotated voxels, which must get no loss and no score;
+    // trained as a class it would teach the network to predict "not annotated".
+    if (it.key() == "ignore")
+      throw bad("partial annotations (an \"ignore\" label) are not supported yet");
+    // Class 0 is what bcp treats as background (not scored, not pasted as foreground).
+    if (it.key() == "background" && v != 0)
+      throw bad("label \"background\" must have value 0, got " + std::to_string(v));
     if (!by_value.emplace(v, it.key()).second)
       throw bad("label value " + std::to_string(v) + " is given twice");
   }
@@ -81,6 +88,9 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
   ds.dir = dir;
   if (!meta.is_object()) throw bad("expected a JSON object");
   if (meta.contains("name") && meta["name"].is_string()) ds.name = meta["name"];
+  if (meta.contains("file_ending") && !meta["file_ending"].is_string())
+    throw bad("file_ending must be a string such as \".nii.gz\", got a " +
+              std::string(meta["file_ending"].type_name()));
   ds.file_ending = meta.value("file_ending", std::string(".nii.gz"));
   if (ds.file_ending.empty() || ds.file_ending[0] != '.')
     throw bad("file_ending must start with .");

@@ -136,9 +136,11 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels,
   for (const auto& f : grouped.plain) {
     if (!util::is_h5_path(f)) {
       const std::string ext = split_name(f).second;
-      throw std::invalid_argument(f + ": a " + std::to_string(channels) +
-                                  "-channel model reads scans named CASE_0000" + ext + " .. CASE_" +
-                                  std::to_string(channels - 1) + ext + " (one file per channel)");
+      throw std::invalid_argument(
+          f + ": a " + std::to_string(channels) + "-channel model reads scans named " +
+          data::channel_file_name("CASE", 0, ext) + " .. " +
+          data::channel_file_name("CASE", static_cast<size_t>(channels - 1), ext) +
+          " (one file per channel)");
     }
     cases.push_back({{f}, output_name(f)});
   }

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <stdexcept>
 
 namespace bcp::io {
@@ -271,6 +272,8 @@ Volume read_volume(const std::string& path) {
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
     throw std::runtime_error(path + ": unreadable header: " + one_line(e.GetDescription()));
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(path + ": unreadable header: it asks for more memory than there is");
   }
   if (io->GetNumberOfComponents() != 1)
     throw std::runtime_error(path + ": has " + std::to_string(io->GetNumberOfComponents()) +
@@ -287,19 +290,35 @@ Volume read_volume(const std::string& path) {
 
   const unsigned full_dims = io->GetNumberOfDimensions();
   itk::ImageIORegion region(full_dims);
+  // The header's sizes are checked before a buffer of that size is made: a damaged or crafted
+  // header must be named, not end bcp with std::bad_alloc.
+  constexpr int64_t kMaxVoxels = int64_t{1} << 31;
   int64_t n = 1;
+  std::string sizes;
   for (unsigned i = 0; i < full_dims; ++i) {
     region.SetIndex(i, 0);
     region.SetSize(i, io->GetDimensions(i));
-    n *= static_cast<int64_t>(io->GetDimensions(i));
+    sizes += (i ? " x " : "") + std::to_string(io->GetDimensions(i));
+    const auto side = static_cast<int64_t>(io->GetDimensions(i));
+    if (side > kMaxVoxels || __builtin_mul_overflow(n, side, &n) || n > kMaxVoxels)
+      n = kMaxVoxels + 1;
   }
+  if (n > kMaxVoxels)
+    throw std::runtime_error(path + ": the header declares " + sizes + " voxels, more than the " +
+                             std::to_string(kMaxVoxels) + " bcp reads (damaged header?)");
   io->SetIORegion(region);
   const uint64_t n_bytes = static_cast<uint64_t>(n) * io->GetComponentSize();
   const std::string ext = util::lower(volume_extension(path));
   if (ext == ".nii" || ext == ".nii.gz")
     check_nifti_complete(path, ext == ".nii.gz", static_cast<uint64_t>(n), n_bytes);
   if (ext == ".mha" || ext == ".mhd") check_meta_complete(path, n_bytes);
-  std::vector<char> buf(n_bytes);
+  std::vector<char> buf;
+  try {
+    buf.resize(n_bytes);
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(path + ": the header declares " + sizes + " voxels (" +
+                             std::to_string(n_bytes) + " bytes), more memory than there is");
+  }
   try {
     io->Read(buf.data());
   } catch (const itk::ExceptionObject& e) {

@@ -50,6 +50,7 @@ std::shared_ptr<SegmentationNetImpl> model_from_archive(const io::TensorArchive&
   ModelConfig config;
   try {
     config = meta.at("models").at(prefix).get<ModelConfig>();
+    validate(config);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": bad model config under prefix '" + prefix +
                              "': " + util::error_message(e));

@@ -42,15 +42,17 @@ data::Dataset dataset_for(Arch arch) {
 }
 
 void validate(const ModelConfig& c) {
-  if (c.in_channels < 1)
-    throw std::invalid_argument("model config: in_channels must be >= 1, got " +
+  if (c.in_channels < 1 || c.in_channels > kMaxInChannels)
+    throw std::invalid_argument("model config: in_channels must be in [1, " +
+                                std::to_string(kMaxInChannels) + "], got " +
                                 std::to_string(c.in_channels));
-  if (c.num_classes < 2)
-    throw std::invalid_argument(
-        "model config: num_classes must be >= 2 (background included), got " +
-        std::to_string(c.num_classes));
-  if (c.base_filters < 1)
-    throw std::invalid_argument("model config: base_filters must be >= 1, got " +
+  if (c.num_classes < 2 || c.num_classes > kMaxClasses)
+    throw std::invalid_argument("model config: num_classes must be in [2, " +
+                                std::to_string(kMaxClasses) + "] (background included), got " +
+                                std::to_string(c.num_classes));
+  if (c.base_filters < 1 || c.base_filters > kMaxBaseFilters)
+    throw std::invalid_argument("model config: base_filters must be in [1, " +
+                                std::to_string(kMaxBaseFilters) + "], got " +
                                 std::to_string(c.base_filters));
   if (c.strides.empty()) return;
   if (c.arch != Arch::kVNet)

@@ -57,6 +57,10 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
     // A diverged or damaged checkpoint would otherwise predict all background without a word.
     if (it->second.is_floating_point() && !torch::isfinite(it->second).all().item<bool>())
       throw std::runtime_error("load_state_dict: key '" + key + "' holds NaN or Inf values");
+    // A negative variance makes BatchNorm's sqrt NaN at inference: all background, exit 0.
+    if (util::ends_with(key, "running_var") && (it->second < 0).any().item<bool>())
+      throw std::runtime_error("load_state_dict: key '" + key +
+                               "' holds negative variances (damaged checkpoint)");
     if (it->second.sizes() != target.sizes())
       throw std::runtime_error("load_state_dict: shape mismatch for key '" + key +
                                "': module has " + c10::str(target.sizes()) + ", given " +

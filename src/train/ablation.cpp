@@ -12,6 +12,7 @@
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/json_file.h"
 #include "bcp/io/output_path.h"
+#include "bcp/train/run_folder.h"
 #include "bcp/train/seed_summary.h"
 #include "bcp/train/trainer.h"
 #include "bcp/train/training_set.h"
@@ -138,6 +139,13 @@ std::vector<AblationRun> plan_ablation(const TrainConfig& base,
   std::set<std::string> names;
   for (auto& r : runs) {
     r.name = folder_name(r.settings);
+    // Checked now: a name the file system refuses would fail only after the runs before it.
+    constexpr size_t kMaxName = 255;
+    if (r.name.size() > kMaxName)
+      throw std::invalid_argument("ablation: the folder name of run " + r.name.substr(0, 60) +
+                                  "... is " + std::to_string(r.name.size()) +
+                                  " bytes, more than the " + std::to_string(kMaxName) +
+                                  " a file name may have; vary fewer keys or shorter values");
     try {
       validate_config(r.config);
     } catch (const std::exception& e) {
@@ -199,7 +207,14 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
     const fs::path dir = out / runs[i].name;
     const fs::path result_path = dir / "result.json";
     if (o.resume && fs::exists(result_path)) {
-      fill_row(row, io::read_json_file(result_path.string()));
+      const json result = io::read_json_file(result_path.string());  // its errors name it
+      try {
+        fill_row(row, result);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(result_path.string() + ": not a result of bcp ablate (" +
+                                 util::error_message(e) +
+                                 "); remove it to run this grid point again");
+      }
       row.finished = row.reused = true;
       rows.push_back(row);
       continue;
@@ -209,7 +224,9 @@ std::vector<AblationRow> run_ablation(const AblationOptions& o) {
     t.config = runs[i].config;
     t.data_root = o.data_root;
     t.out_dir = io::make_dir_inside(out, runs[i].name).string();
-    t.resume = fs::exists(dir / "last.h5");  // an interrupted run continues where it stopped
+    // An interrupted run continues where it stopped; one stopped before its first checkpoint
+    // kept nothing, and train's --resume starts it over.
+    t.resume = o.resume && !first_run_file(dir.string()).empty();
     t.echo = o.echo;
     t.final_evaluation = o.final_evaluation;
     t.stop_after = o.stop_after;

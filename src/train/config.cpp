@@ -187,8 +187,12 @@ void validate_config(const TrainConfig& c) {
   if (c.data.patch.size() != dims)
     bad("data.patch",
         "needs " + std::to_string(dims) + " sizes for " + std::string(util::name_of(c.dataset)));
-  if (c.data.num_classes < 2) bad("data.num_classes", "must be >= 2");
-  if (c.data.channels < 1) bad("data.channels", "must be >= 1");
+  if (c.data.num_classes < 2 || c.data.num_classes > nets::kMaxClasses)
+    bad("data.num_classes", "must be in [2, " + std::to_string(nets::kMaxClasses) + "], got " +
+                                std::to_string(c.data.num_classes));
+  if (c.data.channels < 1 || c.data.channels > nets::kMaxInChannels)
+    bad("data.channels", "must be in [1, " + std::to_string(nets::kMaxInChannels) + "], got " +
+                             std::to_string(c.data.channels));
   nets::ModelConfig model;
   try {
     model = model_config_for(c);
@@ -196,6 +200,19 @@ void validate_config(const TrainConfig& c) {
   } catch (const std::invalid_argument& e) {
     bad("net.strides", util::error_message(e));  // classes and channels are checked above
   }
+  // A patch is allocated many times over (batch, channels, activations): one that cannot fit
+  // must be refused here, not by LibTorch's allocator at the first step.
+  constexpr int64_t kMaxPatchSide = 4096, kMaxPatchVoxels = int64_t{1} << 24;
+  int64_t voxels = 1;
+  for (int64_t side : c.data.patch) {
+    if (side < 1 || side > kMaxPatchSide)
+      bad("data.patch", "sizes must be in [1, " + std::to_string(kMaxPatchSide) + "], got " +
+                            std::to_string(side));
+    voxels *= side;  // at most 4096^3: no overflow
+  }
+  if (voxels > kMaxPatchVoxels)
+    bad("data.patch", "holds " + std::to_string(voxels) + " voxels, more than the " +
+                          std::to_string(kMaxPatchVoxels) + " (256^3) a training patch may have");
   const std::vector<int64_t> factor = nets::pooling_factor(model);
   for (size_t a = 0; a < c.data.patch.size() && a < factor.size(); ++a)
     if (c.data.patch[a] < factor[a] || c.data.patch[a] % factor[a] != 0)

@@ -1,6 +1,8 @@
 #include "bcp/train/distributed.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <torch/torch.h>
@@ -11,10 +13,15 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
+
+#include "bcp/util/error_message.h"
 
 #ifdef BCP_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -39,6 +46,59 @@ int64_t env_int(const char* name, int64_t fallback, int64_t low, int64_t high) {
                                 std::to_string(high) + "]");
   return v;
 }
+
+/// "300 s", "2.5 s".
+std::string seconds_text(std::chrono::milliseconds t) {
+  std::ostringstream os;
+  os << static_cast<double>(t.count()) / 1000.0 << " s";
+  return os.str();
+}
+
+/// Waits until MASTER_ADDR resolves (a cluster's name service may lag behind its launcher), at
+/// most until `deadline`: c10d would otherwise retry it for its whole timeout, a line a second.
+void resolve_master(const DistEnv& env, std::chrono::steady_clock::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  while (true) {
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(env.master_addr.c_str(), nullptr, &hints, &found);
+    if (rc == 0) {
+      ::freeaddrinfo(found);
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("MASTER_ADDR=" + env.master_addr +
+                               ": cannot resolve this host name (" + ::gai_strerror(rc) +
+                               ") within the rendezvous " + "timeout of " +
+                               seconds_text(env.rendezvous_timeout));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+/// For one scope, stderr goes to /dev/null: c10d logs every retry of a rendezvous (a line a
+/// second, and four lines for a port in use), and its failure becomes bcp's one line instead.
+class QuietStderr {
+ public:
+  QuietStderr() {
+    std::fflush(stderr);
+    saved_ = ::dup(STDERR_FILENO);
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved_ >= 0 && null >= 0) ::dup2(null, STDERR_FILENO);
+    if (null >= 0) ::close(null);
+  }
+  ~QuietStderr() {
+    std::fflush(stderr);
+    if (saved_ < 0) return;
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
 
 #ifdef BCP_WITH_GLOO
 bool is_loopback(const std::string& host) {
@@ -105,19 +165,26 @@ ProcessGroup::ProcessGroup(const DistEnv& env, torch::Device device,
         "distributed training on CPU needs Gloo, and this build has none (its LibTorch ships no "
         "Gloo headers or library; Debian: apt-get install libgloo-dev, then reconfigure)");
 #endif
+  if (env.rendezvous_timeout.count() <= 0)
+    throw std::invalid_argument("the rendezvous timeout must be > 0");
+  resolve_master(env, std::chrono::steady_clock::now() + env.rendezvous_timeout);
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(env.master_port);
   store_options.isServer = env.rank == 0;
   store_options.numWorkers = static_cast<std::size_t>(env.world_size);
   store_options.waitWorkers = true;
-  store_options.timeout = timeout;
+  // The store's timeout bounds the rendezvous: connecting, waiting for the other ranks, and the
+  // backend's exchange of addresses through the store.
+  store_options.timeout = env.rendezvous_timeout;
+  QuietStderr quiet;
   try {
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot " +
-                             (env.rank == 0 ? "host" : "reach") + " the rendezvous at " +
-                             env.master_addr + ":" + std::to_string(env.master_port) + ": " +
-                             e.what());
+    // The rank is named by whoever reports the error (bcp train: "rank N: ...").
+    throw std::runtime_error(std::string("cannot ") + (env.rank == 0 ? "host" : "reach") +
+                             " the rendezvous at MASTER_ADDR:MASTER_PORT " + env.master_addr + ":" +
+                             std::to_string(env.master_port) + " within " +
+                             seconds_text(env.rendezvous_timeout) + ": " + util::error_message(e));
   }
   if (device.is_cuda()) {
 #ifdef BCP_WITH_NCCL

@@ -1,10 +1,15 @@
 // Never lose a user's file (issue 28): each test replays a command line that once deleted,
 // replaced or mixed files the user had, and checks that it is now refused with one line and
-// that the files are untouched.
+// that the files are untouched. Limits on every number (the same issue, CliLimits): each test
+// replays an input that once ran into a hang, an allocator's text, a raw library exception or a
+// silently wrong result, and checks that it is now refused, before any work, with one line
+// naming the file or option.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,9 +24,17 @@
 
 #include "../support.h"
 #include "bcp/data/acdc.h"
+#include "bcp/data/case_list.h"
 #include "bcp/io/h5.h"
+#include "bcp/io/tensor_archive.h"
+#include "bcp/nets/model_archive.h"
+#include "bcp/nets/segmentation_net.h"
 #include "bcp/train/distributed.h"
 #include "bcp/train/run_folder.h"
+
+#ifdef BCP_WITH_ITK
+#include "bcp/io/nifti.h"
+#endif
 
 // A namespace of its own: test files are compiled in batches (unity build).
 namespace bcp_test_cli_file_safety {
@@ -66,10 +79,12 @@ std::string train_args(const fs::path& root, const fs::path& out, int iters, int
          " --set schedule.log_every=0 --set threads=1 --out " + quoted(out);
 }
 
-/// run_cli, but the process is ended (SIGTERM) after `seconds`.
-RunResult run_cli_within(int seconds, const std::string& args) {
-  const std::string cmd =
-      "timeout " + std::to_string(seconds) + " '" + bcp::test::cli_path() + "' " + args + " 2>&1";
+/// run_cli, but the process is ended (SIGTERM) after `seconds`; `env` ("A=1 B=2") is added to
+/// its environment.
+RunResult run_cli_within(int seconds, const std::string& args, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + "timeout " +
+                          std::to_string(seconds) + " '" + bcp::test::cli_path() + "' " + args +
+                          " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
   std::string out;
@@ -133,6 +148,27 @@ const fs::path& trained_model(const fs::path& root) {
 const fs::path& shared_root() {
   static const fs::path root = synth_acdc(bcp::test::process_temp_dir() / "file_safety_acdc");
   return root;
+}
+
+bcp::nets::ModelConfig unet(int64_t in_channels = 1) {
+  bcp::nets::ModelConfig c;
+  c.arch = bcp::nets::Arch::kUNet2d;
+  c.num_classes = 4;
+  c.in_channels = in_channels;
+  c.base_filters = 4;
+  return c;
+}
+
+/// A checkpoint of an untrained network, its tensors and meta passed through `edit` first.
+template <typename Edit>
+void write_checkpoint(const fs::path& path, const bcp::nets::ModelConfig& config, Edit edit) {
+  auto net = bcp::nets::make_model(config);
+  std::map<std::string, torch::Tensor> tensors;
+  nlohmann::json meta = nlohmann::json::object();
+  bcp::nets::add_model_to_archive(tensors, meta, "", *net);
+  meta["extra"] = {{"dataset", "acdc"}};
+  edit(tensors, meta);
+  bcp::io::save_tensor_archive(path.string(), tensors, meta);
 }
 
 }  // namespace
@@ -414,5 +450,228 @@ TEST(CliFileSafety, CommandLineMistakesExitTwo) {
   EXPECT_NE(threads.rc, 0) << threads.output;
   EXPECT_NE(threads.output.find("threads"), std::string::npos) << threads.output;
 }
+
+// ---- limits on every number: refused before any work, one line (CliLimits) -------------
+
+// Item 10: a rank that could not resolve MASTER_ADDR retried for 3 hours, a line a second.
+TEST(CliLimits, AnUnresolvableMasterAddrFailsWithinTheRendezvousTimeout) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  TempDir tmp("limits_rendezvous");
+  const auto start = Clock::now();
+  const auto r =
+      run_cli_within(300,
+                     "train --preset acdc-5-bcp --data " + quoted(tmp.path / "none") + " --out " +
+                         quoted(tmp.path / "run") + " --rendezvous-timeout 2",
+                     "WORLD_SIZE=2 RANK=1 MASTER_ADDR=bcp-no-such-host.invalid MASTER_PORT=29431");
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  expect_refused(r, "MASTER_ADDR=bcp-no-such-host.invalid");
+  EXPECT_NE(r.output.find("2 s"), std::string::npos) << r.output;
+  EXPECT_LT(seconds, 240) << r.output;  // bcp alone takes half a minute to start on a busy machine
+  // The timeout is a command-line number like any other.
+  const auto bad = run_cli("train --preset acdc-5-bcp --data x --out y --rendezvous-timeout inf");
+  EXPECT_EQ(bad.rc, 2) << bad.output;
+  EXPECT_EQ(bcp::test::count_lines(bad.output), 1) << bad.output;
+}
+
+// Item 20: rank 0 on a taken MASTER_PORT printed four c10d log lines besides its error.
+TEST(CliLimits, ATakenMasterPortIsOneLine) {
+  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  TempDir tmp("limits_port");
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  const auto r =
+      run_cli_within(120,
+                     "train --preset acdc-5-bcp --data " + quoted(tmp.path / "none") + " --out " +
+                         quoted(tmp.path / "run") + " --rendezvous-timeout 5",
+                     "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port);
+  ::close(fd);
+  expect_refused(r, "MASTER_PORT 127.0.0.1:" + port);
+}
+
+// Item 13: a negative BatchNorm running_var predicted all background with exit 0.
+TEST(CliLimits, ACheckpointWithANegativeVarianceIsRefused) {
+  TempDir tmp("limits_variance");
+  const fs::path model = tmp.path / "m.h5";
+  std::string key;
+  write_checkpoint(model, unet(), [&](auto& tensors, auto&) {
+    for (auto& [name, t] : tensors)
+      if (key.empty() && name.size() > 11 && name.substr(name.size() - 11) == "running_var") {
+        key = name;
+        t[0] = -1.0;
+      }
+  });
+  ASSERT_FALSE(key.empty());
+  fs::create_directories(tmp.path / "in");
+  const auto r = run_cli("predict --model " + quoted(model) + " --input " +
+                         quoted(tmp.path / "in") + " --out " + quoted(tmp.path / "out"));
+  expect_refused(r, model.string());
+  EXPECT_NE(r.output.find("'" + key + "' holds negative variances"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp.path / "out"));
+}
+
+// Item 20: a checkpoint's base_filters of 2^20 and --in-channels 1e8 ended in the allocator.
+TEST(CliLimits, NetworkSizesOutOfBoundsAreNamed) {
+  TempDir tmp("limits_net");
+  const fs::path model = tmp.path / "m.h5";
+  write_checkpoint(model, unet(), [](auto&, auto& meta) {
+    meta["models"][""]["base_filters"] = int64_t{1} << 20;
+  });
+  fs::create_directories(tmp.path / "in");
+  auto r = run_cli("predict --model " + quoted(model) + " --input " + quoted(tmp.path / "in") +
+                   " --out " + quoted(tmp.path / "out"));
+  expect_refused(r, model.string());
+  EXPECT_NE(r.output.find("base_filters must be in [1, 256], got 1048576"), std::string::npos)
+      << r.output;
+  r = run_cli("import --pth " + quoted(tmp.path / "x.pth") +
+              " --arch unet2d --classes 4 --in-channels 100000000 --out " +
+              quoted(tmp.path / "i.h5"));
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("--in-channels"), std::string::npos) << r.output;
+  r = run_cli("train --preset acdc-5-bcp --data " + quoted(tmp.path) + " --out " +
+              quoted(tmp.path / "run") + " --set data.channels=100000000");
+  expect_refused(r, "data.channels");
+}
+
+// Item 20: the hint for a multi-channel model named channel files CASE_1, which nnU-Net never
+// writes.
+TEST(CliLimits, TheChannelHintNamesFourDigitChannelFiles) {
+  TempDir tmp("limits_channels");
+  const fs::path model = tmp.path / "m.h5";
+  write_checkpoint(model, unet(2), [](auto&, auto&) {});
+  write_text(tmp.path / "in" / "scan.nii.gz", "x");
+  const auto r = run_cli("predict --model " + quoted(model) + " --input " +
+                         quoted(tmp.path / "in") + " --out " + quoted(tmp.path / "out"));
+  expect_refused(r, "CASE_0000.nii.gz .. CASE_0001.nii.gz");
+}
+
+// Item 14: "ignore" was trained and scored as a class; {"background": 1, "a": 0} made "a" the
+// background. Item 20: `file_ending: 5` ended in nlohmann's own exception text.
+TEST(CliLimits, DatasetJsonLabelsThatWouldMisleadAreRefused) {
+  TempDir tmp("limits_dataset_json");
+  const std::string head = "{\"channel_names\": {\"0\": \"MRI\"}, ";
+  for (const auto& [labels, what] :
+       {std::pair<std::string, std::string>{
+            "\"labels\": {\"background\": 0, \"a\": 1, \"ignore\": 2}, \"file_ending\": "
+            "\".nii.gz\"",
+            "partial annotations (an \"ignore\" label) are not supported yet"},
+        {"\"labels\": {\"background\": 1, \"a\": 0}, \"file_ending\": \".nii.gz\"",
+         "label \"background\" must have value 0, got 1"},
+        {"\"labels\": {\"background\": 0, \"a\": 1}, \"file_ending\": 5",
+         "file_ending must be a string"}}) {
+    const fs::path raw = tmp.path / "raw";
+    fs::remove_all(raw);
+    write_text(raw / "dataset.json", head + labels + "}\n");
+    write_text(raw / "imagesTr" / "c_0000.nii.gz", "x");
+    write_text(raw / "labelsTr" / "c.nii.gz", "x");
+    const auto r =
+        run_cli("prepare --nnunet " + quoted(raw) + " --dim 2d --out " + quoted(tmp.path / "out"));
+    expect_refused(r, (raw / "dataset.json").string() + ": " + what);
+    EXPECT_FALSE(fs::exists(tmp.path / "out"));
+  }
+}
+
+// Item 19: `data.patch=[1048576,1048576]` passed the config checks and failed in the allocator.
+TEST(CliLimits, AHugePatchIsRefusedByTheConfigChecks) {
+  TempDir tmp("limits_patch");
+  const auto r = run_cli("train --preset acdc-5-bcp --data " + quoted(tmp.path) + " --out " +
+                         quoted(tmp.path / "run") + " --set data.patch=[1048576,1048576]");
+  expect_refused(r, "config 'data.patch' sizes must be in [1, 4096], got 1048576");
+  const auto volume = run_cli("train --preset la-10-bcp --data " + quoted(tmp.path) + " --out " +
+                              quoted(tmp.path / "run") + " --set data.patch=[512,512,512]");
+  expect_refused(volume, "config 'data.patch' holds 134217728 voxels");
+  EXPECT_FALSE(fs::exists(tmp.path / "run"));
+}
+
+// Item 19: `kde --bw-adjust inf` was accepted and failed late.
+TEST(CliLimits, KdeRefusesAnInfiniteBandwidth) {
+  TempDir tmp("limits_kde");
+  for (const char* value : {"inf", "1e400", "nan"}) {
+    const auto r =
+        run_cli("kde --model " + quoted(tmp.path / "m.h5") + " --data " + quoted(tmp.path) +
+                " --out " + quoted(tmp.path / "k") + " --bw-adjust " + value);
+    EXPECT_EQ(r.rc, 2) << value << ": " << r.output;
+    EXPECT_EQ(bcp::test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("--bw-adjust"), std::string::npos) << r.output;
+  }
+}
+
+// Item 19: a grid point whose folder name exceeds 255 bytes failed after the runs before it.
+TEST(CliLimits, AblateRefusesAFolderNameTooLongBeforeTheFirstRun) {
+  TempDir tmp("limits_ablate_name");
+  const std::string list(250, 'v');
+  const auto r = run_cli("ablate --preset acdc-5-supervised --data " + quoted(tmp.path) +
+                         " --vary seed=1,2 --vary data.val_list=val.list," + list + " --out " +
+                         quoted(tmp.path / "a"));
+  expect_refused(r, "more than the 255 a file name may have");
+  EXPECT_FALSE(fs::exists(tmp.path / "a"));
+}
+
+// An ablation grid point killed before its first checkpoint was refused on resume ("already
+// holds a run"), though nothing of it was kept; a damaged result.json surfaced as a raw JSON
+// exception.
+TEST(CliLimits, AblateResumeRerunsAPointThatKeptNothingAndNamesADamagedResult) {
+  TempDir tmp("limits_ablate_resume");
+  const fs::path root = shared_root();
+  const fs::path out = tmp.path / "a";
+  const std::string ablate =
+      "ablate --preset acdc-5-supervised --no-eval --data " + quoted(root) +
+      " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
+      " --set batch.unlabeled=0 --set schedule.selftrain_iters=2 --set schedule.val_every=2"
+      " --set schedule.log_every=0 --set threads=1 --vary seed=1,2 --out " +
+      quoted(out);
+  auto r = run_cli(ablate);
+  ASSERT_EQ(r.rc, 0) << r.output;
+  // What a kill before the first checkpoint leaves: the run's config and logs, nothing else.
+  const fs::path point = out / "seed=2";
+  ASSERT_TRUE(fs::exists(point / "config.json")) << r.output;
+  for (const char* kept : {"result.json", "last.h5", "best.h5"}) fs::remove(point / kept);
+  r = run_cli(ablate + " --resume");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_TRUE(fs::exists(point / "result.json"));
+  EXPECT_TRUE(fs::exists(point / "last.h5"));
+
+  write_text(point / "result.json", "{\"stages\": 3}\n");
+  r = run_cli(ablate + " --resume");
+  expect_refused(r, (point / "result.json").string() + ": not a result of bcp ablate");
+  write_text(point / "result.json", "{\"stag");
+  r = run_cli(ablate + " --resume");
+  expect_refused(r, (point / "result.json").string() + ": not valid JSON");
+}
+
+// Item 20: a UTF-8 BOM became an invisible part of the first case's name.
+TEST(CliLimits, ACaseListWithAByteOrderMarkSaysSo) {
+  const std::string e = bcp::test::error_of(
+      [] { bcp::data::parse_case_list("\xEF\xBB\xBFpatient001_frame01\n", "train.list"); });
+  EXPECT_EQ(e.rfind("train.list:1: begins with a UTF-8 byte order mark (BOM", 0), 0u) << e;
+  EXPECT_EQ(bcp::data::parse_case_list("patient001_frame01\n", "train.list").size(), 1u);
+}
+
+#ifdef BCP_WITH_ITK
+// Item 20: NRRD and MetaImage headers declaring huge volumes ended bcp with std::bad_alloc.
+TEST(CliLimits, HugeVolumeHeadersNameTheFile) {
+  TempDir tmp("limits_headers");
+  write_text(tmp.path / "big.nrrd",
+             "NRRD0004\ntype: float\ndimension: 3\nsizes: 100000 100000 100000\nencoding: "
+             "raw\nendian: little\n\n");
+  write_text(tmp.path / "big.mha",
+             "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = "
+             "MET_FLOAT\nElementDataFile = LOCAL\n");
+  for (const char* name : {"big.nrrd", "big.mha"}) {
+    const std::string path = (tmp.path / name).string();
+    const std::string e = bcp::test::error_of([&] { bcp::io::read_volume(path); });
+    EXPECT_EQ(e.rfind(path + ": the header declares 100000 x 100000 x 100000 voxels", 0), 0u) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+}
+#endif
 
 }  // namespace bcp_test_cli_file_safety

@@ -357,4 +357,40 @@ TEST(PthImport, MissingEmptyAndForeignFilesNameThePath) {
   }
 }
 
+// Issue 28 item 11: a deflated member's inflated size is what the zip's directory declares, and
+// getRecord allocated it before inflating: a 306 KB file took 805 MB, a 37 MB one asked 8 GiB.
+TEST(PthImport, MembersDeclaringMoreThanTheyHoldAreRefusedBeforeAllocating) {
+  Pickle p;
+  p.ordered_dict().str("w").tensor("0", 2, 0, {2}, {1}).op('s');
+  TempDir tmp("zip_sizes");
+  const fs::path good = tmp.path / "good.pth";
+  write_pth(good, p.bytes(), {{"0", {1, 2}}});
+  EXPECT_EQ(read_pth_state_dict(good.string()).tensors.size(), 1u);
+  const std::string bytes = bcp::test::read_file_bytes(good);
+  // The member's central directory entry (signature PK\1\2) as a deflated one of `size` bytes.
+  auto crafted = [&](const std::string& member, uint32_t size) {
+    std::string b = bytes;
+    const size_t name = b.find("/" + member, b.find("PK\x01\x02"));
+    const size_t entry = b.rfind("PK\x01\x02", name);
+    if (name == std::string::npos || entry == std::string::npos) {
+      ADD_FAILURE() << member << ": no directory entry";
+      return fs::path();
+    }
+    b[entry + 10] = 8;  // method: deflate
+    for (int k = 0; k < 4; ++k) b[entry + 24 + k] = static_cast<char>((size >> (8 * k)) & 0xff);
+    const fs::path path = tmp.path / (member.substr(member.find('/') + 1) + ".pth");
+    std::ofstream(path, std::ios::binary) << b;
+    return path;
+  };
+  for (const auto& [member, size] : {std::pair{std::string("data/0"), uint32_t{0xF0000000}},
+                                     std::pair{std::string("data.pkl"), uint32_t{0xF0000000}}}) {
+    const fs::path path = crafted(member, size);
+    const std::string err = error_of([&] { read_pth_state_dict(path.string()); });
+    EXPECT_EQ(
+        err.rfind(path.string() + ": zip member '" + member + "' declares 4026531840 bytes", 0), 0u)
+        << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
+}
+
 }  // namespace bcp_test_pth_import

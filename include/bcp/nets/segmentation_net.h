@@ -50,6 +50,12 @@ struct ModelConfig {
 /// for the reference networks): each spatial input size must be divisible by it.
 std::vector<int64_t> pooling_factor(const ModelConfig& config);
 
+/// Bounds of ModelConfig far above any real network and far below what exhausts memory: a
+/// damaged checkpoint or a typo is named, not left to the allocator.
+constexpr int64_t kMaxInChannels = 1024;
+constexpr int64_t kMaxClasses = 256;  ///< masks are uint8
+constexpr int64_t kMaxBaseFilters = 256;
+
 /// Throws std::invalid_argument naming the field and value when `config` cannot be built.
 void validate(const ModelConfig& config);
 /// JSON form: {"arch", "in_channels", "num_classes", "base_filters", "has_dropout"} and

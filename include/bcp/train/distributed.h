@@ -26,6 +26,9 @@ struct DistEnv {
   int64_t local_world_size = 1;  ///< ranks on this machine (share its cores)
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  /// How long joining the group may take: resolving MASTER_ADDR, reaching (or, on rank 0,
+  /// being reached by) the other ranks. Past it the rank fails with one line.
+  std::chrono::milliseconds rendezvous_timeout = std::chrono::minutes(5);
   bool distributed() const { return world_size > 1; }
 };
 
@@ -42,7 +45,8 @@ bool gloo_available();
 /// surfaces as an exception (its connection closes), a peer that hangs after `timeout`.
 class ProcessGroup {
  public:
-  /// Joins the group: rank 0 hosts the store at master_addr:master_port, the others connect.
+  /// Joins the group: rank 0 hosts the store at master_addr:master_port, the others connect,
+  /// all within env.rendezvous_timeout; `timeout` bounds each collective after that.
   /// Gloo for a CPU device; NCCL for CUDA where this build has it (BCP_WITH_NCCL).
   ProcessGroup(const DistEnv& env, torch::Device device,
                std::chrono::milliseconds timeout = std::chrono::hours(3));
