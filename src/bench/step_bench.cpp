@@ -14,6 +14,7 @@
 #include "bcp/data/two_stream_sampler.h"
 #include "bcp/train/config.h"
 #include "bcp/train/distributed.h"
+#include "bcp/train/stage_plan.h"
 #include "bcp/train/step_prefetcher.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/training_set.h"
@@ -31,7 +32,7 @@ struct StepRun {
   const train::TrainingSet& set;
   std::vector<int64_t> labeled, unlabeled;
   bool uses_unlabeled = false;
-  std::string stage;
+  train::StageId stage;
   torch::Device device;
 };
 
@@ -94,11 +95,14 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
           : std::max(1, cores / static_cast<int>(std::max<int64_t>(1, o.dist.local_world_size)));
   set_threads(o.common.threads);
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
-  StepRun run{o, set, {}, {}, false, o.method == train::Method::kBcp ? o.stage : "train", device};
+  const train::StageId stage = o.method == train::Method::kBcp
+                                   ? util::parse_enum<train::StageId>(o.stage)
+                                   : train::StageId::kTrain;
+  StepRun run{o, set, {}, {}, false, stage, device};
   run.labeled.resize(static_cast<size_t>(set.labeled));
   std::iota(run.labeled.begin(), run.labeled.end(), 0);
   for (int64_t i = set.labeled; i < set.size(); ++i) run.unlabeled.push_back(i);
-  run.uses_unlabeled = o.method != train::Method::kSupervised && run.stage != "pretrain";
+  run.uses_unlabeled = o.method != train::Method::kSupervised && stage != train::StageId::kPretrain;
   std::unique_ptr<train::ProcessGroup> group;
   if (ranks) group = std::make_unique<train::ProcessGroup>(o.dist, device);
 
@@ -120,8 +124,8 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
     c.world_size = 1;
     train::validate_config(c);
     const std::string what = "step " + std::string(util::name_of(o.dataset)) + " " +
-                             std::string(util::name_of(o.method)) + " " + run.stage + " " +
-                             precision_name;
+                             std::string(util::name_of(o.method)) + " " +
+                             std::string(util::name_of(stage)) + " " + precision_name;
     Timing alone;
     if (lead) {
       // The baseline: one process on the whole batch with all its threads.
