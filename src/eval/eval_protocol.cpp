@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "bcp/data/recipe.h"
-#include "bcp/eval/evaluate.h"  // checkpoint_config
+#include "bcp/nets/model_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/util/error_message.h"
 
@@ -129,7 +129,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
       break;
     }
   }
-  if (const json* training = checkpoint_config(meta)) legacy_protocol(*training, p);
+  if (const json* training = nets::checkpoint_config(meta)) legacy_protocol(*training, p);
   return p;
 }
 

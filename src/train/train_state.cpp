@@ -8,11 +8,11 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "bcp/data/recipe.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/optimizer_state.h"
+#include "bcp/train/validation.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::train {
@@ -59,23 +59,6 @@ void restore_cuda_rng_states(const std::map<std::string, torch::Tensor>& tensors
 }
 
 }  // namespace
-
-eval::EvalProtocol eval_protocol_of(const TrainConfig& c) {
-  eval::EvalProtocol p;
-  p.dataset = c.dataset;
-  const bool window = data::recipe_of(c.dataset).eval == data::EvalKind::kSlidingWindow;
-  if (!window && !c.data.patch.empty()) p.acdc_slice = c.data.patch[0];
-  if (window && c.data.patch.size() == 3)
-    p.la_patch = {c.data.patch[0], c.data.patch[1], c.data.patch[2]};
-  if (c.eval.stride.size() == 3)
-    p.la_stride = {c.eval.stride[0], c.eval.stride[1], c.eval.stride[2]};
-  p.intensity.kind = c.data.intensity;
-  if (c.data.ct_window.size() == 2) {
-    p.intensity.ct_low = c.data.ct_window[0];
-    p.intensity.ct_high = c.data.ct_window[1];
-  }
-  return p;
-}
 
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
                       const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,

@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bcp/eval/eval_protocol.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/train/config.h"
@@ -26,12 +25,8 @@ struct LoopState {
   std::string cases;            ///< the training cases it ran on (cases_fingerprint); "" unknown
 };
 
-/// How a network trained with `config` is evaluated (written into every checkpoint as
-/// "eval_protocol"): its dataset, the training resolution as the ACDC slice size or LA patch, the
-/// LA stride, and the intensity rule.
-eval::EvalProtocol eval_protocol_of(const TrainConfig& config);
-
-/// Writes `path` atomically. `teacher` and `optimizer` may be null.
+/// Writes `path` atomically, with the evaluation protocol of `config` (validation.h:
+/// eval_protocol_of). `teacher` and `optimizer` may be null.
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
                       const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,
                       const LoopState& loop, const nlohmann::json& config);
