@@ -110,7 +110,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
   }
   // Older files: the dataset from the first place that names one, else the architecture's.
   EvalProtocol p;
-  p.dataset = nets::dataset_for(config.arch);
+  p.dataset = data::reference_dataset(nets::spatial_dims(config.arch));
   auto string_at = [&](std::initializer_list<const char*> keys) -> std::string {
     const json* cur = &meta;
     for (const char* k : keys) {

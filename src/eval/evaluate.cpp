@@ -298,8 +298,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   }
   if (options.save_predictions) {
     fs::create_directories(staged_predictions);  // also when the list was empty
-    fs::rename(staged_predictions, final_predictions);
-    io::fsync_path(options.out_dir);
+    io::commit_directory(staged_predictions.string(), final_predictions.string());
   }
   write_report(report, (fs::path(options.out_dir) / "metrics.json").string());
   return report;
