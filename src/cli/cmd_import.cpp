@@ -14,6 +14,7 @@
 #include "bcp/train/config.h"
 #include "command.h"
 #include "enum_option.h"
+#include "path_option.h"
 
 namespace {
 
@@ -77,13 +78,16 @@ void setup_import(CLI::App& app) {
   cmd->add_option("--pth", args->pth,
                   "The .pth: a state dict, or a dict holding one under 'state_dict', 'net', "
                   "'model', 'model_state_dict' or 'student'")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   bcp::cli::add_enum_option(*cmd, "--arch", args->arch, "Network of the weights")->required();
   cmd->add_option("--classes", args->classes, "Output classes, background included (ACDC 4, LA 2)")
       ->required()
       ->check(CLI::Range(2, 256));
   cmd->add_option("--in-channels", args->in_channels, "Image channels")->capture_default_str();
-  cmd->add_option("--out", args->out, "The bcp checkpoint to write")->required();
+  cmd->add_option("--out", args->out, "The bcp checkpoint to write")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   args->dataset_option =
       bcp::cli::add_enum_option(*cmd, "--dataset", args->dataset,
                                 "Recorded for `bcp evaluate` (default: unet2d acdc, vnet la)");
