@@ -152,7 +152,7 @@ json run_kde(const KdeOptions& o) {
     throw std::invalid_argument("kde: --bw-adjust must be finite and > 0");
   if (o.out_dir.empty()) throw std::invalid_argument("kde: no output folder given");
   const json meta = io::load_tensor_archive_meta(o.model_path);
-  const json* saved = eval::checkpoint_config(meta);
+  const json* saved = nets::checkpoint_config(meta);
   if (!saved)
     throw std::runtime_error(o.model_path +
                              ": no training config inside (kde needs a bcp training checkpoint, "

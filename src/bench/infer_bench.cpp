@@ -10,6 +10,7 @@
 #include "bcp/eval/sliding_window.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
+#include "bcp/train/config.h"
 #include "bcp/util/device.h"
 #include "bench_data.h"
 
@@ -25,7 +26,7 @@ std::vector<nlohmann::json> bench_infer(const InferBenchOptions& o, const Progre
     model = nets::model_from_archive(io::load_tensor_archive(o.model_path), "", o.model_path);
   } else {
     torch::manual_seed(0);
-    model = nets::make_model({nets::arch_for(o.dataset), 1,
+    model = nets::make_model({train::arch_for(o.dataset), 1,
                               o.dataset == data::Dataset::kAcdc ? data::kAcdcNumClasses : 2});
   }
   model->to(device);

@@ -9,6 +9,7 @@
 #include "bcp/bench/bench.h"
 #include "bcp/train/config.h"
 #include "bcp/train/distributed.h"
+#include "bcp/train/stage_plan.h"
 #include "bcp/train/step_runner.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/device.h"
@@ -24,7 +25,7 @@ struct StepRun {
   const StepBenchOptions& o;
   const train::TrainingSet& set;
   bool uses_unlabeled = false;
-  std::string stage;
+  train::StageId stage;
   torch::Device device;
 };
 
@@ -62,8 +63,11 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
           : std::max(1, cores / static_cast<int>(std::max<int64_t>(1, o.dist.local_world_size)));
   set_threads(o.common.threads);
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
-  StepRun run{o, set, false, o.method == train::Method::kBcp ? o.stage : "train", device};
-  run.uses_unlabeled = train::uses_unlabeled(train::step_kind(c, run.stage));
+  const train::StageId stage = o.method == train::Method::kBcp
+                                   ? util::parse_enum<train::StageId>(o.stage)
+                                   : train::StageId::kTrain;
+  StepRun run{o, set, false, stage, device};
+  run.uses_unlabeled = train::uses_unlabeled(train::step_kind(c, stage));
   std::unique_ptr<train::ProcessGroup> group;
   if (ranks) group = std::make_unique<train::ProcessGroup>(o.dist, device);
 
@@ -85,8 +89,8 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
     c.world_size = 1;
     train::validate_config(c);
     const std::string what = "step " + std::string(util::name_of(o.dataset)) + " " +
-                             std::string(util::name_of(o.method)) + " " + run.stage + " " +
-                             precision_name;
+                             std::string(util::name_of(o.method)) + " " +
+                             std::string(util::name_of(stage)) + " " + precision_name;
     Timing alone;
     if (lead) {
       // The baseline: one process on the whole batch with all its threads.

@@ -5,6 +5,7 @@
 #include "bcp/train/seed_summary.h"
 #include "command.h"
 #include "config_args.h"
+#include "path_option.h"
 
 namespace {
 
@@ -25,8 +26,12 @@ void setup_ablate(CLI::App& app) {
   cmd->add_option("--vary", args->vary,
                   "One axis of the grid: key=a,b,c (repeatable; runs are the cartesian product)")
       ->required();
-  cmd->add_option("--data", args->data, "Dataset root (standard ACDC or LA layout)")->required();
-  cmd->add_option("--out", args->out, "Ablation folder: one run folder per grid point")->required();
+  cmd->add_option("--data", args->data, "Dataset root (standard ACDC or LA layout)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
+  cmd->add_option("--out", args->out, "Ablation folder: one run folder per grid point")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_flag("--resume", args->resume,
                 "Continue an interrupted ablation: finished runs are kept, others resume");
   cmd->add_flag("--no-eval", args->no_eval,

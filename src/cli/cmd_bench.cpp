@@ -15,6 +15,7 @@
 #include "enum_option.h"
 #include "local_ranks.h"
 #include "number_checks.h"
+#include "path_option.h"
 
 namespace {
 
@@ -50,8 +51,10 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o,
       ->capture_default_str()
       ->check(bcp::cli::non_negative());
   cmd->add_option("--data", o.common.data_root,
-                  "Real data root (ACDC or LA layout); default: synthetic data of the real shapes");
-  cmd->add_option("--json", o.json, "Also write one JSON object per line to this file");
+                  "Real data root (ACDC or LA layout); default: synthetic data of the real shapes")
+      ->check(bcp::cli::non_empty_path());
+  cmd->add_option("--json", o.json, "Also write one JSON object per line to this file")
+      ->check(bcp::cli::non_empty_path());
 }
 
 /// Applies the shared options, runs, prints the table and writes the JSON lines.
@@ -146,7 +149,8 @@ void setup_bench(CLI::App& app) {
   auto* i = bench->add_subcommand(
       "infer", "One volume through the evaluation protocol (LA sliding window, ACDC slice-wise)");
   bcp::cli::add_enum_option(*i, "--dataset", infer->dataset, "Dataset, default la");
-  i->add_option("--model", infer->model_path, "Checkpoint to run (default: fresh weights)");
+  i->add_option("--model", infer->model_path, "Checkpoint to run (default: fresh weights)")
+      ->check(bcp::cli::non_empty_path());
   i->add_option("--case", infer->case_name, "Case of the root's val.list (default: the first)");
   i->add_option("--window-batch", infer->window_batch, "LA: windows per network call")
       ->capture_default_str()

@@ -4,6 +4,7 @@
 #include "bcp/train/demo.h"
 #include "command.h"
 #include "number_checks.h"
+#include "path_option.h"
 
 namespace {
 
@@ -12,8 +13,11 @@ void setup_demo(CLI::App& app) {
       "demo", "Train supervised-only and BCP with the same 5% labeled slices and compare them");
   auto o = std::make_shared<bcp::train::DemoOptions>();
   cmd->add_option("--data", o->data_root,
-                  "Real ACDC root (default: generate a synthetic ACDC-like set in OUT/data)");
-  cmd->add_option("--out", o->out_dir, "Output folder")->capture_default_str();
+                  "Real ACDC root (default: generate a synthetic ACDC-like set in OUT/data)")
+      ->check(bcp::cli::non_empty_path());
+  cmd->add_option("--out", o->out_dir, "Output folder")
+      ->check(bcp::cli::non_empty_path())
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of data generation and training")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--pretrain-iters", o->pretrain_iters, "BCP pre-training iterations")

@@ -10,6 +10,7 @@
 #include "command.h"
 #include "enum_option.h"
 #include "number_checks.h"
+#include "path_option.h"
 
 namespace {
 
@@ -19,11 +20,16 @@ void setup_evaluate(CLI::App& app) {
       "evaluate", "Evaluate a checkpoint on a case list (Dice, Jaccard, 95HD, ASD in voxels)");
   cmd->add_option("--model", opts->model_path,
                   "Checkpoint (bcp tensor archive: saved model or trainer checkpoint)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
-  cmd->add_option("--data", opts->data_root, "Dataset root (ACDC or LA folder)")->required();
+  cmd->add_option("--data", opts->data_root, "Dataset root (ACDC or LA folder)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_option("--list", opts->list_name, "Case list inside the root, e.g. val.list")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_option("--out", opts->out_dir, "Output folder: metrics.json, metrics.csv, predictions/")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   auto dataset = std::make_shared<bcp::data::Dataset>();
   CLI::Option* dataset_option = bcp::cli::add_enum_option(*cmd, "--dataset", *dataset,

@@ -8,10 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bcp/data/recipe.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/pth_import.h"
+#include "bcp/train/config.h"
 #include "command.h"
 #include "enum_option.h"
+#include "path_option.h"
 
 namespace {
 
@@ -36,10 +39,10 @@ void run_import(const ImportArgs& a) {
   if (!out_dir.empty() && !fs::is_directory(out_dir))
     throw std::runtime_error(out_dir.string() + ": folder does not exist (for --out " + a.out +
                              ")");
-  if (a.dataset_option->count() > 0 && bcp::nets::arch_for(a.dataset) != a.arch)
+  if (a.dataset_option->count() > 0 && bcp::train::arch_for(a.dataset) != a.arch)
     throw CLI::ValidationError(
         "--dataset", std::string(bcp::util::name_of(a.dataset)) + " needs the " +
-                         std::string(bcp::util::name_of(bcp::nets::arch_for(a.dataset))) +
+                         std::string(bcp::util::name_of(bcp::train::arch_for(a.dataset))) +
                          " network, not --arch " + std::string(bcp::util::name_of(a.arch)));
   bcp::nets::ModelConfig config;
   config.arch = a.arch;
@@ -49,7 +52,8 @@ void run_import(const ImportArgs& a) {
 
   const std::string source = std::filesystem::path(a.pth).filename().string();
   const bcp::data::Dataset dataset =
-      a.dataset_option->count() > 0 ? a.dataset : bcp::nets::dataset_for(a.arch);
+      a.dataset_option->count() > 0 ? a.dataset
+                                    : bcp::data::reference_dataset(bcp::nets::spatial_dims(a.arch));
   const nlohmann::json extra = {
       {"imported_from", source}, {"dataset", dataset}, {"ignored_keys", imported.ignored_keys}};
   bcp::nets::save_model(a.out, *imported.model, config, extra);
@@ -74,6 +78,7 @@ void setup_import(CLI::App& app) {
   cmd->add_option("--pth", args->pth,
                   "The .pth: a state dict, or a dict holding one under 'state_dict', 'net', "
                   "'model', 'model_state_dict' or 'student'")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   bcp::cli::add_enum_option(*cmd, "--arch", args->arch, "Network of the weights")->required();
   cmd->add_option("--classes", args->classes, "Output classes, background included (ACDC 4, LA 2)")
@@ -82,7 +87,9 @@ void setup_import(CLI::App& app) {
   cmd->add_option("--in-channels", args->in_channels, "Image channels")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, bcp::nets::kMaxInChannels));
-  cmd->add_option("--out", args->out, "The bcp checkpoint to write")->required();
+  cmd->add_option("--out", args->out, "The bcp checkpoint to write")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   args->dataset_option =
       bcp::cli::add_enum_option(*cmd, "--dataset", args->dataset,
                                 "Recorded for `bcp evaluate` (default: unet2d acdc, vnet la)");

@@ -6,6 +6,7 @@
 #include "bcp/analysis/feature_kde.h"
 #include "command.h"
 #include "number_checks.h"
+#include "path_option.h"
 
 namespace {
 
@@ -15,9 +16,15 @@ void setup_kde(CLI::App& app) {
       "The paper's feature KDE: labeled vs unlabeled decoder features per class (overlap, "
       "KS distance, plots)");
   auto o = std::make_shared<bcp::analysis::KdeOptions>();
-  cmd->add_option("--model", o->model_path, "Training checkpoint, e.g. RUN/best.h5")->required();
-  cmd->add_option("--data", o->data_root, "Dataset root it was trained on")->required();
-  cmd->add_option("--out", o->out_dir, "Output folder: kde.json, kde_class<C>.png")->required();
+  cmd->add_option("--model", o->model_path, "Training checkpoint, e.g. RUN/best.h5")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
+  cmd->add_option("--data", o->data_root, "Dataset root it was trained on")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
+  cmd->add_option("--out", o->out_dir, "Output folder: kde.json, kde_class<C>.png")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_option("--class", o->classes, "Foreground class (repeatable; default: all)")
       ->check(CLI::Range(1, 255));
   cmd->add_option("--batch", o->batch, "Labeled and unlabeled training slices (LA: volumes) drawn")

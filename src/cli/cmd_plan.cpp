@@ -7,6 +7,7 @@
 #include "bcp/io/json_file.h"
 #include "bcp/train/plan.h"
 #include "command.h"
+#include "path_option.h"
 
 namespace {
 
@@ -46,7 +47,9 @@ void setup_plan(CLI::App& app) {
   auto args = std::make_shared<PlanArgs>();
   auto* cmd = app.add_subcommand(
       "plan", "Print the training plan of a prepared data root and the reasons for it");
-  cmd->add_option("root", args->root, "Data root written by bcp prepare")->required();
+  cmd->add_option("root", args->root, "Data root written by bcp prepare")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_flag("--json", args->json, "Print the plan's training config as JSON instead");
   cmd->callback([args] { run_plan(*args); });
 }

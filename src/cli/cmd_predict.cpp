@@ -8,6 +8,7 @@
 #include "case_progress.h"
 #include "command.h"
 #include "enum_option.h"
+#include "path_option.h"
 
 namespace {
 
@@ -15,10 +16,15 @@ void setup_predict(CLI::App& app) {
   auto o = std::make_shared<bcp::eval::PredictOptions>();
   auto* cmd = app.add_subcommand(
       "predict", "Segment scans with a checkpoint; masks keep each input's name and geometry");
-  cmd->add_option("--model", o->model_path, "Checkpoint (bcp train, bcp import)")->required();
-  cmd->add_option("--input", o->input, "A scan or a folder of scans (.nii[.gz], .nrrd, .mha, .h5)")
+  cmd->add_option("--model", o->model_path, "Checkpoint (bcp train, bcp import)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
-  cmd->add_option("--out", o->out_dir, "Output folder for the masks (created)")->required();
+  cmd->add_option("--input", o->input, "A scan or a folder of scans (.nii[.gz], .nrrd, .mha, .h5)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
+  cmd->add_option("--out", o->out_dir, "Output folder for the masks (created)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_option("--network", o->model_prefix,
                   "Network inside a trainer checkpoint: \"\" (student, default) or teacher");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();

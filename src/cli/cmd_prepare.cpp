@@ -13,6 +13,7 @@
 #include "case_progress.h"
 #include "command.h"
 #include "enum_option.h"
+#include "path_option.h"
 
 namespace {
 
@@ -64,13 +65,17 @@ void setup_prepare(CLI::App& app) {
       "prepare", "Turn an nnU-Net raw dataset (plus unlabeled scans) into a bcp data root");
   cmd->add_option("--nnunet", o.nnunet_dir,
                   "nnU-Net v2 raw dataset folder (dataset.json, imagesTr, labelsTr)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_option("--unlabeled", o.unlabeled_dir,
-                  "Folder of unlabeled images named like imagesTr (CASE_0000.nii.gz)");
+                  "Folder of unlabeled images named like imagesTr (CASE_0000.nii.gz)")
+      ->check(bcp::cli::non_empty_path());
   cmd->add_option("--dim", args->dim, "2d (slices, 2D UNet) or 3d (volumes, VNet)")
       ->required()
       ->check(CLI::IsMember({"2d", "3d"}));
-  cmd->add_option("--out", o.out_dir, "New data root (must not exist or be empty)")->required();
+  cmd->add_option("--out", o.out_dir, "New data root (must not exist or be empty)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   bcp::cli::add_enum_option(*cmd, "--intensity", o.intensity,
                             "Per-volume normalisation; auto (default): CT window for CT, else 2d "
                             "minmax / 3d zscore");

@@ -4,6 +4,7 @@
 #include "bcp/analysis/html_report.h"
 #include "bcp/io/output_rules.h"
 #include "command.h"
+#include "path_option.h"
 
 namespace {
 
@@ -15,8 +16,11 @@ void setup_report(CLI::App& app) {
   auto o = std::make_shared<bcp::analysis::ReportOptions>();
   cmd->add_option("runs", o->runs,
                   "Run folders (bcp train --out) or ablation folders (bcp ablate --out)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
-  cmd->add_option("--out", o->out_path, "The HTML file to write, e.g. report.html")->required();
+  cmd->add_option("--out", o->out_path, "The HTML file to write, e.g. report.html")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_option("--data", o->data_root,
                   "Dataset root for the case pictures (default: the root each evaluation used)")
       ->check(CLI::ExistingDirectory);

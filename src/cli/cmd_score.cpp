@@ -12,6 +12,7 @@
 #include "bcp/eval/score_report.h"
 #include "bcp/io/output_rules.h"
 #include "command.h"
+#include "path_option.h"
 
 namespace {
 
@@ -59,11 +60,14 @@ void setup_score(CLI::App& app) {
       "score", "Score predicted label files against references (Dice, Jaccard, 95HD, ASD)");
   cmd->add_option("--pred", opts->dirs.pred_dir,
                   "Folder of predicted labels (.h5 with 'label' or 'pred', .nii, .nii.gz)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_option("--ref", opts->dirs.ref_dir,
                   "Folder of reference labels with the same file names")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_option("--out", opts->out, "JSON report to write; the CSV goes beside it (.csv)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_option("--spacing", opts->spacing,
                   "Voxel spacing z,y,x (mm) for every case; default: the reference header (NIfTI), "

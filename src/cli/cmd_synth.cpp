@@ -6,6 +6,7 @@
 #include "bcp/data/synth.h"
 #include "bcp/io/output_rules.h"
 #include "command.h"
+#include "path_option.h"
 
 namespace {
 
@@ -56,7 +57,6 @@ void run_nnunet(const SynthArgs& a) {
 }
 
 void run_synth(const SynthArgs& a) {
-  if (a.out.empty()) throw CLI::ValidationError("--out", "must name a folder, got an empty path");
   // Same-named scans, lists and dataset.json would replace the user's.
   bcp::io::refuse_non_empty_folder(a.out, "a synthetic dataset");
   if (a.format == "nnunet") return run_nnunet(a);
@@ -113,6 +113,7 @@ void setup_synth(CLI::App& app) {
   cmd->add_option("--unlabeled", args->unlabeled, "nnunet: unlabeled cases (default 6)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--out", args->out, "Output folder (created; lists are written last)")
+      ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_option("--seed", args->seed, "Random seed; the same seed gives the same files")
       ->capture_default_str();

@@ -11,6 +11,7 @@
 #include "config_args.h"
 #include "local_ranks.h"
 #include "number_checks.h"
+#include "path_option.h"
 
 namespace {
 
@@ -30,8 +31,12 @@ void setup_train(CLI::App& app) {
       "train", "Train supervised, mean-teacher or BCP (pre-train + self-train) on ACDC or LA");
   auto args = std::make_shared<TrainArgs>();
   bcp::cli::add_config_args(*cmd, args->config);
-  cmd->add_option("--data", args->data, "Dataset root (standard ACDC or LA layout)")->required();
-  cmd->add_option("--out", args->out, "Run directory (created)")->required();
+  cmd->add_option("--data", args->data, "Dataset root (standard ACDC or LA layout)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
+  cmd->add_option("--out", args->out, "Run directory (created)")
+      ->check(bcp::cli::non_empty_path())
+      ->required();
   cmd->add_flag("--resume", args->resume, "Continue the run in --out from its last.h5");
   cmd->add_flag("--no-eval", args->no_eval, "Skip the final evaluation of best.h5 on the val list");
   cmd->add_option("--nproc", args->nproc,

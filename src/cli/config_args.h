@@ -7,6 +7,8 @@
 
 #include "bcp/train/config.h"
 
+#include "path_option.h"
+
 namespace bcp::cli {
 
 struct ConfigArgs {
@@ -17,7 +19,8 @@ struct ConfigArgs {
 
 inline void add_config_args(CLI::App& cmd, ConfigArgs& a) {
   auto* file =
-      cmd.add_option("--config", a.file, "Experiment config (JSON), e.g. configs/acdc_5_bcp.json");
+      cmd.add_option("--config", a.file, "Experiment config (JSON), e.g. configs/acdc_5_bcp.json")
+          ->check(bcp::cli::non_empty_path());
   auto* preset =
       cmd.add_option("--preset", a.preset,
                      "Built-in preset DATASET-PERCENT-METHOD, e.g. acdc-5-bcp, la-10-mean-teacher");

@@ -31,6 +31,10 @@ const Recipe& recipe_of(Dataset name) {
   return name == Dataset::kAcdc ? kAcdc : kLa;
 }
 
+Dataset reference_dataset(int64_t spatial_dims) {
+  return recipe_of(Dataset::kAcdc).spatial_dims == spatial_dims ? Dataset::kAcdc : Dataset::kLa;
+}
+
 std::string volume_path(Dataset recipe, const std::string& root, const std::string& name) {
   return recipe_of(recipe).layout == FileLayout::kSlices ? AcdcRoot(root).volume_path(name)
                                                          : LaRoot(root).volume_path(name);

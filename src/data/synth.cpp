@@ -46,9 +46,9 @@ class Rng {
   explicit Rng(uint64_t seed) : eng_(seed) {}
   /// Uniform in [a, b).
   double uniform(double a, double b) { return a + (b - a) * util::uniform01(eng_); }
-  /// Uniform integer in [a, b].
+  /// Uniform integer in [a, b] (util/rng.h: unbiased, the same with every standard library).
   int integer(int a, int b) {
-    return a + static_cast<int>(eng_() % static_cast<uint64_t>(b - a + 1));
+    return static_cast<int>(util::uniform_int(eng_, a, static_cast<int64_t>(b) + 1));
   }
   /// Standard normal (Box-Muller; std::normal_distribution is not specified bit-exactly).
   double normal() {

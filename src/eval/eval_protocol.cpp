@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "bcp/data/recipe.h"
-#include "bcp/eval/evaluate.h"  // checkpoint_config
+#include "bcp/nets/model_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/util/error_message.h"
 
@@ -110,7 +110,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
   }
   // Older files: the dataset from the first place that names one, else the architecture's.
   EvalProtocol p;
-  p.dataset = nets::dataset_for(config.arch);
+  p.dataset = data::reference_dataset(nets::spatial_dims(config.arch));
   auto string_at = [&](std::initializer_list<const char*> keys) -> std::string {
     const json* cur = &meta;
     for (const char* k : keys) {
@@ -129,7 +129,7 @@ EvalProtocol checkpoint_eval_protocol(const json& meta, const nets::ModelConfig&
       break;
     }
   }
-  if (const json* training = checkpoint_config(meta)) legacy_protocol(*training, p);
+  if (const json* training = nets::checkpoint_config(meta)) legacy_protocol(*training, p);
   return p;
 }
 

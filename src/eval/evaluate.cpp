@@ -103,15 +103,6 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& pr
   return run_protocol(model, predictor, image, options, probabilities);
 }
 
-const nlohmann::json* checkpoint_config(const nlohmann::json& meta) {
-  if (!meta.is_object()) return nullptr;
-  if (meta.contains("config") && meta["config"].is_object()) return &meta["config"];
-  if (meta.contains("extra") && meta["extra"].is_object() && meta["extra"].contains("config") &&
-      meta["extra"]["config"].is_object())
-    return &meta["extra"]["config"];
-  return nullptr;
-}
-
 ModelEvaluateOptions evaluate_options(const EvalProtocol& protocol) {
   validate(protocol);
   ModelEvaluateOptions o;
@@ -307,8 +298,7 @@ ScoreReport evaluate(const EvaluateOptions& options) {
   }
   if (options.save_predictions) {
     fs::create_directories(staged_predictions);  // also when the list was empty
-    fs::rename(staged_predictions, final_predictions);
-    io::fsync_path(options.out_dir);
+    io::commit_directory(staged_predictions.string(), final_predictions.string());
   }
   write_report(report, (fs::path(options.out_dir) / "metrics.json").string());
   return report;

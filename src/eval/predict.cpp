@@ -22,6 +22,7 @@
 #include "bcp/io/nifti.h"
 #include "bcp/io/output_path.h"
 #include "bcp/io/tensor_archive.h"
+#include "bcp/io/volume_format.h"
 #include "bcp/io/volume_geometry.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/util/device.h"
@@ -37,8 +38,8 @@ namespace {
 /// A file name split into its stem and extension (.nii.gz counts as one extension).
 std::pair<std::string, std::string> split_name(const std::string& path) {
   const std::string name = fs::path(path).filename().string();
-  std::string ext = fs::path(name).extension().string();
-  if (util::ends_with(util::lower(name), ".nii.gz")) ext = name.substr(name.size() - 7);
+  std::string ext = io::volume_extension(name);
+  if (ext.empty()) ext = fs::path(name).extension().string();  // not a volume: its last one
   return {name.substr(0, name.size() - ext.size()), ext};
 }
 
@@ -65,7 +66,7 @@ struct InputCase {
 std::vector<std::string> list_files(const std::string& input) {
   if (input.empty()) throw std::invalid_argument("predict: no input given (--input)");
   if (fs::is_regular_file(input)) {
-    if (!io::is_itk_volume_path(input) && !util::is_h5_path(input))
+    if (!io::is_itk_volume_path(input) && !io::is_h5_path(input))
       throw std::invalid_argument(input +
                                   ": unsupported file type (use .nii, .nii.gz, .nrrd, .nhdr, "
                                   ".mha, .mhd or .h5)");
@@ -76,8 +77,7 @@ std::vector<std::string> list_files(const std::string& input) {
   for (const auto& e : fs::directory_iterator(input)) {
     const std::string p = e.path().string();
     // .raw/.zraw companions of .mhd and .nhdr are read through their header.
-    if (e.is_regular_file() && (io::is_itk_volume_path(p) || util::is_h5_path(p)))
-      files.push_back(p);
+    if (e.is_regular_file() && (io::is_itk_volume_path(p) || io::is_h5_path(p))) files.push_back(p);
   }
   std::sort(files.begin(), files.end());
   if (files.empty())
@@ -97,7 +97,7 @@ ChannelFiles group_by_channel(const std::vector<std::string>& files) {
   for (const auto& f : files) {
     auto [stem, ext] = split_name(f);
     std::string case_name;
-    const int channel = util::is_h5_path(f) ? -1 : data::channel_of_stem(stem, &case_name);
+    const int channel = io::is_h5_path(f) ? -1 : data::channel_of_stem(stem, &case_name);
     if (channel < 0)
       out.plain.push_back(f);
     else
@@ -134,7 +134,7 @@ std::vector<InputCase> list_cases(const std::string& input, int64_t channels,
     return cases;
   }
   for (const auto& f : grouped.plain) {
-    if (!util::is_h5_path(f)) {
+    if (!io::is_h5_path(f)) {
       const std::string ext = split_name(f).second;
       throw std::invalid_argument(
           f + ": a " + std::to_string(channels) + "-channel model reads scans named " +
@@ -181,7 +181,7 @@ Loaded load_input(const InputCase& c, int64_t model_dims, int64_t channels,
   Loaded in;
   const std::string& path = c.files[0];
   torch::Tensor img;  // (C, spatial...)
-  if (util::is_h5_path(path)) {
+  if (io::is_h5_path(path)) {
     io::H5File f(path);
     if (!f.has("image")) throw std::runtime_error(path + ": no dataset `image`");
     torch::Tensor image = f.read("image").to(torch::kFloat);

@@ -19,6 +19,7 @@
 #include "bcp/io/json_file.h"
 #include "bcp/io/label_volume.h"
 #include "bcp/io/nifti.h"
+#include "bcp/io/volume_format.h"
 #include "bcp/io/volume_geometry.h"
 #include "bcp/util/text.h"
 
@@ -58,23 +59,12 @@ std::string csv_field(const std::string& s) {
 }
 
 bool is_label_file(const fs::path& p) {
-  const std::string name = util::lower(p.filename().string());
-  auto ends = [&](const std::string& suffix) {
-    return name.size() > suffix.size() &&
-           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return ends(".h5") || ends(".hdf5") || io::is_itk_volume_path(name);
+  return io::volume_format(p.filename().string()) != io::VolumeFormat::kUnknown;
 }
 
 // "patient002_frame01.nii.gz" -> "patient002_frame01".
 std::string case_name_of(const std::string& file_name) {
-  const std::string l = util::lower(file_name);
-  for (const char* ext : {".nii.gz", ".hdf5", ".h5", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
-    const std::string e(ext);
-    if (l.size() > e.size() && l.compare(l.size() - e.size(), e.size(), e) == 0)
-      return file_name.substr(0, file_name.size() - e.size());
-  }
-  return file_name;
+  return io::volume_stem(file_name);
 }
 
 std::string shape_text(const torch::Tensor& t) {

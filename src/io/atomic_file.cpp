@@ -39,6 +39,16 @@ void commit_temp_file(const std::string& tmp, const std::string& target) {
   fsync_path(dir.empty() ? "." : dir.string());
 }
 
+void commit_directory(const std::string& staged, const std::string& target) {
+  std::error_code ec;
+  fs::rename(staged, target, ec);
+  if (ec)
+    throw std::runtime_error(staged + ": cannot rename the finished folder to " + target + ": " +
+                             ec.message());
+  const fs::path dir = fs::path(target).parent_path();
+  fsync_path(dir.empty() ? "." : dir.string());
+}
+
 void write_file_atomically(const std::string& target, const std::string& bytes) {
   const std::string tmp = unique_temp_path(target);
   try {

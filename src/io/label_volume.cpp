@@ -42,7 +42,7 @@ LabelVolume read_h5_labels(const std::string& path) {
 LabelVolume read_label_volume(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
   LabelVolume v;
-  if (util::is_h5_path(path)) {
+  if (is_h5_path(path)) {
     v = read_h5_labels(path);
   } else if (is_itk_volume_path(path)) {
     Volume vol = read_volume(path);

@@ -24,18 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using Component = itk::IOComponentEnum;
 
-/// The format's extension as written in `path` (".nii.gz" counts as one), "" when unsupported.
-std::string volume_extension(const std::string& path) {
-  const std::string p = util::lower(path);
-  for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
-    if (p.size() > std::strlen(ext) && util::ends_with(p, ext))
-      return path.substr(path.size() - std::strlen(ext));
-  }
-  return "";
-}
-
 itk::ImageIOBase::Pointer make_io(const std::string& path, bool for_writing) {
-  const std::string ext = util::lower(volume_extension(path));
+  const std::string ext = is_itk_volume_path(path) ? util::lower(volume_extension(path)) : "";
   if (ext == ".nii" || ext == ".nii.gz") return itk::NiftiImageIO::New().GetPointer();
   if (ext == ".nrrd" || (ext == ".nhdr" && !for_writing))
     return itk::NrrdImageIO::New().GetPointer();

@@ -88,4 +88,13 @@ LoadedModel load_model(const std::string& path, const std::string& prefix) {
   return out;
 }
 
+const nlohmann::json* checkpoint_config(const nlohmann::json& meta) {
+  if (!meta.is_object()) return nullptr;
+  if (meta.contains("config") && meta["config"].is_object()) return &meta["config"];
+  if (meta.contains("extra") && meta["extra"].is_object() && meta["extra"].contains("config") &&
+      meta["extra"]["config"].is_object())
+    return &meta["extra"]["config"];
+  return nullptr;
+}
+
 }  // namespace bcp::nets

@@ -6,7 +6,6 @@
 #include <set>
 #include <stdexcept>
 
-#include "bcp/data/recipe.h"
 #include "bcp/nets/unet2d.h"
 #include "bcp/nets/vnet.h"
 
@@ -33,12 +32,8 @@ class PreserveCpuGenerator {
 
 }  // namespace
 
-Arch arch_for(data::Dataset dataset) {
-  return data::recipe_of(dataset).spatial_dims == 2 ? Arch::kUNet2d : Arch::kVNet;
-}
-
-data::Dataset dataset_for(Arch arch) {
-  return arch == Arch::kUNet2d ? data::Dataset::kAcdc : data::Dataset::kLa;
+int64_t spatial_dims(Arch arch) {
+  return arch == Arch::kUNet2d ? 2 : 3;
 }
 
 void validate(const ModelConfig& c) {

@@ -158,7 +158,7 @@ BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, 
         std::to_string(kMinStageSteps) + " steps");
   }
   for (size_t i = 0; i < stages.size(); ++i) {
-    if (stages[i].kind == StepKind::kBcpPretrain)
+    if (stages[i].id == StageId::kPretrain)
       c.schedule.pretrain_iters = iters[i];
     else
       c.schedule.selftrain_iters = iters[i];
@@ -173,7 +173,7 @@ BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, 
                       static_cast<double>(validations) * p.validation_seconds + p.final_seconds;
   std::string timed;
   for (size_t i = 0; i < stages.size(); ++i)
-    timed += (i ? ", " : "") + stages[i].name + " " + fixed(p.step_seconds[i], 2) + " s";
+    timed += (i ? ", " : "") + stages[i].name() + " " + fixed(p.step_seconds[i], 2) + " s";
   p.lines.push_back("budget    " + minutes(seconds) + " on this machine (" +
                     std::to_string(torch::get_num_threads()) + " threads, " + config.device + ")");
   p.lines.push_back("timed     a step: " + timed + " (median of " + std::to_string(kTimedSteps) +
@@ -182,7 +182,7 @@ BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, 
                     " s; timing took " + fixed(p.timing_seconds, 0) + " s");
   std::string plan;
   for (size_t i = 0; i < stages.size(); ++i)
-    plan += (i ? " + " : "") + std::to_string(iters[i]) + " " + stages[i].name;
+    plan += (i ? " + " : "") + std::to_string(iters[i]) + " " + stages[i].name();
   p.lines.push_back("schedule  " + plan +
                     " steps (the config's ratio), validation and last.h5 every " +
                     std::to_string(c.schedule.val_every) + " steps" +

@@ -165,9 +165,13 @@ void apply_override(TrainConfig& c, const std::string& assignment) {
   c = config_from_json(j);
 }
 
+nets::Arch arch_for(data::Dataset dataset) {
+  return data::recipe_of(dataset).spatial_dims == 2 ? nets::Arch::kUNet2d : nets::Arch::kVNet;
+}
+
 nets::ModelConfig model_config_for(const TrainConfig& config) {
   nets::ModelConfig mc;
-  mc.arch = nets::arch_for(config.dataset);
+  mc.arch = arch_for(config.dataset);
   mc.num_classes = config.data.num_classes;
   mc.in_channels = config.data.channels;
   for (const auto& stage : config.net.strides) {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "bcp/io/output_path.h"
+#include "bcp/train/stage_plan.h"
 
 namespace bcp::train {
 
@@ -20,10 +21,12 @@ constexpr const char* kLockFile = "train.lock";
 }  // namespace
 
 std::string first_run_file(const std::string& out_dir, bool lock_counts) {
-  for (const char* name : {"last.h5", "best.h5", "pretrain_best.h5", "config.json", "metrics.jsonl",
-                           "log.txt", "tb", "eval", kLockFile}) {
+  std::vector<std::string> names = {"last.h5"};
+  names.insert(names.end(), best_files().begin(), best_files().end());
+  names.insert(names.end(), {"config.json", "metrics.jsonl", "log.txt", "tb", "eval", kLockFile});
+  for (const std::string& name : names) {
     std::error_code ec;
-    if (!lock_counts && name == std::string(kLockFile)) continue;
+    if (!lock_counts && name == kLockFile) continue;
     const fs::path path = fs::path(out_dir) / name;
     io::refuse_link(path);  // the more useful message for a planted link
     if (fs::exists(fs::symlink_status(path, ec))) return name;

@@ -8,11 +8,11 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "bcp/data/recipe.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/optimizer_state.h"
+#include "bcp/train/validation.h"
 #include "bcp/util/error_message.h"
 
 namespace bcp::train {
@@ -60,23 +60,6 @@ void restore_cuda_rng_states(const std::map<std::string, torch::Tensor>& tensors
 
 }  // namespace
 
-eval::EvalProtocol eval_protocol_of(const TrainConfig& c) {
-  eval::EvalProtocol p;
-  p.dataset = c.dataset;
-  const bool window = data::recipe_of(c.dataset).eval == data::EvalKind::kSlidingWindow;
-  if (!window && !c.data.patch.empty()) p.acdc_slice = c.data.patch[0];
-  if (window && c.data.patch.size() == 3)
-    p.la_patch = {c.data.patch[0], c.data.patch[1], c.data.patch[2]};
-  if (c.eval.stride.size() == 3)
-    p.la_stride = {c.eval.stride[0], c.eval.stride[1], c.eval.stride[2]};
-  p.intensity.kind = c.data.intensity;
-  if (c.data.ct_window.size() == 2) {
-    p.intensity.ct_low = c.data.ct_window[0];
-    p.intensity.ct_high = c.data.ct_window[1];
-  }
-  return p;
-}
-
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
                       const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,
                       const LoopState& loop, const nlohmann::json& config) {
@@ -105,13 +88,38 @@ void save_train_state(const std::string& path, const nets::SegmentationNetImpl& 
   io::save_tensor_archive(path, tensors, meta);
 }
 
-LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& student,
-                           nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer) {
-  io::TensorArchive archive = io::load_tensor_archive(path);
+namespace {
+
+/// Runs `load`, naming `path` in what it throws.
+template <typename Load>
+auto naming_file(const std::string& path, Load load) {
+  try {
+    return load();
+  } catch (const std::exception& e) {
+    std::string what = util::error_message(e);
+    if (what.rfind(path, 0) == 0) throw;
+    throw std::runtime_error(path + ": " + what);
+  }
+}
+
+const nlohmann::json& train_meta(const io::TensorArchive& archive, const std::string& path) {
   if (!archive.meta.is_object() || !archive.meta.contains("train"))
     throw std::runtime_error(path + ": not a bcp training checkpoint (no 'train' metadata)");
-  const auto& t = archive.meta["train"];
-  try {
+  return archive.meta["train"];
+}
+
+}  // namespace
+
+LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& student,
+                           nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer) {
+  return load_train_state(io::load_tensor_archive(path), path, student, teacher, optimizer);
+}
+
+LoopState load_train_state(const io::TensorArchive& archive, const std::string& path,
+                           nets::SegmentationNetImpl& student, nets::SegmentationNetImpl* teacher,
+                           torch::optim::SGD* optimizer) {
+  const auto& t = train_meta(archive, path);
+  return naming_file(path, [&] {
     nets::load_state_dict(student, nets::tensors_under(archive, ""));
     if (teacher) {
       if (!t.value("has_teacher", false))
@@ -119,10 +127,6 @@ LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& s
       nets::load_state_dict(*teacher, nets::tensors_under(archive, "teacher"));
     }
     if (optimizer) load_sgd_state(*optimizer, archive.tensors);
-    auto rng = archive.tensors.find("rng/torch_cpu");
-    if (rng == archive.tensors.end()) throw std::runtime_error("missing rng/torch_cpu");
-    set_global_cpu_rng_state(rng->second);
-    restore_cuda_rng_states(archive.tensors);
     LoopState loop;
     loop.stage = t.at("stage").get<std::string>();
     loop.iteration = t.at("iteration").get<int64_t>();
@@ -133,11 +137,18 @@ LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& s
     loop.extra = t.value("extra", nlohmann::json());
     loop.cases = t.value("cases", std::string());
     return loop;
-  } catch (const std::exception& e) {
-    std::string what = util::error_message(e);
-    if (what.rfind(path, 0) == 0) throw;
-    throw std::runtime_error(path + ": " + what);
-  }
+  });
+}
+
+void restore_generators(const io::TensorArchive& archive, const std::string& path) {
+  train_meta(archive, path);
+  naming_file(path, [&] {
+    auto rng = archive.tensors.find("rng/torch_cpu");
+    if (rng == archive.tensors.end()) throw std::runtime_error("missing rng/torch_cpu");
+    set_global_cpu_rng_state(rng->second);
+    restore_cuda_rng_states(archive.tensors);
+    return 0;
+  });
 }
 
 }  // namespace bcp::train

@@ -72,8 +72,7 @@ class Trainer {
  private:
   std::string path(const std::string& name) const { return (fs::path(o_.out_dir) / name).string(); }
   Net new_model() const;
-  StageNets start_stage(const StagePlan& stage, const Net& first_student, bool after_pretrain,
-                        bool resumed);
+  StageNets start_stage(const StagePlan& stage, const Net& first_student, bool resumed);
   StageSummary run_stage(const StagePlan& stage, StageNets& nets);
   void on_step_end(const StagePlan& stage, const LoopState& loop, const StepStats& st, double lr,
                    double step_seconds, StageProgress& progress);
@@ -119,11 +118,10 @@ Net frozen(Net net) {
 // The networks are made in the order the first release made them (the first stage's student
 // before anything else, BCP's self-training teacher before its student): their initial weights
 // draw from LibTorch's global generator, so a fixed seed keeps giving the same run.
-StageNets Trainer::start_stage(const StagePlan& stage, const Net& first_student,
-                               bool after_pretrain, bool resumed) {
+StageNets Trainer::start_stage(const StagePlan& stage, const Net& first_student, bool resumed) {
   StageNets n;
   n.resumed = resumed;
-  if (stage.name == "selftrain") {
+  if (stage.own_networks) {
     n.teacher = frozen(new_model());
     n.student = new_model();
   } else {
@@ -132,15 +130,24 @@ StageNets Trainer::start_stage(const StagePlan& stage, const Net& first_student,
   }
   n.optimizer.emplace(make_optimizer(*n.student, c_));
   if (resumed) {
-    n.loop = load_train_state(path("last.h5"), *n.student, n.teacher.get(), &*n.optimizer);
-  } else if (after_pretrain) {
+    const std::string last = path("last.h5");
+    const io::TensorArchive checkpoint = io::load_tensor_archive(last);
+    n.loop = load_train_state(checkpoint, last, *n.student, n.teacher.get(), &*n.optimizer);
+    restore_generators(checkpoint, last);
+  } else if (!stage.starts_from.empty()) {
     // Self-training starts from the best pre-trained model (ACDC: with its optimizer state).
-    if (group_) group_->barrier();  // rank 0 has written pretrain_best.h5
-    load_train_state(path("pretrain_best.h5"), *n.student, nullptr,
-                     c_.bcp.inherit_optimizer ? &*n.optimizer : nullptr);
-    load_train_state(path("pretrain_best.h5"), *n.teacher, nullptr, nullptr);
-    info("selftrain: student and teacher from pretrain_best.h5" +
-         std::string(c_.bcp.inherit_optimizer ? " (with its optimizer state)" : ""));
+    if (group_) group_->barrier();  // rank 0 has written it
+    const std::string from = path(stage.starts_from);
+    const io::TensorArchive checkpoint = io::load_tensor_archive(from);
+    load_train_state(checkpoint, from, *n.student, nullptr,
+                     stage.inherit_optimizer ? &*n.optimizer : nullptr);
+    load_train_state(checkpoint, from, *n.teacher, nullptr, nullptr);
+    // And, as the first release did, with LibTorch's generators as they were when that model was
+    // saved: the stage's dropout draws continue from there, and fixed-seed runs (and their
+    // checkpoints) depend on it.
+    restore_generators(checkpoint, from);
+    info(stage.name() + ": student and teacher from " + stage.starts_from +
+         std::string(stage.inherit_optimizer ? " (with its optimizer state)" : ""));
   } else if (n.teacher) {
     nets::load_state_dict(*n.teacher, nets::state_dict(*n.student));
   }
@@ -171,14 +178,14 @@ void Trainer::snapshot(const std::string& file, StageNets& nets, const StepPrefe
 void Trainer::on_step_end(const StagePlan& stage, const LoopState& loop, const StepStats& st,
                           double lr, double step_seconds, StageProgress& progress) {
   if (!std::isfinite(st.loss))
-    throw std::runtime_error(stage.name + ": loss became " + std::to_string(st.loss) +
+    throw std::runtime_error(stage.name() + ": loss became " + std::to_string(st.loss) +
                              " at iteration " + std::to_string(loop.iteration) +
                              " (lower optim.lr?)");
   if (!lead_) return;
   progress.loss_sum += st.loss;
   progress.step_seconds_sum += step_seconds;
   ++progress.steps;
-  nlohmann::json rec = {{"stage", stage.name},
+  nlohmann::json rec = {{"stage", stage.name()},
                         {"iteration", loop.iteration},
                         {"loss", st.loss},
                         {"lr", lr},
@@ -189,14 +196,14 @@ void Trainer::on_step_end(const StagePlan& stage, const LoopState& loop, const S
                       seconds_since(progress.start);
   char text[160];
   std::snprintf(
-      text, sizeof text, "%s %lld/%lld loss %.4f %.2f it/s ETA %s", stage.name.c_str(),
+      text, sizeof text, "%s %lld/%lld loss %.4f %.2f it/s ETA %s", stage.name().c_str(),
       static_cast<long long>(loop.iteration), static_cast<long long>(stage.iterations),
       progress.loss_sum / static_cast<double>(progress.steps), rate,
       util::format_duration(static_cast<double>(stage.iterations - loop.iteration) / rate).c_str());
   log_->status(text + progress.last_validation);
   if (c_.schedule.log_every > 0 && loop.iteration % c_.schedule.log_every == 0) {
     std::ostringstream line;
-    line << stage.name << " iteration " << loop.iteration << "/" << stage.iterations << ": loss "
+    line << stage.name() << " iteration " << loop.iteration << "/" << stage.iterations << ": loss "
          << progress.loss_sum / progress.steps << " lr " << lr << " ("
          << progress.step_seconds_sum / progress.steps << " s/step)";
     info(line.str());
@@ -218,14 +225,14 @@ void Trainer::on_validation(const StagePlan& stage, StageNets& nets,
   char text[64];
   std::snprintf(text, sizeof text, " | val Dice %.4f (best %.4f)", v.mean_dice, loop.best_dice);
   progress.last_validation = text;
-  record("validation", {{"stage", stage.name},
+  record("validation", {{"stage", stage.name()},
                         {"iteration", loop.iteration},
                         {"mean_dice", v.mean_dice},
                         {"mean_hd95", v.mean_hd95},
                         {"dice", v.dice},
                         {"hd95", v.hd95}});
   std::ostringstream line;
-  line << stage.name << " iteration " << loop.iteration << ": val mean Dice " << v.mean_dice
+  line << stage.name() << " iteration " << loop.iteration << ": val mean Dice " << v.mean_dice
        << " HD95 " << v.mean_hd95 << (better ? " (best)" : "");
   info(line.str());
   if (better) snapshot(stage.best_file, nets, prefetcher);
@@ -245,16 +252,17 @@ StageSummary Trainer::run_stage(const StagePlan& stage, StageNets& nets) {
   if (nets.resumed) {
     sampler.load_state(loop.sampler);
     rng_from_string(rng, loop.rng, path("last.h5"));
-    info(stage.name + ": resumed at iteration " + std::to_string(loop.iteration));
+    info(stage.name() + ": resumed at iteration " + std::to_string(loop.iteration));
   } else {
     loop = LoopState{};
-    loop.stage = stage.name;
-    info(stage.name + ": " + std::to_string(stage.iterations) + " iterations, " +
+    loop.stage = stage.name();
+    info(stage.name() + ": " + std::to_string(stage.iterations) + " iterations, " +
          std::to_string(sampler.batches_per_epoch()) + " per epoch, labeled " +
          std::to_string(labeled.size()) + ", unlabeled " + std::to_string(unlabeled.size()));
   }
-  record("stage",
-         {{"stage", stage.name}, {"iterations", stage.iterations}, {"resumed_at", loop.iteration}});
+  record(
+      "stage",
+      {{"stage", stage.name()}, {"iterations", stage.iterations}, {"resumed_at", loop.iteration}});
   StageContext ctx{c_, train_set_, device_, *nets.student, nets.teacher.get(), *nets.optimizer,
                    rng};
   ctx.group = group_;
@@ -290,54 +298,19 @@ StageSummary Trainer::run_stage(const StagePlan& stage, StageNets& nets) {
     if (o_.stop_after > 0 && ++session_steps_ >= o_.stop_after && !last_step) {
       snapshot("last.h5", nets, prefetcher);
       interrupted_ = true;
-      info(stage.name + ": stopped after " + std::to_string(session_steps_) +
+      info(stage.name() + ": stopped after " + std::to_string(session_steps_) +
            " steps of this session (resume with --resume)");
-      return StageSummary{stage.name, stage.iterations, loop.best_dice, loop.best_iteration, 0};
+      return StageSummary{stage.name(), stage.iterations, loop.best_dice, loop.best_iteration, 0};
     }
   }
   if (loop.best_iteration < 0) {  // no validation data: the last state is the best we know
     loop.best_iteration = loop.iteration;
     snapshot(stage.best_file, nets, prefetcher);
   }
-  info(stage.name + ": done, best val mean Dice " + std::to_string(loop.best_dice) +
+  info(stage.name() + ": done, best val mean Dice " + std::to_string(loop.best_dice) +
        " at iteration " + std::to_string(loop.best_iteration));
-  return StageSummary{stage.name, stage.iterations, loop.best_dice, loop.best_iteration,
+  return StageSummary{stage.name(), stage.iterations, loop.best_dice, loop.best_iteration,
                       seconds_since(t0)};
-}
-
-/// Reads the stage and iteration of a checkpoint without building anything.
-LoopState peek_loop(const std::string& path) {
-  const nlohmann::json meta = io::load_tensor_archive_meta(path);
-  if (!meta.is_object() || !meta.contains("train"))
-    throw std::runtime_error(path + ": not a bcp training checkpoint");
-  LoopState l;
-  l.stage = meta["train"].at("stage").get<std::string>();
-  l.iteration = meta["train"].at("iteration").get<int64_t>();
-  l.cases = meta["train"].value("cases", std::string());
-  return l;
-}
-
-/// Refuses a resume that would continue the checkpoint as another experiment.
-void check_resume_config(const std::string& checkpoint, const TrainConfig& requested) {
-  const nlohmann::json meta = io::load_tensor_archive_meta(checkpoint);
-  if (!meta.is_object() || !meta.contains("train") || !meta.contains("config"))
-    throw std::runtime_error(checkpoint + ": not a bcp training checkpoint (no config saved)");
-  TrainConfig saved;
-  try {
-    saved = config_from_json(meta["config"]);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(checkpoint + ": saved config unreadable: " + util::error_message(e));
-  }
-  const auto conflicts = resume_conflicts(saved, requested);
-  if (conflicts.empty()) return;
-  std::string list;
-  for (const auto& c : conflicts) list += (list.empty() ? "" : "; ") + c;
-  std::string safe;
-  for (const auto& k : resume_safe_keys()) safe += (safe.empty() ? "" : ", ") + k;
-  throw std::invalid_argument(checkpoint +
-                              ": --resume would continue this run as another experiment: " + list +
-                              " (a resume may change only " + safe +
-                              ", iteration counts upwards; train into a new --out instead)");
 }
 
 void Trainer::final_evaluation(TrainResult& result) {
@@ -362,7 +335,7 @@ TrainResult Trainer::run() {
     // whose best checkpoints remain lost its last.h5, and starting over would replace them.
     if (first_run_file(o_.out_dir).empty())
       throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint)");
-    for (const char* kept : {"best.h5", "pretrain_best.h5"})
+    for (const std::string& kept : best_files())
       if (fs::exists(path(kept)))
         throw std::runtime_error(path("last.h5") + ": nothing to resume (no checkpoint), but " +
                                  kept + " remains; train into another --out");
@@ -376,15 +349,9 @@ TrainResult Trainer::run() {
   train_set_ = load_training_set(c_, o_.data_root);
   if (lead_) val_set_ = load_validation_set(c_, o_.data_root);
   const LoopState resumed = resume ? peek_loop(path("last.h5")) : LoopState{};
-  if (resume) {
-    const std::string& saved = resumed.cases;
-    const std::string now = cases_fingerprint(train_set_);
-    if (!saved.empty() && saved != now)
-      throw std::invalid_argument(
-          path("last.h5") + ": --resume on other training cases: the run trained on " + saved +
-          ", but " + c_.data.train_list + " of " + o_.data_root + " now gives " + now +
-          " (another root, or the list edited or reordered); train into a new --out instead");
-  }
+  if (resume)
+    check_resume_cases(path("last.h5"), resumed.cases, cases_fingerprint(train_set_), c_,
+                       o_.data_root);
   if (lead_) {
     lock_.emplace(o_.out_dir);
     // Another run may have filled the folder between the first look and the lock.
@@ -407,15 +374,14 @@ TrainResult Trainer::run() {
   size_t first = 0;  // a resume continues in the checkpoint's stage
   if (resume) {
     const std::string& resumed_stage = resumed.stage;
-    while (first < plan.size() && plan[first].name != resumed_stage) ++first;
+    while (first < plan.size() && plan[first].name() != resumed_stage) ++first;
     if (first == plan.size())
       throw std::runtime_error(path("last.h5") + ": stage \"" + resumed_stage +
                                "\" is not one of this recipe's stages");
   }
   const Net first_student = new_model();
   for (size_t i = first; i < plan.size(); ++i) {
-    const bool after_pretrain = i > 0 && plan[i - 1].name == "pretrain";
-    StageNets nets = start_stage(plan[i], first_student, after_pretrain, resume && i == first);
+    StageNets nets = start_stage(plan[i], first_student, resume && i == first);
     result.stages.push_back(run_stage(plan[i], nets));
     if (interrupted_) {
       result.interrupted = true;

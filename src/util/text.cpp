@@ -16,11 +16,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool is_h5_path(const std::string& path) {
-  const std::string ext = lower(std::filesystem::path(path).extension().string());
-  return ext == ".h5" || ext == ".hdf5";
-}
-
 std::string dotted_key(const std::string& pointer) {
   std::string key = pointer.empty() ? pointer : pointer.substr(1);
   std::replace(key.begin(), key.end(), '/', '.');

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "../support.h"
 
@@ -63,4 +64,47 @@ TEST(CliUsage, InputErrorsKeepExitCode1) {
   EXPECT_EQ(r.rc, 1) << r.output;
   EXPECT_EQ(r.output.rfind("bcp: error: ", 0), 0u) << r.output;
   EXPECT_EQ(count_lines(r.output), 1) << r.output;
+}
+
+// Every command's path options refuse an empty path (`--out ""` would mean the current folder)
+// as they refuse any malformed value, before any work.
+TEST(CliUsage, EveryPathOptionRefusesAnEmptyPath) {
+  const std::string train = "train --preset acdc-5-bcp ";
+  const std::string evaluate = "evaluate ";
+  const std::vector<std::string> commands = {
+      train + "--data '' --out o",
+      train + "--data d --out ''",
+      "train --config '' --data d --out o",
+      "ablate --preset acdc-5-bcp --vary bcp.beta=0.5 --data '' --out o",
+      "ablate --preset acdc-5-bcp --vary bcp.beta=0.5 --data d --out ''",
+      evaluate + "--model '' --data d --list l --out o",
+      evaluate + "--model m --data '' --list l --out o",
+      evaluate + "--model m --data d --list '' --out o",
+      evaluate + "--model m --data d --list l --out ''",
+      "predict --model '' --input i --out o",
+      "predict --model m --input '' --out o",
+      "predict --model m --input i --out ''",
+      "import --pth '' --arch unet2d --classes 4 --out o",
+      "import --pth p --arch unet2d --classes 4 --out ''",
+      "kde --model '' --data d --out o",
+      "kde --model m --data '' --out o",
+      "kde --model m --data d --out ''",
+      "plan ''",
+      "prepare --nnunet '' --dim 2d --out o",
+      "prepare --nnunet n --unlabeled '' --dim 2d --out o",
+      "prepare --nnunet n --dim 2d --out ''",
+      "report '' --out r.html",
+      "report run --out ''",
+      "score --pred '' --ref r --out o.json --classes 2",
+      "score --pred p --ref '' --out o.json --classes 2",
+      "score --pred p --ref r --out '' --classes 2",
+      "synth --kind acdc --out ''",
+      "demo --data ''",
+      "demo --out ''",
+      "bench step --data ''",
+      "bench step --json ''",
+      "bench infer --model ''",
+  };
+  for (const auto& args : commands)
+    expect_usage_error(args, "an empty path names no file or folder");
 }

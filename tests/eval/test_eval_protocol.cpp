@@ -10,6 +10,7 @@
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/train/train_state.h"
+#include "bcp/train/validation.h"
 
 using bcp::eval::EvalProtocol;
 using nlohmann::json;
@@ -99,4 +100,42 @@ TEST(EvalProtocol, EveryTrainingCheckpointCarriesItsProtocol) {
   const auto options = bcp::eval::checkpoint_protocol(meta, net->config());
   EXPECT_EQ(options.la.window.patch, p.la_patch);
   EXPECT_EQ(options.la.window.stride, p.la_stride);
+}
+
+TEST(EvalProtocol, DefaultsAreTheProtocolsOwn) {
+  const auto recorded = bcp::eval::evaluate_options(EvalProtocol{});
+  const bcp::eval::ModelEvaluateOptions plain;
+  EXPECT_EQ(recorded.acdc.size, plain.acdc.size);
+  EXPECT_EQ(recorded.la.window.patch, plain.la.window.patch);
+  EXPECT_EQ(recorded.la.window.stride, plain.la.window.stride);
+  EXPECT_EQ(recorded.la.largest_component, plain.la.largest_component);
+}
+
+// Validation during training scores a model as `bcp evaluate` scores its checkpoint.
+TEST(EvalProtocol, ValidationRunsTheCheckpointsProtocol) {
+  for (const char* dataset : {"acdc", "la"}) {
+    SCOPED_TRACE(dataset);
+    bcp::train::TrainConfig c = bcp::train::preset(dataset, 5, "bcp");
+    const bool la = std::string(dataset) == "la";
+    c.data.patch = la ? std::vector<int64_t>{64, 64, 48} : std::vector<int64_t>{128, 128};
+    if (la) c.eval.stride = {16, 16, 8};
+    c.eval.window_batch = 3;
+    bcp::test::TempDir dir("validation_protocol");
+    torch::manual_seed(0);
+    auto net = bcp::nets::make_model(bcp::train::model_config_for(c));
+    const std::string path = dir / "last.h5";
+    bcp::train::save_train_state(path, *net, nullptr, nullptr, bcp::train::LoopState{},
+                                 bcp::train::config_to_json(c));
+    const auto evaluated =
+        bcp::eval::checkpoint_protocol(bcp::io::load_tensor_archive_meta(path), net->config());
+    const auto validated = bcp::train::validation_options(c);
+    EXPECT_EQ(validated.dataset, evaluated.dataset);
+    EXPECT_EQ(validated.acdc.size, evaluated.acdc.size);
+    EXPECT_EQ(validated.la.window.patch, evaluated.la.window.patch);
+    EXPECT_EQ(validated.la.window.stride, evaluated.la.window.stride);
+    EXPECT_EQ(validated.la.largest_component, evaluated.la.largest_component);
+    EXPECT_EQ(validated.la.window.window_batch, 3);
+    EXPECT_EQ(validated.precision, c.precision);
+    EXPECT_EQ(validated.channels_last, c.channels_last);
+  }
 }

@@ -76,7 +76,9 @@ TEST(CudaResume, CheckpointsCarryTheCudaGeneratorStates) {
   save_train_state(path, *net, nullptr, nullptr, loop, nlohmann::json::object());
   auto expected = torch::rand({16}, torch::kCUDA).cpu();
   torch::rand({100}, torch::kCUDA);  // move on
-  load_train_state(path, *net, nullptr, nullptr);
+  const io::TensorArchive checkpoint = io::load_tensor_archive(path);
+  load_train_state(checkpoint, path, *net, nullptr, nullptr);
+  restore_generators(checkpoint, path);
   EXPECT_TRUE(torch::equal(torch::rand({16}, torch::kCUDA).cpu(), expected));
   EXPECT_TRUE(io::load_tensor_archive(path).tensors.count("rng/torch_cuda_0"));
   fs::remove_all(dir);

@@ -53,6 +53,9 @@ struct Recipe {
 
 /// The recipe of a name; the one table of what differs.
 const Recipe& recipe_of(Dataset name);
+/// The reference dataset whose recipe trains networks of `spatial_dims` (2: acdc, 3: la): what a
+/// network without a recorded dataset (an imported or older checkpoint) is taken for.
+Dataset reference_dataset(int64_t spatial_dims);
 
 /// The file of evaluation volume `name` in a root of the recipe's layout.
 std::string volume_path(Dataset recipe, const std::string& root, const std::string& name);

@@ -11,6 +11,8 @@
 
 #include "bcp/data/dataset_kind.h"
 #include "bcp/data/intensity.h"
+#include "bcp/eval/acdc_protocol.h"
+#include "bcp/eval/la_protocol.h"
 
 namespace bcp::nets {
 struct ModelConfig;
@@ -18,12 +20,14 @@ struct ModelConfig;
 
 namespace bcp::eval {
 
+/// Its defaults are the protocols' own (acdc_protocol.h, la_protocol.h): the paper's.
 struct EvalProtocol {
-  data::Dataset dataset = data::Dataset::kAcdc;  ///< acdc: 2D slice-wise; la: 3D sliding window
-  int64_t acdc_slice = 256;  ///< ACDC: each slice resized to this side for the network
-  std::array<int64_t, 3> la_patch{112, 112, 80};  ///< LA: sliding-window patch
-  std::array<int64_t, 3> la_stride{18, 18, 4};    ///< LA: sliding-window stride
-  bool largest_component = true;  ///< LA: keep the largest connected component of the mask
+  data::Dataset dataset = data::Dataset::kAcdc;     ///< acdc: 2D slice-wise; la: 3D sliding window
+  int64_t acdc_slice = AcdcProtocolOptions{}.size;  ///< ACDC: each slice resized to this side
+  std::array<int64_t, 3> la_patch = SlidingWindowOptions{}.patch;    ///< LA: sliding-window patch
+  std::array<int64_t, 3> la_stride = SlidingWindowOptions{}.stride;  ///< LA: sliding-window stride
+  /// LA: keep the largest connected component of the mask.
+  bool largest_component = LaProtocolOptions{}.largest_component;
   /// For raw scans (`bcp predict`); "auto" means the authors' files: ACDC min-max, LA z-score.
   data::IntensityNorm intensity{data::IntensityKind::kAuto, -1000.0, 1000.0};
 };

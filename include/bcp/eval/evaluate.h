@@ -73,10 +73,6 @@ torch::Tensor predict_case(nets::SegmentationNetImpl& model, const torch::Tensor
 torch::Tensor predict_case(nets::SegmentationNetImpl& model, const Predictor& predictor,
                            const torch::Tensor& image, const ModelEvaluateOptions& options,
                            torch::Tensor* probabilities = nullptr);
-/// The training config a checkpoint carries: meta.config (a trainer's checkpoint) or
-/// meta.extra.config (save_model's files); null when it has none. For tools that analyse a run
-/// (`bcp kde`); evaluation itself reads the checkpoint's EvalProtocol.
-const nlohmann::json* checkpoint_config(const nlohmann::json& meta);
 /// The options that run `protocol` (validated; throws std::invalid_argument when it is not).
 ModelEvaluateOptions evaluate_options(const EvalProtocol& protocol);
 /// evaluate_options(checkpoint_eval_protocol(meta, config)).

@@ -16,6 +16,10 @@ namespace bcp::eval {
 /// Three sizes or positions in the volume's axis order (X, Y, Z for LA).
 using Shape3 = std::array<int64_t, 3>;
 
+/// The authors' LA window (X, Y, Z): patch 112 x 112 x 80, stride 18/18/4.
+inline constexpr Shape3 kLaPatch{112, 112, 80};
+inline constexpr Shape3 kLaStride{18, 18, 4};
+
 /// Maps a batch of inputs to logits. For sliding windows: (B, 1, px, py, pz) float ->
 /// (B, C, px, py, pz); for ACDC slices: (N, 1, S, S) -> (N, C, S, S). The output may live on any
 /// device; callers move it back to the input's device.
@@ -37,14 +41,14 @@ struct SlidingWindowGrid {
 /// The grid the authors' test_single_case visits. Requires every shape entry >= 1 and
 /// 1 <= stride <= patch (a larger stride would leave voxels no window covers).
 /// Throws std::invalid_argument naming the values otherwise.
-SlidingWindowGrid sliding_window_grid(Shape3 shape, Shape3 patch = {112, 112, 80},
-                                      Shape3 stride = {18, 18, 4});
+SlidingWindowGrid sliding_window_grid(Shape3 shape, Shape3 patch = kLaPatch,
+                                      Shape3 stride = kLaStride);
 
 struct SlidingWindowOptions {
   /// Window size, in the volume's axis order (LA: 112 x 112 x 80 in X, Y, Z).
-  Shape3 patch{112, 112, 80};
+  Shape3 patch = kLaPatch;
   /// Step between window starts (LA: 18 in x and y, 4 in z).
-  Shape3 stride{18, 18, 4};
+  Shape3 stride = kLaStride;
   /// Windows per predictor call. 1 is the authors' behaviour; larger values run faster on a GPU.
   /// The windows' probabilities are added in the same order for any value, so results are
   /// identical when the predictor's output for one item does not depend on the batch; a network

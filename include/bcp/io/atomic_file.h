@@ -14,5 +14,9 @@ void fsync_path(const std::string& path);
 void commit_temp_file(const std::string& tmp, const std::string& target);
 /// Writes `bytes` to `target` atomically (see above). Errors name the file.
 void write_file_atomically(const std::string& target, const std::string& bytes);
+/// The same for a folder filled under another name beside it (e.g. "predictions.incomplete"):
+/// renames `staged` to `target`, which must not exist or be an empty folder, and syncs the
+/// parent folder, so `target` appears complete or not at all. Errors name both.
+void commit_directory(const std::string& staged, const std::string& target);
 
 }  // namespace bcp::io

@@ -9,10 +9,10 @@
 #pragma once
 #include <torch/types.h>
 
-#include <algorithm>
-#include <cctype>
 #include <string>
 #include <vector>
+
+#include "bcp/io/volume_format.h"
 
 namespace bcp::io {
 
@@ -29,16 +29,9 @@ struct Volume {
 };
 
 /// True for the extensions this module reads (.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd),
-/// case-insensitive. Inline so callers can dispatch on it in builds without ITK.
+/// case-insensitive (volume_format.h). Callers can dispatch on it in builds without ITK.
 inline bool is_itk_volume_path(const std::string& path) {
-  std::string p = path;
-  std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return std::tolower(c); });
-  auto ends = [&](const char* suffix) {
-    std::string s(suffix);
-    return p.size() > s.size() && p.compare(p.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends(".nii") || ends(".nii.gz") || ends(".nrrd") || ends(".nhdr") || ends(".mha") ||
-         ends(".mhd");
+  return is_itk_format(volume_format(path));
 }
 
 /// Reads a 2D or 3D scalar image. Throws std::runtime_error naming the file when it is missing,

@@ -42,6 +42,12 @@ std::shared_ptr<SegmentationNetImpl> model_from_archive(const io::TensorArchive&
                                                         const std::string& prefix,
                                                         const std::string& path);
 
+/// The training config a checkpoint carries: meta.config (a trainer's checkpoint) or
+/// meta.extra.config (save_model's files); null when it has none. For tools that analyse a run
+/// (`bcp kde`) and for checkpoints older than their evaluation protocol; evaluation itself reads
+/// the checkpoint's EvalProtocol.
+const nlohmann::json* checkpoint_config(const nlohmann::json& meta);
+
 /// The weights stored under `prefix` with the prefix stripped (for load_state_dict into an
 /// existing network, e.g. a teacher that must keep its identity).
 std::map<std::string, torch::Tensor> tensors_under(const io::TensorArchive& archive,

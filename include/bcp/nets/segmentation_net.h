@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "bcp/data/dataset_kind.h"
 #include "bcp/util/enum_names.h"
 
 namespace bcp::nets {
@@ -21,10 +20,9 @@ namespace bcp::nets {
 enum class Arch { kUNet2d, kVNet };
 BCP_ENUM_NAMES(Arch, {Arch::kUNet2d, "unet2d"}, {Arch::kVNet, "vnet"})
 
-/// The network of each dataset's experiments, and back: ACDC the 2D UNet, LA the VNet. The one
-/// place that pairs them (training builds, evaluation infers, import records by it).
-Arch arch_for(data::Dataset dataset);
-data::Dataset dataset_for(Arch arch);
+/// 2 for the UNet, 3 for the VNet (what SegmentationNetImpl::spatial_dims gives once built). A
+/// network knows no dataset: recipes pair them by this (train/config.h: arch_for).
+int64_t spatial_dims(Arch arch);
 
 /// What `make_model` builds: the one description of a network (UNet2dOptions and VNetOptions
 /// are derived from it by unet2d_options / vnet_options). Every field has the released BCP code's

@@ -157,6 +157,11 @@ void apply_override(TrainConfig& c, const std::string& assignment);
 /// The network a config trains: the recipe's architecture with the data's channels and classes
 /// and `net.strides`. Throws std::invalid_argument for a malformed `net.strides`.
 nets::ModelConfig model_config_for(const TrainConfig& config);
+
+/// The network of a recipe's experiments: ACDC's (2-D) the UNet, LA's (3-D) the VNet. The one
+/// place that pairs a dataset with a network (training builds by it, import checks by it; the way
+/// back, for files that name no dataset, is data::reference_dataset of the network's dims).
+nets::Arch arch_for(data::Dataset dataset);
 /// Checks values and combinations; throws std::invalid_argument naming the key.
 void validate_config(const TrainConfig& c);
 

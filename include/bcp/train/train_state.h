@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bcp/eval/eval_protocol.h"
+#include "bcp/io/tensor_archive.h"
 #include "bcp/nets/segmentation_net.h"
 #include "bcp/train/config.h"
 
@@ -25,19 +25,26 @@ struct LoopState {
   std::string cases;            ///< the training cases it ran on (cases_fingerprint); "" unknown
 };
 
-/// How a network trained with `config` is evaluated (written into every checkpoint as
-/// "eval_protocol"): its dataset, the training resolution as the ACDC slice size or LA patch, the
-/// LA stride, and the intensity rule.
-eval::EvalProtocol eval_protocol_of(const TrainConfig& config);
-
-/// Writes `path` atomically. `teacher` and `optimizer` may be null.
+/// Writes `path` atomically, with the evaluation protocol of `config` (validation.h:
+/// eval_protocol_of). `teacher` and `optimizer` may be null.
 void save_train_state(const std::string& path, const nets::SegmentationNetImpl& student,
                       const nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer,
                       const LoopState& loop, const nlohmann::json& config);
 
-/// Restores into existing objects (same architecture); returns the loop state. Restores the
-/// global torch CPU generator (dropout, noise) too. Errors name the file.
+/// Loads the weights of a training checkpoint into existing objects (same architecture) and
+/// returns its loop state: the student's weights into `student`, the teacher's and the optimizer
+/// state into `teacher` and `optimizer` when they are not null. Leaves every generator alone.
+/// Errors name the file.
 LoopState load_train_state(const std::string& path, nets::SegmentationNetImpl& student,
                            nets::SegmentationNetImpl* teacher, torch::optim::SGD* optimizer);
+/// The same on a checkpoint already read (`path` names it in errors).
+LoopState load_train_state(const io::TensorArchive& checkpoint, const std::string& path,
+                           nets::SegmentationNetImpl& student, nets::SegmentationNetImpl* teacher,
+                           torch::optim::SGD* optimizer);
+
+/// Sets LibTorch's global CPU generator (dropout, noise) and, where CUDA is available, the CUDA
+/// generators to the states saved in the checkpoint, so that a resumed run continues their
+/// streams exactly. Errors name the file.
+void restore_generators(const io::TensorArchive& checkpoint, const std::string& path);
 
 }  // namespace bcp::train

@@ -8,8 +8,6 @@ namespace bcp::util {
 std::string lower(std::string s);
 /// True when `s` ends with `suffix` (an empty suffix always matches).
 bool ends_with(const std::string& s, const std::string& suffix);
-/// True for an HDF5 file name: extension .h5 or .hdf5, in any case.
-bool is_h5_path(const std::string& path);
 /// A JSON pointer from nlohmann's flatten() as a dotted config key: "/data/patch/0" ->
 /// "data.patch.0".
 std::string dotted_key(const std::string& pointer);
