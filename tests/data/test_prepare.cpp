@@ -233,6 +233,37 @@ TEST(Prepare, LabelOutsideTheClassesIsNamedAndNothingLooksComplete) {
   EXPECT_FALSE(fs::exists(tmp.path / "root" / "train_slices.list"));
 }
 
+// Issue 28 item 17: 3-D volumes too small for a network used to fail after the lists and
+// bcp_dataset.json were written and the marker removed, so the root looked complete and a rerun
+// was refused. Whatever prepare makes of them now, a root is complete only when it succeeded.
+TEST(Prepare, TinyThreeDimensionalVolumesNeverLeaveARootThatLooksComplete) {
+  bcp::test::TempDir tmp("prepare_tiny3d");
+  bcp::test::NnunetFixture fx(tmp.path / "raw", R"({"background": 0, "a": 1})");
+  for (const char* c : {"a", "b", "c", "d"}) {
+    auto label = torch::zeros({3, 4, 5}, torch::kUInt8);
+    label[1][1][2] = 1;
+    bcp::io::write_volume((fx.dir / "imagesTr" / (std::string(c) + "_0000.nii.gz")).string(),
+                          label.to(torch::kShort) * 100 + 7, fx.spacing, fx.origin);
+    fx.write_label(c, label);
+  }
+  const fs::path root = tmp.path / "root";
+  const std::string prepare = "prepare --nnunet " + bcp::test::quoted(fx.dir) + " --dim 3d --out " +
+                              bcp::test::quoted(root);
+  const auto first = bcp::test::run_cli(prepare);
+  if (first.rc == 0) {
+    EXPECT_TRUE(fs::exists(root / "bcp_dataset.json")) << first.output;
+    EXPECT_TRUE(fs::exists(root / "bcp.json")) << first.output;
+    EXPECT_FALSE(fs::exists(root / "PREPARE_INCOMPLETE")) << first.output;
+    return;
+  }
+  EXPECT_FALSE(fs::exists(root / "bcp_dataset.json")) << first.output;
+  EXPECT_FALSE(fs::exists(root / "train.list")) << first.output;
+  // A rerun is not refused for a root that looks like someone else's: it fails the same way.
+  const auto again = bcp::test::run_cli(prepare);
+  EXPECT_EQ(again.rc, first.rc);
+  EXPECT_EQ(again.output, first.output);
+}
+
 TEST(Prepare, LabelGeometryMismatchIsNamed) {
   bcp::test::TempDir tmp("prepare_geometry");
   bcp::test::NnunetFixture fx(tmp.path / "raw");
