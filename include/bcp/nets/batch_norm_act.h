@@ -5,10 +5,10 @@
 // twice. Here the forward reads the input twice and writes once, the backward reads its three
 // inputs twice and writes once. Statistics and arithmetic are fp32 as LibTorch's; what differs is
 // only where values round to bf16 (the normalised value before the activation is not rounded).
-// Still pays on LibTorch 2.13 (2026-12-06, `bcp_bench --benchmark_filter=BM_Kernel/batch_norm_act`):
-// forward + backward 24.7 against 179 ms (24x16x256x256, dropout 0.5) and 42.5 against 68.1 ms
-// (VNet 4x16x112x112x80); inference 7.6 against 13.7 ms. Retire when LibTorch's fused path is
-// within 5% on these shapes.
+// Still pays on LibTorch 2.13 (2026-12-06, `bcp_bench
+// --benchmark_filter=BM_Kernel/batch_norm_act`): forward + backward 24.7 against 179 ms
+// (24x16x256x256, dropout 0.5) and 42.5 against 68.1 ms (VNet 4x16x112x112x80); inference 7.6
+// against 13.7 ms. Retire when LibTorch's fused path is within 5% on these shapes.
 #pragma once
 #include <torch/types.h>
 
