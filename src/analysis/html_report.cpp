@@ -219,14 +219,18 @@ class Page {
     html_ << "<h2>Summary</h2>\n";
     if (!all.series.empty()) plot(all);
     if (evaluated) {
-      html_ << "<table>\n<tr><th>run</th><th>Dice %</th><th>Jaccard %</th><th>95HD</th>"
-               "<th>ASD</th><th>unit</th></tr>\n";
+      html_ << "<table>\n<tr><th>run</th><th>checkpoint</th><th>Dice %</th><th>Jaccard %</th>"
+               "<th>95HD</th><th>ASD</th><th>unit</th></tr>\n";
       for (const auto& r : runs) {
-        const json& e = r.record.evaluation;
-        if (!e.is_object()) continue;
-        const json& m = obj_at(e, "mean");
-        html_ << "<tr><td>" << esc(r.label) << "</td>" << score_cells(m) << "<td>"
-              << esc(str_at(e, "unit")) << "</td></tr>\n";
+        // best.h5 was selected on the list it is scored on; last.h5 was not: both, always.
+        for (const auto& [file, e] :
+             {std::pair<const char*, const json&>{"best.h5", r.record.evaluation},
+              {"last.h5", r.record.evaluation_last}}) {
+          if (!e.is_object()) continue;
+          html_ << "<tr><td>" << esc(r.label) << "</td><td>" << file << "</td>"
+                << score_cells(obj_at(e, "mean")) << "<td>" << esc(str_at(e, "unit"))
+                << "</td></tr>\n";
+        }
       }
       html_ << "</table>\n";
     }
@@ -242,7 +246,7 @@ class Page {
             if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
       for (const auto& k : keys) html_ << "<th>" << esc(k) << "</th>";
       html_ << "<th>best val Dice %</th><th>Dice %</th><th>Jaccard %</th><th>95HD</th><th>ASD</th>"
-               "<th>seconds</th></tr>\n";
+               "<th>last Dice %</th><th>last 95HD</th><th>seconds</th></tr>\n";
       for (const auto& row : a.rows) {
         html_ << "<tr><td>" << esc(row["run"].get<std::string>()) << "</td>";
         for (const auto& k : keys) {
@@ -258,6 +262,13 @@ class Page {
           html_ << score_cells(row["final"]);
         } else {
           html_ << "<td>-</td><td>-</td><td>-</td><td>-</td>";
+        }
+        if (row.contains("final_last") && row["final_last"].is_object()) {
+          const json& l = row["final_last"];
+          html_ << "<td>" << fixed(100 * num(l, "dice"), 2) << "</td><td>"
+                << fixed(num(l, "hd95"), 2) << "</td>";
+        } else {
+          html_ << "<td>-</td><td>-</td>";
         }
         html_ << "<td>" << fixed(num(row, "seconds"), 1) << "</td></tr>\n";
       }
@@ -293,6 +304,9 @@ class Page {
           row(class_name(r.record.config, cls), s, cls > 0 ? class_color_hex(cls) : "");
         }
       row("mean", obj_at(e, "mean"), "");
+      if (r.record.evaluation_last.is_object())
+        row("mean, last.h5 (the rows above: best.h5)", obj_at(r.record.evaluation_last, "mean"),
+            "");
       html_ << "</table>\n";
       if (e.contains("empty") && e["empty"].is_object() &&
           (int_at(e["empty"], "pred") > 0 || int_at(e["empty"], "ref") > 0))

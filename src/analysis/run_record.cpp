@@ -51,6 +51,8 @@ RunRecord read_run(const std::string& dir) {
   if (fs::exists(root / "config.json"))
     run.config = io::read_json_file((root / "config.json").string());
   if (fs::exists(eval)) run.evaluation = io::read_json_file(eval.string());
+  const fs::path eval_last = root / "eval_last" / "metrics.json";
+  if (fs::exists(eval_last)) run.evaluation_last = io::read_json_file(eval_last.string());
 
   std::vector<std::string> order;
   std::map<std::string, StageMaps> maps;

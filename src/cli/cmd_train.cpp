@@ -38,7 +38,8 @@ void setup_train(CLI::App& app) {
       ->check(bcp::cli::non_empty_path())
       ->required();
   cmd->add_flag("--resume", args->resume, "Continue the run in --out from its last.h5");
-  cmd->add_flag("--no-eval", args->no_eval, "Skip the final evaluation of best.h5 on the val list");
+  cmd->add_flag("--no-eval", args->no_eval,
+                "Skip the final evaluations of best.h5 and last.h5 on the val list");
   cmd->add_option("--nproc", args->nproc,
                   "Start N local ranks of data-parallel training (sets world_size; each rank takes "
                   "1/N of every step's batch). Under torchrun-style launchers use their variables "

@@ -46,18 +46,26 @@ json plan_to_json(const TrainConfig& base, const std::vector<AblationAxis>& axes
 }
 
 /// Fills the numbers of `row` from what train() returned (or a finished run's result.json).
+FinalScores scores_of(const json& metrics) {
+  FinalScores f;
+  f.evaluated = metrics.is_object() && metrics.contains("mean");
+  if (f.evaluated) {
+    const json& mean = metrics.at("mean");
+    f.dice = mean.at("dice").get<double>();
+    f.jaccard = mean.at("jaccard").get<double>();
+    f.hd95 = mean.at("hd95").get<double>();
+    f.asd = mean.at("asd").get<double>();
+  }
+  return f;
+}
+
 void fill_row(AblationRow& row, const json& result) {
   const json& stages = result.at("stages");
   if (!stages.empty()) row.best_val_dice = stages.back().at("best_dice").get<double>();
   row.seconds = result.at("seconds").get<double>();
-  const json& m = result.at("final_metrics");
-  row.evaluated = m.is_object() && m.contains("mean");
-  if (row.evaluated) {
-    row.dice = m["mean"].at("dice").get<double>();
-    row.jaccard = m["mean"].at("jaccard").get<double>();
-    row.hd95 = m["mean"].at("hd95").get<double>();
-    row.asd = m["mean"].at("asd").get<double>();
-  }
+  row.best = scores_of(result.at("final_metrics"));
+  // Results written before last.h5 was evaluated have no "final_metrics_last".
+  row.last = scores_of(result.value("final_metrics_last", json()));
 }
 
 json result_to_json(const TrainResult& r) {
@@ -68,7 +76,14 @@ json result_to_json(const TrainResult& r) {
                       {"best_dice", s.best_dice},
                       {"best_iteration", s.best_iteration},
                       {"seconds", s.seconds}});
-  return {{"stages", stages}, {"final_metrics", r.final_metrics}, {"seconds", r.seconds}};
+  return {{"stages", stages},
+          {"final_metrics", r.final_metrics},
+          {"final_metrics_last", r.final_metrics_last},
+          {"seconds", r.seconds}};
+}
+
+json scores_json(const FinalScores& f) {
+  return {{"dice", f.dice}, {"jaccard", f.jaccard}, {"hd95", f.hd95}, {"asd", f.asd}};
 }
 
 std::string fixed2(double v) {
@@ -257,8 +272,8 @@ json ablation_to_json(const std::vector<AblationRow>& rows) {
                 {"best_val_dice", r.best_val_dice},
                 {"seconds", r.seconds},
                 {"finished", r.finished}};
-    if (r.evaluated)
-      row["final"] = {{"dice", r.dice}, {"jaccard", r.jaccard}, {"hd95", r.hd95}, {"asd", r.asd}};
+    if (r.best.evaluated) row["final"] = scores_json(r.best);
+    if (r.last.evaluated) row["final_last"] = scores_json(r.last);
     out.push_back(row);
   }
   return out;
@@ -269,17 +284,20 @@ std::string ablation_to_csv(const std::vector<AblationRow>& rows,
   std::ostringstream os;
   os << "run";
   for (const auto& a : axes) os << ',' << a.key;
-  os << ",best_val_dice,dice,jaccard,hd95,asd,seconds,finished\n";
+  os << ",best_val_dice,dice,jaccard,hd95,asd,last_dice,last_jaccard,last_hd95,last_asd,seconds,"
+        "finished\n";
   for (const auto& r : rows) {
     os << r.run.name;
     for (const auto& s : r.run.settings)
       os << ','
          << (s.second.find_first_of(",\"") == std::string::npos ? s.second : json(s.second).dump());
     os << ',' << r.best_val_dice;
-    if (r.evaluated)
-      os << ',' << r.dice << ',' << r.jaccard << ',' << r.hd95 << ',' << r.asd;
-    else
-      os << ",,,,";
+    for (const FinalScores* f : {&r.best, &r.last}) {
+      if (f->evaluated)
+        os << ',' << f->dice << ',' << f->jaccard << ',' << f->hd95 << ',' << f->asd;
+      else
+        os << ",,,,";
+    }
     os << ',' << r.seconds << ',' << (r.finished ? 1 : 0) << '\n';
   }
   return os.str();
@@ -289,19 +307,25 @@ std::string format_ablation_table(const std::vector<AblationRow>& rows,
                                   const std::vector<AblationAxis>& axes) {
   std::vector<std::string> header;
   for (const auto& a : axes) header.push_back(a.key);
-  for (const char* h : {"val Dice %", "Dice %", "Jaccard %", "95HD", "ASD", "minutes"})
+  // best.h5's four means, then last.h5's Dice and 95HD (the CSV and JSON have all of both).
+  for (const char* h :
+       {"val Dice %", "Dice %", "Jaccard %", "95HD", "ASD", "last Dice %", "last 95HD", "minutes"})
     header.push_back(h);
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : rows) {
     std::vector<std::string> line;
     for (const auto& s : r.run.settings) line.push_back(s.second);
     line.push_back(r.best_val_dice >= 0 ? fixed2(100.0 * r.best_val_dice) : "-");
-    if (r.evaluated) {
-      line.insert(line.end(), {fixed2(100.0 * r.dice), fixed2(100.0 * r.jaccard), fixed2(r.hd95),
-                               fixed2(r.asd)});
-    } else {
+    const FinalScores& b = r.best;
+    if (b.evaluated)
+      line.insert(line.end(), {fixed2(100.0 * b.dice), fixed2(100.0 * b.jaccard), fixed2(b.hd95),
+                               fixed2(b.asd)});
+    else
       line.insert(line.end(), {"-", "-", "-", "-"});
-    }
+    if (r.last.evaluated)
+      line.insert(line.end(), {fixed2(100.0 * r.last.dice), fixed2(r.last.hd95)});
+    else
+      line.insert(line.end(), {"-", "-"});
     line.push_back(fixed2(r.seconds / 60.0) + (r.finished ? "" : " (stopped)"));
     cells.push_back(line);
   }

@@ -125,11 +125,11 @@ BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, 
     validate_model(*net, val, config);
     p.validation_seconds = since(v0);
   }
-  // The final evaluation reads the whole list in fp32, also computes 95HD and ASD and writes
-  // masks: estimated at twice a validation (more cases when eval.max_cases cuts validation short,
-  // and fp32 where validation runs bf16, cost more: a first guess, printed as such).
+  // The final evaluations (best.h5 and last.h5) read the whole list in fp32 and also compute
+  // 95HD and ASD: estimated at twice a validation each (more cases when eval.max_cases cuts
+  // validation short, and fp32 where validation runs bf16, cost more: a first guess, printed).
   if (final_evaluation && !val.empty()) {
-    p.final_seconds = 2.0 * p.validation_seconds;
+    p.final_seconds = 4.0 * p.validation_seconds;
     if (config.eval.max_cases > 0) p.final_seconds *= 2.0;
     if (config.precision == nets::Precision::kBf16) p.final_seconds *= 1.5;
   }
@@ -183,12 +183,12 @@ BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, 
   std::string plan;
   for (size_t i = 0; i < stages.size(); ++i)
     plan += (i ? " + " : "") + std::to_string(iters[i]) + " " + stages[i].name();
-  p.lines.push_back("schedule  " + plan +
-                    " steps (the config's ratio), validation and last.h5 every " +
-                    std::to_string(c.schedule.val_every) + " steps" +
-                    (p.final_seconds > 0
-                         ? ", then the final evaluation (about " + fixed(p.final_seconds, 0) + " s)"
-                         : std::string()));
+  p.lines.push_back(
+      "schedule  " + plan + " steps (the config's ratio), validation and last.h5 every " +
+      std::to_string(c.schedule.val_every) + " steps" +
+      (p.final_seconds > 0 ? ", then the final evaluations of best.h5 and last.h5 (about " +
+                                 fixed(p.final_seconds, 0) + " s)"
+                           : std::string()));
   p.lines.push_back("expected  " + minutes(p.planned_seconds) + " in all, timing included");
   return p;
 }

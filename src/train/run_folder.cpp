@@ -23,7 +23,8 @@ constexpr const char* kLockFile = "train.lock";
 std::string first_run_file(const std::string& out_dir, bool lock_counts) {
   std::vector<std::string> names = {"last.h5"};
   names.insert(names.end(), best_files().begin(), best_files().end());
-  names.insert(names.end(), {"config.json", "metrics.jsonl", "log.txt", "tb", "eval", kLockFile});
+  names.insert(names.end(),
+               {"config.json", "metrics.jsonl", "log.txt", "tb", "eval", "eval_last", kLockFile});
   for (const std::string& name : names) {
     std::error_code ec;
     if (!lock_counts && name == kLockFile) continue;

@@ -314,17 +314,25 @@ StageSummary Trainer::run_stage(const StagePlan& stage, StageNets& nets) {
 }
 
 void Trainer::final_evaluation(TrainResult& result) {
-  eval::EvaluateOptions eo;
-  eo.model_path = result.best_path;
-  eo.data_root = o_.data_root;
-  eo.list_name = c_.data.val_list;
-  eo.out_dir = io::make_dir_inside(o_.out_dir, "eval").string();
-  eo.dataset = c_.dataset;
-  eo.device = c_.device;
-  eo.window_batch = c_.eval.window_batch;
-  eval::ScoreReport report = eval::evaluate(eo);
-  result.final_metrics = eval::report_to_json(report);
-  info("final evaluation of best.h5 on " + c_.data.val_list + ":\n" + eval::format_table(report));
+  // Both checkpoints, so that a report never has to choose for the reader: best.h5 was selected
+  // on this same list (optimistic), last.h5 was not. last.h5's masks are not kept.
+  const auto evaluate = [&](const std::string& model, const std::string& folder, bool masks) {
+    eval::EvaluateOptions eo;
+    eo.model_path = model;
+    eo.data_root = o_.data_root;
+    eo.list_name = c_.data.val_list;
+    eo.out_dir = io::make_dir_inside(o_.out_dir, folder).string();
+    eo.dataset = c_.dataset;
+    eo.device = c_.device;
+    eo.window_batch = c_.eval.window_batch;
+    eo.save_predictions = masks;
+    const eval::ScoreReport report = eval::evaluate(eo);
+    info("final evaluation of " + fs::path(model).filename().string() + " on " + c_.data.val_list +
+         ":\n" + eval::format_table(report));
+    return eval::report_to_json(report);
+  };
+  result.final_metrics = evaluate(result.best_path, "eval", true);
+  result.final_metrics_last = evaluate(result.last_path, "eval_last", false);
 }
 
 TrainResult Trainer::run() {

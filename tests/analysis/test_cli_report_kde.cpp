@@ -74,6 +74,10 @@ TEST(CliReport, WritesOnePageThatABrowserLoadsWithEveryImage) {
   EXPECT_NE(html.find("Ablation"), std::string::npos);
   EXPECT_NE(html.find("bcp.beta=0.5"), std::string::npos);
   EXPECT_NE(html.find("Final evaluation"), std::string::npos);
+  // Both checkpoints of every run: best.h5 (selected on the list) and last.h5 (not).
+  EXPECT_NE(html.find("<td>last.h5</td>"), std::string::npos);
+  EXPECT_NE(html.find("mean, last.h5"), std::string::npos);
+  EXPECT_NE(html.find("<th>last Dice %</th>"), std::string::npos);
   EXPECT_NE(html.find("&quot;beta&quot;"), std::string::npos);  // the configs, escaped
   // Self-contained: no file or network references.
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);

@@ -83,7 +83,10 @@ TEST(Ablation, RunsEachPointAndAnInterruptedGridResumesExactly) {
   std::ifstream csv(tmp.path / "straight" / "ablation.csv");
   std::string header, line;
   std::getline(csv, header);
-  EXPECT_EQ(header, "run,bcp.beta,best_val_dice,dice,jaccard,hd95,asd,seconds,finished");
+  EXPECT_EQ(
+      header,
+      "run,bcp.beta,best_val_dice,dice,jaccard,hd95,asd,last_dice,last_jaccard,last_hd95,last_asd,"
+      "seconds,finished");
   int rows = 0;
   while (std::getline(csv, line)) ++rows;
   EXPECT_EQ(rows, 2);

@@ -20,11 +20,8 @@ AblationRow row(const std::string& beta, const std::string& seed, double val, do
   AblationRow r;
   r.run.settings = {{"bcp.beta", beta}, {"seed", seed}};
   r.best_val_dice = val;
-  r.evaluated = true;
-  r.dice = dice;
-  r.jaccard = dice / 2;
-  r.hd95 = 3;
-  r.asd = 1;
+  r.best = {true, dice, dice / 2, 3, 1};
+  r.last = {true, dice - 0.1, dice / 3, 5, 2};  // the run's end, a little worse
   r.seconds = 60;
   r.finished = finished;
   return r;
@@ -43,9 +40,11 @@ TEST(SeedSummary, MeanAndSampleDeviationPerPointWithoutInterruptedRuns) {
   EXPECT_EQ(s[0].seeds, (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_NEAR(s[0].best_val_dice.mean, 0.80, 1e-12);
   EXPECT_NEAR(s[0].best_val_dice.sd, 0.10, 1e-12);  // sample deviation (n - 1)
-  EXPECT_EQ(s[0].dice.n, 3);
-  EXPECT_NEAR(s[0].dice.mean, 0.70, 1e-12);
-  EXPECT_NEAR(s[0].jaccard.mean, 0.35, 1e-12);
+  EXPECT_EQ(s[0].best.dice.n, 3);
+  EXPECT_NEAR(s[0].best.dice.mean, 0.70, 1e-12);
+  EXPECT_NEAR(s[0].best.jaccard.mean, 0.35, 1e-12);
+  EXPECT_NEAR(s[0].last.dice.mean, 0.60, 1e-12);
+  EXPECT_NEAR(s[0].last.hd95.mean, 5.0, 1e-12);
   EXPECT_EQ(s[1].seeds, (std::vector<std::string>{"1", "2"}));  // seed 3 was interrupted
   EXPECT_NEAR(s[1].best_val_dice.mean, 0.55, 1e-12);
   EXPECT_NEAR(s[1].best_val_dice.sd, std::sqrt(0.005), 1e-12);
@@ -55,10 +54,13 @@ TEST(SeedSummary, MeanAndSampleDeviationPerPointWithoutInterruptedRuns) {
   const std::string table = format_seed_table(s, axes);
   EXPECT_NE(table.find("80.00 +- 10.00 (3)"), std::string::npos) << table;
   EXPECT_NE(table.find("1,2,3"), std::string::npos) << table;
+  EXPECT_NE(table.find("last Dice %"), std::string::npos) << table;
+  EXPECT_NE(table.find("60.00 +- 10.00 (3)"), std::string::npos) << "last.h5's Dice: " << table;
   EXPECT_EQ(table.find("seed "), std::string::npos) << "the seed is no column: " << table;
   const auto j = seed_summaries_to_json(s);
   EXPECT_EQ(j[1]["best_val_dice"]["n"], 2);
   EXPECT_NEAR(j[0]["final"]["dice"]["sd"].get<double>(), 0.10, 1e-12);
+  EXPECT_NEAR(j[0]["final_last"]["asd"]["mean"].get<double>(), 2.0, 1e-12);
 }
 
 TEST(SeedSummary, AGridWithoutASeedAxisHasNoSummary) {

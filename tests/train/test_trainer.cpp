@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "../support.h"
+#include "bcp/eval/evaluate.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/state_dict.h"
@@ -465,7 +466,20 @@ TEST(Trainer, LaBcpRunsEndToEndAndResumesBitExactly) {
   ASSERT_EQ(ra.stages.size(), 2u);
   EXPECT_TRUE(fs::exists(a / "pretrain_best.h5"));
   EXPECT_TRUE(fs::exists(a / "eval" / "metrics.json"));  // the final LA sliding-window evaluation
-  EXPECT_TRUE(run_la(b, false, 3, false).interrupted);   // mid self-training
+  // ... of last.h5 too: its metrics (no masks) are those of evaluating last.h5 itself.
+  EXPECT_TRUE(fs::exists(a / "eval_last" / "metrics.json"));
+  EXPECT_FALSE(fs::exists(a / "eval_last" / "predictions"));
+  {
+    eval::EvaluateOptions eo;
+    eo.model_path = (a / "last.h5").string();
+    eo.data_root = root;
+    eo.list_name = c.data.val_list;
+    eo.out_dir = fresh_dir("la_last_eval").string();
+    eo.save_predictions = false;
+    const nlohmann::json direct = eval::report_to_json(eval::evaluate(eo));
+    EXPECT_EQ(ra.final_metrics_last.at("mean"), direct.at("mean"));
+  }
+  EXPECT_TRUE(run_la(b, false, 3, false).interrupted);  // mid self-training
   EXPECT_FALSE(run_la(b, true, 0, false).interrupted);
   auto la = io::load_tensor_archive((a / "last.h5").string());
   auto lb = io::load_tensor_archive((b / "last.h5").string());

@@ -28,6 +28,7 @@ struct RunRecord {
   nlohmann::json config;            ///< config.json; null when absent
   std::vector<StageCurves> stages;  ///< in the order the run went through them
   nlohmann::json evaluation;        ///< eval/metrics.json (the final evaluation); null when absent
+  nlohmann::json evaluation_last;   ///< eval_last/metrics.json (of last.h5); null when absent
   int skipped_lines = 0;  ///< metrics.jsonl lines that were not JSON (cut by a kill), skipped
 };
 

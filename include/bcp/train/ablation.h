@@ -39,18 +39,23 @@ struct AblationOptions {
   std::string data_root;
   std::string out_dir;           ///< one folder per run inside, plus ablation.{json,csv}
   bool resume = false;           ///< skip finished runs, resume interrupted ones
-  bool final_evaluation = true;  ///< evaluate each run's best.h5 on the validation list
+  bool final_evaluation = true;  ///< evaluate each run's best.h5 and last.h5 on the validation list
   bool echo = true;              ///< mirror each run's log to stdout
   int64_t stop_after = 0;        ///< test hook: stop each run after this many steps (0 = never)
 };
 
+/// One checkpoint's final evaluation on the validation list: the four metrics' means.
+struct FinalScores {
+  bool evaluated = false;
+  double dice = 0, jaccard = 0, hd95 = 0, asd = 0;
+};
+
 /// What one run gave: best validation Dice of its last stage and, with the final evaluation,
-/// the four metrics' means.
+/// the scores of best.h5 (selected on the validation list) and of last.h5 (not selected).
 struct AblationRow {
   AblationRun run;
   double best_val_dice = -1;
-  bool evaluated = false;
-  double dice = 0, jaccard = 0, hd95 = 0, asd = 0;
+  FinalScores best, last;
   double seconds = 0;
   bool finished = false;  ///< false when the run was interrupted (stop_after)
   bool reused = false;    ///< true when --resume found it finished and did not run it

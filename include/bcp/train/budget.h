@@ -15,7 +15,7 @@ struct BudgetPlan {
   double timing_seconds = 0;         ///< spent timing steps and a validation, before training
   std::vector<double> step_seconds;  ///< per stage of plan_stages(config): median timed step
   double validation_seconds = 0;     ///< one validation pass (0 without validation cases)
-  double final_seconds = 0;          ///< the final evaluation of best.h5, estimated
+  double final_seconds = 0;          ///< the final evaluations of best.h5 and last.h5, estimated
   double planned_seconds = 0;        ///< what the plan expects training to take, timing included
   std::vector<std::string> lines;    ///< the plan, one decision a line with its figures
 };

@@ -18,12 +18,18 @@ struct SeedStat {
   int n = 0;
 };
 
+/// One checkpoint's final evaluation over the seeds.
+struct ScoreStats {
+  SeedStat dice, jaccard, hd95, asd;
+};
+
 /// One point of the grid (every setting but the seed) over its finished runs.
 struct SeedSummary {
   std::vector<std::pair<std::string, std::string>> settings;  ///< in the axes' order, seed left out
   std::vector<std::string> seeds;                             ///< of the finished runs, in order
-  SeedStat best_val_dice;             ///< the best validation Dice (what selected best.h5)
-  SeedStat dice, jaccard, hd95, asd;  ///< the final evaluation of best.h5
+  SeedStat best_val_dice;  ///< the best validation Dice (what selected best.h5)
+  ScoreStats best;         ///< the final evaluation of best.h5 (selected on the validation list)
+  ScoreStats last;         ///< of last.h5 (the run's end, not selected)
   SeedStat minutes;
 };
 

@@ -18,7 +18,7 @@ struct TrainOptions {
   std::string out_dir;           ///< run directory (created)
   bool resume = false;           ///< continue from out_dir/last.h5
   bool echo = true;              ///< mirror the human log to stdout
-  bool final_evaluation = true;  ///< evaluate best.h5 on the validation list at the end
+  bool final_evaluation = true;  ///< evaluate best.h5 and last.h5 on the validation list at the end
   /// Stop (after writing last.h5) once this many steps ran in this call; 0 = run to the end.
   /// Simulates an interruption: a later call with resume = true continues the run.
   int64_t stop_after = 0;
@@ -41,14 +41,15 @@ struct TrainResult {
   std::string best_path;  ///< out_dir/best.h5: the model to evaluate (student at best val Dice)
   std::string last_path;  ///< out_dir/last.h5: everything needed to resume
   nlohmann::json final_metrics;  ///< the evaluation of best.h5 on the val list (null if skipped)
+  nlohmann::json final_metrics_last;  ///< the same of last.h5's student (the run's end)
   double seconds = 0;
   bool interrupted = false;  ///< stopped by stop_after before the end
 };
 
 /// Runs the whole recipe of `options.config`. Files in out_dir: config.json (effective),
 /// log.txt, metrics.jsonl, last.h5, best.h5 (+ pretrain_best.h5 for BCP), eval/ (final
-/// evaluation). Throws on bad input with messages naming the file or key. Calls
-/// `apply_process_settings` first.
+/// evaluation of best.h5, with masks) and eval_last/ (of last.h5, metrics only). Throws on bad
+/// input with messages naming the file or key. Calls `apply_process_settings` first.
 TrainResult train(const TrainOptions& options);
 
 /// The process-wide settings a run needs, in one visible place: LibTorch's intra-op threads
