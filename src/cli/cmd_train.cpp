@@ -23,6 +23,7 @@ struct TrainArgs {
   bool no_eval = false;
   int nproc = 0;
   std::string budget;
+  bool keep_recipe = false;
   double rendezvous_timeout = 300;  ///< seconds
 };
 
@@ -47,9 +48,13 @@ void setup_train(CLI::App& app) {
       ->check(CLI::Range(1, 64));
   cmd->add_option(
       "--budget", args->budget,
-      "Fit the run into this wall-clock time on this machine (20m, 1.5h, 900s): times a "
-      "few steps and a validation first, then sets schedule.* (the config's stage "
-      "ratio, about ten validations) and prints the plan");
+      "Fit the run into this wall-clock time on this machine (20m, 1.5h, 900s) with the "
+      "short-run recipe (BCP's stages in equal steps, a 2-D patch halved): times a few steps "
+      "and a validation first, then sets schedule.* (about ten validations) and prints the "
+      "plan");
+  cmd->add_flag("--keep-recipe", args->keep_recipe,
+                "With --budget: plan the step counts only, keeping the config's patch and stage "
+                "ratio");
   cmd->add_option("--rendezvous-timeout", args->rendezvous_timeout,
                   "Seconds a rank of a distributed run may take to resolve MASTER_ADDR and meet "
                   "the other ranks before it fails")
@@ -82,6 +87,8 @@ void setup_train(CLI::App& app) {
         throw CLI::ValidationError("--budget", "not with --resume (the run keeps its schedule)");
       if (args->nproc > 1 || std::getenv("WORLD_SIZE"))
         throw CLI::ValidationError("--budget", "one process only for now (not with --nproc)");
+    } else if (args->keep_recipe) {
+      throw CLI::ValidationError("--keep-recipe", "only with --budget");
     }
     if (args->nproc > 0) {
       o.config.world_size = args->nproc;
@@ -112,8 +119,8 @@ void setup_train(CLI::App& app) {
       bcp::train::validate_config(o.config);
       bcp::train::refuse_existing_run(o.out_dir);
       bcp::train::apply_process_settings(o.config, o.dist);
-      const bcp::train::BudgetPlan plan =
-          bcp::train::plan_budget(o.config, o.data_root, budget_seconds, o.final_evaluation);
+      const bcp::train::BudgetPlan plan = bcp::train::plan_budget(
+          o.config, o.data_root, budget_seconds, o.final_evaluation, !args->keep_recipe);
       for (const std::string& line : plan.lines) std::cout << line << "\n";
       std::cout << std::flush;
       o.config = plan.config;

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bcp/nets/segmentation_net.h"
 #include "bcp/train/stage_plan.h"
 #include "bcp/train/step_runner.h"
 #include "bcp/train/training_set.h"
@@ -41,6 +42,8 @@ constexpr int kTimedSteps = 3;
 constexpr int64_t kValidations = 10;
 /// The shortest run worth planning: fewer steps than this per stage teach the network nothing.
 constexpr int64_t kMinStageSteps = 20;
+/// short_run_recipe halves no side below this: smaller images lose the thin structures.
+constexpr int64_t kMinHalvedSide = 64;
 
 double median_step(const TrainConfig& c, const TrainingSet& set, StepKind kind,
                    torch::Device device) {
@@ -93,11 +96,59 @@ double parse_duration(const std::string& text, const std::string& what) {
   return v * scale;
 }
 
-BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, double seconds,
-                       bool final_evaluation) {
+TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>& changes) {
+  TrainConfig c = input;
+  if (c.method == Method::kBcp && c.schedule.pretrain_iters > 0 &&
+      c.schedule.pretrain_iters != c.schedule.selftrain_iters) {
+    changes.push_back("recipe    stages in equal steps, not the config's " +
+                      std::to_string(c.schedule.pretrain_iters) + ":" +
+                      std::to_string(c.schedule.selftrain_iters) +
+                      " (a short pre-training leaves a weak teacher)");
+    c.schedule.pretrain_iters = c.schedule.selftrain_iters;
+  }
+  if (c.data.patch.size() == 2) {
+    const std::vector<int64_t> factor = nets::pooling_factor(model_config_for(c));
+    std::vector<int64_t> half;
+    for (size_t a = 0; a < c.data.patch.size(); ++a) {
+      const int64_t h = c.data.patch[a] / 2;
+      if (c.data.patch[a] % 2 == 0 && h >= kMinHalvedSide && h % factor.at(a) == 0)
+        half.push_back(h);
+    }
+    if (half.size() == c.data.patch.size()) {
+      const auto side = [](const std::vector<int64_t>& v) {
+        return std::to_string(v[0]) + "x" + std::to_string(v[1]);
+      };
+      changes.push_back("recipe    patch " + side(c.data.patch) + " -> " + side(half) +
+                        " (4x the steps; validated and evaluated at " + side(half) +
+                        ", zoomed back to each scan)");
+      c.data.patch = half;
+    }
+  }
+  if (c.data.patch.size() == 3 && c.eval.stride.size() == 3) {
+    // The authors' LA stride (18x18x4) runs 72 windows a volume: validations would take most of
+    // a short budget. Half-overlapping windows (nnU-Net's default) cost a few.
+    std::vector<int64_t> stride = c.eval.stride;
+    for (size_t a = 0; a < 3; ++a) stride[a] = std::max(stride[a], c.data.patch[a] / 2);
+    if (stride != c.eval.stride) {
+      const auto side = [](const std::vector<int64_t>& v) {
+        return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
+      };
+      changes.push_back("recipe    sliding-window stride " + side(c.eval.stride) + " -> " +
+                        side(stride) + " (windows overlapping by half, for validations that fit)");
+      c.eval.stride = stride;
+    }
+  }
+  validate_config(c);
+  return c;
+}
+
+BudgetPlan plan_budget(const TrainConfig& input, const std::string& data_root, double seconds,
+                       bool final_evaluation, bool short_run) {
   const auto t0 = Clock::now();
   BudgetPlan p;
-  p.config = config;
+  std::vector<std::string> recipe;
+  p.config = short_run ? short_run_recipe(input, recipe) : input;
+  const TrainConfig config = p.config;  // as planned, before the schedule is set
   p.budget_seconds = seconds;
   const torch::Device device = util::parse_device(config.device, "train");
   const std::vector<StagePlan> stages = plan_stages(config);
@@ -176,6 +227,7 @@ BudgetPlan plan_budget(const TrainConfig& config, const std::string& data_root, 
     timed += (i ? ", " : "") + stages[i].name() + " " + fixed(p.step_seconds[i], 2) + " s";
   p.lines.push_back("budget    " + minutes(seconds) + " on this machine (" +
                     std::to_string(torch::get_num_threads()) + " threads, " + config.device + ")");
+  p.lines.insert(p.lines.end(), recipe.begin(), recipe.end());
   p.lines.push_back("timed     a step: " + timed + " (median of " + std::to_string(kTimedSteps) +
                     "); a validation " + fixed(p.validation_seconds, 1) + " s (" +
                     std::to_string(val.size()) + " cases); loading " + fixed(load_seconds, 1) +

@@ -8,6 +8,7 @@
 
 #include "../support.h"
 #include "bcp/train/budget.h"
+#include "bcp/train/config.h"
 
 namespace {
 
@@ -35,30 +36,71 @@ TEST(Budget, DurationsReadSecondsMinutesAndHours) {
     EXPECT_THROW(bcp::train::parse_duration(bad, "--budget"), std::invalid_argument) << bad;
 }
 
+TEST(Budget, TheShortRunRecipeEqualsTheStagesAndHalvesA2dPatchTheNetworkCanTake) {
+  using bcp::train::preset;
+  using bcp::train::short_run_recipe;
+  std::vector<std::string> lines;
+  const auto acdc = short_run_recipe(preset("acdc", 5, "bcp"), lines);
+  EXPECT_EQ(acdc.data.patch, (std::vector<int64_t>{128, 128}));
+  EXPECT_EQ(acdc.schedule.pretrain_iters, acdc.schedule.selftrain_iters);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("256x256 -> 128x128"), std::string::npos) << lines[1];
+  lines.clear();
+  const auto la = short_run_recipe(preset("la", 5, "bcp"), lines);  // 3-D: the patch stays
+  EXPECT_EQ(la.data.patch, (std::vector<int64_t>{112, 112, 80}));
+  EXPECT_EQ(la.schedule.pretrain_iters, la.schedule.selftrain_iters);
+  EXPECT_EQ(la.eval.stride, (std::vector<int64_t>{56, 56, 40}));  // half-overlapping windows
+  EXPECT_EQ(lines.size(), 2u);
+  lines.clear();
+  auto sup = preset("acdc", 5, "supervised");  // one stage: nothing to split
+  sup.data.patch = {160, 128};
+  EXPECT_EQ(short_run_recipe(sup, lines).data.patch, (std::vector<int64_t>{80, 64}));
+  EXPECT_EQ(lines.size(), 1u);
+  for (const std::vector<int64_t>& kept : {std::vector<int64_t>{96, 96},       // 48 is too small
+                                           std::vector<int64_t>{208, 208}}) {  // 104: not x16
+    auto c = preset("acdc", 5, "supervised");
+    c.data.patch = kept;
+    lines.clear();
+    EXPECT_EQ(short_run_recipe(c, lines).data.patch, kept);
+    EXPECT_TRUE(lines.empty());
+  }
+}
+
 TEST(CliBudget, PlansTheScheduleFromTimedStepsAndFollowsIt) {
   bcp::test::TempDir tmp("cli_budget");
   const fs::path root = small_acdc_root(tmp);
   ASSERT_FALSE(root.empty());
+  const std::string train = "train --preset acdc-5-bcp --no-eval --data " + quoted(root) +
+                            " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
+                            " --set batch.unlabeled=4 --set threads=1 --out ";
   const fs::path out = tmp.path / "run";
-  auto r = run_cli("train --preset acdc-5-bcp --budget 20s --no-eval --data " + quoted(root) +
-                   " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
-                   " --set batch.unlabeled=4 --set threads=1 --out " +
-                   quoted(out));
+  auto r = run_cli(train + quoted(out) + " --budget 20s");
   ASSERT_EQ(r.rc, 0) << r.output;
-  for (const char* line :
-       {"budget    0.3 min", "timed     a step: pretrain ", "schedule  ", "expected  "})
+  for (const char* line : {"budget    0.3 min", "recipe    stages in equal steps, not the config's",
+                           "timed     a step: pretrain ", "schedule  ", "expected  "})
     EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
-  // The run took the planned schedule: the preset's 1:3 ratio, about ten validations.
+  // The run took the planned schedule: the recipe's equal stages, about ten validations.
   const auto config = nlohmann::json::parse(bcp::test::read_file_bytes(out / "config.json"));
   const int64_t pre = config["schedule"]["pretrain_iters"],
                 self = config["schedule"]["selftrain_iters"];
   EXPECT_GE(pre, 20) << r.output;
-  EXPECT_NEAR(static_cast<double>(self) / static_cast<double>(pre), 3.0, 0.1) << r.output;
+  EXPECT_EQ(self, pre) << r.output;
   EXPECT_EQ(config["schedule"]["val_every"], (pre + self) / 10) << r.output;
   const std::string plan_line = "schedule  " + std::to_string(pre) + " pretrain + " +
                                 std::to_string(self) + " selftrain steps";
   EXPECT_NE(r.output.find(plan_line), std::string::npos) << plan_line << "\n" << r.output;
   EXPECT_NE(r.output.find("selftrain: " + std::to_string(self) + " iterations"), std::string::npos)
+      << r.output;
+
+  // --keep-recipe plans the step counts only: the preset's 1:3.
+  const fs::path kept = tmp.path / "kept";
+  r = run_cli(train + quoted(kept) + " --budget 10s --keep-recipe");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.find("recipe "), std::string::npos) << r.output;
+  const auto c2 = nlohmann::json::parse(bcp::test::read_file_bytes(kept / "config.json"));
+  EXPECT_NEAR(c2["schedule"]["selftrain_iters"].get<double>() /
+                  c2["schedule"]["pretrain_iters"].get<double>(),
+              3.0, 0.1)
       << r.output;
 }
 
@@ -77,6 +119,10 @@ TEST(CliBudget, BudgetsThatCannotHoldARunAreRefusedBeforeAnyRunFolder) {
   }
   auto resume = run_cli(train + quoted(tmp.path / "a") + " --budget 5m --resume");
   EXPECT_EQ(resume.rc, 2) << resume.output;
+  auto keep = run_cli(train + quoted(tmp.path / "a") + " --keep-recipe");
+  EXPECT_EQ(keep.rc, 2) << keep.output;
+  EXPECT_NE(keep.output.find("--keep-recipe: only with --budget"), std::string::npos)
+      << keep.output;
   // Two seconds cannot hold 20 steps a stage: one line after the timing, no run folder.
   auto tiny = run_cli(train + quoted(tmp.path / "b") + " --budget 2s");
   EXPECT_EQ(tiny.rc, 1) << tiny.output;
