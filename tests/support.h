@@ -128,6 +128,15 @@ inline std::string quoted(const std::filesystem::path& p) {
   return single_quoted(p.string());
 }
 
+/// `bcp synth` of three small ACDC patients (one validation, one test case) into `root`, the data
+/// of the CLI's short end-to-end runs; false (with the failure recorded) when synth fails.
+inline bool synth_small_acdc(const std::filesystem::path& root) {
+  const RunResult r =
+      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
+  EXPECT_EQ(r.rc, 0) << r.output;
+  return r.rc == 0;
+}
+
 }  // namespace bcp::test
 
 /// Skips the current test, loudly, when a file or folder under ../shared is missing.

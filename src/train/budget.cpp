@@ -236,8 +236,8 @@ BudgetPlan plan_budget(const TrainConfig& input, const std::string& data_root, d
   for (size_t i = 0; i < stages.size(); ++i)
     plan += (i ? " + " : "") + std::to_string(iters[i]) + " " + stages[i].name();
   p.lines.push_back(
-      "schedule  " + plan + " steps (the config's ratio), validation and last.h5 every " +
-      std::to_string(c.schedule.val_every) + " steps" +
+      "schedule  " + plan + " steps (" + (short_run ? "the recipe's" : "the config's") +
+      " ratio), validation and last.h5 every " + std::to_string(c.schedule.val_every) + " steps" +
       (p.final_seconds > 0 ? ", then the final evaluations of best.h5 and last.h5 (about " +
                                  fixed(p.final_seconds, 0) + " s)"
                            : std::string()));

@@ -19,10 +19,7 @@ using bcp::test::run_cli;
 /// Three synthetic ACDC patients in tmp/root; an empty path (and a test failure) if synth fails.
 fs::path small_acdc_root(const bcp::test::TempDir& tmp) {
   const fs::path root = tmp.path / "root";
-  const auto synth =
-      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
-  EXPECT_EQ(synth.rc, 0) << synth.output;
-  return synth.rc == 0 ? root : fs::path();
+  return bcp::test::synth_small_acdc(root) ? root : fs::path();
 }
 
 }  // namespace
@@ -74,9 +71,9 @@ TEST(CliBudget, PlansTheScheduleFromTimedStepsAndFollowsIt) {
                             " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
                             " --set batch.unlabeled=4 --set threads=1 --out ";
   const fs::path out = tmp.path / "run";
-  auto r = run_cli(train + quoted(out) + " --budget 20s");
+  auto r = run_cli(train + quoted(out) + " --budget 12s");
   ASSERT_EQ(r.rc, 0) << r.output;
-  for (const char* line : {"budget    0.3 min", "recipe    stages in equal steps, not the config's",
+  for (const char* line : {"budget    0.2 min", "recipe    stages in equal steps, not the config's",
                            "timed     a step: pretrain ", "schedule  ", "expected  "})
     EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
   // The run took the planned schedule: the recipe's equal stages, about ten validations.
@@ -87,16 +84,17 @@ TEST(CliBudget, PlansTheScheduleFromTimedStepsAndFollowsIt) {
   EXPECT_EQ(self, pre) << r.output;
   EXPECT_EQ(config["schedule"]["val_every"], (pre + self) / 10) << r.output;
   const std::string plan_line = "schedule  " + std::to_string(pre) + " pretrain + " +
-                                std::to_string(self) + " selftrain steps";
+                                std::to_string(self) + " selftrain steps (the recipe's ratio)";
   EXPECT_NE(r.output.find(plan_line), std::string::npos) << plan_line << "\n" << r.output;
   EXPECT_NE(r.output.find("selftrain: " + std::to_string(self) + " iterations"), std::string::npos)
       << r.output;
 
   // --keep-recipe plans the step counts only: the preset's 1:3.
   const fs::path kept = tmp.path / "kept";
-  r = run_cli(train + quoted(kept) + " --budget 10s --keep-recipe");
+  r = run_cli(train + quoted(kept) + " --budget 8s --keep-recipe");
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_EQ(r.output.find("recipe "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(the config's ratio)"), std::string::npos) << r.output;
   const auto c2 = nlohmann::json::parse(bcp::test::read_file_bytes(kept / "config.json"));
   EXPECT_NEAR(c2["schedule"]["selftrain_iters"].get<double>() /
                   c2["schedule"]["pretrain_iters"].get<double>(),

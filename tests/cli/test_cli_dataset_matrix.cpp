@@ -58,7 +58,7 @@ TEST_P(CliDatasetMatrix, PrepareTrainResumePredictEvaluateScore) {
                            " schedule.val_every=10 schedule.log_every=10"
                            " schedule.checkpoint_every=10" +
                            (c.method == "bcp" ? " schedule.pretrain_iters=20" : "");
-  r = d.train(args + " schedule.selftrain_iters=20");
+  r = d.train(args + " schedule.selftrain_iters=20 --no-eval");  // the resume evaluates
   ASSERT_EQ(r.rc, 0) << r.output;
   ASSERT_TRUE(fs::exists(d.run / "best.h5")) << r.output;
   r = d.train(args + " schedule.selftrain_iters=30 --resume");
@@ -139,7 +139,7 @@ TEST(CliOwnData, SmallThreeClassVolumesLearnFarAboveChance) {
   // One thread: under `ctest -j` more threads than cores spin and stall each other.
   const auto r = d.train(
       "--set threads=1 schedule.pretrain_iters=200 schedule.selftrain_iters=100"
-      " schedule.val_every=50 schedule.log_every=50");
+      " schedule.val_every=50 schedule.log_every=50 --no-eval");  // scored on imagesTs below
   ASSERT_EQ(r.rc, 0) << r.output;
   const auto score = d.predict_and_score(3);
   ASSERT_FALSE(HasFailure());

@@ -27,9 +27,7 @@ TEST(CliDistributed, TwoLocalRanksTrainValidateAndResume) {
   if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   bcp::test::TempDir tmp("cli_dist");
   const fs::path root = tmp.path / "root";
-  auto synth =
-      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
-  ASSERT_EQ(synth.rc, 0) << synth.output;
+  ASSERT_TRUE(bcp::test::synth_small_acdc(root));
   const fs::path out = tmp.path / "run";
   const std::string train =
       "train --preset acdc-5-bcp --no-eval --nproc 2 --data " + quoted(root) +

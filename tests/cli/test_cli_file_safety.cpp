@@ -63,9 +63,7 @@ void expect_refused(const RunResult& r, const std::string& what) {
 }
 
 fs::path synth_acdc(const fs::path& root) {
-  const auto r =
-      run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " + quoted(root));
-  EXPECT_EQ(r.rc, 0) << r.output;
+  bcp::test::synth_small_acdc(root);
   return root;
 }
 

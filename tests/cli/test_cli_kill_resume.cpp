@@ -55,9 +55,7 @@ int wait_or_kill(pid_t pid, int deadline_ms) {
 TEST(CliKillResume, KillNineAtRandomMomentsThenResumeEqualsAnUninterruptedRun) {
   bcp::test::TempDir tmp("kill_resume");
   const fs::path root = tmp.path / "root";
-  auto synth = bcp::test::run_cli("synth --kind acdc --cases 3 --val 1 --test 1 --seed 5 --out " +
-                                  bcp::test::quoted(root));
-  ASSERT_EQ(synth.rc, 0) << synth.output;
+  ASSERT_TRUE(bcp::test::synth_small_acdc(root));
   const std::string train =
       "train --preset acdc-5-bcp --no-eval --data " + bcp::test::quoted(root) +
       " --set data.patch=[32,32] --set data.labeled=8 --set batch.labeled=4"
