@@ -50,11 +50,11 @@ TEST(Budget, TheShortRunRecipeEqualsTheStagesAndHalvesA2dPatchTheNetworkCanTake)
   EXPECT_EQ(lines.size(), 2u);
   lines.clear();
   auto sup = preset("acdc", 5, "supervised");  // one stage: nothing to split
-  sup.data.patch = {160, 128};
-  EXPECT_EQ(short_run_recipe(sup, lines).data.patch, (std::vector<int64_t>{80, 64}));
+  sup.data.patch = {320, 256};
+  EXPECT_EQ(short_run_recipe(sup, lines).data.patch, (std::vector<int64_t>{160, 128}));
   EXPECT_EQ(lines.size(), 1u);
-  for (const std::vector<int64_t>& kept : {std::vector<int64_t>{96, 96},       // 48 is too small
-                                           std::vector<int64_t>{208, 208}}) {  // 104: not x16
+  for (const std::vector<int64_t>& kept : {std::vector<int64_t>{240, 240},     // 120 is too small
+                                           std::vector<int64_t>{272, 272}}) {  // 136: not x16
     auto c = preset("acdc", 5, "supervised");
     c.data.patch = kept;
     lines.clear();

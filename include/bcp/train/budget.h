@@ -23,8 +23,8 @@ struct BudgetPlan {
 /// What `--budget` changes besides the step counts, each measured on ACDC's validation list with a
 /// 20-minute budget (docs/results.md): BCP's two stages in equal steps (with the presets' 1:3 a
 /// short pre-training leaves the teacher too weak to start self-training from), and a 2-D patch
-/// halved per axis where the network's down-sampling allows, 64 at least (four times the steps; the
-/// evaluation protocol scores at the training resolution, zoomed back to the scan's); a 3-D
+/// halved per axis where the network's down-sampling allows, 128 at least (four times the steps;
+/// the evaluation protocol scores at the training resolution, zoomed back to the scan's); a 3-D
 /// sliding window's stride raised to half the patch (the authors' LA stride runs 72 windows a
 /// volume, and validations would take most of the budget). Returns the
 /// config and appends one line per change to `changes`; a config it would not change comes back
