@@ -46,6 +46,13 @@ constexpr int64_t kMinStageSteps = 20;
 /// would lose their thin structures, and nothing here measured what halving them costs.
 constexpr int64_t kMinHalvedSide = 128;
 
+/// "256x256", "56x56x40": a patch or stride as the plan prints it.
+std::string shape(const std::vector<int64_t>& sizes) {
+  std::string out;
+  for (int64_t v : sizes) out += (out.empty() ? "" : "x") + std::to_string(v);
+  return out;
+}
+
 double median_step(const TrainConfig& c, const TrainingSet& set, StepKind kind,
                    torch::Device device) {
   StepRunner runner(c, set, kind, device);
@@ -116,11 +123,8 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
         half.push_back(h);
     }
     if (half.size() == c.data.patch.size()) {
-      const auto side = [](const std::vector<int64_t>& v) {
-        return std::to_string(v[0]) + "x" + std::to_string(v[1]);
-      };
-      changes.push_back("recipe    patch " + side(c.data.patch) + " -> " + side(half) +
-                        " (4x the steps; validated and evaluated at " + side(half) +
+      changes.push_back("recipe    patch " + shape(c.data.patch) + " -> " + shape(half) +
+                        " (4x the steps; validated and evaluated at " + shape(half) +
                         ", zoomed back to each scan)");
       c.data.patch = half;
     }
@@ -131,11 +135,8 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
     std::vector<int64_t> stride = c.eval.stride;
     for (size_t a = 0; a < 3; ++a) stride[a] = std::max(stride[a], c.data.patch[a] / 2);
     if (stride != c.eval.stride) {
-      const auto side = [](const std::vector<int64_t>& v) {
-        return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
-      };
-      changes.push_back("recipe    sliding-window stride " + side(c.eval.stride) + " -> " +
-                        side(stride) + " (windows overlapping by half, for validations that fit)");
+      changes.push_back("recipe    sliding-window stride " + shape(c.eval.stride) + " -> " +
+                        shape(stride) + " (windows overlapping by half, for validations that fit)");
       c.eval.stride = stride;
     }
   }
