@@ -17,6 +17,7 @@
 #include "bcp/analysis/overlay.h"
 #include "bcp/analysis/png.h"
 #include "bcp/analysis/run_record.h"
+#include "bcp/data/label_values.h"
 #include "bcp/data/recipe.h"
 #include "bcp/io/atomic_file.h"
 #include "bcp/io/h5.h"
@@ -395,9 +396,13 @@ class Page {
       return;
     }
     int64_t classes = 0, channels = 1;
+    bool ignore_label = false;
     if (config.is_object() && config.contains("data")) {
       classes = int_at(config["data"], "num_classes");
       channels = int_at(config["data"], "channels", 1);
+      const json& ignore =
+          config["data"].contains("ignore_label") ? config["data"]["ignore_label"] : json(false);
+      ignore_label = ignore.is_boolean() && ignore.get<bool>();
     }
     const data::Dataset recipe = util::parse_enum<data::Dataset>(dataset);
     if (classes < 2) classes = data::recipe_of(recipe).default_classes;
@@ -415,9 +420,11 @@ class Page {
         if (!fs::exists(pred_file))
           throw std::runtime_error(pred_file.string() + ": no such prediction");
         torch::Tensor pred = io::read_h5(pred_file.string(), "pred");
-        data::Sample s = data::load_volume(recipe, root, name, classes - 1, channels);
+        data::Sample s =
+            data::load_volume(recipe, root, name, {classes - 1, ignore_label}, channels);
         torch::Tensor image = channels > 1 ? s.image.select(0, 0) : s.image;
-        torch::Tensor label = s.label;
+        // Unannotated voxels are drawn as background: they have no contour of their own.
+        torch::Tensor label = s.label.masked_fill(~data::annotated(s.label), 0);
         if (pred.sizes() != label.sizes())
           throw std::runtime_error(pred_file.string() +
                                    ": prediction shape differs from the reference");

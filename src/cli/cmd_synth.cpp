@@ -25,6 +25,7 @@ struct SynthArgs {
   double size_jitter = -1;
   std::vector<double> spacing;
   bool mixed_dtypes = false;
+  bool partial_labels = false;
 };
 
 void run_nnunet(const SynthArgs& a) {
@@ -50,6 +51,7 @@ void run_nnunet(const SynthArgs& a) {
   }
   o.spacing = a.spacing;
   o.mixed_dtypes = a.mixed_dtypes;
+  o.partial_labels = a.partial_labels;
   bcp::data::write_synth_nnunet(a.out, o);
   std::cout << "wrote a synthetic nnU-Net dataset (" << (o.dim == 2 ? "cardiac" : "atrium")
             << ", NIfTI) to " << a.out << ": " << o.labeled << " labeled, " << o.unlabeled
@@ -60,9 +62,11 @@ void run_synth(const SynthArgs& a) {
   // Same-named scans, lists and dataset.json would replace the user's.
   bcp::io::refuse_non_empty_folder(a.out, "a synthetic dataset");
   if (a.format == "nnunet") return run_nnunet(a);
-  if (a.classes != 0 || a.size_jitter >= 0 || !a.spacing.empty() || a.mixed_dtypes)
+  if (a.classes != 0 || a.size_jitter >= 0 || !a.spacing.empty() || a.mixed_dtypes ||
+      a.partial_labels)
     throw std::invalid_argument(
-        "--classes, --size-jitter, --spacing and --mixed-dtypes apply to --format nnunet only");
+        "--classes, --size-jitter, --spacing, --mixed-dtypes and --partial-labels apply to "
+        "--format nnunet only");
   if (a.unlabeled >= 0) throw std::invalid_argument("--unlabeled applies to --format nnunet only");
   if (a.channels >= 0) throw std::invalid_argument("--channels applies to --format nnunet only");
   if (a.kind == "acdc") {
@@ -140,6 +144,9 @@ void setup_synth(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--mixed-dtypes", args->mixed_dtypes,
                 "nnunet: odd cases' images float32, every third label float32 (whole numbers)");
+  cmd->add_flag("--partial-labels", args->partial_labels,
+                "nnunet: labels leave every other slice and a band of rows unannotated "
+                "(dataset.json's \"ignore\" label)");
   cmd->callback([args] { run_synth(*args); });
 }
 

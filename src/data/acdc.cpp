@@ -26,14 +26,14 @@ std::vector<std::string> AcdcRoot::read_list(const std::string& list_name) const
   return read_case_list(list_path(list_name));
 }
 
-Sample load_acdc_slice(const AcdcRoot& root, const std::string& name, int64_t max_label,
+Sample load_acdc_slice(const AcdcRoot& root, const std::string& name, const LabelValues& labels,
                        int64_t channels) {
-  return load_h5_sample(root.slice_path(name), 2, max_label, name, channels);
+  return load_h5_sample(root.slice_path(name), 2, labels, name, channels);
 }
 
-Sample load_acdc_volume(const AcdcRoot& root, const std::string& name, int64_t max_label,
+Sample load_acdc_volume(const AcdcRoot& root, const std::string& name, const LabelValues& labels,
                         int64_t channels) {
-  return load_h5_sample(root.volume_path(name), 3, max_label, name, channels);
+  return load_h5_sample(root.volume_path(name), 3, labels, name, channels);
 }
 
 SampleDataset load_acdc_slices(const AcdcRoot& root, const std::vector<std::string>& names) {

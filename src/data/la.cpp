@@ -22,9 +22,9 @@ std::vector<std::string> LaRoot::read_list(const std::string& list_name) const {
   return read_case_list(list_path(list_name));
 }
 
-Sample load_la_volume(const LaRoot& root, const std::string& id, int64_t max_label,
+Sample load_la_volume(const LaRoot& root, const std::string& id, const LabelValues& labels,
                       int64_t channels) {
-  return load_h5_sample(root.volume_path(id), 3, max_label, id, channels);
+  return load_h5_sample(root.volume_path(id), 3, labels, id, channels);
 }
 
 SampleDataset load_la_volumes(const LaRoot& root, const std::vector<std::string>& ids) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "bcp/data/label_values.h"
 #include "bcp/io/input_path.h"
 #include "bcp/io/json_file.h"
 #include "bcp/util/text.h"
@@ -38,9 +39,10 @@ std::map<std::string, std::map<int, std::string>> channel_files(const fs::path& 
 
 }  // namespace
 
-std::vector<std::string> nnunet_class_names(const json& meta, const std::string& meta_path) {
+NnunetLabels nnunet_labels(const json& meta, const std::string& meta_path) {
   auto bad = [&](const std::string& why) { return std::runtime_error(meta_path + ": " + why); };
-  std::vector<std::string> class_names;
+  NnunetLabels labels;
+  std::vector<std::string>& class_names = labels.class_names;
   if (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].size() < 2)
     throw bad("labels must map at least two names to values, e.g. {\"background\": 0, \"LV\": 1}");
   std::map<int64_t, std::string> by_value;
@@ -48,16 +50,23 @@ std::vector<std::string> nnunet_class_names(const json& meta, const std::string&
     if (!it.value().is_number_integer())
       throw bad("label \"" + it.key() + "\" must be one integer (region lists are not supported)");
     const int64_t v = it.value();
-    // nnU-Net v2's "ignore" marks unannotated voxels, which must get no loss and no score;
-    // trained as a class it would teach the network to predict "not annotated".
-    if (it.key() == "ignore")
-      throw bad("partial annotations (an \"ignore\" label) are not supported yet");
+    // nnU-Net v2's "ignore" marks unannotated voxels, which get no loss and no score; trained
+    // as a class it would teach the network to predict "not annotated".
+    if (it.key() == "ignore") {
+      labels.ignore_value = v;
+      continue;
+    }
     // Class 0 is what bcp treats as background (not scored, not pasted as foreground).
     if (it.key() == "background" && v != 0)
       throw bad("label \"background\" must have value 0, got " + std::to_string(v));
     if (!by_value.emplace(v, it.key()).second)
       throw bad("label value " + std::to_string(v) + " is given twice");
   }
+  if (labels.ignore_value >= 0 && labels.ignore_value != static_cast<int64_t>(by_value.size()))
+    throw bad("the \"ignore\" label must have the highest value, " +
+              std::to_string(by_value.size()) + " (after the classes 0.." +
+              std::to_string(by_value.size() - 1) + ", as nnU-Net requires), got " +
+              std::to_string(labels.ignore_value));
   int64_t expect = 0;
   for (const auto& [v, name] : by_value) {
     if (v != expect)
@@ -66,11 +75,17 @@ std::vector<std::string> nnunet_class_names(const json& meta, const std::string&
     class_names.push_back(name);
     ++expect;
   }
-  // Masks are stored as uint8: label 260 would silently become 4.
-  if (class_names.size() > 256)
-    throw bad(std::to_string(class_names.size()) +
-              " labels, but bcp stores masks as uint8 and takes at most 256 (values 0..255)");
-  return class_names;
+  if (labels.ignore_value >= 0 && class_names.size() < 2)
+    throw bad("labels must name at least two classes besides \"ignore\"");
+  // Masks are stored as uint8: label 260 would silently become 4. Unannotated voxels are stored
+  // as kIgnoreLabel (255), which leaves 255 classes.
+  const size_t most = labels.ignore_value >= 0 ? static_cast<size_t>(kIgnoreLabel) : 256;
+  if (class_names.size() > most)
+    throw bad(
+        std::to_string(class_names.size()) +
+        " labels, but bcp stores masks as uint8 and takes at most " + std::to_string(most) +
+        (labels.ignore_value >= 0 ? " besides \"ignore\" (255 marks it)" : " (values 0..255)"));
+  return labels;
 }
 
 NnunetDataset read_nnunet_dataset(const std::string& dir) {
@@ -113,7 +128,9 @@ NnunetDataset read_nnunet_dataset(const std::string& dir) {
     ds.channel_names[idx] = it.value().get<std::string>();
   }
 
-  ds.class_names = nnunet_class_names(meta, meta_path.string());
+  NnunetLabels label_meta = nnunet_labels(meta, meta_path.string());
+  ds.class_names = std::move(label_meta.class_names);
+  ds.ignore_value = label_meta.ignore_value;
 
   const fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";
   const auto images = channel_files(images_dir, ds.file_ending);

@@ -42,19 +42,28 @@ void check_same_grid(const io::Volume& v, const std::string& path, const io::Vol
                              io::geometry_text(v) + " vs " + io::geometry_text(ref) + ")");
 }
 
-/// The label map of a case as uint8, checked against the image's grid and the class count.
-torch::Tensor checked_label(const io::Volume& image, const std::string& path, int64_t num_classes) {
+/// The label map of a case as uint8, checked against the image's grid and the class count; the
+/// "ignore" value (when >= 0) is stored as kIgnoreLabel.
+torch::Tensor checked_label(const io::Volume& image, const std::string& path, int64_t num_classes,
+                            int64_t ignore_value) {
   io::Volume label = io::read_volume(path);
   check_same_grid(label, path, image, "its image");
   auto values = label.data.to(torch::kDouble);
   if (!torch::equal(values, values.round()))
     throw std::runtime_error(path + ": label values must be integers");
-  const double lo = values.min().item<double>(), hi = values.max().item<double>();
+  torch::Tensor unknown = ignore_value >= 0 ? values == static_cast<double>(ignore_value)
+                                            : torch::zeros(values.sizes(), torch::kBool);
+  const torch::Tensor classes = values.masked_fill(unknown, 0);
+  const double lo = classes.min().item<double>(), hi = classes.max().item<double>();
   if (lo < 0 || hi > static_cast<double>(num_classes - 1))
-    throw std::runtime_error(path + ": label values span [" + std::to_string(int64_t(lo)) + ", " +
-                             std::to_string(int64_t(hi)) + "], outside dataset.json's labels 0.." +
-                             std::to_string(num_classes - 1));
-  return label.data.to(torch::kUInt8).contiguous();
+    throw std::runtime_error(
+        path + ": label values span [" + std::to_string(int64_t(lo)) + ", " +
+        std::to_string(int64_t(hi)) + "], outside dataset.json's labels 0.." +
+        std::to_string(num_classes - 1) +
+        (ignore_value >= 0 ? " and " + std::to_string(ignore_value) + " (ignore)" : std::string()));
+  return classes.masked_fill(unknown, static_cast<double>(kIgnoreLabel))
+      .to(torch::kUInt8)
+      .contiguous();
 }
 
 /// Channel k > 0 of a case: on channel 0's grid.
@@ -185,6 +194,7 @@ json fingerprint_to_json(const PreparedDataset& p) {
           {"median_spacing", p.median_spacing},
           {"median_slice_spacing", p.median_slice_spacing},
           {"class_fraction", p.class_fraction},
+          {"ignore_label", p.ignore_label},
           {"intensity_stats", channels}};
 }
 
@@ -213,6 +223,7 @@ PreparedDataset fingerprint_from_json(const json& j) {
     p.median_spacing = j.at("median_spacing").get<std::vector<double>>();
     p.median_slice_spacing = j.at("median_slice_spacing").get<double>();
     p.class_fraction = j.at("class_fraction").get<std::vector<double>>();
+    p.ignore_label = j.value("ignore_label", false);  // roots prepared before it was recorded
     for (const auto& c : j.at("intensity_stats"))
       p.intensity_stats.push_back({c.at("mean").get<double>(), c.at("sd").get<double>(),
                                    c.at("min").get<double>(), c.at("max").get<double>(),
@@ -264,6 +275,7 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
   out.dim = o.dim;
   out.channels = static_cast<int64_t>(ds.channel_names.size());
   out.class_names = ds.class_names;
+  out.ignore_label = ds.ignore_value >= 0;
   out.intensity.kind = o.intensity;
   out.intensity.ct_low = o.ct_low;
   out.intensity.ct_high = o.ct_high;
@@ -341,8 +353,9 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     if (o.dim == 3 && image.data.dim() != 3)
       throw std::runtime_error(c.images[0] + ": 3D preparation needs 3D images, got shape " +
                                c10::str(image.data.sizes()));
-    torch::Tensor label = role == Role::kUnlabeled ? torch::zeros(image.data.sizes(), torch::kUInt8)
-                                                   : checked_label(image, c.label, num_classes);
+    torch::Tensor label = role == Role::kUnlabeled
+                              ? torch::zeros(image.data.sizes(), torch::kUInt8)
+                              : checked_label(image, c.label, num_classes, ds.ignore_value);
     // Every channel normalised on its own (as nnU-Net does), stacked channels first.
     std::vector<torch::Tensor> normalised;
     for (size_t k = 0; k < channels.size(); ++k) {
@@ -354,8 +367,10 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     }
     torch::Tensor img = torch::stack(normalised);  // (C, spatial...)
     if (role == Role::kLabeled) {
-      class_voxels +=
-          torch::bincount(label.flatten().to(torch::kLong), {}, num_classes).to(torch::kDouble);
+      const torch::Tensor flat = label.flatten();
+      class_voxels += torch::bincount(flat.masked_select(data::annotated(flat)).to(torch::kLong),
+                                      {}, num_classes)
+                          .to(torch::kDouble);
       for (size_t k = 0; k < channels.size(); ++k) {
         // The sample first, then its conversion (not a double copy of the whole volume).
         const torch::Tensor flat = channels[k].flatten();

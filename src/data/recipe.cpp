@@ -41,17 +41,17 @@ std::string volume_path(Dataset recipe, const std::string& root, const std::stri
 }
 
 Sample load_volume(Dataset recipe, const std::string& root, const std::string& name,
-                   int64_t max_label, int64_t channels) {
+                   const LabelValues& labels, int64_t channels) {
   return recipe_of(recipe).layout == FileLayout::kSlices
-             ? load_acdc_volume(AcdcRoot(root), name, max_label, channels)
-             : load_la_volume(LaRoot(root), name, max_label, channels);
+             ? load_acdc_volume(AcdcRoot(root), name, labels, channels)
+             : load_la_volume(LaRoot(root), name, labels, channels);
 }
 
 Sample load_training_item(Dataset recipe, const std::string& root, const std::string& name,
-                          int64_t max_label, int64_t channels) {
+                          const LabelValues& labels, int64_t channels) {
   return recipe_of(recipe).layout == FileLayout::kSlices
-             ? load_acdc_slice(AcdcRoot(root), name, max_label, channels)
-             : load_la_volume(LaRoot(root), name, max_label, channels);
+             ? load_acdc_slice(AcdcRoot(root), name, labels, channels)
+             : load_la_volume(LaRoot(root), name, labels, channels);
 }
 
 }  // namespace bcp::data

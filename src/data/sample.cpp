@@ -17,7 +17,8 @@ namespace {
 }  // namespace
 
 Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tensor label,
-                       int64_t rank, int64_t max_label, std::string name, int64_t channels) {
+                       int64_t rank, const LabelValues& labels, std::string name,
+                       int64_t channels) {
   if (channels > 1) {
     if (image.dim() != rank + 1 || image.size(0) != channels)
       fail_sample(path, "'image' must be " + std::to_string(channels) + " channels of " +
@@ -42,22 +43,23 @@ Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tens
   if (image.numel() == 0) fail_sample(path, "'image' is empty, shape " + c10::str(image.sizes()));
   image = image.to(torch::kFloat32).contiguous();
   if (!torch::isfinite(image).all().item<bool>()) fail_sample(path, "'image' contains NaN or Inf");
-  const int64_t lo = label.min().item<int64_t>();
-  const int64_t hi = label.max().item<int64_t>();
-  if (lo < 0 || hi > max_label)
-    fail_sample(path, "'label' values must be in 0.." + std::to_string(max_label) + ", found " +
-                          std::to_string(lo) + ".." + std::to_string(hi));
+  if (has_foreign_label(label, labels)) {
+    const int64_t lo = label.min().item<int64_t>();
+    const int64_t hi = label.max().item<int64_t>();
+    fail_sample(path, "'label' values must be " + labels.text() + ", found " + std::to_string(lo) +
+                          ".." + std::to_string(hi));
+  }
   return Sample{image, label.to(torch::kUInt8).contiguous(), std::move(name)};
 }
 
-Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name,
-                      int64_t channels) {
+Sample load_h5_sample(const std::string& path, int64_t rank, const LabelValues& labels,
+                      std::string name, int64_t channels) {
   if (!std::filesystem::exists(path)) fail_sample(path, "no such file");
   // H5File's errors already name the file and the dataset (missing, truncated, unreadable).
   io::H5File f(path);
   for (const char* key : {"image", "label"})
     if (!f.has(key)) fail_sample(path, std::string("missing dataset '") + key + "'");
-  return validate_sample(path, f.read("image"), f.read("label"), rank, max_label, std::move(name),
+  return validate_sample(path, f.read("image"), f.read("label"), rank, labels, std::move(name),
                          channels);
 }
 

@@ -689,6 +689,11 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
       io::write_volume((image_dir / file).string(), other.round().to(torch::kInt16), spacing,
                        origin, direction);
     }
+    if (opt.partial_labels) {
+      const int64_t rows = s.label.size(1);
+      s.label.slice(0, 1, s.label.size(0), 2).fill_(classes);
+      s.label.slice(1, 0, (rows + 3) / 4).fill_(classes);
+    }
     if (!unlabeled)
       io::write_volume(
           (out / (labeled ? "labelsTr" : "labelsTs") / (std::string(name) + ".nii.gz")).string(),
@@ -703,6 +708,7 @@ void write_synth_nnunet(const std::string& out_dir, const SynthNnunetOptions& op
   if (opt.dim == 2 && classes == 2) labels = {{"background", 0}, {"heart", 1}};
   if (opt.dim == 3 && classes == 3)
     labels = {{"background", 0}, {"left_atrium", 1}, {"atrial_wall", 2}};
+  if (opt.partial_labels) labels["ignore"] = static_cast<int>(labels.size());
   nlohmann::json channel_names = nlohmann::json::object();
   for (int k = 0; k < opt.channels; ++k)
     channel_names[std::to_string(k)] = k == 0 ? "MRI" : "MRI_contrast" + std::to_string(k);

@@ -42,6 +42,7 @@ void to_json(json& j, const EvalProtocol& p) {
         {{"kind", p.intensity.kind},
          {"ct_low", p.intensity.ct_low},
          {"ct_high", p.intensity.ct_high}}}};
+  if (p.ignore_label) j["ignore_label"] = true;
 }
 
 void from_json(const json& j, EvalProtocol& p) {
@@ -58,6 +59,8 @@ void from_json(const json& j, EvalProtocol& p) {
       out.la_stride = value.get<std::array<int64_t, 3>>();
     else if (key == "largest_component")
       out.largest_component = value.get<bool>();
+    else if (key == "ignore_label")
+      out.ignore_label = value.get<bool>();
     else if (key == "intensity") {
       for (const auto& [k, v] : value.items()) {
         if (k == "kind")

@@ -9,6 +9,7 @@
 
 #include "bcp/data/acdc.h"
 #include "bcp/data/case_list.h"
+#include "bcp/data/label_values.h"
 #include "bcp/data/recipe.h"
 #include "bcp/eval/binary_metrics.h"
 #include "bcp/io/atomic_file.h"
@@ -111,6 +112,7 @@ ModelEvaluateOptions evaluate_options(const EvalProtocol& protocol) {
   o.la.window.patch = protocol.la_patch;
   o.la.window.stride = protocol.la_stride;
   o.la.largest_component = protocol.largest_component;
+  o.ignore_label = protocol.ignore_label;
   return o;
 }
 
@@ -167,7 +169,14 @@ void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, co
     throw std::invalid_argument("evaluate: case " + c.name + ": " + util::error_message(e));
   }
   const int num_classes = static_cast<int>(model.config().num_classes);
-  const auto scored = case_scores(c.name, pred, c.label.to(torch::kCPU), num_classes);
+  torch::Tensor ref = c.label.to(torch::kCPU), scored_pred = pred;
+  if (options.ignore_label) {
+    // An unannotated voxel counts for no class: background in both masks scores nothing.
+    const torch::Tensor unknown = ~data::annotated(ref);
+    ref = ref.masked_fill(unknown, 0);
+    scored_pred = pred.masked_fill(unknown.to(pred.device()), 0);
+  }
+  const auto scored = case_scores(c.name, scored_pred, ref, num_classes);
   report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   if (!options.predictions_dir.empty())
     write_prediction(options.predictions_dir, c.name, pred, options.dataset,
@@ -290,9 +299,9 @@ ScoreReport evaluate(const EvaluateOptions& options) {
                    {"list", options.list_name},
                    {"dataset", std::string(util::name_of(dataset))}};
   for (size_t i = 0; i < names.size(); ++i) {
-    const int64_t max_label = config.num_classes - 1;
+    const data::LabelValues values{config.num_classes - 1, mopt.ignore_label};
     data::Sample sample =
-        data::load_volume(dataset, options.data_root, names[i], max_label, config.in_channels);
+        data::load_volume(dataset, options.data_root, names[i], values, config.in_channels);
     score_case(*model, predictor, sample, mopt, report);
     if (options.progress) options.progress(names[i], i, names.size());
   }

@@ -79,15 +79,16 @@ std::string spacing_text(const std::vector<double>& s) {
   return out;
 }
 
-/// K from an nnU-Net dataset.json in the reference folder or its parent (labelsTr/..); 0 if none.
-int classes_from_dataset_json(const std::string& ref_dir) {
+/// The labels of an nnU-Net dataset.json in the reference folder or its parent (labelsTr/..); no
+/// classes if there is none.
+data::NnunetLabels labels_from_dataset_json(const std::string& ref_dir) {
   for (const fs::path& dir : {fs::path(ref_dir), fs::path(ref_dir).parent_path()}) {
     const fs::path meta_path = dir / "dataset.json";
     if (dir.empty() || !fs::is_regular_file(meta_path)) continue;
     const nlohmann::json meta = io::read_json_file(meta_path.string());
-    return static_cast<int>(data::nnunet_class_names(meta, meta_path.string()).size());
+    return data::nnunet_labels(meta, meta_path.string());
   }
-  return 0;
+  return {};
 }
 
 /// Refuses to score two files that do not lie on the same grid in space: a flipped or shifted
@@ -271,7 +272,8 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
       throw std::runtime_error(f.string() + ": no reference file " + ref.string());
   }
 
-  const int from_json = classes_from_dataset_json(options.ref_dir);
+  const data::NnunetLabels json_labels = labels_from_dataset_json(options.ref_dir);
+  const int from_json = static_cast<int>(json_labels.class_names.size());
   if (options.num_classes != 0 && from_json != 0 && options.num_classes != from_json)
     throw std::invalid_argument("--classes " + std::to_string(options.num_classes) +
                                 " contradicts the dataset.json of " + options.ref_dir + " (" +
@@ -334,16 +336,23 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
                                   "; pass --spacing to score all in one unit");
     }
 
-    for (const auto* v : {&pred, &ref}) {
-      const int64_t top = v->labels.numel() ? v->labels.max().item<int64_t>() : 0;
+    torch::Tensor pred_labels = pred.labels, ref_labels = ref.labels;
+    if (json_labels.ignore_value >= 0) {
+      // dataset.json's "ignore": voxels nobody annotated are background in both, scored by none.
+      const torch::Tensor unknown = ref_labels == json_labels.ignore_value;
+      ref_labels = ref_labels.masked_fill(unknown, 0);
+      pred_labels = pred_labels.masked_fill(unknown, 0);
+    }
+    for (const auto* v : {&pred_labels, &ref_labels}) {
+      const int64_t top = v->numel() ? v->max().item<int64_t>() : 0;
       if (top > k - 1)
-        throw std::invalid_argument((v == &pred ? pred_path : ref_path) + ": label " +
+        throw std::invalid_argument((v == &pred_labels ? pred_path : ref_path) + ": label " +
                                     std::to_string(top) +
                                     " is above K-1 = " + std::to_string(k - 1) +
                                     " (K = " + std::to_string(k) + " classes)");
     }
     const auto scored =
-        case_scores(case_name_of(f.filename().string()), pred.labels, ref.labels, k, spacing);
+        case_scores(case_name_of(f.filename().string()), pred_labels, ref_labels, k, spacing);
     report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   }
   return report;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bcp/data/label_values.h"
 #include "bcp/data/recipe.h"
 #include "bcp/io/json_file.h"
 #include "bcp/nets/segmentation_net.h"
@@ -81,7 +82,7 @@ void merge_strict(json& dst, const json& src, const std::string& where) {
 
 // One field list per struct serves both directions; key names are the member names.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Data, train_list, val_list, labeled, unlabeled,
-                                   patch, num_classes, channels, intensity, ct_window)
+                                   patch, num_classes, ignore_label, channels, intensity, ct_window)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Net, strides)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Optim, lr, momentum, weight_decay, schedule,
                                    step_size, gamma, poly_power)
@@ -194,6 +195,11 @@ void validate_config(const TrainConfig& c) {
   if (c.data.num_classes < 2 || c.data.num_classes > nets::kMaxClasses)
     bad("data.num_classes", "must be in [2, " + std::to_string(nets::kMaxClasses) + "], got " +
                                 std::to_string(c.data.num_classes));
+  if (c.data.ignore_label && c.data.num_classes > data::kIgnoreLabel)
+    bad("data.num_classes", "must be at most " + std::to_string(data::kIgnoreLabel) +
+                                " with data.ignore_label (" + std::to_string(data::kIgnoreLabel) +
+                                " marks voxels without annotation), got " +
+                                std::to_string(c.data.num_classes));
   if (c.data.channels < 1 || c.data.channels > nets::kMaxInChannels)
     bad("data.channels", "must be in [1, " + std::to_string(nets::kMaxInChannels) + "], got " +
                              std::to_string(c.data.channels));
@@ -266,6 +272,10 @@ void validate_config(const TrainConfig& c) {
   if (!(c.bcp.beta > 0 && c.bcp.beta < 1)) bad("bcp.beta", "must be in (0, 1)");
   if (!(c.bcp.ema_decay >= 0 && c.bcp.ema_decay <= 1)) bad("bcp.ema_decay", "must be in [0, 1]");
   if (!(c.bcp.temperature > 0)) bad("bcp.temperature", "must be > 0");
+  // A soft mix one-hot encodes the labeled side, which has no class for unannotated voxels.
+  if (c.method == Method::kBcp && c.bcp.pseudo_label == PseudoLabel::kSoft && c.data.ignore_label)
+    bad("bcp.pseudo_label",
+        "\"soft\" is not supported with partial annotations (data.ignore_label): use \"hard\"");
   if (!(c.bcp.blend_weight > 0 && c.bcp.blend_weight < 1))
     bad("bcp.blend_weight", "must be in (0, 1)");
   if (c.method == Method::kBcp && c.bcp.mix == MixMode::kPaste && c.bcp.mask != MaskShape::kBox) {

@@ -100,6 +100,7 @@ Plan plan_for(const data::PreparedDataset& p) {
   c.data.labeled = p.labeled_items;
   c.data.unlabeled = -1;
   c.data.num_classes = static_cast<int64_t>(p.class_names.size());
+  c.data.ignore_label = p.ignore_label;
   c.data.channels = p.channels;
   c.data.intensity = p.intensity.kind;
   c.data.ct_window = {p.intensity.ct_low, p.intensity.ct_high};
@@ -202,7 +203,11 @@ std::string plan_text(const data::PreparedDataset& p, const Plan& plan) {
   fractions.precision(3);
   for (size_t k = 0; k < p.class_fraction.size(); ++k)
     fractions << (k ? ", " : "") << p.class_names[k] << " " << 100 * p.class_fraction[k] << "%";
-  if (!p.class_fraction.empty()) s << "classes   " << fractions.str() << " of labeled voxels\n";
+  if (!p.class_fraction.empty())
+    s << "classes   " << fractions.str() << " of " << (p.ignore_label ? "annotated " : "")
+      << "labeled voxels\n";
+  if (p.ignore_label)
+    s << "labels    partial: voxels labeled \"ignore\" get no loss and no score\n";
   s << "intensity " << util::name_of(p.intensity.kind) << " per volume and channel\n";
   for (const auto& [topic, text] : plan.reasons) {
     std::string t = topic;

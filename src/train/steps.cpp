@@ -10,8 +10,7 @@
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/ssl/pseudo_label.h"
 #include "bcp/train/distributed.h"
-#include "bcp/train/fused_mix_loss.h"
-#include "bcp/train/losses.h"
+#include "bcp/train/step_losses.h"
 
 namespace bcp::train {
 namespace {
@@ -40,35 +39,6 @@ Batch on_device(const StageContext& s, const Batch& b) {
   return {b.images.to(s.device), b.labels.to(s.device)};
 }
 
-/// Whether a loss runs fused: in bf16 training (the logits are fp32 in both precisions), where
-/// the fused losses take the inputs; fp32 training keeps LibTorch's operators, the authors'
-/// arithmetic operator for operator.
-bool fused_losses(const TrainConfig& c, const torch::Tensor& logits, const torch::Tensor& img_label,
-                  const torch::Tensor& patch_label) {
-  return c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label);
-}
-
-bool ssl4mis_losses(const TrainConfig& c) {
-  return data::recipe_of(c.dataset).loss == data::LossFamily::kSsl4mis;
-}
-
-torch::Tensor supervised_loss(const TrainConfig& c, const torch::Tensor& logits,
-                              const torch::Tensor& labels) {
-  if (fused_losses(c, logits, labels, labels)) {
-    // The fused mixed loss with one region over every pixel (mask 1, the other region weighed
-    // 0) is the plain loss: the mask's mean of the cross-entropy, the Dice unmasked.
-    const torch::Tensor all = torch::ones({}, logits.options());
-    const MixLossResult r =
-        ssl4mis_losses(c) ? fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
-                          : fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
-    return 0.5 * (r.ce + r.dice);
-  }
-  if (ssl4mis_losses(c))  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)
-    return 0.5 *
-           (mean_cross_entropy(logits, labels) + acdc_dice_loss(torch::softmax(logits, 1), labels));
-  return la_pretrain_loss(logits, labels);  // (CE + Dice) / 2
-}
-
 StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
   s.optimizer.zero_grad();
   loss.backward();
@@ -89,8 +59,8 @@ StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
 /// Labeled cases only: Dice + CE (ACDC 0.5 (CE + Dice), LA (CE + Dice) / 2).
 StepStats supervised_step(StageContext& s, const StepInputs& in) {
   Batch b = on_device(s, in.labeled);
-  return optimizer_step(s,
-                        supervised_loss(s.config, forward(s, Role::kStudent, b.images), b.labels));
+  return optimizer_step(
+      s, step_supervised_loss(s.config, forward(s, Role::kStudent, b.images), b.labels));
 }
 
 /// SSL4MIS Mean Teacher: supervised loss + ramped consistency to the EMA teacher, whose input
@@ -101,7 +71,7 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
   Batch bu = on_device(s, in.unlabeled);
   torch::Tensor logits = forward(s, Role::kStudent, torch::cat({bl.images, bu.images}));
   auto [l_logits, u_logits] = halves(logits, bl.images.size(0));
-  torch::Tensor sup = supervised_loss(c, l_logits, bl.labels);
+  torch::Tensor sup = step_supervised_loss(c, l_logits, bl.labels);
   torch::Tensor teacher_logits;
   {
     torch::NoGradGuard no_grad;
@@ -123,25 +93,13 @@ StepStats mean_teacher_step(StageContext& s, const StepInputs& in, int64_t itera
   return st;
 }
 
-/// ACDC's mixed loss, fused or LibTorch's (fused_losses).
-MixLossResult acdc_mix(const TrainConfig& c, const torch::Tensor& logits,
-                       const torch::Tensor& img_label, const torch::Tensor& patch_label,
-                       const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (fused_losses(c, logits, img_label, patch_label))
-    return fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
-  return acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
-}
-
-/// LA's mixed loss, (dice + ce) / 2, chosen likewise.
+/// LA's mixed loss, (dice + ce) / 2.
 torch::Tensor la_mix(const TrainConfig& c, const torch::Tensor& logits,
                      const torch::Tensor& img_label, const torch::Tensor& patch_label,
                      const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
-  if (fused_losses(c, logits, img_label, patch_label)) {
-    const MixLossResult r =
-        fused_la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
-    return (r.dice + r.ce) / 2;
-  }
-  return la_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+  const MixLossResult r =
+      step_mix_loss(c, logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
+  return (r.dice + r.ce) / 2;
 }
 
 /// (l_weight, u_weight) for acdc_mix_loss / la_mix_loss. With bcp.mix "blend" every pixel holds
@@ -166,7 +124,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
   torch::Tensor out = forward(s, Role::kStudent, mixed.image);
   if (data::recipe_of(c.dataset).pretrain_mixed_loss) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, true);
-    MixLossResult r = acdc_mix(c, out, lab_a, lab_b, mask, l, u, true);
+    MixLossResult r = step_mix_loss(c, out, lab_a, lab_b, mask, l, u, true);
     StepStats st = optimizer_step(s, (r.dice + r.ce) / 2);
     st.parts = {{"mix_dice", r.dice.item<double>()}, {"mix_ce", r.ce.item<double>()}};
     return st;
@@ -176,7 +134,7 @@ StepStats bcp_pretrain_step(StageContext& s, const StepInputs& inputs) {
     const auto [l, u] = mix_loss_weights(c, 1.0, 1.0, false);
     return optimizer_step(s, la_mix(c, out, lab_a, lab_b, mask, l, u, false));
   }
-  return optimizer_step(s, supervised_loss(c, out, mixed.label));
+  return optimizer_step(s, step_supervised_loss(c, out, mixed.label));
 }
 
 /// BCP stage 2: teacher pseudo-labels (train mode, no-grad, largest component), one zero-box
@@ -217,7 +175,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
     return recipe.unlabeled_pass_first ? std::array{&mix.mixed_u, &mix.mixed_l}
                                        : std::array{&mix.mixed_l, &mix.mixed_u};
   };
-  if (ssl4mis_losses(c)) {
+  if (recipe.loss == data::LossFamily::kSsl4mis) {
     ssl::BcpMix mix = ssl::acdc_bcp_mix(in, mask, w);
     torch::Tensor dice = torch::zeros({}, bl.images.options());
     torch::Tensor ce = torch::zeros({}, bl.images.options());
@@ -225,7 +183,7 @@ StepStats bcp_selftrain_step(StageContext& s, const StepInputs& inputs) {
       if ((m == &mix.mixed_u && !inward) || (m == &mix.mixed_l && !outward)) continue;
       torch::Tensor out = forward(s, Role::kStudent, m->image);
       const auto [l, u] = mix_loss_weights(c, 1.0, c.bcp.u_weight, m->unlab);
-      MixLossResult r = acdc_mix(c, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
+      MixLossResult r = step_mix_loss(c, out, m->img_label, m->patch_label, mask, l, u, m->unlab);
       dice = dice + r.dice;
       ce = ce + r.ce;
     }

@@ -32,10 +32,10 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
   names.resize(config.data.labeled + unlabeled);
   TrainingSet set;
   set.labeled = config.data.labeled;
-  const int64_t max_label = config.data.num_classes - 1;
+  const data::LabelValues values{config.data.num_classes - 1, config.data.ignore_label};
   const int64_t channels = config.data.channels;
   for (const auto& name : names) {
-    data::Sample s = data::load_training_item(config.dataset, root, name, max_label, channels);
+    data::Sample s = data::load_training_item(config.dataset, root, name, values, channels);
     set.names.push_back(name);
     set.images.push_back(s.image);
     set.labels.push_back(s.label);
@@ -68,10 +68,10 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
                           ? std::min(names.size(), static_cast<size_t>(config.eval.max_cases))
                           : names.size();
   ValidationSet set;
-  const int64_t max_label = config.data.num_classes - 1;
+  const data::LabelValues values{config.data.num_classes - 1, config.data.ignore_label};
   const int64_t channels = config.data.channels;
   for (size_t i = 0; i < names.size(); ++i) {
-    data::Sample sample = data::load_volume(config.dataset, root, names[i], max_label, channels);
+    data::Sample sample = data::load_volume(config.dataset, root, names[i], values, channels);
     if (i < kept) set.push_back(std::move(sample));
   }
   return set;

@@ -13,6 +13,7 @@ eval::EvalProtocol eval_protocol_of(const TrainConfig& c) {
     p.la_patch = {c.data.patch[0], c.data.patch[1], c.data.patch[2]};
   if (c.eval.stride.size() == 3)
     p.la_stride = {c.eval.stride[0], c.eval.stride[1], c.eval.stride[2]};
+  p.ignore_label = c.data.ignore_label;
   p.intensity.kind = c.data.intensity;
   if (c.data.ct_window.size() == 2) {
     p.intensity.ct_low = c.data.ct_window[0];

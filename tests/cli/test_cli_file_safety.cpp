@@ -551,16 +551,17 @@ TEST(CliLimits, TheChannelHintNamesFourDigitChannelFiles) {
   expect_refused(r, "CASE_0000.nii.gz .. CASE_0001.nii.gz");
 }
 
-// Item 14: "ignore" was trained and scored as a class; {"background": 1, "a": 0} made "a" the
-// background. Item 20: `file_ending: 5` ended in nlohmann's own exception text.
+// Item 14: {"background": 1, "a": 0} made "a" the background; an "ignore" label must come after
+// the classes, as nnU-Net requires (its training is test_prepare's and the dataset matrix's).
+// Item 20: `file_ending: 5` ended in nlohmann's own exception text.
 TEST(CliLimits, DatasetJsonLabelsThatWouldMisleadAreRefused) {
   TempDir tmp("limits_dataset_json");
   const std::string head = "{\"channel_names\": {\"0\": \"MRI\"}, ";
   for (const auto& [labels, what] :
        {std::pair<std::string, std::string>{
-            "\"labels\": {\"background\": 0, \"a\": 1, \"ignore\": 2}, \"file_ending\": "
+            "\"labels\": {\"background\": 0, \"ignore\": 1, \"a\": 2}, \"file_ending\": "
             "\".nii.gz\"",
-            "partial annotations (an \"ignore\" label) are not supported yet"},
+            "the \"ignore\" label must have the highest value, 2"},
         {"\"labels\": {\"background\": 1, \"a\": 0}, \"file_ending\": \".nii.gz\"",
          "label \"background\" must have value 0, got 1"},
         {"\"labels\": {\"background\": 0, \"a\": 1}, \"file_ending\": 5",

@@ -125,6 +125,55 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
   EXPECT_LE(config.data.patch[0], 256);
 }
 
+// nnU-Net v2's "ignore" label (partial annotations): stored as kIgnoreLabel, recorded in the
+// fingerprint and the plan, and readable only by loaders told so.
+TEST(Prepare, AnIgnoreLabelIsStoredAsNotAnnotatedAndRecorded) {
+  bcp::test::TempDir tmp("prepare_ignore");
+  bcp::data::SynthNnunetOptions so;
+  so.dim = 2;
+  so.labeled = 3;
+  so.unlabeled = 2;
+  so.test = 0;
+  so.partial_labels = true;
+  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
+  EXPECT_EQ(read_json(tmp.path / "raw" / "dataset.json")["labels"]["ignore"], 4);
+  PrepareOptions o;
+  o.nnunet_dir = (tmp.path / "raw").string();
+  o.unlabeled_dir = (tmp.path / "raw" / "unlabeledTr").string();
+  o.out_dir = (tmp.path / "root").string();
+  o.dim = 2;
+  o.val_cases = {"synth_002"};
+  const auto p = prepare_nnunet(o);
+  EXPECT_TRUE(p.ignore_label);
+  EXPECT_EQ(p.class_names.size(), 4u);  // "ignore" is not a class
+  double fractions = 0;
+  for (double f : p.class_fraction) fractions += f;
+  EXPECT_NEAR(fractions, 1.0, 1e-9);  // of the annotated voxels
+
+  bcp::data::AcdcRoot root(o.out_dir);
+  const bcp::data::LabelValues partial{3, true};
+  const auto val = bcp::data::load_acdc_volume(root, "synth_002", partial);
+  const auto raw_label =
+      bcp::io::read_volume((tmp.path / "raw" / "labelsTr" / "synth_002.nii.gz").string());
+  const torch::Tensor unknown = raw_label.data.to(torch::kLong) == 4;
+  ASSERT_GT(unknown.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(torch::equal(val.label == bcp::data::kIgnoreLabel, unknown));
+  EXPECT_TRUE(torch::equal(val.label.masked_select(~unknown),
+                           raw_label.data.masked_select(~unknown).to(torch::kUInt8)));
+  // A loader that expects full annotations names the file and the values.
+  const std::string err =
+      error_of([&] { bcp::data::load_acdc_volume(root, "synth_002", bcp::data::LabelValues(3)); });
+  EXPECT_NE(err.find("synth_002.h5: 'label' values must be 0..3, found 0..255"), std::string::npos)
+      << err;
+
+  const auto manifest = read_json(tmp.path / "root" / "bcp_dataset.json");
+  EXPECT_EQ(manifest["fingerprint"]["ignore_label"], true);
+  EXPECT_TRUE(bcp::data::fingerprint_from_json(manifest["fingerprint"]).ignore_label);
+  const auto plan = bcp::train::plan_for(p);
+  EXPECT_TRUE(plan.config.data.ignore_label);
+  EXPECT_NE(bcp::train::plan_text(p, plan).find("partial"), std::string::npos);
+}
+
 TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
   bcp::test::TempDir tmp("prepare_3d");
   bcp::data::SynthNnunetOptions so;

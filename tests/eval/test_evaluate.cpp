@@ -9,6 +9,7 @@
 
 #include "../support.h"
 #include "bcp/data/acdc.h"
+#include "bcp/data/label_values.h"
 #include "bcp/eval/evaluate.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/nifti.h"
@@ -56,6 +57,42 @@ std::vector<std::string> make_acdc_root(const fs::path& dir) {
     fs::create_symlink(src / "data" / (n + ".h5"), dir / "data" / (n + ".h5"));
   write_list(dir / "two.list", names);
   return names;
+}
+
+// Partial annotations: a reference voxel marked "not annotated" counts for no class, whatever
+// the network predicts there.
+TEST(Evaluate, UnannotatedReferenceVoxelsAreScoredByNoClass) {
+  auto model = tiny_model("unet2d", 2);
+  model->eval();
+  bcp::eval::ModelEvaluateOptions options;
+  options.dataset = bcp::data::Dataset::kAcdc;
+  options.acdc.size = 32;
+  // An untrained network predicts both classes only where the image varies enough: the first
+  // of a few seeded images on which it does (deterministic).
+  torch::Tensor image, pred;
+  for (int seed = 0; seed < 20; ++seed) {
+    torch::manual_seed(seed);
+    image = torch::randn({2, 32, 32}) * (1 + seed);
+    torch::NoGradGuard no_grad;
+    pred = bcp::eval::predict_case(*model, bcp::eval::model_predictor(*model), image, options);
+    if ((pred.narrow(1, 0, 16) == 1).any().item<bool>() &&
+        (pred.narrow(1, 16, 16) == 1).any().item<bool>())
+      break;
+  }
+  // The reference agrees with the prediction where annotated; the top half is not annotated.
+  torch::Tensor label = pred.clone();
+  label.narrow(1, 0, 16).fill_(bcp::data::kIgnoreLabel);
+  const torch::Tensor top = pred.narrow(1, 0, 16), bottom = pred.narrow(1, 16, 16);
+  ASSERT_TRUE((bottom == 1).any().item<bool>());
+  ASSERT_TRUE((top == 1).any().item<bool>());
+  const std::vector<bcp::data::Sample> cases = {{image, label, "half_annotated"}};
+  options.ignore_label = true;
+  const auto partial = bcp::eval::evaluate_model(*model, cases, options);
+  ASSERT_EQ(partial.cases.size(), 1u);
+  EXPECT_DOUBLE_EQ(partial.cases[0].scores.dice, 1.0);
+  // Told nothing, the value is no class: refused, not scored as wrong predictions.
+  options.ignore_label = false;
+  EXPECT_THROW(bcp::eval::evaluate_model(*model, cases, options), c10::Error);
 }
 
 TEST(Evaluate, AcdcEndToEnd) {

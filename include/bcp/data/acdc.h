@@ -32,15 +32,15 @@ struct AcdcRoot {
 
 /// Loads one 2D slice; image (H, W) float32, label (H, W) uint8. Throws std::runtime_error, one
 /// line naming the file: missing/truncated file, missing dataset, wrong rank or dtype, image/label
-/// shape mismatch, NaN/Inf in the image, label values outside 0..max_label (ACDC: 0..3; a
+/// shape mismatch, NaN/Inf in the image, label values outside `labels` (ACDC: 0..3; a
 /// `bcp prepare`d 2D root has its own class count). With `channels` > 1 (a multi-channel
 /// `bcp prepare`d root) the image is (channels, H, W).
 Sample load_acdc_slice(const AcdcRoot& root, const std::string& name,
-                       int64_t max_label = kAcdcNumClasses - 1, int64_t channels = 1);
+                       const LabelValues& labels = kAcdcNumClasses - 1, int64_t channels = 1);
 /// Loads one 3D volume; image (D, H, W) float32 ((channels, D, H, W) for channels > 1), label
 /// (D, H, W) uint8. Same validation.
 Sample load_acdc_volume(const AcdcRoot& root, const std::string& name,
-                        int64_t max_label = kAcdcNumClasses - 1, int64_t channels = 1);
+                        const LabelValues& labels = kAcdcNumClasses - 1, int64_t channels = 1);
 
 /// Loads the 2D slices `names` (e.g. root.read_list("train_slices.list")) in order: every file is
 /// read and validated once (the 1,312 real slices take ~150 MB as float32 + uint8).

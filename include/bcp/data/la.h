@@ -30,10 +30,10 @@ struct LaRoot {
 
 /// Loads one volume: image float32 (X, Y, Z), label uint8 (X, Y, Z) in 0..1. Throws
 /// std::runtime_error, one line naming the file (missing/truncated file, missing dataset, wrong
-/// rank/dtype, shape mismatch, NaN/Inf, labels outside 0..max_label: LA 0..1; a `bcp prepare`d
+/// rank/dtype, shape mismatch, NaN/Inf, labels outside `labels`: LA 0..1; a `bcp prepare`d
 /// 3D root has its own class count). With `channels` > 1 the image is (channels, X, Y, Z).
 Sample load_la_volume(const LaRoot& root, const std::string& id,
-                      int64_t max_label = kLaNumClasses - 1, int64_t channels = 1);
+                      const LabelValues& labels = kLaNumClasses - 1, int64_t channels = 1);
 
 /// Loads the volumes `ids` in order, each read and validated once.
 SampleDataset load_la_volumes(const LaRoot& root, const std::vector<std::string>& ids);

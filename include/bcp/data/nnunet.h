@@ -24,18 +24,26 @@ struct NnunetDataset {
   std::string name;                        ///< dataset.json "name" (may be empty)
   std::vector<std::string> channel_names;  ///< index = channel
   std::vector<std::string> class_names;    ///< index = label value, 0 = background
-  std::string file_ending;                 ///< e.g. ".nii.gz"
-  std::vector<NnunetCase> training;        ///< imagesTr with their labelsTr, sorted by name
+  int64_t ignore_value = -1;  ///< the "ignore" label's value (K, after the classes); -1 = none
+  std::string file_ending;    ///< e.g. ".nii.gz"
+  std::vector<NnunetCase> training;  ///< imagesTr with their labelsTr, sorted by name
 };
 
-/// The class names of a dataset.json object, indexed by label value (0 = background): its
-/// "labels" must map names to the values 0..K-1. Throws std::runtime_error naming `meta_path`.
-std::vector<std::string> nnunet_class_names(const nlohmann::json& meta,
-                                            const std::string& meta_path);
+/// The labels of a dataset.json object.
+struct NnunetLabels {
+  std::vector<std::string> class_names;  ///< indexed by label value, 0 = background
+  int64_t ignore_value = -1;             ///< the "ignore" label's value; -1 = none
+};
+
+/// Its "labels" must map names to the values 0..K-1, and may add nnU-Net v2's "ignore" (voxels
+/// nobody annotated) as K, the highest value, as nnU-Net requires. Throws std::runtime_error
+/// naming `meta_path`.
+NnunetLabels nnunet_labels(const nlohmann::json& meta, const std::string& meta_path);
 
 /// Reads dataset.json and pairs imagesTr with labelsTr. Throws std::runtime_error, one line
 /// naming the file or case: missing or invalid dataset.json, labels that are not the values
-/// 0..K-1 with 0 = background (nnU-Net's region lists are refused), an image without its label,
+/// 0..K-1 with 0 = background (and "ignore" = K; nnU-Net's region lists are refused), an image
+/// without its label,
 /// a label without its image, a missing channel file.
 NnunetDataset read_nnunet_dataset(const std::string& dir);
 

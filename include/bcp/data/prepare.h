@@ -55,6 +55,8 @@ struct PreparedDataset {
   int dim = 2;
   int64_t channels = 1;                  ///< image channels (files CASE_0000, CASE_0001, ...)
   std::vector<std::string> class_names;  ///< index = label value
+  /// Labels hold kIgnoreLabel where nobody annotated (dataset.json's "ignore" label).
+  bool ignore_label = false;
   IntensityNorm intensity;
   std::vector<std::string> labeled_cases, unlabeled_cases, val_cases;
   std::string train_list;       ///< "train_slices.list" (2D) or "train.list" (3D)
@@ -66,7 +68,7 @@ struct PreparedDataset {
   std::vector<double> median_spacing;
   /// Median spacing between slices (2D) or along the stored z axis (3D), mm.
   double median_slice_spacing = 1.0;
-  /// Share of labeled training voxels per class (index = label value).
+  /// Share of the annotated labeled training voxels per class (index = label value).
   std::vector<double> class_fraction;
   std::vector<ChannelStats> intensity_stats;  ///< one per channel
 };

@@ -59,12 +59,12 @@ Dataset reference_dataset(int64_t spatial_dims);
 
 /// The file of evaluation volume `name` in a root of the recipe's layout.
 std::string volume_path(Dataset recipe, const std::string& root, const std::string& name);
-/// Reads and checks evaluation volume `name` (acdc.h, la.h: labels in 0..max_label, `channels`
+/// Reads and checks evaluation volume `name` (acdc.h, la.h: label values as `labels`, `channels`
 /// image channels); throws std::runtime_error naming the file.
 Sample load_volume(Dataset recipe, const std::string& root, const std::string& name,
-                   int64_t max_label, int64_t channels);
+                   const LabelValues& labels, int64_t channels);
 /// Reads and checks training item `name`: a slice (layout kSlices) or a volume.
 Sample load_training_item(Dataset recipe, const std::string& root, const std::string& name,
-                          int64_t max_label, int64_t channels);
+                          const LabelValues& labels, int64_t channels);
 
 }  // namespace bcp::data

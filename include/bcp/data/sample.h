@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "bcp/data/label_values.h"
+
 namespace bcp::data {
 
 /// One image and its labels as stored; no resizing or normalisation.
@@ -19,15 +21,16 @@ struct Sample {
   std::string name;
 };
 
-/// Checks an image/label pair read from `path` (spatial rank `rank`, labels in 0..max_label;
+/// Checks an image/label pair read from `path` (spatial rank `rank`, label values as `labels`;
 /// the image with a leading axis of `channels` when channels > 1) and returns it as a Sample.
 /// Shared by the ACDC and LA loaders; throws std::runtime_error naming `path`.
 Sample validate_sample(const std::string& path, torch::Tensor image, torch::Tensor label,
-                       int64_t rank, int64_t max_label, std::string name, int64_t channels = 1);
+                       int64_t rank, const LabelValues& labels, std::string name,
+                       int64_t channels = 1);
 
 /// Reads `image` and `label` from an HDF5 file and validates them (see validate_sample).
-Sample load_h5_sample(const std::string& path, int64_t rank, int64_t max_label, std::string name,
-                      int64_t channels = 1);
+Sample load_h5_sample(const std::string& path, int64_t rank, const LabelValues& labels,
+                      std::string name, int64_t channels = 1);
 
 /// Cases held in memory (ACDC slices or volumes, LA volumes), each read and validated once, in
 /// list order: what the dataset loaders (load_acdc_slices, load_la_volumes) return.

@@ -94,6 +94,10 @@ struct SynthNnunetOptions {
   /// Files of other types, as real datasets mix them: odd cases' images float32 (else int16),
   /// every third case's label float32 holding whole numbers (else uint8).
   bool mixed_dtypes = false;
+  /// Partial annotations, as sparse labeling leaves them: dataset.json gains nnU-Net's "ignore"
+  /// label (value K, after the classes), and every label file holds it on every other slice
+  /// along its slowest axis and on the first quarter of rows of the other slices.
+  bool partial_labels = false;
 };
 
 /// Writes an nnU-Net v2 raw dataset of NIfTI files (dataset.json, imagesTr/CASE_0000.nii.gz,

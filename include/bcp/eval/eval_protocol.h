@@ -28,6 +28,9 @@ struct EvalProtocol {
   std::array<int64_t, 3> la_stride = SlidingWindowOptions{}.stride;  ///< LA: sliding-window stride
   /// LA: keep the largest connected component of the mask.
   bool largest_component = LaProtocolOptions{}.largest_component;
+  /// Reference labels hold data::kIgnoreLabel where nobody annotated (nnU-Net's "ignore"):
+  /// those voxels are left out of every score.
+  bool ignore_label = false;
   /// For raw scans (`bcp predict`); "auto" means the authors' files: ACDC min-max, LA z-score.
   data::IntensityNorm intensity{data::IntensityKind::kAuto, -1000.0, 1000.0};
 };
@@ -37,7 +40,8 @@ struct EvalProtocol {
 void validate(const EvalProtocol& protocol);
 
 /// JSON: {"dataset", "acdc_slice", "la_patch", "la_stride", "largest_component", "intensity":
-/// {"kind", "ct_low", "ct_high"}}. Reading defaults missing keys, refuses unknown ones and
+/// {"kind", "ct_low", "ct_high"}}, and "ignore_label" only when true (so that checkpoints without
+/// partial annotations read as before). Reading defaults missing keys, refuses unknown ones and
 /// validates.
 void to_json(nlohmann::json& j, const EvalProtocol& protocol);
 void from_json(const nlohmann::json& j, EvalProtocol& protocol);

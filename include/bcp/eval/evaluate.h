@@ -37,6 +37,9 @@ struct ModelEvaluateOptions {
   /// LA protocol (patch 112x112x80, stride 18/18/4, window batch 1, threshold 0.5, largest
   /// component); `la.num_classes` is taken from the network.
   LaProtocolOptions la;
+  /// Reference labels may hold data::kIgnoreLabel (not annotated): those voxels are set to
+  /// background in both masks before scoring, so they count for no class.
+  bool ignore_label = false;
   /// Folder for one prediction file per case; empty = save nothing.
   std::string predictions_dir;
   MaskFormat prediction_format = MaskFormat::kH5;

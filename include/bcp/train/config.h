@@ -68,6 +68,9 @@ struct TrainConfig {
     int64_t unlabeled = -1;  ///< how many of the rest to use as unlabeled (-1 = all)
     std::vector<int64_t> patch = {256, 256};  ///< training patch (ACDC HxW; LA XxYxZ 112x112x80)
     int64_t num_classes = 4;                  ///< including background
+    /// Partial annotations (nnU-Net v2's "ignore" label, data/label_values.h): labels hold 255
+    /// on voxels nobody annotated, which get no loss and no score. `bcp prepare` sets it.
+    bool ignore_label = false;
     int64_t channels = 1;  ///< image channels (more only in a multi-channel `bcp prepare`d root)
     /// How raw scans become network inputs (data/intensity.h), recorded so `bcp predict` can
     /// normalise new scans as the training data was: "auto" (ACDC min-max, LA z-score, as the
