@@ -5,7 +5,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "bcp/nets/batch_norm_act.h"
+#include "bcp/kernels/batch_norm_act.h"
 
 namespace {
 
@@ -22,7 +22,8 @@ struct Layer {
     var = torch::ones({16});
   }
   torch::Tensor forward(const torch::Tensor& in, double dropout) {
-    return bcp::nets::batch_norm_leaky_relu(in, weight, bias, mean, var, 0.1, 1e-5, 0.01, dropout);
+    return bcp::kernels::batch_norm_leaky_relu(in, weight, bias, mean, var, 0.1, 1e-5, 0.01,
+                                               dropout);
   }
 };
 

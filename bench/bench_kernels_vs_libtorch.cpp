@@ -34,14 +34,14 @@
 #include <utility>
 #include <vector>
 
-#include "bcp/nets/batch_norm_act.h"
-#include "bcp/nets/bilinear_upsample.h"
-#include "bcp/nets/channel_concat.h"
-#include "bcp/nets/conv3d_channels_last.h"
-#include "bcp/nets/dropout.h"
-#include "bcp/nets/max_pool.h"
-#include "bcp/nets/transposed_conv.h"
-#include "bcp/train/fused_mix_loss.h"
+#include "bcp/kernels/batch_norm_act.h"
+#include "bcp/kernels/bilinear_upsample.h"
+#include "bcp/kernels/channel_concat.h"
+#include "bcp/kernels/conv3d_channels_last.h"
+#include "bcp/kernels/dropout.h"
+#include "bcp/kernels/fused_mix_loss.h"
+#include "bcp/kernels/max_pool.h"
+#include "bcp/kernels/transposed_conv.h"
 #include "bcp/train/losses.h"
 
 namespace {
@@ -166,8 +166,8 @@ void add_batch_norm_act(const std::string& where, const Shape& shape, double slo
                            std::to_string(static_cast<int>(p * 100 + 0.5)) + "/";
   for (const bool ours : {true, false}) {
     const auto forward = [=](const Tensor& x, const NormParams& n) {
-      return ours ? bcp::nets::batch_norm_leaky_relu(x, n.weight, n.bias, n.mean, n.var, 0.1, 1e-5,
-                                                     slope, p)
+      return ours ? bcp::kernels::batch_norm_leaky_relu(x, n.weight, n.bias, n.mean, n.var, 0.1,
+                                                        1e-5, slope, p)
                   : libtorch_norm_act(x, n, true, slope, p);
     };
     const std::string impl = ours ? "ours" : "libtorch";
@@ -199,8 +199,8 @@ void add_batch_norm_act_inference(const std::string& where, const Shape& shape, 
       n.mean = torch::randn({shape[1]}) * 0.1;
       n.var = torch::rand({shape[1]}) + 0.5;
       time_forward(state, [&] {
-        return ours ? bcp::nets::batch_norm_leaky_relu_inference(x, n.weight, n.bias, n.mean, n.var,
-                                                                 1e-5, slope)
+        return ours ? bcp::kernels::batch_norm_leaky_relu_inference(x, n.weight, n.bias, n.mean,
+                                                                    n.var, 1e-5, slope)
                     : libtorch_norm_act(x, n, false, slope, 0.0);
       });
     });
@@ -214,7 +214,7 @@ void add_max_pool(const std::string& where, const Shape& shape, int64_t fwd_iter
   const std::string base = "max_pool_2x2/" + where + "_" + dims(shape) + "/";
   for (const bool ours : {true, false}) {
     const auto pool = [ours](const Tensor& x) {
-      return ours ? bcp::nets::max_pool_2x2(x) : torch::max_pool2d(x, {2, 2}, {2, 2});
+      return ours ? bcp::kernels::max_pool_2x2(x) : torch::max_pool2d(x, {2, 2}, {2, 2});
     };
     const std::string impl = ours ? "ours" : "libtorch";
     add(base + "fwd/" + impl, fwd_iters, [=](benchmark::State& state) {
@@ -244,7 +244,7 @@ void add_upsample(const std::string& where, const Shape& shape, int64_t fwd_iter
                                  .align_corners(true));
   };
   const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> impls{
-      {"ours", [h, w](const Tensor& x) { return bcp::nets::bilinear_upsample(x, h, w); }},
+      {"ours", [h, w](const Tensor& x) { return bcp::kernels::bilinear_upsample(x, h, w); }},
       {"libtorch", interpolate},
       {"libtorch_fp32_casts",
        [interpolate](const Tensor& x) {
@@ -275,7 +275,7 @@ void add_concat(const std::string& where, const Shape& shape, int64_t fwd_iters,
   const std::string base = "concat_channels/" + where + "_2x" + dims(shape) + "/";
   for (const bool ours : {true, false}) {
     const auto cat = [ours](const Tensor& skip, const Tensor& x) {
-      return ours ? bcp::nets::concat_channels(skip, x) : torch::cat({skip, x}, 1);
+      return ours ? bcp::kernels::concat_channels(skip, x) : torch::cat({skip, x}, 1);
     };
     const std::string impl = ours ? "ours" : "libtorch";
     add(base + "fwd/" + impl, fwd_iters, [=](benchmark::State& state) {
@@ -304,7 +304,7 @@ void add_dropout(const std::string& where, const Shape& shape, double p, int64_t
     // A fresh module per benchmark (train mode, as constructed).
     const auto make = [ours, p]() -> std::function<Tensor(const Tensor&)> {
       if (ours) {
-        bcp::nets::ParallelDropout module(p);
+        bcp::kernels::ParallelDropout module(p);
         return [module](const Tensor& x) mutable { return module->forward(x); };
       }
       return [p](const Tensor& x) { return torch::dropout(x, p, /*train=*/true); };
@@ -348,7 +348,7 @@ void add_transposed_conv(const std::string& where, const Shape& shape, int64_t c
   std::vector<Impl> impls{
       {"ours",
        [](const Tensor& x, const Tensor& wt, const Tensor& b) {
-         return bcp::nets::conv_transpose3d_stride_is_kernel(x, wt, b);
+         return bcp::kernels::conv_transpose3d_stride_is_kernel(x, wt, b);
        }},
       {"libtorch", [stride](const Tensor& x, const Tensor& wt,
                             const Tensor& b) { return torch::conv_transpose3d(x, wt, b, stride); }},
@@ -388,7 +388,7 @@ void add_conv3d(const std::string& where, const Shape& shape, int64_t co, int64_
   const double w_scale = 1.0 / std::sqrt(static_cast<double>(shape[1] * k * k * k));
   for (const bool ours : {true, false}) {
     const auto conv = [=](const Tensor& x, const Tensor& wt, const Tensor& b) {
-      return ours ? bcp::nets::conv3d_channels_last(x, wt, b, st, pd)
+      return ours ? bcp::kernels::conv3d_channels_last(x, wt, b, st, pd)
                   : torch::conv3d(x, wt, b, st, pd);
     };
     const std::string impl = ours ? "ours" : "libtorch";
@@ -402,8 +402,8 @@ void add_conv3d(const std::string& where, const Shape& shape, int64_t co, int64_
     // Where this build has no conv3d_channels_last (LibTorch 2.x, or no oneDNN / AVX-512 bf16),
     // the network runs LibTorch's convolution: nothing to compare.
     const auto unavailable = [ours](benchmark::State& state, const Tensor& x, const Tensor& wt) {
-      if (!ours || bcp::nets::conv3d_channels_last_takes(x, wt)) return false;
-      state.SkipWithError(bcp::nets::conv3d_channels_last_built()
+      if (!ours || bcp::kernels::conv3d_channels_last_takes(x, wt)) return false;
+      state.SkipWithError(bcp::kernels::conv3d_channels_last_built()
                               ? "conv3d_channels_last does not take these inputs on this CPU"
                               : "conv3d_channels_last is not built (LibTorch 2.x or no oneDNN)");
       return true;
@@ -514,9 +514,9 @@ void add_mix_loss(const std::string& name, const Shape& logits_shape, MixLoss ou
   add_conv3d("vnet_l1", vnet1, 32, 3, 1, 1, 2, 1);
   add_conv3d("vnet_dw1", vnet0, 32, 2, 2, 0, 4, 2);
 
-  add_mix_loss("mix_loss_acdc", {6, 4, 256, 256}, bcp::train::fused_acdc_mix_loss,
+  add_mix_loss("mix_loss_acdc", {6, 4, 256, 256}, bcp::kernels::fused_acdc_mix_loss,
                bcp::train::acdc_mix_loss, 8, 4);
-  add_mix_loss("mix_loss_la", {2, 2, 112, 112, 80}, bcp::train::fused_la_mix_loss_parts,
+  add_mix_loss("mix_loss_la", {2, 2, 112, 112, 80}, bcp::kernels::fused_la_mix_loss_parts,
                bcp::train::la_mix_loss_parts, 8, 4);
   register_all();
   return true;

@@ -4,7 +4,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "bcp/train/fused_mix_loss.h"
+#include "bcp/kernels/fused_mix_loss.h"
 #include "bcp/train/losses.h"
 
 namespace {
@@ -50,14 +50,14 @@ void BM_Loss_AcdcMix(benchmark::State& state) {
   run_mix_loss(state, bcp::train::acdc_mix_loss, acdc_inputs());
 }
 void BM_Loss_AcdcMixFused(benchmark::State& state) {
-  run_mix_loss(state, bcp::train::fused_acdc_mix_loss, acdc_inputs());
+  run_mix_loss(state, bcp::kernels::fused_acdc_mix_loss, acdc_inputs());
 }
 // LA at its shape (4 x 2 x 112 x 112 x 80).
 void BM_Loss_LaMix(benchmark::State& state) {
   run_mix_loss(state, bcp::train::la_mix_loss_parts, la_inputs());
 }
 void BM_Loss_LaMixFused(benchmark::State& state) {
-  run_mix_loss(state, bcp::train::fused_la_mix_loss_parts, la_inputs());
+  run_mix_loss(state, bcp::kernels::fused_la_mix_loss_parts, la_inputs());
 }
 BENCHMARK(BM_Loss_AcdcMix)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Loss_AcdcMixFused)->Unit(benchmark::kMillisecond)->UseRealTime();

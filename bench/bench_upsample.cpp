@@ -5,7 +5,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "bcp/nets/bilinear_upsample.h"
+#include "bcp/kernels/bilinear_upsample.h"
 
 namespace {
 
@@ -25,7 +25,7 @@ void run_upsample(benchmark::State& state, const Up& up) {
 
 void BM_Upsample_Bf16Kernel(benchmark::State& state) {
   run_upsample(state,
-               [](const torch::Tensor& x) { return bcp::nets::bilinear_upsample(x, 256, 256); });
+               [](const torch::Tensor& x) { return bcp::kernels::bilinear_upsample(x, 256, 256); });
 }
 void BM_Upsample_Fp32WithCasts(benchmark::State& state) {
   run_upsample(state, [](const torch::Tensor& x) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles the NCCL backend of multi-process training (src/train/distributed.cpp with
+# Compiles the NCCL backend of multi-process training (src/distributed/distributed.cpp with
 # BCP_WITH_NCCL) against the LibTorch a build folder was configured with, without linking: a
 # CPU-only LibTorch (Debian's) ships ProcessGroupNCCL.hpp but no CUDA library to link, so this is
 # how its NCCL path is checked on a machine without a GPU.
@@ -31,7 +31,7 @@ printf '#pragma once\n' > "$shim/c10/cuda/impl/cuda_cmake_macros.h"
 command=$(python3 - "$build/compile_commands.json" <<'EOF'
 import json, shlex, sys
 for entry in json.load(open(sys.argv[1])):
-    if entry["file"].endswith("src/train/distributed.cpp"):
+    if entry["file"].endswith("src/distributed/distributed.cpp"):
         args = shlex.split(entry["command"])
         out = []
         skip = False
@@ -46,11 +46,11 @@ for entry in json.load(open(sys.argv[1])):
         print(shlex.join(out + ["-fsyntax-only", entry["file"]]))
         break
 else:
-    sys.exit("check_nccl: src/train/distributed.cpp is not in compile_commands.json")
+    sys.exit("check_nccl: src/distributed/distributed.cpp is not in compile_commands.json")
 EOF
 )
 cd "$build"
 # The shim goes last, so a CUDA LibTorch's own generated header wins.
 eval "$command" -DBCP_WITH_NCCL=1 -DUSE_C10D_NCCL=1 -isystem "$cuda/include" -isystem "$nccl" \
   -idirafter "$shim"
-echo "check_nccl: src/train/distributed.cpp compiles with NCCL against the LibTorch of $build"
+echo "check_nccl: src/distributed/distributed.cpp compiles with NCCL against the LibTorch of $build"

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "bcp/bench/bench.h"
+#include "bcp/distributed/distributed.h"
 #include "bcp/train/config.h"
-#include "bcp/train/distributed.h"
 #include "bcp/train/stage_plan.h"
 #include "bcp/train/step_runner.h"
 #include "bcp/train/training_set.h"
@@ -32,7 +32,7 @@ struct StepRun {
 /// Times steps of `c` on this process alone (`group` null) or on every rank of `group`, each
 /// rank taking its share of every step's batch as training does; with `profile`, profiles one
 /// more step.
-Timing time_steps(const StepRun& r, const train::TrainConfig& c, train::ProcessGroup* group,
+Timing time_steps(const StepRun& r, const train::TrainConfig& c, distributed::ProcessGroup* group,
                   OpProfile* profile = nullptr) {
   reset_peak_memory();
   train::StepRunner runner(c, r.set, train::step_kind(c, r.stage), r.device, group);
@@ -68,8 +68,8 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
                                    : train::StageId::kTrain;
   StepRun run{o, set, false, stage, device};
   run.uses_unlabeled = train::uses_unlabeled(train::step_kind(c, stage));
-  std::unique_ptr<train::ProcessGroup> group;
-  if (ranks) group = std::make_unique<train::ProcessGroup>(o.dist, device);
+  std::unique_ptr<distributed::ProcessGroup> group;
+  if (ranks) group = std::make_unique<distributed::ProcessGroup>(o.dist, device);
 
   std::vector<nlohmann::json> rows;
   double fp32_median = 0;

@@ -132,7 +132,7 @@ void setup_bench(CLI::App& app) {
                                  std::to_string(code) + "); its error is above");
       return;
     }
-    step->dist = bcp::train::dist_env_from_environment();
+    step->dist = bcp::distributed::dist_env_from_environment();
     finish(
         *step_o, 5,
         [&](const bcp::bench::CommonOptions& c) {

@@ -67,7 +67,7 @@ void setup_train(CLI::App& app) {
       throw std::invalid_argument(
           "--nproc: this process is already one rank of a group (WORLD_SIZE is set)");
     bcp::train::TrainOptions o;
-    o.dist = bcp::train::dist_env_from_environment();
+    o.dist = bcp::distributed::dist_env_from_environment();
     o.dist.rendezvous_timeout =
         std::chrono::milliseconds(static_cast<int64_t>(std::ceil(args->rendezvous_timeout * 1000)));
     if (args->resume && args->config.file.empty() && args->config.preset.empty()) {

@@ -12,7 +12,7 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "bcp/train/distributed.h"
+#include "bcp/distributed/distributed.h"
 
 extern char** environ;
 
@@ -84,7 +84,7 @@ int run_local_ranks(int nproc, const std::vector<std::string>& args) {
   struct sigaction old_int = {};
   ::sigaction(SIGTERM, &forward, &old_term);
   ::sigaction(SIGINT, &forward, &old_int);
-  const std::string port = std::to_string(train::free_local_port());
+  const std::string port = std::to_string(distributed::free_local_port());
   std::vector<std::string> base_env;
   for (char** e = environ; *e; ++e)
     if (!is_rank_variable(*e)) base_env.push_back(*e);

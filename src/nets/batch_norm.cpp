@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "bcp/nets/batch_norm_act.h"
+#include "bcp/kernels/batch_norm_act.h"
 
 namespace bcp::nets {
 namespace {
@@ -70,7 +70,7 @@ torch::Tensor SyncBatchNormImpl<D>::forward(const torch::Tensor& input) {
 
 template <size_t D>
 bool SyncBatchNormImpl<D>::fuses_leaky_relu(const torch::Tensor& input) const {
-  if (!fuses_batch_norm_leaky_relu(input)) return false;
+  if (!kernels::fuses_batch_norm_leaky_relu(input)) return false;
   if (this->is_training()) return !rank_sum;
   // Inference: the running statistics, under no-grad.
   return this->options.track_running_stats() && this->running_mean.defined() &&
@@ -88,12 +88,13 @@ torch::Tensor SyncBatchNormImpl<D>::forward_leaky_relu(const torch::Tensor& inpu
   _check_input_dim(input);
   if (!this->is_training()) {
     TORCH_CHECK(dropout_p == 0, "SyncBatchNorm::forward_leaky_relu: dropout in eval mode");
-    return batch_norm_leaky_relu_inference(input, this->weight, this->bias, this->running_mean,
-                                           this->running_var, this->options.eps(), slope);
+    return kernels::batch_norm_leaky_relu_inference(input, this->weight, this->bias,
+                                                    this->running_mean, this->running_var,
+                                                    this->options.eps(), slope);
   }
   const bool track = this->options.track_running_stats() && this->num_batches_tracked.defined();
   const double factor = count_batch();
-  return batch_norm_leaky_relu(
+  return kernels::batch_norm_leaky_relu(
       input, this->weight, this->bias, track ? this->running_mean : torch::Tensor(),
       track ? this->running_var : torch::Tensor(), factor, this->options.eps(), slope, dropout_p);
 }

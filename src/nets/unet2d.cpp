@@ -3,11 +3,11 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "bcp/kernels/bilinear_upsample.h"
+#include "bcp/kernels/channel_concat.h"
+#include "bcp/kernels/dropout.h"
+#include "bcp/kernels/max_pool.h"
 #include "bcp/nets/batch_norm.h"
-#include "bcp/nets/bilinear_upsample.h"
-#include "bcp/nets/channel_concat.h"
-#include "bcp/nets/dropout.h"
-#include "bcp/nets/max_pool.h"
 
 namespace bcp::nets {
 namespace nn = torch::nn;
@@ -20,7 +20,7 @@ UNetConvBlockImpl::UNetConvBlockImpl(int64_t in_channels, int64_t out_channels, 
       nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 3).padding(1)),
                      SyncBatchNorm2d(out_channels),
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true)),
-                     ParallelDropout(dropout_p),
+                     kernels::ParallelDropout(dropout_p),
                      nn::Conv2d(nn::Conv2dOptions(out_channels, out_channels, 3).padding(1)),
                      SyncBatchNorm2d(out_channels),
                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.01).inplace(true))));
@@ -33,7 +33,7 @@ torch::Tensor UNetConvBlockImpl::forward(torch::Tensor x) {
   const nn::Sequential& s = conv_conv;
   const double slope = s->ptr<nn::LeakyReLUImpl>(2)->options.negative_slope();
   const auto norm = s->ptr<SyncBatchNorm2dImpl>(1);
-  const auto dropout = s->ptr<ParallelDropoutImpl>(3);
+  const auto dropout = s->ptr<kernels::ParallelDropoutImpl>(3);
   x = s->ptr<nn::Conv2dImpl>(0)->forward(x);
   const double p = dropout->is_training() ? dropout->p() : 0.0;
   // The dropout fuses with a training batch norm (a batch norm in eval mode fuses without one).
@@ -57,8 +57,8 @@ torch::Tensor UNetDownBlockImpl::forward(torch::Tensor x) {
                           *pool.stride() == std::array<int64_t, 2>{2, 2} &&
                           *pool.padding() == std::array<int64_t, 2>{0, 0} &&
                           *pool.dilation() == std::array<int64_t, 2>{1, 1} && !pool.ceil_mode();
-  if (!two_by_two || !fuses_max_pool_2x2(x)) return maxpool_conv->forward(x);
-  return maxpool_conv->ptr<UNetConvBlockImpl>(1)->forward(max_pool_2x2(x));
+  if (!two_by_two || !kernels::fuses_max_pool_2x2(x)) return maxpool_conv->forward(x);
+  return maxpool_conv->ptr<UNetConvBlockImpl>(1)->forward(kernels::max_pool_2x2(x));
 }
 
 UNetUpBlockImpl::UNetUpBlockImpl(int64_t in_channels1, int64_t in_channels2, int64_t out_channels,
@@ -79,16 +79,16 @@ torch::Tensor UNetUpBlockImpl::forward(torch::Tensor x1, torch::Tensor x2) {
   const auto& o = up->options;
   const bool bilinear = torch::enumtype::get_enum_name(o.mode()) == "kBilinear" &&
                         o.align_corners().value_or(false) && o.scale_factor().has_value();
-  if (bilinear && fuses_bilinear_upsample(x1)) {
+  if (bilinear && kernels::fuses_bilinear_upsample(x1)) {
     const std::vector<double>& scale = *o.scale_factor();
-    x1 = bilinear_upsample(x1, static_cast<int64_t>(std::floor(x1.size(2) * scale[0])),
-                           static_cast<int64_t>(std::floor(x1.size(3) * scale[1])));
+    x1 = kernels::bilinear_upsample(x1, static_cast<int64_t>(std::floor(x1.size(2) * scale[0])),
+                                    static_cast<int64_t>(std::floor(x1.size(3) * scale[1])));
   } else if (x1.scalar_type() == torch::kBFloat16 && x1.is_cpu()) {
     x1 = up->forward(x1.to(torch::kFloat32)).to(torch::kBFloat16);
   } else {
     x1 = up->forward(x1);
   }
-  return conv->forward(concat_channels(x2, x1));
+  return conv->forward(kernels::concat_channels(x2, x1));
 }
 
 UNetEncoderImpl::UNetEncoderImpl(const UNet2dOptions& o) {

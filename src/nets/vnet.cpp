@@ -2,9 +2,9 @@
 
 #include <stdexcept>
 
+#include "bcp/kernels/conv3d_channels_last.h"
+#include "bcp/kernels/transposed_conv.h"
 #include "bcp/nets/batch_norm.h"
-#include "bcp/nets/conv3d_channels_last.h"
-#include "bcp/nets/transposed_conv.h"
 
 namespace bcp::nets {
 namespace nn = torch::nn;
@@ -13,9 +13,11 @@ namespace {
 /// conv(x), channels-last where conv3d_channels_last takes x. `padding`: the module's (its options
 /// hold it as a variant whose API differs between LibTorch versions; the blocks below set it).
 torch::Tensor convolve(nn::Conv3dImpl& conv, const torch::Tensor& x, int64_t padding) {
-  if (!conv3d_channels_last_takes(x, conv.weight) || !conv.bias.defined()) return conv.forward(x);
+  if (!kernels::conv3d_channels_last_takes(x, conv.weight) || !conv.bias.defined())
+    return conv.forward(x);
   const std::array<int64_t, 3>& stride = *conv.options.stride();
-  return conv3d_channels_last(x, conv.weight, conv.bias, stride, {padding, padding, padding});
+  return kernels::conv3d_channels_last(x, conv.weight, conv.bias, stride,
+                                       {padding, padding, padding});
 }
 
 /// seq[at] (BatchNorm) then seq[at + 1] (ReLU): as the modules run them, or as one pass over
@@ -70,7 +72,7 @@ VNetUpBlockImpl::VNetUpBlockImpl(int64_t in_channels, int64_t out_channels,
 torch::Tensor VNetUpBlockImpl::forward(torch::Tensor x) {
   auto* deconv = conv->ptr(0)->as<nn::ConvTranspose3dImpl>();
   if (x.device().is_cpu()) {
-    x = conv_transpose3d_stride_is_kernel(x, deconv->weight, deconv->bias);
+    x = kernels::conv_transpose3d_stride_is_kernel(x, deconv->weight, deconv->bias);
   } else {
     const auto weight_type = deconv->weight.scalar_type();
     x = deconv->forward(x.to(weight_type)).to(x.scalar_type());

@@ -7,54 +7,9 @@
 #include <sstream>
 #include <string>
 
-#include "loss_inputs.h"
+#include "bcp/kernels/loss_inputs.h"
 
 namespace bcp::train {
-
-bool is_soft(const torch::Tensor& target) {
-  return at::isFloatingType(target.scalar_type());
-}
-
-void check_pair(const torch::Tensor& scores, const torch::Tensor& target, const char* who) {
-  TORCH_CHECK(scores.defined() && target.defined(), who, ": scores and target must be defined");
-  TORCH_CHECK(scores.dim() >= 3, who, ": expected scores (N, C, spatial...), got shape ",
-              c10::str(scores.sizes()));
-  TORCH_CHECK(at::isFloatingType(scores.scalar_type()), who, ": scores must be floating, got ",
-              scores.scalar_type());
-  if (is_soft(target)) {
-    TORCH_CHECK(target.sizes() == scores.sizes(), who, ": soft target has shape ",
-                c10::str(target.sizes()), " but scores ", c10::str(scores.sizes()));
-    return;
-  }
-  TORCH_CHECK(target.scalar_type() != torch::kBool, who,
-              ": target must be an integer label tensor or class probabilities, got ",
-              target.scalar_type());
-  std::vector<int64_t> want{scores.size(0)};
-  for (int64_t d = 2; d < scores.dim(); ++d) want.push_back(scores.size(d));
-  TORCH_CHECK(target.sizes() == c10::IntArrayRef(want), who, ": target has shape ",
-              c10::str(target.sizes()), " but scores ", c10::str(scores.sizes()), " need ",
-              c10::str(c10::IntArrayRef(want)));
-  if (target.numel() > 0) {
-    const auto mm = torch::aminmax(target);
-    const int64_t lo = std::get<0>(mm).item<int64_t>();
-    const int64_t hi = std::get<1>(mm).item<int64_t>();
-    TORCH_CHECK(lo >= 0 && hi < scores.size(1), who, ": labels must lie in [0, ", scores.size(1),
-                "), got values in [", lo, ", ", hi, "]");
-  }
-}
-
-torch::Tensor expand_mask(const torch::Tensor& mask, const torch::Tensor& scores, const char* who) {
-  std::vector<int64_t> shape{scores.size(0)};
-  for (int64_t d = 2; d < scores.dim(); ++d) shape.push_back(scores.size(d));
-  const int64_t dims = static_cast<int64_t>(shape.size());
-  TORCH_CHECK(mask.dim() <= dims, who, ": mask of shape ", c10::str(mask.sizes()),
-              " has more axes than the target ", c10::str(c10::IntArrayRef(shape)));
-  for (int64_t i = 1; i <= mask.dim(); ++i)
-    TORCH_CHECK(mask.size(-i) == 1 || mask.size(-i) == shape[dims - i], who, ": mask of shape ",
-                c10::str(mask.sizes()), " does not broadcast to the target's ",
-                c10::str(c10::IntArrayRef(shape)));
-  return mask.to(scores.options()).expand(shape);
-}
 
 namespace {
 
@@ -63,7 +18,7 @@ namespace F = torch::nn::functional;
 // Per-pixel cross-entropy (N, spatial...): nn.CrossEntropyLoss(reduction='none') for labels,
 // -sum_c t_c log p_c for class probabilities.
 torch::Tensor pixel_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target) {
-  if (is_soft(target))
+  if (kernels::is_soft(target))
     return -(target.to(logits.scalar_type()) * torch::log_softmax(logits, 1)).sum(1);
   return F::cross_entropy(logits, target.to(torch::kInt64),
                           F::CrossEntropyFuncOptions().reduction(torch::kNone));
@@ -73,16 +28,16 @@ torch::Tensor pixel_cross_entropy(const torch::Tensor& logits, const torch::Tens
 
 torch::Tensor acdc_dice_loss(const torch::Tensor& probs, const torch::Tensor& target,
                              const torch::Tensor& mask) {
-  check_pair(probs, target, "acdc_dice_loss");
+  kernels::check_pair(probs, target, "acdc_dice_loss");
   const int64_t n_classes = probs.size(1);
   torch::Tensor m;
-  if (mask.defined()) m = expand_mask(mask, probs, "acdc_dice_loss");
+  if (mask.defined()) m = kernels::expand_mask(mask, probs, "acdc_dice_loss");
   constexpr double kSmooth = 1e-10;
   torch::Tensor loss;
   for (int64_t c = 0; c < n_classes; ++c) {
     const auto score = probs.select(1, c);
-    const auto t = is_soft(target) ? target.select(1, c).to(probs.scalar_type())
-                                   : (target == c).to(probs.scalar_type());
+    const auto t = kernels::is_soft(target) ? target.select(1, c).to(probs.scalar_type())
+                                            : (target == c).to(probs.scalar_type());
     torch::Tensor intersect, y_sum, z_sum;
     if (m.defined()) {
       intersect = torch::sum(score * t * m);
@@ -100,16 +55,16 @@ torch::Tensor acdc_dice_loss(const torch::Tensor& probs, const torch::Tensor& ta
 }
 
 torch::Tensor mean_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target) {
-  check_pair(logits, target, "mean_cross_entropy");
-  if (is_soft(target)) return pixel_cross_entropy(logits, target).mean();
+  kernels::check_pair(logits, target, "mean_cross_entropy");
+  if (kernels::is_soft(target)) return pixel_cross_entropy(logits, target).mean();
   return F::cross_entropy(logits, target.to(torch::kInt64));
 }
 
 torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target,
                                    const torch::Tensor& mask) {
-  check_pair(logits, target, "masked_cross_entropy");
+  kernels::check_pair(logits, target, "masked_cross_entropy");
   TORCH_CHECK(mask.defined(), "masked_cross_entropy: mask must be defined");
-  const auto m = expand_mask(mask, logits, "masked_cross_entropy");
+  const auto m = kernels::expand_mask(mask, logits, "masked_cross_entropy");
   const auto ce = pixel_cross_entropy(logits, target);
   return (ce * m).sum() / (m.sum() + 1e-16);
 }
@@ -132,18 +87,18 @@ MixLossResult acdc_mix_loss(const torch::Tensor& logits, const torch::Tensor& im
 
 torch::Tensor la_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
                            const torch::Tensor& mask) {
-  check_pair(logits, target, "la_dice_loss");
+  kernels::check_pair(logits, target, "la_dice_loss");
   const int64_t n = logits.size(0);
   const int64_t c = logits.size(1);
   const auto p = torch::softmax(logits.reshape({n, c, -1}), 1);
-  const auto t = is_soft(target) ? target.reshape({n, c, -1}).to(p.scalar_type())
-                                 : F::one_hot(target.reshape({n, -1}).to(torch::kInt64), c)
-                                       .permute({0, 2, 1})
-                                       .to(p.scalar_type());
+  const auto t = kernels::is_soft(target) ? target.reshape({n, c, -1}).to(p.scalar_type())
+                                          : F::one_hot(target.reshape({n, -1}).to(torch::kInt64), c)
+                                                .permute({0, 2, 1})
+                                                .to(p.scalar_type());
   auto inter = p * t;
   auto uni = p + t;
   if (mask.defined()) {
-    const auto m = expand_mask(mask, logits, "la_dice_loss").reshape({n, 1, -1});
+    const auto m = kernels::expand_mask(mask, logits, "la_dice_loss").reshape({n, 1, -1});
     inter = inter * m;
     uni = uni * m;
   }

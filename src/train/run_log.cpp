@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "bcp/io/output_path.h"
-#include "bcp/train/tensorboard.h"
+#include "bcp/io/tensorboard.h"
 #include "bcp/util/progress.h"
 
 namespace bcp::train {
@@ -70,7 +70,7 @@ void RunLog::write_scalars(const std::string& prefix, const nlohmann::json& fiel
   const std::string stage = fields["stage"].get<std::string>();
   auto& writer = writers_[stage];
   if (!writer)
-    writer = std::make_unique<EventWriter>(
+    writer = std::make_unique<io::EventWriter>(
         io::make_dir_inside(dir_, std::filesystem::path("tb") / stage).string());
   const int64_t step = fields["iteration"].get<int64_t>();
   for (const auto& [key, value] : fields.items()) {

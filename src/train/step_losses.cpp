@@ -4,8 +4,8 @@
 
 #include "bcp/data/label_values.h"
 #include "bcp/data/recipe.h"
-#include "bcp/train/fused_mix_loss.h"
-#include "loss_inputs.h"
+#include "bcp/kernels/fused_mix_loss.h"
+#include "bcp/kernels/loss_inputs.h"
 
 namespace bcp::train {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 /// arithmetic operator for operator.
 bool fused_losses(const TrainConfig& c, const torch::Tensor& logits, const torch::Tensor& img_label,
                   const torch::Tensor& patch_label) {
-  return c.precision == Precision::kBf16 && fuses_mix_loss(logits, img_label, patch_label);
+  return c.precision == Precision::kBf16 && kernels::fuses_mix_loss(logits, img_label, patch_label);
 }
 
 bool ssl4mis_losses(const TrainConfig& c) {
@@ -28,11 +28,11 @@ MixLossResult family_mix(const TrainConfig& c, const torch::Tensor& logits,
                          const torch::Tensor& mask, double l_weight, double u_weight, bool unlab) {
   const bool fused = fused_losses(c, logits, img_label, patch_label);
   if (ssl4mis_losses(c))
-    return fused ? fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight,
-                                       unlab)
+    return fused ? kernels::fused_acdc_mix_loss(logits, img_label, patch_label, mask, l_weight,
+                                                u_weight, unlab)
                  : acdc_mix_loss(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
-  return fused ? fused_la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight,
-                                         unlab)
+  return fused ? kernels::fused_la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight,
+                                                  u_weight, unlab)
                : la_mix_loss_parts(logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
 }
 
@@ -47,13 +47,13 @@ MixLossResult step_mix_loss(const TrainConfig& c, const torch::Tensor& logits,
                             bool unlab) {
   if (!c.data.ignore_label)
     return family_mix(c, logits, img_label, patch_label, mask, l_weight, u_weight, unlab);
-  const torch::Tensor m = expand_mask(mask, logits, "mix_loss");
+  const torch::Tensor m = kernels::expand_mask(mask, logits, "mix_loss");
   const double w_img = unlab ? u_weight : l_weight, w_patch = unlab ? l_weight : u_weight;
   MixLossResult sum{torch::zeros({}, logits.options()), torch::zeros({}, logits.options())};
   const auto add_region = [&](const torch::Tensor& label, const torch::Tensor& region, double w) {
     if (w == 0.0) return;
     torch::Tensor clean = label, weight = region;
-    if (!is_soft(label)) {  // pseudo-labels, the soft ones included, cover every voxel
+    if (!kernels::is_soft(label)) {  // pseudo-labels, the soft ones included, cover every voxel
       const torch::Tensor ok = data::annotated(label);
       clean = label.masked_fill(~ok, 0);
       weight = region * ok;
@@ -79,8 +79,9 @@ torch::Tensor step_supervised_loss(const TrainConfig& c, const torch::Tensor& lo
     // 0) is the plain loss: the mask's mean of the cross-entropy, the Dice unmasked.
     const torch::Tensor all = torch::ones({}, logits.options());
     const MixLossResult r =
-        ssl4mis_losses(c) ? fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
-                          : fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
+        ssl4mis_losses(c)
+            ? kernels::fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
+            : kernels::fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
     return 0.5 * (r.ce + r.dice);
   }
   if (ssl4mis_losses(c))  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)

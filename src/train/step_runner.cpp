@@ -4,7 +4,7 @@
 
 #include <numeric>
 
-#include "bcp/train/distributed.h"
+#include "bcp/distributed/distributed.h"
 
 namespace bcp::train {
 
@@ -13,7 +13,7 @@ bool uses_unlabeled(StepKind kind) {
 }
 
 StepRunner::StepRunner(const TrainConfig& config, const TrainingSet& set, StepKind kind,
-                       torch::Device device, ProcessGroup* group)
+                       torch::Device device, distributed::ProcessGroup* group)
     : config_(config), device_(device), rng_(config.seed), kind_(kind) {
   torch::manual_seed(config_.seed);
   student_ = nets::make_model(model_config_for(config_));
@@ -24,8 +24,8 @@ StepRunner::StepRunner(const TrainConfig& config, const TrainingSet& set, StepKi
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
   }
   if (group) {
-    broadcast_module(*group, *student_);
-    if (teacher_) broadcast_module(*group, *teacher_);
+    distributed::broadcast_module(*group, *student_);
+    if (teacher_) distributed::broadcast_module(*group, *teacher_);
   }
   optimizer_ = std::make_unique<torch::optim::SGD>(make_optimizer(*student_, config_));
   std::vector<int64_t> labeled(static_cast<size_t>(set.labeled)), rest;

@@ -5,11 +5,11 @@
 #include <array>
 
 #include "bcp/data/recipe.h"
+#include "bcp/distributed/distributed.h"
 #include "bcp/ssl/copy_paste.h"
 #include "bcp/ssl/ema.h"
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/ssl/pseudo_label.h"
-#include "bcp/train/distributed.h"
 #include "bcp/train/step_losses.h"
 
 namespace bcp::train {
@@ -46,7 +46,7 @@ StepStats optimizer_step(StageContext& s, const torch::Tensor& loss) {
     s.student_compute->push_grads();
     s.student_compute->push_buffers();
   }
-  if (s.group) average_gradients(*s.group, s.student);
+  if (s.group) distributed::average_gradients(*s.group, s.student);
   s.optimizer.step();
   StepStats st;
   st.loss = loss.item<double>();
@@ -261,21 +261,21 @@ StepStats run_step_of_kind(StageContext& s, StepKind kind, const StepInputs& inp
 }
 
 /// This rank's share of every batch; the mask is the whole step's.
-StepInputs share_of_rank(const StepInputs& in, const ProcessGroup& group) {
+StepInputs share_of_rank(const StepInputs& in, const distributed::ProcessGroup& group) {
   StepInputs out = in;
   for (Batch* b : {&out.labeled, &out.unlabeled}) {
-    b->images = rank_share(b->images, group.rank(), group.size());
-    b->labels = rank_share(b->labels, group.rank(), group.size());
+    b->images = distributed::rank_share(b->images, group.rank(), group.size());
+    b->labels = distributed::rank_share(b->labels, group.rank(), group.size());
   }
   return out;
 }
 
 /// The loss and every numeric part, averaged over the ranks.
-void average_stats(ProcessGroup& group, StepStats& st) {
+void average_stats(distributed::ProcessGroup& group, StepStats& st) {
   std::vector<double> values{st.loss};
   for (const auto& [key, value] : st.parts.items())
     if (value.is_number()) values.push_back(value.get<double>());
-  values = average_values(group, values);
+  values = distributed::average_values(group, values);
   st.loss = values[0];
   size_t i = 1;
   for (auto& item : st.parts.items())
@@ -293,8 +293,8 @@ StepStats take_step(StageContext& s, StepKind kind, const StepInputs& inputs, in
   }
   // DDP's broadcast_buffers: every rank starts the step from rank 0's BatchNorm statistics, so
   // the teacher's EMA of them stays the same everywhere too.
-  broadcast_buffers(*s.group, s.student);
-  if (s.teacher) broadcast_buffers(*s.group, *s.teacher);
+  distributed::broadcast_buffers(*s.group, s.student);
+  if (s.teacher) distributed::broadcast_buffers(*s.group, *s.teacher);
   pull(s);
   StepStats st = run_step_of_kind(s, kind, share_of_rank(inputs, *s.group), iteration);
   average_stats(*s.group, st);

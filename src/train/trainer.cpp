@@ -64,7 +64,7 @@ struct StageProgress {
 
 class Trainer {
  public:
-  explicit Trainer(const TrainOptions& o, ProcessGroup* group)
+  explicit Trainer(const TrainOptions& o, distributed::ProcessGroup* group)
       : o_(o), c_(o.config), device_(c_.device), group_(group), lead_(o.dist.rank == 0) {}
 
   TrainResult run();
@@ -93,9 +93,9 @@ class Trainer {
   TrainOptions o_;
   TrainConfig c_;
   torch::Device device_;
-  ProcessGroup* group_;          ///< null: one process
-  bool lead_;                    ///< rank 0
-  std::optional<RunLock> lock_;  ///< held by the lead rank while it writes the run folder
+  distributed::ProcessGroup* group_;  ///< null: one process
+  bool lead_;                         ///< rank 0
+  std::optional<RunLock> lock_;       ///< held by the lead rank while it writes the run folder
   std::optional<RunLog> log_;
   TrainingSet train_set_;
   ValidationSet val_set_;
@@ -152,8 +152,8 @@ StageNets Trainer::start_stage(const StagePlan& stage, const Net& first_student,
     nets::load_state_dict(*n.teacher, nets::state_dict(*n.student));
   }
   if (group_) {  // every rank starts from rank 0's networks
-    broadcast_module(*group_, *n.student);
-    if (n.teacher) broadcast_module(*group_, *n.teacher);
+    distributed::broadcast_module(*group_, *n.student);
+    if (n.teacher) distributed::broadcast_module(*group_, *n.teacher);
   }
   return n;
 }
@@ -270,7 +270,7 @@ StageSummary Trainer::run_stage(const StagePlan& stage, StageNets& nets) {
   low_precision.attach(ctx);
   if (group_ && c_.sync_batchnorm) {
     const nets::RankSum sum = [group = group_](const torch::Tensor& t) {
-      return rank_sum(*group, t);
+      return distributed::rank_sum(*group, t);
     };
     // The networks and the compute copies that run their passes.
     std::vector<nets::SegmentationNetImpl*> all{nets.student.get(), nets.teacher.get()};
@@ -404,7 +404,7 @@ TrainResult Trainer::run() {
 
 }  // namespace
 
-void apply_process_settings(const TrainConfig& config, const DistEnv& dist) {
+void apply_process_settings(const TrainConfig& config, const distributed::DistEnv& dist) {
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   const int64_t threads =
       config.threads > 0 ? config.threads : std::max<int64_t>(1, cores / dist.local_world_size);
@@ -433,10 +433,11 @@ TrainResult train(const TrainOptions& options) {
   if (!options.resume && options.dist.rank == 0) refuse_existing_run(options.out_dir);
   apply_process_settings(c, options.dist);
   TrainOptions o = options;
-  std::unique_ptr<ProcessGroup> group;
+  std::unique_ptr<distributed::ProcessGroup> group;
   if (o.dist.distributed()) {
     if (c.device == "cuda") o.config.device = "cuda:" + std::to_string(o.dist.local_rank);
-    group = std::make_unique<ProcessGroup>(o.dist, util::parse_device(o.config.device, "train"));
+    group = std::make_unique<distributed::ProcessGroup>(
+        o.dist, util::parse_device(o.config.device, "train"));
   }
   Trainer t(o, group.get());
   return t.run();

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "../support.h"
-#include "bcp/train/distributed.h"
+#include "bcp/distributed/distributed.h"
 
 namespace fs = std::filesystem;
 using bcp::test::quoted;
@@ -130,7 +130,7 @@ TEST(CliBench, StepProfileShapesNamesEachConvolutionByItsShapes) {
 }
 
 TEST(CliBench, StepWithTwoRanksTimesOneProcessAndTheGroupInOneRun) {
-  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  if (!bcp::distributed::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   const fs::path dir = unique_dir("step_ranks");
   const auto json = dir / "ranks.jsonl";
   auto r = run_cli(

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "../support.h"
+#include "bcp/distributed/distributed.h"
 #include "bcp/io/tensor_archive.h"
-#include "bcp/train/distributed.h"
 
 namespace fs = std::filesystem;
 using bcp::test::quoted;
@@ -24,7 +24,7 @@ int occurrences(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST(CliDistributed, TwoLocalRanksTrainValidateAndResume) {
-  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  if (!bcp::distributed::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   bcp::test::TempDir tmp("cli_dist");
   const fs::path root = tmp.path / "root";
   ASSERT_TRUE(bcp::test::synth_small_acdc(root));

@@ -25,11 +25,11 @@
 #include "../support.h"
 #include "bcp/data/acdc.h"
 #include "bcp/data/case_list.h"
+#include "bcp/distributed/distributed.h"
 #include "bcp/io/h5.h"
 #include "bcp/io/tensor_archive.h"
 #include "bcp/nets/model_archive.h"
 #include "bcp/nets/segmentation_net.h"
-#include "bcp/train/distributed.h"
 #include "bcp/train/run_folder.h"
 
 #ifdef BCP_WITH_ITK
@@ -355,7 +355,7 @@ TEST(CliFileSafety, ASecondTrainIntoARunningFolderIsRefused) {
 // Item 8: `kill -TERM` of the launcher of `train --nproc 2` ended it, but both ranks kept
 // training and writing.
 TEST(CliFileSafety, StoppingTheLauncherStopsItsRanks) {
-  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  if (!bcp::distributed::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   TempDir tmp("safety_launcher");
   const fs::path run = tmp.path / "run";
   for (int sig : {SIGTERM, SIGKILL}) {
@@ -453,7 +453,7 @@ TEST(CliFileSafety, CommandLineMistakesExitTwo) {
 
 // Item 10: a rank that could not resolve MASTER_ADDR retried for 3 hours, a line a second.
 TEST(CliLimits, AnUnresolvableMasterAddrFailsWithinTheRendezvousTimeout) {
-  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  if (!bcp::distributed::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   TempDir tmp("limits_rendezvous");
   const auto start = Clock::now();
   const auto r =
@@ -473,7 +473,7 @@ TEST(CliLimits, AnUnresolvableMasterAddrFailsWithinTheRendezvousTimeout) {
 
 // Item 20: rank 0 on a taken MASTER_PORT printed four c10d log lines besides its error.
 TEST(CliLimits, ATakenMasterPortIsOneLine) {
-  if (!bcp::train::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
+  if (!bcp::distributed::gloo_available()) GTEST_SKIP() << "this build has no Gloo: no CPU ranks";
   TempDir tmp("limits_port");
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);

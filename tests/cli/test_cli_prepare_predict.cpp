@@ -10,7 +10,7 @@
 
 #include "../support.h"
 #include "bcp/io/nifti.h"
-#include "bcp/train/tensorboard.h"
+#include "bcp/io/tensorboard.h"
 #include "own_data.h"
 
 // A namespace of its own: test files are compiled in batches (unity build).
@@ -75,9 +75,9 @@ TEST(CliOwnData, TwoDimensionalNiftiFromPrepareToScore) {
   ASSERT_TRUE(fs::exists(run / "best.h5")) << r.output;
   // TensorBoard: one folder per stage, a validation Dice every 50 steps.
   for (const char* stage : {"pretrain", "selftrain"}) {
-    std::vector<bcp::train::Event> events;
+    std::vector<bcp::io::Event> events;
     for (const auto& e : fs::directory_iterator(run / "tb" / stage))
-      for (const auto& ev : bcp::train::read_events(e.path().string())) events.push_back(ev);
+      for (const auto& ev : bcp::io::read_events(e.path().string())) events.push_back(ev);
     int val = 0, loss = 0;
     for (const auto& ev : events) {
       val += ev.tag == "val/mean_dice";

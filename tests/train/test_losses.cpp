@@ -7,7 +7,7 @@
 
 #include "../support.h"
 #include "bcp/io/h5.h"
-#include "bcp/train/fused_mix_loss.h"
+#include "bcp/kernels/fused_mix_loss.h"
 #include "bcp/train/losses.h"
 
 namespace {
@@ -56,7 +56,7 @@ TEST(LossesParity, AcdcMixLossAllCases) {
     for (const bool fused : {false, true}) {
       SCOPED_TRACE(fused ? "fused_acdc_mix_loss" : "acdc_mix_loss");
       auto logits = c.logits.clone().requires_grad_(true);
-      const auto loss = fused ? T::fused_acdc_mix_loss : T::acdc_mix_loss;
+      const auto loss = fused ? bcp::kernels::fused_acdc_mix_loss : T::acdc_mix_loss;
       auto r = loss(logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
       expect_rel(r.dice.item<double>(), f.read(g + "/loss_dice").item<double>(), "loss_dice");
       expect_rel(r.ce.item<double>(), f.read(g + "/loss_ce").item<double>(), "loss_ce");
@@ -99,8 +99,8 @@ TEST(LossesParity, LaMixLossAllCases) {
         T::la_mix_loss_parts(c.logits, c.img_l, c.patch_l, c.mask, c.l_weight, c.u_weight, c.unlab);
     expect_rel(((parts.dice + parts.ce) / 2).item<double>(), loss.item<double>(), "parts");
     // The fused loss of bf16 training against the authors' value too.
-    auto fused = T::fused_la_mix_loss_parts(c.logits, c.img_l, c.patch_l, c.mask, c.l_weight,
-                                            c.u_weight, c.unlab);
+    auto fused = bcp::kernels::fused_la_mix_loss_parts(c.logits, c.img_l, c.patch_l, c.mask,
+                                                       c.l_weight, c.u_weight, c.unlab);
     expect_rel(((fused.dice + fused.ce) / 2).item<double>(), want, "fused");
     loss.backward();
     ASSERT_TRUE(logits.grad().defined());

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "bcp/data/dataset_kind.h"
+#include "bcp/distributed/distributed.h"
 #include "bcp/nets/precision.h"
 #include "bcp/train/config.h"
-#include "bcp/train/distributed.h"
 
 namespace bcp::bench {
 
@@ -55,7 +55,7 @@ struct StepBenchOptions {
   /// This process's place in a group of ranks (`bcp bench step --nproc N`): rank 0 times one
   /// process on the whole batch with all its threads, then every rank its share of each step
   /// (gradients averaged as in training) with cores / N threads; only rank 0 returns rows.
-  train::DistEnv dist;
+  distributed::DistEnv dist;
   /// After the timed steps, one more step per precision under LibTorch's profiler: the rows get
   /// `profile`, its `profile_top` largest operators by self time (0 = no profile; not with ranks).
   int profile_top = 0;

@@ -12,7 +12,7 @@
 namespace bcp::nets {
 
 /// The sum of a tensor over all ranks, differentiable (its gradient is the sum of the ranks'
-/// gradients), e.g. train::rank_sum. Every rank must call it in the same order.
+/// gradients), e.g. distributed::rank_sum. Every rank must call it in the same order.
 using RankSum = std::function<torch::Tensor(const torch::Tensor&)>;
 
 /// In train mode with a reducer attached: normalises with the mean and biased variance over every

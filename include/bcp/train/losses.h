@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "bcp/kernels/loss_inputs.h"
+
 namespace bcp::train {
 
 /// Targets: every loss below takes either integer labels (N, spatial...) with values in [0, C),
@@ -31,11 +33,7 @@ torch::Tensor mean_cross_entropy(const torch::Tensor& logits, const torch::Tenso
 torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target,
                                    const torch::Tensor& mask);
 
-/// The two parts of a mixed loss, each already weighted and summed over both regions.
-struct MixLossResult {
-  torch::Tensor dice;  ///< w_img * Dice(on M) + w_patch * Dice(on 1 - M)
-  torch::Tensor ce;    ///< w_img * CE(on M) + w_patch * CE(on 1 - M), masked means
-};
+using kernels::MixLossResult;  // kernels/loss_inputs.h: the fused losses return it too
 
 /// ACDC mix_loss (ACDC_BCP_train.py): w_img = l_weight, w_patch = u_weight, swapped when
 /// `unlab`; dice with acdc_dice_loss on softmax(logits), ce with masked_cross_entropy.

@@ -10,10 +10,9 @@
 #include <memory>
 #include <string>
 
-namespace bcp::train {
-
+namespace bcp::io {
 class EventWriter;
-}  // namespace bcp::train
+}  // namespace bcp::io
 namespace bcp::util {
 class ProgressLine;
 }  // namespace bcp::util
@@ -40,7 +39,7 @@ class RunLog {
   std::ofstream human_;
   std::ofstream machine_;
   bool echo_;
-  std::map<std::string, std::unique_ptr<EventWriter>> writers_;  ///< per stage
+  std::map<std::string, std::unique_ptr<io::EventWriter>> writers_;  ///< per stage
   std::unique_ptr<util::ProgressLine> progress_;
 };
 

@@ -1,5 +1,5 @@
 // The losses a training step takes: the recipe's family (SSL4MIS's for the 2-D recipe, UA-MT's
-// for the 3-D one, train/losses.h), fused in bf16 training (train/fused_mix_loss.h), with the
+// for the 3-D one, train/losses.h), fused in bf16 training (kernels/fused_mix_loss.h), with the
 // voxels nobody annotated (data.ignore_label) left out of every sum.
 #pragma once
 #include <torch/types.h>

@@ -14,9 +14,11 @@
 #include "bcp/train/steps.h"
 #include "bcp/train/training_set.h"
 
-namespace bcp::train {
-
+namespace bcp::distributed {
 class ProcessGroup;
+}  // namespace bcp::distributed
+
+namespace bcp::train {
 
 /// Steps of `kind` on networks made from `config` (seeded by config.seed), with the trainer's
 /// sampler, prefetcher, compute copies, optimizer and, where the step has one, EMA teacher. With
@@ -25,7 +27,7 @@ class ProcessGroup;
 class StepRunner {
  public:
   StepRunner(const TrainConfig& config, const TrainingSet& set, StepKind kind, torch::Device device,
-             ProcessGroup* group = nullptr);
+             distributed::ProcessGroup* group = nullptr);
   ~StepRunner();
   StepRunner(const StepRunner&) = delete;
   StepRunner& operator=(const StepRunner&) = delete;

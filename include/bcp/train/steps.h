@@ -14,9 +14,11 @@
 #include "bcp/train/stage_plan.h"
 #include "bcp/train/training_set.h"
 
-namespace bcp::train {
-
+namespace bcp::distributed {
 class ProcessGroup;
+}  // namespace bcp::distributed
+
+namespace bcp::train {
 
 /// Losses of one step, for the logs.
 struct StepStats {
@@ -37,10 +39,10 @@ struct StageContext {
   /// above in step with them; null: the networks above run the passes themselves.
   nets::ComputeCopy* student_compute = nullptr;
   nets::ComputeCopy* teacher_compute = nullptr;
-  /// Data-parallel group (train/distributed.h), or null. With a group, a step takes its rank's
+  /// Data-parallel group (distributed/distributed.h), or null. With a group, a step takes its rank's
   /// share of the inputs, starts from rank 0's BatchNorm statistics, averages the gradients over
   /// the ranks before SGD and reports the losses averaged over the ranks.
-  ProcessGroup* group = nullptr;
+  distributed::ProcessGroup* group = nullptr;
 };
 
 /// SGD over `net`'s parameters with optim.lr, optim.momentum and optim.weight_decay.

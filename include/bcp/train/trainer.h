@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "bcp/distributed/distributed.h"
 #include "bcp/train/config.h"
-#include "bcp/train/distributed.h"
 
 namespace bcp::train {
 
@@ -25,7 +25,7 @@ struct TrainOptions {
   /// This process's place in a data-parallel run (config.world_size must equal dist.world_size):
   /// rank 0 validates, logs and writes the run's files; every rank reads the checkpoints, so the
   /// run directory must be one that every rank sees.
-  DistEnv dist;
+  distributed::DistEnv dist;
 };
 
 struct StageSummary {
@@ -55,6 +55,6 @@ TrainResult train(const TrainOptions& options);
 /// The process-wide settings a run needs, in one visible place: LibTorch's intra-op threads
 /// (config.threads; 0 = this machine's cores shared among its ranks) and the seed of LibTorch's
 /// global generator, from which the networks' initial weights and dropout draw.
-void apply_process_settings(const TrainConfig& config, const DistEnv& dist);
+void apply_process_settings(const TrainConfig& config, const distributed::DistEnv& dist);
 
 }  // namespace bcp::train
