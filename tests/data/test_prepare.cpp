@@ -61,20 +61,28 @@ nlohmann::json read_json(const fs::path& p) {
 
 }  // namespace
 
-TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
-  bcp::test::TempDir tmp("prepare_2d");
+/// A 2-D synthetic nnU-Net dataset in DIR/raw (`labeled` + 2 unlabeled cases) and the options
+/// that prepare it into DIR/root with synth_002 for validation.
+PrepareOptions synth_2d(const fs::path& dir, int labeled, bool partial_labels = false) {
   bcp::data::SynthNnunetOptions so;
   so.dim = 2;
-  so.labeled = 4;
+  so.labeled = labeled;
   so.unlabeled = 2;
   so.test = 0;
-  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
+  so.partial_labels = partial_labels;
+  bcp::data::write_synth_nnunet((dir / "raw").string(), so);
   PrepareOptions o;
-  o.nnunet_dir = (tmp.path / "raw").string();
-  o.unlabeled_dir = (tmp.path / "raw" / "unlabeledTr").string();
-  o.out_dir = (tmp.path / "root").string();
+  o.nnunet_dir = (dir / "raw").string();
+  o.unlabeled_dir = (dir / "raw" / "unlabeledTr").string();
+  o.out_dir = (dir / "root").string();
   o.dim = 2;
   o.val_cases = {"synth_002"};
+  return o;
+}
+
+TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
+  bcp::test::TempDir tmp("prepare_2d");
+  const PrepareOptions o = synth_2d(tmp.path, 4);
   std::vector<std::string> seen;
   const auto p =
       prepare_nnunet(o, [&](const std::string& c, size_t, size_t) { seen.push_back(c); });
@@ -129,20 +137,8 @@ TEST(Prepare, TwoDimensionalRootLoadsAsAcdcWithTheRecordedIntensity) {
 // fingerprint and the plan, and readable only by loaders told so.
 TEST(Prepare, AnIgnoreLabelIsStoredAsNotAnnotatedAndRecorded) {
   bcp::test::TempDir tmp("prepare_ignore");
-  bcp::data::SynthNnunetOptions so;
-  so.dim = 2;
-  so.labeled = 3;
-  so.unlabeled = 2;
-  so.test = 0;
-  so.partial_labels = true;
-  bcp::data::write_synth_nnunet((tmp.path / "raw").string(), so);
+  const PrepareOptions o = synth_2d(tmp.path, 3, true);
   EXPECT_EQ(read_json(tmp.path / "raw" / "dataset.json")["labels"]["ignore"], 4);
-  PrepareOptions o;
-  o.nnunet_dir = (tmp.path / "raw").string();
-  o.unlabeled_dir = (tmp.path / "raw" / "unlabeledTr").string();
-  o.out_dir = (tmp.path / "root").string();
-  o.dim = 2;
-  o.val_cases = {"synth_002"};
   const auto p = prepare_nnunet(o);
   EXPECT_TRUE(p.ignore_label);
   EXPECT_EQ(p.class_names.size(), 4u);  // "ignore" is not a class
