@@ -395,8 +395,12 @@ PreparedDataset prepare_nnunet(const PrepareOptions& o, const PrepareProgress& p
     const int64_t spatial0 = out.channels == 1 ? 0 : 1;
     const auto spacing_t = torch::tensor(spacing, torch::kDouble);
     if (o.dim == 2 && role != Role::kVal) {
-      auto& items = role == Role::kLabeled ? train_items : unlabeled_items;
       for (int64_t z = 0; z < label.size(0); ++z) {
+        // A slice nobody annotated (sparse annotation) would weigh nothing in any loss: it
+        // serves as an unlabeled image instead.
+        const bool labeled_slice =
+            role == Role::kLabeled && (!out.ignore_label || annotated(label[z]).any().item<bool>());
+        auto& items = labeled_slice ? train_items : unlabeled_items;
         const std::string slice = c.name + "_slice_" + std::to_string(z + 1);
         io::write_h5_atomically(
             record(AcdcRoot(o.out_dir).slice_path(slice)),

@@ -176,7 +176,8 @@ void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, co
     ref = ref.masked_fill(unknown, 0);
     scored_pred = pred.masked_fill(unknown.to(pred.device()), 0);
   }
-  const auto scored = case_scores(c.name, scored_pred, ref, num_classes);
+  auto scored = case_scores(c.name, scored_pred, ref, num_classes);
+  if (options.ignore_label) drop_unannotated_classes(scored);
   report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   if (!options.predictions_dir.empty())
     write_prediction(options.predictions_dir, c.name, pred, options.dataset,

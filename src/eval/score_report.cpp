@@ -123,6 +123,12 @@ std::vector<CaseScore> case_scores(const std::string& case_name, const torch::Te
   return out;
 }
 
+void drop_unannotated_classes(std::vector<CaseScore>& scores) {
+  scores.erase(std::remove_if(scores.begin(), scores.end(),
+                              [](const CaseScore& c) { return c.pred_empty && c.ref_empty; }),
+               scores.end());
+}
+
 EmptyCounts count_empty(const ScoreReport& report) {
   EmptyCounts n;
   for (const auto& c : report.cases) {
@@ -351,8 +357,9 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
                                     " is above K-1 = " + std::to_string(k - 1) +
                                     " (K = " + std::to_string(k) + " classes)");
     }
-    const auto scored =
+    auto scored =
         case_scores(case_name_of(f.filename().string()), pred_labels, ref_labels, k, spacing);
+    if (json_labels.ignore_value >= 0) drop_unannotated_classes(scored);
     report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   }
   return report;

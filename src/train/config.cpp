@@ -100,12 +100,16 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig, dataset, method, seed, device, p
                                    optim, batch, schedule, bcp, mt, eval)
 
 json config_to_json(const TrainConfig& c) {
-  return c;
+  json j = c;
+  // Written only when set, so that configs and checkpoints without partial annotations read in
+  // bcp versions from before the key.
+  if (!c.data.ignore_label) j["data"].erase("ignore_label");
+  return j;
 }
 
 TrainConfig config_from_json(const json& user) {
   // Overlaying onto the defaults first makes every key present and refuses unknown ones.
-  const json defaults = config_to_json(TrainConfig{});
+  const json defaults = TrainConfig{};  // every key, those config_to_json leaves out included
   json j = defaults;
   merge_strict(j, user, "");
   try {

@@ -110,11 +110,15 @@ INSTANTIATE_TEST_SUITE_P(
         MatrixCase{"slices_2class_mt",
                    "--kind acdc --classes 2 --cases 3 --unlabeled 2 --test 1 --mixed-dtypes", "2d",
                    "mean-teacher", 2, "data.patch=[64,64] batch.labeled=2 batch.unlabeled=2"},
-        // 2-D, four classes, two channels, partial annotations (dataset.json's "ignore": every
-        // other slice and a band of rows unannotated, in the references too), BCP.
-        MatrixCase{"slices_4class_2ch_partial_bcp",
-                   "--kind acdc --channels 2 --cases 3 --unlabeled 2 --test 1 --partial-labels",
-                   "2d", "bcp", 4, "data.patch=[64,64] batch.labeled=2 batch.unlabeled=2"}),
+        // 2-D, four classes, two channels, BCP.
+        MatrixCase{"slices_4class_2ch_bcp",
+                   "--kind acdc --channels 2 --cases 3 --unlabeled 2 --test 1", "2d", "bcp", 4,
+                   "data.patch=[64,64] batch.labeled=2 batch.unlabeled=2"},
+        // 2-D, four classes, partial annotations (dataset.json's "ignore": every other slice and
+        // a band of rows unannotated, in the references too), BCP.
+        MatrixCase{"slices_4class_partial_bcp",
+                   "--kind acdc --cases 3 --unlabeled 2 --test 1 --partial-labels", "2d", "bcp", 4,
+                   "data.patch=[64,64] batch.labeled=2 batch.unlabeled=2"}),
     [](const ::testing::TestParamInfo<MatrixCase>& info) { return info.param.name; });
 
 TEST(CliOwnData, SmallThreeClassVolumesLearnFarAboveChance) {

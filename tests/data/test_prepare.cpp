@@ -162,6 +162,20 @@ TEST(Prepare, AnIgnoreLabelIsStoredAsNotAnnotatedAndRecorded) {
   EXPECT_NE(err.find("synth_002.h5: 'label' values must be 0..3, found 0..255"), std::string::npos)
       << err;
 
+  // Slices nobody annotated serve as unlabeled images; every labeled one holds annotation.
+  const auto slices = root.read_list("train_slices.list");
+  int64_t moved = 0;
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const auto slice = bcp::data::load_acdc_slice(root, slices[i], partial);
+    const bool annotated = bcp::data::annotated(slice.label).any().item<bool>();
+    if (static_cast<int64_t>(i) < p.labeled_items)
+      EXPECT_TRUE(annotated) << slices[i];
+    else if (slices[i].rfind("synth_001_", 0) == 0 || slices[i].rfind("synth_003_", 0) == 0)
+      ++moved;
+  }
+  EXPECT_GT(moved, 0);
+  EXPECT_EQ(p.unlabeled_items, static_cast<int64_t>(slices.size()) - p.labeled_items);
+
   const auto manifest = read_json(tmp.path / "root" / "bcp_dataset.json");
   EXPECT_EQ(manifest["fingerprint"]["ignore_label"], true);
   EXPECT_TRUE(bcp::data::fingerprint_from_json(manifest["fingerprint"]).ignore_label);

@@ -8,6 +8,7 @@
 
 #include "bcp/data/label_values.h"
 #include "bcp/train/config.h"
+#include "bcp/train/losses.h"
 #include "bcp/train/step_losses.h"
 
 namespace bcp_test_step_losses {
@@ -15,17 +16,17 @@ namespace bcp_test_step_losses {
 using bcp::data::kIgnoreLabel;
 using bcp::train::TrainConfig;
 
-struct Setup {
+struct Family {
   bcp::data::Dataset dataset;
   bcp::train::Precision precision;
 };
 
-std::string name_of(const Setup& s) {
+std::string name_of(const Family& s) {
   return std::string(s.dataset == bcp::data::Dataset::kAcdc ? "acdc" : "la") +
          (s.precision == bcp::train::Precision::kBf16 ? "_bf16" : "_fp32");
 }
 
-TrainConfig config_of(const Setup& s, bool ignore) {
+TrainConfig config_of(const Family& s, bool ignore) {
   TrainConfig c;
   c.dataset = s.dataset;
   c.precision = s.precision;
@@ -40,7 +41,7 @@ struct Batch {
   torch::Tensor logits, img_label, patch_label, mask;
 };
 
-Batch make_batch(const Setup& s, uint64_t seed) {
+Batch make_batch(const Family& s, uint64_t seed) {
   torch::manual_seed(seed);
   const std::vector<int64_t> spatial = s.dataset == bcp::data::Dataset::kAcdc
                                            ? std::vector<int64_t>{12, 10}
@@ -82,7 +83,7 @@ Loss mixed(const TrainConfig& c, const Batch& b, const torch::Tensor& logits, bo
   return {total.item<double>(), x.grad()};
 }
 
-class StepLosses : public ::testing::TestWithParam<Setup> {};
+class StepLosses : public ::testing::TestWithParam<Family> {};
 
 TEST_P(StepLosses, UnannotatedVoxelsGetNoLossAndNoGradient) {
   const TrainConfig c = config_of(GetParam(), true);
@@ -106,6 +107,38 @@ TEST_P(StepLosses, UnannotatedVoxelsGetNoLossAndNoGradient) {
   EXPECT_GT(x.grad().masked_select(~unlabeled).abs().max().item<float>(), 0.0f);
 }
 
+// The value: each region's Dice and cross-entropy over its annotated voxels only (the masked
+// sums normalise by those voxels), as the family's LibTorch losses compute them with explicit
+// masks.
+TEST_P(StepLosses, EachRegionIsScoredOnItsAnnotatedVoxelsAlone) {
+  const Family s = GetParam();
+  const Batch b = make_batch(s, 5);
+  namespace T = bcp::train;
+  const auto clean = [](const torch::Tensor& l) { return l.masked_fill(l == kIgnoreLabel, 0); };
+  const torch::Tensor m = b.mask.expand(b.img_label.sizes());
+  const torch::Tensor m_img = m * (b.img_label != kIgnoreLabel);
+  const torch::Tensor m_patch = (1 - m) * (b.patch_label != kIgnoreLabel);
+  for (bool unlab : {false, true}) {
+    const double w_img = unlab ? 0.5 : 1.0, w_patch = unlab ? 1.0 : 0.5;
+    const auto dice = [&](const torch::Tensor& label, const torch::Tensor& mask) {
+      return s.dataset == bcp::data::Dataset::kAcdc
+                 ? T::acdc_dice_loss(torch::softmax(b.logits, 1), clean(label), mask)
+                 : T::la_dice_loss(b.logits, clean(label), mask);
+    };
+    const auto ce = [&](const torch::Tensor& label, const torch::Tensor& mask) {
+      return T::masked_cross_entropy(b.logits, clean(label), mask);
+    };
+    const double want_dice =
+        (w_img * dice(b.img_label, m_img) + w_patch * dice(b.patch_label, m_patch)).item<double>();
+    const double want_ce =
+        (w_img * ce(b.img_label, m_img) + w_patch * ce(b.patch_label, m_patch)).item<double>();
+    const auto got = T::step_mix_loss(config_of(s, true), b.logits, b.img_label, b.patch_label,
+                                      b.mask, 1.0, 0.5, unlab);
+    EXPECT_NEAR(got.dice.item<double>(), want_dice, 1e-5 * std::abs(want_dice)) << unlab;
+    EXPECT_NEAR(got.ce.item<double>(), want_ce, 1e-5 * std::abs(want_ce)) << unlab;
+  }
+}
+
 TEST_P(StepLosses, WithEveryVoxelAnnotatedThePartialLossIsThePlainOne) {
   Batch b = make_batch(GetParam(), 11);
   b.img_label = b.img_label.masked_fill(b.img_label == kIgnoreLabel, 1);
@@ -126,10 +159,10 @@ TEST_P(StepLosses, WithEveryVoxelAnnotatedThePartialLossIsThePlainOne) {
 
 INSTANTIATE_TEST_SUITE_P(
     Families, StepLosses,
-    ::testing::Values(Setup{bcp::data::Dataset::kAcdc, bcp::train::Precision::kFp32},
-                      Setup{bcp::data::Dataset::kAcdc, bcp::train::Precision::kBf16},
-                      Setup{bcp::data::Dataset::kLa, bcp::train::Precision::kFp32},
-                      Setup{bcp::data::Dataset::kLa, bcp::train::Precision::kBf16}),
-    [](const ::testing::TestParamInfo<Setup>& info) { return name_of(info.param); });
+    ::testing::Values(Family{bcp::data::Dataset::kAcdc, bcp::train::Precision::kFp32},
+                      Family{bcp::data::Dataset::kAcdc, bcp::train::Precision::kBf16},
+                      Family{bcp::data::Dataset::kLa, bcp::train::Precision::kFp32},
+                      Family{bcp::data::Dataset::kLa, bcp::train::Precision::kBf16}),
+    [](const ::testing::TestParamInfo<Family>& info) { return name_of(info.param); });
 
 }  // namespace bcp_test_step_losses

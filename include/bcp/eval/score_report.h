@@ -46,6 +46,12 @@ std::vector<CaseScore> case_scores(const std::string& case_name, const torch::Te
                                    const torch::Tensor& ref_labels, int num_classes,
                                    const std::vector<double>& spacing = {});
 
+/// With partial annotations: leaves out the classes that neither the annotated reference nor the
+/// prediction there holds. Such a class has nothing to score (nnU-Net leaves it out as NaN), where
+/// BCP's convention for full annotations would score it 0; a class predicted where the
+/// annotation has none still scores 0 (false positives).
+void drop_unannotated_classes(std::vector<CaseScore>& scores);
+
 /// How many (case, class) entries have an empty prediction and an empty reference.
 struct EmptyCounts {
   int pred = 0;
