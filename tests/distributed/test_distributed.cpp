@@ -7,12 +7,12 @@
 #include <functional>
 #include <thread>
 
+#include "../train/tiny_run.h"
 #include "bcp/distributed/distributed.h"
 #include "bcp/nets/batch_norm.h"
 #include "bcp/nets/state_dict.h"
 #include "bcp/train/steps.h"
 #include "bcp/train/trainer.h"
-#include "../train/tiny_run.h"
 
 using namespace bcp;
 using namespace bcp::distributed;

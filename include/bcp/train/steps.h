@@ -39,9 +39,9 @@ struct StageContext {
   /// above in step with them; null: the networks above run the passes themselves.
   nets::ComputeCopy* student_compute = nullptr;
   nets::ComputeCopy* teacher_compute = nullptr;
-  /// Data-parallel group (distributed/distributed.h), or null. With a group, a step takes its rank's
-  /// share of the inputs, starts from rank 0's BatchNorm statistics, averages the gradients over
-  /// the ranks before SGD and reports the losses averaged over the ranks.
+  /// Data-parallel group (distributed/distributed.h), or null. With a group, a step takes its
+  /// rank's share of the inputs, starts from rank 0's BatchNorm statistics, averages the gradients
+  /// over the ranks before SGD and reports the losses averaged over the ranks.
   distributed::ProcessGroup* group = nullptr;
 };
 
