@@ -169,15 +169,9 @@ void score_case(nets::SegmentationNetImpl& model, const Predictor& predictor, co
     throw std::invalid_argument("evaluate: case " + c.name + ": " + util::error_message(e));
   }
   const int num_classes = static_cast<int>(model.config().num_classes);
-  torch::Tensor ref = c.label.to(torch::kCPU), scored_pred = pred;
-  if (options.ignore_label) {
-    // An unannotated voxel counts for no class: background in both masks scores nothing.
-    const torch::Tensor unknown = ~data::annotated(ref);
-    ref = ref.masked_fill(unknown, 0);
-    scored_pred = pred.masked_fill(unknown.to(pred.device()), 0);
-  }
-  auto scored = case_scores(c.name, scored_pred, ref, num_classes);
-  if (options.ignore_label) drop_unannotated_classes(scored);
+  const torch::Tensor ref = c.label.to(torch::kCPU);
+  const auto scored = case_scores(c.name, pred, ref, num_classes, {},
+                                  options.ignore_label ? ~data::annotated(ref) : torch::Tensor());
   report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   if (!options.predictions_dir.empty())
     write_prediction(options.predictions_dir, c.name, pred, options.dataset,

@@ -111,22 +111,20 @@ void check_same_grid(const io::LabelVolume& pred, const std::string& pred_path,
 
 std::vector<CaseScore> case_scores(const std::string& case_name, const torch::Tensor& pred_labels,
                                    const torch::Tensor& ref_labels, int num_classes,
-                                   const std::vector<double>& spacing) {
-  const auto scores = per_class_scores(pred_labels, ref_labels, num_classes, spacing);
+                                   const std::vector<double>& spacing,
+                                   const torch::Tensor& unannotated) {
+  const bool partial = unannotated.defined();
+  const torch::Tensor pred = partial ? pred_labels.masked_fill(unannotated, 0) : pred_labels;
+  const torch::Tensor ref = partial ? ref_labels.masked_fill(unannotated, 0) : ref_labels;
+  const auto scores = per_class_scores(pred, ref, num_classes, spacing);
   std::vector<CaseScore> out;
   for (int k = 1; k < num_classes; ++k) {
     CaseScore c{case_name, k, scores[static_cast<size_t>(k - 1)]};
-    c.pred_empty = !(pred_labels == k).any().item<bool>();
-    c.ref_empty = !(ref_labels == k).any().item<bool>();
-    out.push_back(c);
+    c.pred_empty = !(pred == k).any().item<bool>();
+    c.ref_empty = !(ref == k).any().item<bool>();
+    if (!(partial && c.pred_empty && c.ref_empty)) out.push_back(c);
   }
   return out;
-}
-
-void drop_unannotated_classes(std::vector<CaseScore>& scores) {
-  scores.erase(std::remove_if(scores.begin(), scores.end(),
-                              [](const CaseScore& c) { return c.pred_empty && c.ref_empty; }),
-               scores.end());
 }
 
 EmptyCounts count_empty(const ScoreReport& report) {
@@ -342,24 +340,21 @@ ScoreReport score_mask_dirs(const ScoreDirsOptions& options) {
                                   "; pass --spacing to score all in one unit");
     }
 
-    torch::Tensor pred_labels = pred.labels, ref_labels = ref.labels;
-    if (json_labels.ignore_value >= 0) {
-      // dataset.json's "ignore": voxels nobody annotated are background in both, scored by none.
-      const torch::Tensor unknown = ref_labels == json_labels.ignore_value;
-      ref_labels = ref_labels.masked_fill(unknown, 0);
-      pred_labels = pred_labels.masked_fill(unknown, 0);
-    }
-    for (const auto* v : {&pred_labels, &ref_labels}) {
+    // dataset.json's "ignore": voxels nobody annotated, scored by no class.
+    const torch::Tensor unknown =
+        json_labels.ignore_value >= 0 ? ref.labels == json_labels.ignore_value : torch::Tensor();
+    const torch::Tensor ref_classes =
+        unknown.defined() ? ref.labels.masked_fill(unknown, 0) : ref.labels;
+    for (const auto* v : {&pred.labels, &ref_classes}) {
       const int64_t top = v->numel() ? v->max().item<int64_t>() : 0;
       if (top > k - 1)
-        throw std::invalid_argument((v == &pred_labels ? pred_path : ref_path) + ": label " +
+        throw std::invalid_argument((v == &pred.labels ? pred_path : ref_path) + ": label " +
                                     std::to_string(top) +
                                     " is above K-1 = " + std::to_string(k - 1) +
                                     " (K = " + std::to_string(k) + " classes)");
     }
-    auto scored =
-        case_scores(case_name_of(f.filename().string()), pred_labels, ref_labels, k, spacing);
-    if (json_labels.ignore_value >= 0) drop_unannotated_classes(scored);
+    const auto scored = case_scores(case_name_of(f.filename().string()), pred.labels, ref.labels, k,
+                                    spacing, unknown);
     report.cases.insert(report.cases.end(), scored.begin(), scored.end());
   }
   return report;

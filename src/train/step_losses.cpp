@@ -77,11 +77,8 @@ torch::Tensor step_supervised_loss(const TrainConfig& c, const torch::Tensor& lo
   if (fused_losses(c, logits, labels, labels)) {
     // The fused mixed loss with one region over every pixel (mask 1, the other region weighed
     // 0) is the plain loss: the mask's mean of the cross-entropy, the Dice unmasked.
-    const torch::Tensor all = torch::ones({}, logits.options());
     const MixLossResult r =
-        ssl4mis_losses(c)
-            ? kernels::fused_acdc_mix_loss(logits, labels, labels, all, 1.0, 0.0, false)
-            : kernels::fused_la_mix_loss_parts(logits, labels, labels, all, 1.0, 0.0, false);
+        family_mix(c, logits, labels, labels, torch::ones({}, logits.options()), 1.0, 0.0, false);
     return 0.5 * (r.ce + r.dice);
   }
   if (ssl4mis_losses(c))  // SSL4MIS train_fully_supervised_2D: 0.5 * (CE + Dice)

@@ -41,16 +41,15 @@ struct ScoreReport {
 };
 
 /// The scores of one case, classes 1..num_classes-1, with their emptiness flags
-/// (per_class_scores plus the flags).
+/// (per_class_scores plus the flags). `unannotated` (bool, the labels' shape; undefined: none)
+/// marks reference voxels nobody annotated: they are background in both masks, so they count for
+/// no class, and a class that neither the annotated reference nor the prediction there holds is
+/// left out (nnU-Net's NaN) where BCP's convention for full annotations scores it 0; a class
+/// predicted where the annotation has none still scores 0 (false positives).
 std::vector<CaseScore> case_scores(const std::string& case_name, const torch::Tensor& pred_labels,
                                    const torch::Tensor& ref_labels, int num_classes,
-                                   const std::vector<double>& spacing = {});
-
-/// With partial annotations: leaves out the classes that neither the annotated reference nor the
-/// prediction there holds. Such a class has nothing to score (nnU-Net leaves it out as NaN), where
-/// BCP's convention for full annotations would score it 0; a class predicted where the
-/// annotation has none still scores 0 (false positives).
-void drop_unannotated_classes(std::vector<CaseScore>& scores);
+                                   const std::vector<double>& spacing = {},
+                                   const torch::Tensor& unannotated = {});
 
 /// How many (case, class) entries have an empty prediction and an empty reference.
 struct EmptyCounts {
