@@ -10,7 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 builds=${BCP_TEST_BUILDS:-torch2 debian}
+# Where CI's time goes (CI runs close to its 25-minute budget on 2 cores).
+phase() { echo "== $(date +%T) +${SECONDS}s: $*"; }
 scripts/install_deps.sh
+phase "dependencies present"
 jobs=$(nproc)
 # InstallAndEmbed runs on both: finding LibTorch from an installed bcp differs between them.
 long='^(CliOwnData|CliBudget|DocsCommands|Demo|Datasets/CliDatasetMatrix|CliBench|Evaluate|Predict|TrainStep|CliReport|CliKde)(\.|$)'
@@ -25,17 +28,22 @@ status=0
 if [[ $builds == *torch2* ]]; then
   torch=$(scripts/install_torch.sh 2.13.0)
   BCP_TORCH=$torch BUILD_DIR=build-torch scripts/build.sh bcp_cli bcp_tests
-  run_suite build-torch torch2 & suite=$!
+  phase "built against LibTorch 2.13"
+  { run_suite build-torch torch2 && rc=0 || rc=$?; phase "LibTorch 2.13 suite done" >> "$logs/phases"; exit $rc; } &
+  suite=$!
   if [[ $builds == *debian* ]]; then
     # At low priority: the suite above keeps its pace, the build takes the idle cycles.
     if nice -n 10 scripts/build.sh bcp_cli bcp_tests bcp_bench > "$logs/debian_build.log" 2>&1; then
+      phase "built against LibTorch 1.13" >> "$logs/phases"
       nice="nice -n 10" run_suite build debian -E "$long" || status=1
+      phase "LibTorch 1.13 suite done" >> "$logs/phases"
     else
       cat "$logs/debian_build.log"
       status=1
     fi
   fi
   wait $suite || status=1
+  cat "$logs/phases" 2>/dev/null | sort -t+ -k2 -n || true
   echo "==== LibTorch 2.13 (PyTorch wheel): every test"; cat "$logs/torch2.log"
   [[ $builds == *debian* ]] && [ -f "$logs/debian.log" ] &&
     { echo "==== LibTorch 1.13 (Debian): all but the long tests, which ran above"; cat "$logs/debian.log"; }
@@ -45,4 +53,5 @@ elif [[ $builds == *debian* ]]; then
   cat "$logs/debian.log"
 fi
 rm -rf "$logs"
+phase "done"
 exit $status

@@ -4,18 +4,17 @@
 #include <torch/torch.h>
 
 #include <stdexcept>
-#include <thread>
 
 #include "bcp/data/case_list.h"
 #include "bcp/data/la.h"
 #include "bcp/data/synth.h"
+#include "bcp/util/threads.h"
 
 namespace bcp::bench {
 
 void set_threads(int threads) {
   if (threads < 0) throw std::invalid_argument("bench: threads must be >= 0");
-  torch::set_num_threads(threads > 0 ? threads
-                                     : static_cast<int>(std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(util::available_cores()));
 }
 
 train::TrainingSet bench_training_set(train::TrainConfig& c, const std::string& root) {

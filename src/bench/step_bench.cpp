@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 
 #include "bcp/bench/bench.h"
 #include "bcp/distributed/distributed.h"
@@ -13,6 +12,7 @@
 #include "bcp/train/step_runner.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/device.h"
+#include "bcp/util/threads.h"
 #include "bench_data.h"
 #include "op_profile.h"
 
@@ -56,7 +56,7 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
   const bool ranks = o.dist.distributed();
   const bool lead = o.dist.rank == 0;
   // One rank alone gets every core (or --threads); ranks share the machine's cores.
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(util::available_cores());
   const int rank_threads =
       o.common.threads > 0
           ? o.common.threads

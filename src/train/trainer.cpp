@@ -32,6 +32,7 @@
 #include "bcp/util/device.h"
 #include "bcp/util/error_message.h"
 #include "bcp/util/progress.h"
+#include "bcp/util/threads.h"
 
 namespace bcp::train {
 namespace fs = std::filesystem;
@@ -405,9 +406,13 @@ TrainResult Trainer::run() {
 }  // namespace
 
 void apply_process_settings(const TrainConfig& config, const distributed::DistEnv& dist) {
-  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  // OMP_NUM_THREADS is already per process (torchrun and job schedulers set it so); the cores
+  // this process may run on are shared among the machine's ranks.
+  const int64_t env = std::min(util::omp_num_threads_env(), max_threads());
   const int64_t threads =
-      config.threads > 0 ? config.threads : std::max<int64_t>(1, cores / dist.local_world_size);
+      config.threads > 0 ? config.threads
+      : env > 0          ? env
+                         : std::max<int64_t>(1, util::available_cores() / dist.local_world_size);
   torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(config.seed);
 }

@@ -58,7 +58,7 @@ struct TrainConfig {
   /// With world_size > 1: train-mode BatchNorm normalises with the statistics of all ranks' shares
   /// together (synchronised BatchNorm) instead of each rank's own share.
   bool sync_batchnorm = false;
-  int64_t threads = 0;  ///< intra-op CPU threads; 0 = all cores
+  int64_t threads = 0;  ///< intra-op CPU threads; 0 = OMP_NUM_THREADS, else the allowed cores
 
   struct Data {
     std::string train_list =

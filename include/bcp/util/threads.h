@@ -1,0 +1,17 @@
+// How many intra-op threads a process gets when no setting names a number: what the scheduler
+// lets it use, not the machine's core count.
+#pragma once
+#include <cstdint>
+
+namespace bcp::util {
+
+/// CPUs this process may run on: its affinity mask (taskset, cgroup cpusets, SLURM), else the
+/// hardware's count; at least 1.
+int64_t available_cores();
+
+/// OMP_NUM_THREADS when it holds a positive number (its first, as OpenMP reads "4,2"): the
+/// convention PyTorch, torchrun and job schedulers use to give each process its share. 0 when
+/// unset or not a number.
+int64_t omp_num_threads_env();
+
+}  // namespace bcp::util
