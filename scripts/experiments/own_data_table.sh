@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's own-data table: the real ACDC (as 3-D volumes) and LA (as 2-D slices) exported as
 # nnU-Net raw datasets (export_nnunet.py), prepared as a user would, then BCP against
-# supervised-only with the same labels and the same wall-clock time, several seeds. Each run's
-# best-on-selection checkpoint is scored on the report cases, which neither training nor
-# selection sees (bcp score). Prints one line per run and the mean and standard deviation.
+# supervised-only with the same labels and the same wall-clock time (`--budget`), several seeds.
+# Each run's best-on-selection checkpoint is scored on the report cases, which neither training
+# nor selection sees (bcp score). Prints one line per run and the mean and standard deviation.
 # Usage: scripts/experiments/own_data_table.sh KIND LABELED MINUTES [SEEDS...] (KIND acdc|la)
 #   e.g. scripts/experiments/own_data_table.sh acdc 3 20 1 2 3   (work in $WORK, default /tmp/own)
 set -euo pipefail
@@ -21,39 +21,23 @@ mkdir -p "$work"
 [ -f "$work/root/bcp.json" ] || "$bcp" prepare --nnunet "$work/raw" --unlabeled "$work/raw/unlabeledTr" --dim "$dim" \
   --val-cases "$(cat "$work/raw/selection.txt")" --out "$work/root"
 classes=$(/usr/bin/python3 -c "import json;print(len(json.load(open('$work/raw/dataset.json'))['labels']))")
-# Steps that fit the budget: each method's step time from a short timing run (median step_seconds).
-step_seconds() {  # METHOD
-  local out="$work/timing_$1"
-  rm -rf "$out"
-  "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$out" --no-eval \
-    --set method="$1" schedule.pretrain_iters=0 schedule.selftrain_iters=12 schedule.val_every=0 \
-    $([ "$1" = supervised ] && echo batch.unlabeled=0) precision=$precision >/dev/null
-  /usr/bin/python3 -c "
-import json,statistics
-s=[json.loads(l)['step_seconds'] for l in open('$out/metrics.jsonl') if 'step_seconds' in l]
-print(statistics.median(s[2:]))"
-}
+# Equal wall-clock time: `bcp train --budget` plans each run's steps from this machine's speed,
+# as a user would run it (BCP with the short-run recipe: equal stages, half resolution for large
+# 2-D patches; supervised-only one stage). The budget holds training and validations.
 for method in bcp supervised; do
-  t=$(step_seconds "$method")
-  # Validation takes a share of the budget too: a fifth, spent in 10 validations.
-  steps=$(/usr/bin/python3 -c "print(max(20, int($minutes * 60 * 0.8 / $t)))")
   for seed in "${seeds[@]}"; do
     run="$work/${method}_seed$seed"
     [ -f "$run/score.json" ] && continue
     rm -rf "$run"
-    if [ "$method" = bcp ]; then
-      sched="schedule.pretrain_iters=$((steps / 4)) schedule.selftrain_iters=$((steps * 3 / 4))"
-    else
-      sched="schedule.selftrain_iters=$steps batch.unlabeled=0"
-    fi
     start=$(date +%s)
     "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$run" --no-eval \
-      --set method=$method seed=$seed precision=$precision $sched schedule.val_every=$((steps / 10)) \
-      > "$run.log" 2>&1
+      --budget "${minutes}m" --set method=$method seed=$seed precision=$precision \
+      $([ "$method" = supervised ] && echo batch.unlabeled=0) > "$run.log" 2>&1
+    steps=$(sed -n 's/^schedule  \(.*\) steps (.*/\1/p' "$run.log" | sed -E 's/ [a-z]+//g; s/ //g')
     "$bcp" predict --model "$run/best.h5" --input "$work/raw/imagesTs" --out "$run/masks" >/dev/null
     "$bcp" score --pred "$run/masks" --ref "$work/raw/labelsTs" --classes "$classes" \
       --out "$run/score.json" >/dev/null
-    echo "$kind labeled=$labeled $method seed=$seed steps=$steps step_s=$t wall_s=$(( $(date +%s) - start )) dice=$(/usr/bin/python3 -c "import json;print(json.load(open('$run/score.json'))['mean']['dice'])")"
+    echo "$kind labeled=$labeled $method seed=$seed steps=$steps wall_s=$(( $(date +%s) - start )) dice=$(/usr/bin/python3 -c "import json;print(json.load(open('$run/score.json'))['mean']['dice'])")"
   done
 done | tee -a "$work/table.txt"
 /usr/bin/python3 - "$work/table.txt" <<'PY'
