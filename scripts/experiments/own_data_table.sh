@@ -6,6 +6,8 @@
 # nor selection sees (bcp score). Prints one line per run and the mean and standard deviation.
 # Usage: scripts/experiments/own_data_table.sh KIND LABELED MINUTES [SEEDS...] (KIND acdc|la)
 #   e.g. scripts/experiments/own_data_table.sh acdc 3 20 1 2 3   (work in $WORK, default /tmp/own)
+# METHODS="bcp" or "supervised" runs one of them (two calls side by side with OMP_NUM_THREADS=1
+# use two cores without contending for them: equal load, so equal budgets stay comparable).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 kind=$1 labeled=$2 minutes=$3
@@ -24,7 +26,7 @@ classes=$(/usr/bin/python3 -c "import json;print(len(json.load(open('$work/raw/d
 # Equal wall-clock time: `bcp train --budget` plans each run's steps from this machine's speed,
 # as a user would run it (BCP with the short-run recipe: equal stages, half resolution for large
 # 2-D patches; supervised-only one stage). The budget holds training and validations.
-for method in bcp supervised; do
+for method in ${METHODS:-bcp supervised}; do
   for seed in "${seeds[@]}"; do
     run="$work/${method}_seed$seed"
     [ -f "$run/score.json" ] && continue

@@ -14,7 +14,7 @@ namespace bcp::bench {
 
 void set_threads(int threads) {
   if (threads < 0) throw std::invalid_argument("bench: threads must be >= 0");
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(util::available_cores()));
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(util::default_threads(1)));
 }
 
 train::TrainingSet bench_training_set(train::TrainConfig& c, const std::string& root) {

@@ -13,7 +13,7 @@
 
 namespace bcp::bench {
 
-/// torch::set_num_threads(threads, or all cores for 0).
+/// torch::set_num_threads(threads; for 0 OMP_NUM_THREADS, else all available cores).
 void set_threads(int threads);
 
 /// A training set for `config`'s steps: the data root's train list (the labeled cases and two

@@ -56,11 +56,9 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
   const bool ranks = o.dist.distributed();
   const bool lead = o.dist.rank == 0;
   // One rank alone gets every core (or --threads); ranks share the machine's cores.
-  const int cores = static_cast<int>(util::available_cores());
-  const int rank_threads =
-      o.common.threads > 0
-          ? o.common.threads
-          : std::max(1, cores / static_cast<int>(std::max<int64_t>(1, o.dist.local_world_size)));
+  const int rank_threads = o.common.threads > 0
+                               ? o.common.threads
+                               : static_cast<int>(util::default_threads(o.dist.local_world_size));
   set_threads(o.common.threads);
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
   const train::StageId stage = o.method == train::Method::kBcp

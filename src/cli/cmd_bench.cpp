@@ -33,7 +33,8 @@ void add_common(CLI::App* cmd, BenchCommandOptions& o,
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "all"}));
   cmd->add_option("--device", o.common.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", o.common.threads, "Intra-op threads (0 = all cores)")
+  cmd->add_option("--threads", o.common.threads,
+                  "Intra-op threads (0 = OMP_NUM_THREADS, else all cores)")
       ->capture_default_str()
       ->check(bcp::cli::non_negative())
       ->check(CLI::Validator(

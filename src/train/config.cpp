@@ -306,7 +306,7 @@ void validate_config(const TrainConfig& c) {
   if (c.eval.max_cases == 0 || c.eval.max_cases < -1)
     bad("eval.max_cases", "must be -1 (all) or >= 1");
   // The checks below are written as !(x in range) so that NaN fails them too.
-  if (c.threads < 0) bad("threads", "must be >= 0 (0 = all cores)");
+  if (c.threads < 0) bad("threads", "must be >= 0 (0 = OMP_NUM_THREADS, else the available cores)");
   // More threads than cores only slows a step down; 100000 would exhaust the process's limits.
   if (c.threads > max_threads())
     bad("threads", "must be at most " + std::to_string(max_threads()) +

@@ -8,7 +8,6 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "bcp/data/two_stream_sampler.h"
 #include "bcp/eval/evaluate.h"
@@ -406,13 +405,8 @@ TrainResult Trainer::run() {
 }  // namespace
 
 void apply_process_settings(const TrainConfig& config, const distributed::DistEnv& dist) {
-  // OMP_NUM_THREADS is already per process (torchrun and job schedulers set it so); the cores
-  // this process may run on are shared among the machine's ranks.
-  const int64_t env = std::min(util::omp_num_threads_env(), max_threads());
   const int64_t threads =
-      config.threads > 0 ? config.threads
-      : env > 0          ? env
-                         : std::max<int64_t>(1, util::available_cores() / dist.local_world_size);
+      config.threads > 0 ? config.threads : util::default_threads(dist.local_world_size);
   torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(config.seed);
 }

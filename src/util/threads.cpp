@@ -22,12 +22,26 @@ int64_t available_cores() {
 int64_t omp_num_threads_env() {
   const char* v = std::getenv("OMP_NUM_THREADS");
   if (v == nullptr) return 0;
-  const std::string s(v);
-  size_t end = 0;
-  while (end < s.size() && end < 9 && s[end] >= '0' && s[end] <= '9') ++end;
+  std::string s(v);
+  const auto space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!s.empty() && space(s.back())) s.pop_back();
+  size_t begin = 0;
+  while (begin < s.size() && space(s[begin])) ++begin;
+  size_t end = begin;
+  // At most 9 digits: a count, never an overflow.
+  while (end < s.size() && end - begin < 9 && s[end] >= '0' && s[end] <= '9') ++end;
   // "4" or "4,2" (nested levels): the outer level. Anything else is not a count.
-  if (end == 0 || (end < s.size() && s[end] != ',')) return 0;
-  return std::stoll(s.substr(0, end));
+  if (end == begin || (end < s.size() && (s[end] != ',' || end + 1 == s.size()))) return 0;
+  return std::stoll(s.substr(begin, end - begin));
+}
+
+int64_t default_threads(int64_t local_ranks) {
+  // An environment value is not ours to refuse, but thousands of threads would exhaust the
+  // process's limits: capped where a config's `threads` is refused (4 x the hardware's cores).
+  const int64_t cap = 4 * std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t env = std::min(omp_num_threads_env(), cap);
+  if (env > 0) return env;
+  return std::max<int64_t>(1, available_cores() / std::max<int64_t>(1, local_ranks));
 }
 
 }  // namespace bcp::util

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../scoped_threads.h"
 #include "../support.h"
 #include "bcp/eval/binary_metrics.h"
 #include "bcp/io/h5.h"
@@ -228,11 +229,10 @@ TEST(BinaryMetrics, DeterministicAcrossThreadCounts) {
   BCP_REQUIRE_SHARED(path);
   bcp::io::H5File f(path.string());
   const auto pred = f.read("case_003/pred"), gt = f.read("case_003/gt");
-  const int threads = torch::get_num_threads();
+  bcp::test::ScopedThreads two(2);
   const auto a = binary_scores(pred, gt, {10.0, 1.5, 1.25});
-  torch::set_num_threads(1);
+  bcp::test::ScopedThreads one(1);
   const auto b = binary_scores(pred, gt, {10.0, 1.5, 1.25});
-  torch::set_num_threads(threads);
   EXPECT_EQ(a.hd95, b.hd95);
   EXPECT_EQ(a.asd, b.asd);
 }

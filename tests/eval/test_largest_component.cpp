@@ -3,6 +3,7 @@
 
 #include <deque>
 
+#include "../scoped_threads.h"
 #include "bcp/eval/largest_component.h"
 
 using bcp::eval::largest_component;
@@ -99,6 +100,7 @@ TEST(LargestComponent, TiesGoToTheFirstComponentInRasterOrder) {
 }
 
 TEST(LargestComponent, MatchesBfsReferenceOnRandomMasks) {
+  bcp::test::ScopedThreads two(2);  // cases labelled in parallel
   torch::manual_seed(11);
   for (int trial = 0; trial < 8; ++trial) {
     const double p = 0.2 + 0.05 * trial;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "../scoped_threads.h"
 #include "bcp/kernels/dropout.h"
 
 using namespace bcp::kernels;
@@ -16,6 +17,7 @@ TEST(ParallelDropout, IdentityInEvalModeAndForZeroProbability) {
 }
 
 TEST(ParallelDropout, MaskKeepsOneMinusPScaledAndIsSeededAndThreadIndependent) {
+  bcp::test::ScopedThreads two(2);
   const double p = 0.2;
   auto like = torch::empty({4, 16, 128, 128});
   torch::manual_seed(42);
@@ -31,11 +33,11 @@ TEST(ParallelDropout, MaskKeepsOneMinusPScaledAndIsSeededAndThreadIndependent) {
                           .item<double>();
   EXPECT_NEAR(both, (1 - p) * (1 - p), 0.005);
 
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
   torch::manual_seed(42);
-  auto single = dropout_mask(like, p);
-  torch::set_num_threads(threads);
+  const auto single = [&] {
+    bcp::test::ScopedThreads one(1);
+    return dropout_mask(like, p);
+  }();
   EXPECT_TRUE(torch::equal(single, m));
   auto next = dropout_mask(like, p);  // the generator moved on
   EXPECT_FALSE(torch::equal(next, m));

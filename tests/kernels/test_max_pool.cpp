@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "../scoped_threads.h"
 #include "bcp/kernels/max_pool.h"
 
 namespace bcp_test_max_pool {
@@ -12,6 +13,7 @@ using bcp::kernels::max_pool_2x2;
 constexpr auto kCL = torch::MemoryFormat::ChannelsLast;
 
 TEST(MaxPool2x2, SameBitsAsLibTorchForwardAndBackward) {
+  bcp::test::ScopedThreads two(2);  // the kernel's parallel split
   torch::manual_seed(21);
   for (const std::vector<int64_t>& shape :
        {std::vector<int64_t>{2, 16, 8, 10}, {1, 3, 7, 5}, {3, 33, 6, 6}}) {

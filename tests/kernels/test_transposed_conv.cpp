@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "../scoped_threads.h"
 #include "bcp/kernels/transposed_conv.h"
 
 namespace bcp_test_transposed_conv {
@@ -14,6 +15,7 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 TEST(TransposedConv, EqualsLibTorchsInValuesAndGradients) {
+  bcp::test::ScopedThreads two(2);  // the kernel's parallel split
   torch::manual_seed(3);
   // VNet's 2x2x2 up-sampling, and an uneven kernel to catch a mixed-up axis.
   for (const std::vector<int64_t>& kernel : {std::vector<int64_t>{2, 2, 2}, {1, 2, 3}}) {
@@ -75,6 +77,7 @@ torch::Tensor placed_by_permute(const torch::Tensor& x, const torch::Tensor& w,
 }
 
 TEST(TransposedConv, PlacesTheProductBitForBitInBothLayoutsAndDtypes) {
+  bcp::test::ScopedThreads two(2);
   torch::manual_seed(5);
   for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat64}) {
     for (const bool channels_last : {false, true}) {

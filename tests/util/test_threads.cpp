@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -37,9 +38,9 @@ class OmpEnv {
 };
 
 TEST(Threads, OmpNumThreadsIsReadAsOpenMpReadsIt) {
-  const std::pair<const char*, int64_t> cases[] = {{"3", 3},  {"4,2", 4},        {"0", 0},
-                                                   {"", 0},   {"two", 0},        {"-1", 0},
-                                                   {"2x", 0}, {"99999999999", 0}};
+  const std::pair<const char*, int64_t> cases[] = {
+      {"3", 3},  {"4,2", 4}, {" 4 ", 4}, {"0", 0},  {"", 0},
+      {"4,", 0}, {"two", 0}, {"-1", 0},  {"2x", 0}, {"99999999999", 0}};
   for (const auto& [value, expected] : cases) {
     OmpEnv env(value);
     EXPECT_EQ(bcp::util::omp_num_threads_env(), expected) << "OMP_NUM_THREADS=" << value;
@@ -84,6 +85,21 @@ TEST(Threads, ARunWithoutAThreadsSettingTakesOmpNumThreadsElseItsShareOfTheCores
     OmpEnv env(nullptr);
     bcp::train::apply_process_settings(c, one_rank);
     EXPECT_EQ(torch::get_num_threads(), bcp::util::available_cores());
+    // Two ranks on this machine share its cores.
+    bcp::distributed::DistEnv two_ranks;
+    two_ranks.world_size = 2;
+    two_ranks.local_world_size = 2;
+    bcp::train::apply_process_settings(c, two_ranks);
+    EXPECT_EQ(torch::get_num_threads(), std::max<int64_t>(1, bcp::util::available_cores() / 2));
+  }
+  {
+    // OMP_NUM_THREADS is each process's own (torchrun's convention), not divided among ranks.
+    OmpEnv env("3");
+    bcp::distributed::DistEnv two_ranks;
+    two_ranks.world_size = 2;
+    two_ranks.local_world_size = 2;
+    bcp::train::apply_process_settings(c, two_ranks);
+    EXPECT_EQ(torch::get_num_threads(), 3);
   }
   torch::set_num_threads(before);
 }

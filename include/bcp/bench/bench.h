@@ -38,7 +38,7 @@ void reset_peak_memory();
 struct CommonOptions {
   std::vector<nets::Precision> precisions{nets::Precision::kFp32, nets::Precision::kBf16};
   std::string device = "cpu";
-  int threads = 0;        ///< intra-op threads; 0 = all cores
+  int threads = 0;        ///< intra-op threads; 0 = OMP_NUM_THREADS, else all cores
   int repeats = 5;        ///< timed repeats
   int warmup = 1;         ///< untimed runs first (oneDNN builds its kernels on first use)
   std::string data_root;  ///< real data (ACDC or LA layout); empty = synthetic stand-ins

@@ -9,9 +9,13 @@ namespace bcp::util {
 /// hardware's count; at least 1.
 int64_t available_cores();
 
-/// OMP_NUM_THREADS when it holds a positive number (its first, as OpenMP reads "4,2"): the
-/// convention PyTorch, torchrun and job schedulers use to give each process its share. 0 when
-/// unset or not a number.
+/// OMP_NUM_THREADS when it holds a positive number (its first, as OpenMP reads "4,2"; spaces
+/// around it allowed): the convention PyTorch, torchrun and job schedulers use to give each
+/// process its share. 0 when unset or not a number.
 int64_t omp_num_threads_env();
+
+/// Intra-op threads for a process that names no number: OMP_NUM_THREADS (per process, as with
+/// torchrun), else its share of available_cores() among the machine's local_ranks processes.
+int64_t default_threads(int64_t local_ranks);
 
 }  // namespace bcp::util
