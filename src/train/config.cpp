@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "bcp/data/label_values.h"
 #include "bcp/data/recipe.h"
@@ -14,6 +13,7 @@
 #include "bcp/ssl/mask_shapes.h"
 #include "bcp/util/error_message.h"
 #include "bcp/util/text.h"
+#include "bcp/util/threads.h"
 
 namespace bcp::train {
 namespace {
@@ -329,7 +329,7 @@ void validate_config(const TrainConfig& c) {
 }
 
 int64_t max_threads() {
-  return 4 * std::max<int64_t>(1, std::thread::hardware_concurrency());
+  return util::max_threads();
 }
 
 TrainConfig preset(Dataset dataset, int percent, Method method) {

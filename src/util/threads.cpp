@@ -35,11 +35,13 @@ int64_t omp_num_threads_env() {
   return std::stoll(s.substr(begin, end - begin));
 }
 
+int64_t max_threads() {
+  return 4 * std::max<int64_t>(1, std::thread::hardware_concurrency());
+}
+
 int64_t default_threads(int64_t local_ranks) {
-  // An environment value is not ours to refuse, but thousands of threads would exhaust the
-  // process's limits: capped where a config's `threads` is refused (4 x the hardware's cores).
-  const int64_t cap = 4 * std::max<int64_t>(1, std::thread::hardware_concurrency());
-  const int64_t env = std::min(omp_num_threads_env(), cap);
+  // An environment value is not ours to refuse: capped where a config's `threads` is refused.
+  const int64_t env = std::min(omp_num_threads_env(), max_threads());
   if (env > 0) return env;
   return std::max<int64_t>(1, available_cores() / std::max<int64_t>(1, local_ranks));
 }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "../scoped_env.h"
 #include "../train/tiny_run.h"
 #include "bcp/distributed/distributed.h"
 #include "bcp/nets/batch_norm.h"
@@ -45,29 +46,8 @@ void on_ranks(int n, const std::function<void(int, ProcessGroup&)>& body) {
     if (e) std::rethrow_exception(e);
 }
 
-/// Sets (or with nullptr unsets) environment variables for one scope.
-struct ScopedEnv {
-  std::vector<std::pair<std::string, std::string>> saved;
-  std::vector<std::string> unset_later;
-  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
-    for (const auto& [k, v] : vars) {
-      if (const char* old = std::getenv(k))
-        saved.emplace_back(k, old);
-      else
-        unset_later.push_back(k);
-      if (v)
-        ::setenv(k, v, 1);
-      else
-        ::unsetenv(k);
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [k, v] : saved) ::setenv(k.c_str(), v.c_str(), 1);
-    for (const auto& k : unset_later) ::unsetenv(k.c_str());
-  }
-};
-
 using bcp::test::error_of;
+using bcp::test::ScopedEnv;
 
 }  // namespace
 

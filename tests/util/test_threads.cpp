@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <optional>
 #include <string>
 
+#include "../scoped_env.h"
 #include "bcp/distributed/distributed.h"
 #include "bcp/train/config.h"
 #include "bcp/train/trainer.h"
@@ -17,24 +17,8 @@
 namespace bcp_test_threads {
 
 // Sets or unsets OMP_NUM_THREADS for one scope (CTest sets it to 1 for every test).
-class OmpEnv {
- public:
-  explicit OmpEnv(const char* value) {
-    if (const char* v = std::getenv("OMP_NUM_THREADS")) before_ = v;
-    if (value)
-      setenv("OMP_NUM_THREADS", value, 1);
-    else
-      unsetenv("OMP_NUM_THREADS");
-  }
-  ~OmpEnv() {
-    if (before_)
-      setenv("OMP_NUM_THREADS", before_->c_str(), 1);
-    else
-      unsetenv("OMP_NUM_THREADS");
-  }
-
- private:
-  std::optional<std::string> before_;
+struct OmpEnv : bcp::test::ScopedEnv {
+  explicit OmpEnv(const char* value) : ScopedEnv({{"OMP_NUM_THREADS", value}}) {}
 };
 
 TEST(Threads, OmpNumThreadsIsReadAsOpenMpReadsIt) {

@@ -14,8 +14,8 @@ struct DemoOptions {
   std::string out_dir = "bcp_demo";
   uint64_t seed = 1337;
   std::string device = "cpu";
-  int64_t threads =
-      0;  ///< intra-op CPU threads of both runs; 0 = OMP_NUM_THREADS, else the available cores
+  /// Intra-op CPU threads of both runs; 0 = OMP_NUM_THREADS, else the available cores.
+  int64_t threads = 0;
   bool echo = true;  ///< print progress
   /// Iterations (supervised gets pretrain + selftrain, the same number of updates as BCP).
   // 64x64 keeps the default run near 6 minutes on 2 cores, well inside the 10-minute budget

@@ -14,6 +14,10 @@ int64_t available_cores();
 /// process its share. 0 when unset or not a number.
 int64_t omp_num_threads_env();
 
+/// The most intra-op threads anything may ask for: 4 x the hardware's cores (more only slows a
+/// step down; thousands would exhaust the process's limits).
+int64_t max_threads();
+
 /// Intra-op threads for a process that names no number: OMP_NUM_THREADS (per process, as with
 /// torchrun), else its share of available_cores() among the machine's local_ranks processes.
 int64_t default_threads(int64_t local_ranks);
