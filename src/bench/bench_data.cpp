@@ -12,9 +12,13 @@
 
 namespace bcp::bench {
 
-void set_threads(int threads) {
+int bench_threads(int threads, int64_t local_ranks) {
   if (threads < 0) throw std::invalid_argument("bench: threads must be >= 0");
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(util::default_threads(1)));
+  return threads > 0 ? threads : static_cast<int>(util::default_threads(local_ranks));
+}
+
+void set_threads(int threads) {
+  torch::set_num_threads(bench_threads(threads, 1));
 }
 
 train::TrainingSet bench_training_set(train::TrainConfig& c, const std::string& root) {

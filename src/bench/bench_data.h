@@ -13,7 +13,11 @@
 
 namespace bcp::bench {
 
-/// torch::set_num_threads(threads; for 0 OMP_NUM_THREADS, else all available cores).
+/// The threads of each of `local_ranks` processes: `threads` where given (> 0), else
+/// util::default_threads (OMP_NUM_THREADS, else the available cores shared among the ranks).
+int bench_threads(int threads, int64_t local_ranks);
+
+/// torch::set_num_threads(bench_threads(threads, 1)).
 void set_threads(int threads);
 
 /// A training set for `config`'s steps: the data root's train list (the labeled cases and two

@@ -1,6 +1,8 @@
 // `bcp bench step`: the trainer's own step function (train::take_step) with its sampler, on data
 // held in memory, once per precision.
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
@@ -12,7 +14,6 @@
 #include "bcp/train/step_runner.h"
 #include "bcp/train/training_set.h"
 #include "bcp/util/device.h"
-#include "bcp/util/threads.h"
 #include "bench_data.h"
 #include "op_profile.h"
 
@@ -56,9 +57,7 @@ std::vector<nlohmann::json> bench_step(const StepBenchOptions& o, const Progress
   const bool ranks = o.dist.distributed();
   const bool lead = o.dist.rank == 0;
   // One rank alone gets every core (or --threads); ranks share the machine's cores.
-  const int rank_threads = o.common.threads > 0
-                               ? o.common.threads
-                               : static_cast<int>(util::default_threads(o.dist.local_world_size));
+  const int rank_threads = bench_threads(o.common.threads, o.dist.local_world_size);
   set_threads(o.common.threads);
   const train::TrainingSet set = bench_training_set(c, o.common.data_root);
   const train::StageId stage = o.method == train::Method::kBcp

@@ -7,6 +7,7 @@
 #include "bcp/kernels/dropout.h"
 #include "bcp/nets/batch_norm.h"
 
+#include "../scoped_threads.h"
 namespace bcp_test_batch_norm_act {
 
 using bcp::kernels::batch_norm_leaky_relu;
@@ -142,7 +143,7 @@ TEST(BatchNormLeakyRelu, SameBitsOnOneThreadAndOnTwoAndAcrossCalls) {
   const auto weight = (torch::rand({16}) + 0.5).requires_grad_();
   const auto bias = torch::randn({16}).requires_grad_();
   const auto g = bf16_rows(torch::randn({6, 16, 64, 64}));
-  const int before = torch::get_num_threads();
+  const bcp::test::ScopedThreads restore(torch::get_num_threads());
   std::vector<std::vector<torch::Tensor>> results;
   std::vector<std::vector<float>> heap;  // moves the kernels' scratch to other addresses
   for (const int threads : {1, 2, 1, 2}) {
@@ -155,7 +156,6 @@ TEST(BatchNormLeakyRelu, SameBitsOnOneThreadAndOnTwoAndAcrossCalls) {
     auto grads = torch::autograd::grad({y}, {x, weight, bias}, {g});
     results.push_back({y, mean, var, grads[0], grads[1], grads[2]});
   }
-  torch::set_num_threads(before);
   for (size_t run = 1; run < results.size(); ++run)
     for (size_t i = 0; i < results[0].size(); ++i)
       EXPECT_TRUE(torch::equal(results[0][i], results[run][i])) << "run " << run << " output " << i;

@@ -7,6 +7,7 @@
 #include "bcp/kernels/bilinear_upsample.h"
 #include "bcp/nets/unet2d.h"
 
+#include "../scoped_threads.h"
 namespace bcp_test_bilinear_upsample {
 
 using bcp::kernels::bilinear_upsample;
@@ -72,12 +73,10 @@ TEST(BilinearUpsample, SameBitsOnOneAndTwoThreads) {
   torch::manual_seed(22);
   const auto x = bf16_rows(torch::randn({4, 32, 32, 32}));
   const auto dy = bf16_rows(torch::randn({4, 32, 64, 64}));
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
+  const bcp::test::ScopedThreads threads(1);
   const Result one = fused(x, 64, 64, dy);
   torch::set_num_threads(2);
   const Result two = fused(x, 64, 64, dy);
-  torch::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.y, two.y));
   EXPECT_TRUE(torch::equal(one.dx, two.dx));
 }

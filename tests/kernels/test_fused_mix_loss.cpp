@@ -7,6 +7,7 @@
 #include "bcp/kernels/fused_mix_loss.h"
 #include "bcp/train/losses.h"
 
+#include "../scoped_threads.h"
 namespace bcp_test_fused_mix_loss {
 
 using bcp::kernels::fused_acdc_mix_loss;
@@ -92,13 +93,11 @@ TEST(FusedMixLoss, SameBitsOnOneAndTwoThreads) {
   const auto b = torch::randint(0, 4, {6, 128, 128}, torch::kUInt8);
   auto mask = torch::ones({128, 128});
   mask.slice(0, 20, 90).slice(1, 30, 100).zero_();
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
+  const bcp::test::ScopedThreads threads(1);
   const Result one = run(fused_acdc_mix_loss, logits, a, b, mask, 1.0, 0.5, true);
   torch::set_num_threads(2);
   const Result two = run(fused_acdc_mix_loss, logits, a, b, mask, 1.0, 0.5, true);
   const Result again = run(fused_acdc_mix_loss, logits, a, b, mask, 1.0, 0.5, true);
-  torch::set_num_threads(threads);
   EXPECT_EQ(one.dice, two.dice);
   EXPECT_EQ(one.ce, two.ce);
   EXPECT_TRUE(torch::equal(one.grad, two.grad));

@@ -11,23 +11,24 @@
 
 #include "bcp/util/parallel.h"
 
+#include "../scoped_threads.h"
 namespace bcp_test_parallel {
 
 TEST(ParallelFor, CoversTheRangeOnceOnSeveralThreads) {
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "SKIPPED: needs 2 cores";
-  const int before = torch::get_num_threads();
-  torch::set_num_threads(2);
   std::vector<std::atomic<int>> hits(1000);
   std::mutex mutex;
   std::set<std::thread::id> threads;
-  bcp::util::parallel_for(0, 1000, 1, [&](int64_t begin, int64_t end) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      threads.insert(std::this_thread::get_id());
-    }
-    for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
-  });
-  torch::set_num_threads(before);
+  {
+    const bcp::test::ScopedThreads two(2);
+    bcp::util::parallel_for(0, 1000, 1, [&](int64_t begin, int64_t end) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        threads.insert(std::this_thread::get_id());
+      }
+      for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
+    });
+  }
   for (size_t i = 0; i < hits.size(); ++i) ASSERT_EQ(hits[i].load(), 1) << "index " << i;
   EXPECT_EQ(threads.size(), 2u);
 }
