@@ -13,16 +13,14 @@ import statistics
 import sys
 from pathlib import Path
 
+from run_records import records
+
 
 def read_run(folder):
     run = Path(folder)
     config = json.loads((run / "config.json").read_text())
     best_val, first, last = {}, None, None  # best validation Dice per stage
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill
+    for record in records(run):
         first = record["time"] if first is None else first
         last = record["time"]
         if record.get("kind") == "validation":

@@ -13,14 +13,12 @@ import statistics
 import sys
 from pathlib import Path
 
+from run_records import records
+
 
 def read(run):
     start, stages = None, collections.OrderedDict()
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill
+    for r in records(run):
         start = r["time"] if start is None else start
         if r.get("kind") != "validation":
             continue
