@@ -14,7 +14,7 @@ namespace bcp::bench {
 
 int bench_threads(int threads, int64_t local_ranks) {
   if (threads < 0) throw std::invalid_argument("bench: threads must be >= 0");
-  return threads > 0 ? threads : static_cast<int>(util::default_threads(local_ranks));
+  return static_cast<int>(util::threads_or_default(threads, local_ranks));
 }
 
 void set_threads(int threads) {

@@ -405,8 +405,7 @@ TrainResult Trainer::run() {
 }  // namespace
 
 void apply_process_settings(const TrainConfig& config, const distributed::DistEnv& dist) {
-  const int64_t threads =
-      config.threads > 0 ? config.threads : util::default_threads(dist.local_world_size);
+  const int64_t threads = util::threads_or_default(config.threads, dist.local_world_size);
   torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(config.seed);
 }

@@ -46,4 +46,8 @@ int64_t default_threads(int64_t local_ranks) {
   return std::max<int64_t>(1, available_cores() / std::max<int64_t>(1, local_ranks));
 }
 
+int64_t threads_or_default(int64_t requested, int64_t local_ranks) {
+  return requested > 0 ? requested : default_threads(local_ranks);
+}
+
 }  // namespace bcp::util

@@ -22,4 +22,8 @@ int64_t max_threads();
 /// torchrun), else its share of available_cores() among the machine's local_ranks processes.
 int64_t default_threads(int64_t local_ranks);
 
+/// `requested` where it names a number (> 0), else default_threads(local_ranks): what the
+/// trainer and the benchmarks set.
+int64_t threads_or_default(int64_t requested, int64_t local_ranks);
+
 }  // namespace bcp::util
