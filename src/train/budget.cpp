@@ -45,6 +45,9 @@ constexpr int64_t kMinStageSteps = 20;
 /// short_run_recipe halves no side below this: measured on ACDC (256 -> 128); smaller images
 /// would lose their thin structures, and nothing here measured what halving them costs.
 constexpr int64_t kMinHalvedSide = 128;
+/// The 3-D counterpart: 64 leaves 4 voxels after the VNet's four poolings (the plan's floor). LA's
+/// 112x112x80 is kept (56 is no multiple of 16); ACDC as volumes (224x256 in-plane) is halved.
+constexpr int64_t kMinHalvedSide3d = 64;
 
 /// "256x256", "56x56x40": a patch or stride as the plan prints it.
 std::string shape(const std::vector<int64_t>& sizes) {
@@ -114,26 +117,42 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
                       " (a short pre-training leaves a weak teacher)");
     c.schedule.pretrain_iters = c.schedule.selftrain_iters;
   }
-  if (c.data.patch.size() == 2) {
-    const std::vector<int64_t> factor = nets::pooling_factor(model_config_for(c));
-    std::vector<int64_t> half;
-    for (size_t a = 0; a < c.data.patch.size(); ++a) {
-      const int64_t h = c.data.patch[a] / 2;
-      if (c.data.patch[a] % 2 == 0 && h >= kMinHalvedSide && h % factor.at(a) == 0)
-        half.push_back(h);
-    }
-    if (half.size() == c.data.patch.size()) {
-      changes.push_back("recipe    patch " + shape(c.data.patch) + " -> " + shape(half) +
-                        " (4x the steps; validated and evaluated at " + shape(half) +
-                        ", zoomed back to each scan)");
-      c.data.patch = half;
-    }
+  const std::vector<int64_t> factor = nets::pooling_factor(model_config_for(c));
+  // 2-D: both sides (slices are resized to the patch: the same view at half the resolution).
+  // 3-D: the sides the network pools first (the finest spacing; the reference pools all three),
+  // and only where the halves are still kMinHalvedSide3d: the patch becomes a random crop of a
+  // quarter of what it was (a whole volume, for a plan's patch), as LA's patch is of its volumes.
+  const bool volumes = c.data.patch.size() == 3;
+  const int64_t min_side = volumes ? kMinHalvedSide3d : kMinHalvedSide;
+  std::vector<int64_t> half = c.data.patch;
+  bool halved = true;
+  for (size_t a = 0; a < c.data.patch.size(); ++a) {
+    const bool pooled_first = !volumes || c.net.strides.empty() || c.net.strides[0].at(a) == 2;
+    if (!pooled_first) continue;
+    const int64_t h = c.data.patch[a] / 2;
+    halved = halved && c.data.patch[a] % 2 == 0 && h >= min_side && h % factor.at(a) == 0;
+    half[a] = h;
   }
-  if (c.data.patch.size() == 3 && c.eval.stride.size() == 3) {
+  if (halved && half != c.data.patch) {
+    changes.push_back("recipe    patch " + shape(c.data.patch) + " -> " + shape(half) +
+                      (volumes ? " (a quarter of the voxels: about 4x the steps; random crops, "
+                                 "evaluated by sliding windows of " +
+                                     shape(half) + ")"
+                               : " (4x the steps; validated and evaluated at " + shape(half) +
+                                     ", zoomed back to each scan)"));
+    c.data.patch = half;
+  } else {
+    halved = false;
+  }
+  if (volumes && c.eval.stride.size() == 3) {
     // The authors' LA stride (18x18x4) runs 72 windows a volume: validations would take most of
-    // a short budget. Half-overlapping windows (nnU-Net's default) cost a few.
+    // a short budget. Half-overlapping windows (nnU-Net's default) cost a few; a halved patch
+    // gets them too (its old stride could leave gaps between windows).
     std::vector<int64_t> stride = c.eval.stride;
-    for (size_t a = 0; a < 3; ++a) stride[a] = std::max(stride[a], c.data.patch[a] / 2);
+    for (size_t a = 0; a < 3; ++a) {
+      const int64_t overlap_half = std::max<int64_t>(1, c.data.patch[a] / 2);
+      stride[a] = halved ? overlap_half : std::max(stride[a], overlap_half);
+    }
     if (stride != c.eval.stride) {
       changes.push_back("recipe    sliding-window stride " + shape(c.eval.stride) + " -> " +
                         shape(stride) + " (windows overlapping by half, for validations that fit)");
@@ -191,24 +210,33 @@ BudgetPlan plan_budget(const TrainConfig& input, const std::string& data_root, d
   const int64_t validations = val.empty() ? 0 : kValidations + static_cast<int64_t>(stages.size());
   // Planned to 95% of what is left: steps in a run cost a little more than the timed ones
   // (checkpoints, logs, the stages' set-up), and a budget is a limit, not a target.
-  const double left = 0.95 * (seconds - p.timing_seconds - load_seconds - p.final_seconds -
-                              static_cast<double>(validations) * p.validation_seconds);
+  const double fixed_seconds = p.timing_seconds + load_seconds + p.final_seconds +
+                               static_cast<double>(validations) * p.validation_seconds;
+  const double left = 0.95 * (seconds - fixed_seconds);
   const int64_t steps = left > 0 ? static_cast<int64_t>(left / cost_per_step) : 0;
   TrainConfig& c = p.config;
   int64_t shortest = steps;
+  int64_t fewest_planned = planned_total;
   std::vector<int64_t> iters;
   for (const StagePlan& s : stages) {
+    fewest_planned = std::min(fewest_planned, s.iterations);
     iters.push_back(static_cast<int64_t>(
         std::llround(static_cast<double>(steps) * static_cast<double>(s.iterations) /
                      static_cast<double>(planned_total))));
     shortest = std::min(shortest, iters.back());
   }
   if (shortest < kMinStageSteps) {
+    // The budget at which the shortest stage would get its kMinStageSteps, by the same sums.
+    const double need_steps = static_cast<double>(kMinStageSteps) *
+                              static_cast<double>(planned_total) /
+                              static_cast<double>(std::max<int64_t>(1, fewest_planned));
+    const double need = fixed_seconds + (need_steps + 1) * cost_per_step / 0.95;
     throw std::invalid_argument(
         "--budget " + minutes(seconds) + ": too short on this machine (a step costs " +
         fixed(cost_per_step, 2) + " s on average, a validation " + fixed(p.validation_seconds, 1) +
         " s, timing took " + fixed(p.timing_seconds, 0) + " s); each stage needs at least " +
-        std::to_string(kMinStageSteps) + " steps");
+        std::to_string(kMinStageSteps) + " steps: give at least " +
+        std::to_string(static_cast<int64_t>(std::ceil(need / 60.0))) + "m");
   }
   for (size_t i = 0; i < stages.size(); ++i) {
     if (stages[i].id == StageId::kPretrain)
@@ -228,7 +256,9 @@ BudgetPlan plan_budget(const TrainConfig& input, const std::string& data_root, d
   for (size_t i = 0; i < stages.size(); ++i)
     timed += (i ? ", " : "") + stages[i].name() + " " + fixed(p.step_seconds[i], 2) + " s";
   p.lines.push_back("budget    " + minutes(seconds) + " on this machine (" +
-                    std::to_string(torch::get_num_threads()) + " threads, " + config.device + ")");
+                    std::to_string(torch::get_num_threads()) +
+                    (torch::get_num_threads() == 1 ? " thread, " : " threads, ") + config.device +
+                    ")");
   p.lines.insert(p.lines.end(), recipe.begin(), recipe.end());
   p.lines.push_back("timed     a step: " + timed + " (median of " + std::to_string(kTimedSteps) +
                     "); a validation " + fixed(p.validation_seconds, 1) + " s (" +
