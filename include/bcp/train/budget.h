@@ -25,6 +25,9 @@ struct BudgetPlan {
 /// short pre-training leaves the teacher too weak to start self-training from), and a 2-D patch
 /// halved per axis where the network's down-sampling allows, 128 at least (four times the steps;
 /// the evaluation protocol scores at the training resolution, zoomed back to the scan's); a 3-D
+/// patch halved along the axes the network pools first, 64 at least (random crops of a quarter
+/// of the voxels: ACDC as volumes; not measured against the whole volume, too slow on a CPU for
+/// short budgets); a 3-D
 /// sliding window's stride raised to half the patch (the authors' LA stride runs 72 windows a
 /// volume, and validations would take most of the budget). Returns the
 /// config and appends one line per change to `changes`; a config it would not change comes back
