@@ -35,7 +35,9 @@ for method in ${METHODS:-bcp supervised}; do
     "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$run" --no-eval \
       --budget "${minutes}m" --set method=$method seed=$seed precision=$precision \
       $([ "$method" = supervised ] && echo batch.unlabeled=0) > "$run.log" 2>&1
-    steps=$(sed -n 's/^schedule  \(.*\) steps (.*/\1/p' "$run.log" | sed -E 's/ [a-z]+//g; s/ //g')
+    # The steps the run took, from its config.json (BCP: pre-training + self-training; the
+    # one-stage methods train schedule.selftrain_iters steps).
+    steps=$(/usr/bin/python3 -c "import json;c=json.load(open('$run/config.json'));s=c['schedule'];print('+'.join(str(s[k]) for k in ('pretrain_iters','selftrain_iters') if s[k] > 0 and (c['method'] == 'bcp' or k == 'selftrain_iters')))")
     "$bcp" predict --model "$run/best.h5" --input "$work/raw/imagesTs" --out "$run/masks" >/dev/null
     "$bcp" score --pred "$run/masks" --ref "$work/raw/labelsTs" --classes "$classes" \
       --out "$run/score.json" >/dev/null

@@ -459,6 +459,16 @@ TEST(Plan, StridesFollowSpacingAndPatchesStayWithinTheBudget) {
   const std::string text = bcp::train::plan_text(p, big);
   EXPECT_NE(text.find("3 classes"), std::string::npos) << text;
   EXPECT_NE(text.find("VNet strides"), std::string::npos) << text;
+  // Slices 4x the in-plane spacing (nnU-Net's anisotropic: 3x or more) get the note that names
+  // the 2-D plan; isotropic volumes do not.
+  EXPECT_NE(text.find("slices 4x thicker"), std::string::npos) << text;
+  auto iso = volumes_fingerprint({"bg", "a"}, 4, {96, 96, 96}, {1.0, 1.0, 1.0});
+  EXPECT_EQ(bcp::train::plan_text(iso, bcp::train::plan_for(iso)).find("thicker"),
+            std::string::npos);
+  auto thick = volumes_fingerprint({"bg", "a", "b", "c"}, 6, {216, 256, 9}, {1.5, 1.5, 10.0});
+  const std::string thick_text = bcp::train::plan_text(thick, bcp::train::plan_for(thick));
+  EXPECT_NE(thick_text.find("slices 6.7x thicker"), std::string::npos) << thick_text;
+  EXPECT_NE(thick_text.find("--dim 2d"), std::string::npos) << thick_text;
 }
 
 TEST(Plan, MalformedFingerprintsAreRefusedAndExtremeShapesEnd) {
