@@ -253,9 +253,7 @@ bool conv3d_channels_last_built() {
   return true;
 }
 
-/// Whether oneDNN runs a bf16 convolution on this CPU (it needs AVX-512; elsewhere LibTorch's
-/// runs).
-bool bf16_convolutions_here() {
+bool conv3d_channels_last_runs_here() {
   static const bool here = [] {
     try {
       const Dims in{1, 1, 2, 2, 2}, w{1, 1, 1, 1, 1};
@@ -275,8 +273,8 @@ bool bf16_convolutions_here() {
 }
 
 bool conv3d_channels_last_takes(const torch::Tensor& x, const torch::Tensor& weight) {
-  return bf16_convolutions_here() && x.defined() && weight.defined() && x.device().is_cpu() &&
-         weight.device().is_cpu() && x.scalar_type() == torch::kBFloat16 &&
+  return conv3d_channels_last_runs_here() && x.defined() && weight.defined() &&
+         x.device().is_cpu() && weight.device().is_cpu() && x.scalar_type() == torch::kBFloat16 &&
          weight.scalar_type() == torch::kBFloat16 && x.dim() == 5 && weight.dim() == 5 &&
          x.is_contiguous(kChannelsLast3d);
 }
@@ -304,6 +302,10 @@ torch::Tensor conv3d_channels_last(const torch::Tensor& x, const torch::Tensor& 
 #else  // LibTorch's own convolution runs (conv3d_channels_last_takes is false)
 
 bool conv3d_channels_last_built() {
+  return false;
+}
+
+bool conv3d_channels_last_runs_here() {
   return false;
 }
 

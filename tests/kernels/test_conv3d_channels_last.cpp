@@ -12,23 +12,15 @@ namespace bcp_test_conv3d_channels_last {
 
 using bcp::kernels::conv3d_channels_last;
 using bcp::kernels::conv3d_channels_last_built;
+using bcp::kernels::conv3d_channels_last_runs_here;
 using bcp::kernels::conv3d_channels_last_takes;
 constexpr auto kCL3d = torch::MemoryFormat::ChannelsLast3d;
-
-/// Whether this build's kernel runs on this CPU: oneDNN has bf16 convolutions only with AVX-512
-/// (BF16) or AMX; on an AVX2-only CPU the kernel declines every input and LibTorch's convolution
-/// runs, as it does in builds without the kernel.
-bool runs_here() {
-  return conv3d_channels_last_takes(
-      torch::zeros({1, 1, 2, 2, 2}, torch::kBFloat16).contiguous(kCL3d),
-      torch::zeros({1, 1, 1, 1, 1}, torch::kBFloat16));
-}
 
 #define SKIP_UNLESS_IT_RUNS_HERE()                                                               \
   if (!conv3d_channels_last_built())                                                             \
     GTEST_SKIP() << "this build has no oneDNN of its own (libdnnl-dev beside Debian's LibTorch " \
                     "1.x): VNet's convolutions run through LibTorch";                            \
-  if (!runs_here())                                                                              \
+  if (!conv3d_channels_last_runs_here())                                                         \
   GTEST_SKIP() << "this CPU has no bf16 convolutions in oneDNN (no AVX-512 or AMX): VNet's "     \
                   "convolutions run through LibTorch"
 
@@ -108,10 +100,11 @@ TEST(Conv3dChannelsLast, TakesOnlyBf16ChannelsLastAndRefusesTheRest) {
   EXPECT_FALSE(conv3d_channels_last_takes(x, w));  // NCDHW with 3 channels
   EXPECT_FALSE(conv3d_channels_last_takes(x.to(torch::kFloat32).contiguous(kCL3d), w));
   EXPECT_FALSE(conv3d_channels_last_takes(torch::zeros({1, 3, 4, 4}, torch::kBFloat16), w));
-  EXPECT_EQ(conv3d_channels_last_takes(x.contiguous(kCL3d), w), runs_here());
-  EXPECT_TRUE(conv3d_channels_last_built() || !runs_here());
+  EXPECT_EQ(conv3d_channels_last_takes(x.contiguous(kCL3d), w), conv3d_channels_last_runs_here());
+  EXPECT_TRUE(conv3d_channels_last_built() || !conv3d_channels_last_runs_here());
   EXPECT_THROW(conv3d_channels_last(x, w, b, {1, 1, 1}, {1, 1, 1}), c10::Error);
-  if (!runs_here()) return;  // what follows checks the refusals of a kernel that runs
+  if (!conv3d_channels_last_runs_here())
+    return;  // what follows checks the refusals of a kernel that runs
   const auto cl = x.contiguous(kCL3d);
   EXPECT_THROW(conv3d_channels_last(cl, w, torch::Tensor(), {1, 1, 1}, {1, 1, 1}), c10::Error);
   EXPECT_THROW(conv3d_channels_last(cl, torch::zeros({2, 4, 3, 3, 3}, torch::kBFloat16), b,

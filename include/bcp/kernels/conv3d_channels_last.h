@@ -19,6 +19,10 @@ namespace bcp::kernels {
 /// Whether this build runs conv3d_channels_last (oneDNN found at build time).
 bool conv3d_channels_last_built();
 
+/// Whether it runs on this CPU: built, and oneDNN runs bf16 convolutions here (AVX-512 BF16 or
+/// AMX; on an AVX2-only CPU it declines every input and LibTorch's convolution runs).
+bool conv3d_channels_last_runs_here();
+
 /// Whether conv3d_channels_last takes `x` and `weight`: built, a CPU on which oneDNN runs bf16
 /// convolutions (AVX-512), x a bf16 CPU tensor of 5 dims in channels-last order (a one-channel
 /// input is in either), weight bf16 on the CPU. The geometry is checked by the call: the input
