@@ -125,15 +125,16 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
   const bool volumes = c.data.patch.size() == 3;
   const int64_t min_side = volumes ? kMinHalvedSide3d : kMinHalvedSide;
   std::vector<int64_t> half = c.data.patch;
-  bool halved = true;
+  bool halvable = true;
   for (size_t a = 0; a < c.data.patch.size(); ++a) {
     const bool pooled_first = !volumes || c.net.strides.empty() || c.net.strides[0].at(a) == 2;
     if (!pooled_first) continue;
     const int64_t h = c.data.patch[a] / 2;
-    halved = halved && c.data.patch[a] % 2 == 0 && h >= min_side && h % factor.at(a) == 0;
+    halvable = halvable && c.data.patch[a] % 2 == 0 && h >= min_side && h % factor.at(a) == 0;
     half[a] = h;
   }
-  if (halved && half != c.data.patch) {
+  const bool halved = halvable && half != c.data.patch;
+  if (halved) {
     changes.push_back("recipe    patch " + shape(c.data.patch) + " -> " + shape(half) +
                       (volumes ? " (a quarter of the voxels: about 4x the steps; random crops, "
                                  "evaluated by sliding windows of " +
@@ -141,8 +142,6 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
                                : " (4x the steps; validated and evaluated at " + shape(half) +
                                      ", zoomed back to each scan)"));
     c.data.patch = half;
-  } else {
-    halved = false;
   }
   if (volumes && c.eval.stride.size() == 3) {
     // The authors' LA stride (18x18x4) runs 72 windows a volume: validations would take most of
