@@ -24,10 +24,15 @@ inline std::string single_quoted(const std::string& s) {
   return out;
 }
 
+/// The repository root (tests/build_paths.cpp).
+std::string source_dir();
+/// Path of the built `bcp` executable (tests/build_paths.cpp).
+std::string cli_path();
+
 /// ../shared beside the repository root, as CI lays it out (overridable by BCP_SHARED_DIR).
 inline std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("BCP_SHARED_DIR")) return env;
-  return std::filesystem::path(BCP_SOURCE_DIR).parent_path() / "shared";
+  return std::filesystem::path(source_dir()).parent_path() / "shared";
 }
 inline std::filesystem::path parity_file(const std::string& name) {
   return shared_dir() / "parity" / name;
@@ -44,11 +49,6 @@ struct FollowLinksOutOfRoot {
   FollowLinksOutOfRoot& operator=(const FollowLinksOutOfRoot&) = delete;
   static void set(bool follow) { bcp::io::set_follow_links_out_of_root(follow); }
 };
-
-/// Path of the built `bcp` executable.
-inline std::string cli_path() {
-  return BCP_CLI_PATH;
-}
 
 struct RunResult {
   int rc;              ///< exit status, -1 when the process did not exit normally

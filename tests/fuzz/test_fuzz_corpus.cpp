@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kCorpus = fs::path(BCP_SOURCE_DIR) / "fuzz" / "corpus";
+const fs::path kCorpus = fs::path(bcp::test::source_dir()) / "fuzz" / "corpus";
 
 }  // namespace
 

@@ -143,7 +143,7 @@ TEST(TensorBoard, GoogleProtobufReadsTheFileAsWritten) {
     w.scalar("val/dice/class_2", 0.5, 4000000000LL);
   }
   const std::string cmd =
-      python + " '" + BCP_SOURCE_DIR + "/scripts/check_tfevents.py' '" + path + "' 2>&1";
+      python + " '" + bcp::test::source_dir() + "/scripts/check_tfevents.py' '" + path + "' 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;

@@ -155,7 +155,7 @@ TEST(Config, FilesRejectUnknownKeysAndBadJson) {
 }
 
 TEST(Config, ShippedConfigsEqualThePresets) {
-  fs::path dir = fs::path(BCP_SOURCE_DIR) / "configs";
+  fs::path dir = fs::path(bcp::test::source_dir()) / "configs";
   int checked = 0;
   for (std::string ds : {"acdc", "la"})
     for (int pct : {5, 10})
