@@ -15,15 +15,13 @@
 #include "bcp/eval/sliding_window.h"
 #include "bcp/io/h5.h"
 #include "bcp/nets/segmentation_net.h"
+#include "shared_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path shared_dir() {
-  if (const char* env = std::getenv("BCP_SHARED_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "shared";
-}
+using bcp::bench::shared_dir;
 
 torch::Device bench_device() {
   const char* env = std::getenv("BCP_BENCH_DEVICE");

@@ -20,7 +20,11 @@ if grep -nE '(^|[;"])/[^;"]*\.(so|a)([;"]|$)' "$work"/prefix/lib*/cmake/bcp/bcpT
 fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S "$source_dir/examples/embed" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+# Paths relative to the temporary folder (the example copied into it), so that ccache hits what an
+# earlier run compiled: each run's folder has another name.
+export CCACHE_BASEDIR=$work
+cp -r "$source_dir/examples/embed" "$work/embed"
+cmake -S "$work/embed" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$work/prefix" "${launcher[@]}" >/dev/null
 cmake --build "$work/build" >/dev/null
 # Every installed header compiles with only the installed ones beside it.
