@@ -64,11 +64,15 @@ void validate(const ModelConfig& c) {
                                     std::to_string(s));
 }
 
+std::vector<std::array<int64_t, 3>> stage_strides(const ModelConfig& c) {
+  if (c.arch == Arch::kUNet2d) return std::vector<std::array<int64_t, 3>>(4, {2, 2, 1});
+  return c.strides.empty() ? std::vector<std::array<int64_t, 3>>(4, {2, 2, 2}) : c.strides;
+}
+
 std::vector<int64_t> pooling_factor(const ModelConfig& c) {
-  if (c.arch == Arch::kUNet2d) return {16, 16};
-  std::vector<int64_t> factor(3, 1);
-  for (size_t stage = 0; stage < 4; ++stage)
-    for (size_t a = 0; a < 3; ++a) factor[a] *= c.strides.empty() ? 2 : c.strides[stage][a];
+  std::vector<int64_t> factor(c.arch == Arch::kUNet2d ? 2 : 3, 1);
+  for (const auto& stage : stage_strides(c))
+    for (size_t a = 0; a < factor.size(); ++a) factor[a] *= stage[a];
   return factor;
 }
 

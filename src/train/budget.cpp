@@ -42,6 +42,9 @@ constexpr int kTimedSteps = 3;
 constexpr int64_t kValidations = 10;
 /// The shortest run worth planning: fewer steps than this per stage teach the network nothing.
 constexpr int64_t kMinStageSteps = 20;
+/// Steps are planned to fill this share of the time the rest leaves: steps in a run cost a little
+/// more than the timed ones (checkpoints, logs, the stages' set-up), and a budget is a limit.
+constexpr double kPlannedShare = 0.95;
 /// short_run_recipe halves no side below this: measured on ACDC (256 -> 128); smaller images
 /// would lose their thin structures, and nothing here measured what halving them costs.
 constexpr int64_t kMinHalvedSide = 128;
@@ -117,7 +120,9 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
                       " (a short pre-training leaves a weak teacher)");
     c.schedule.pretrain_iters = c.schedule.selftrain_iters;
   }
-  const std::vector<int64_t> factor = nets::pooling_factor(model_config_for(c));
+  const nets::ModelConfig net = model_config_for(c);
+  const std::vector<int64_t> factor = nets::pooling_factor(net);
+  const auto first_strides = nets::stage_strides(net).front();
   // 2-D: both sides (slices are resized to the patch: the same view at half the resolution).
   // 3-D: the sides the network pools first (the finest spacing; the reference pools all three),
   // and only where the halves are still kMinHalvedSide3d: the patch becomes a random crop of a
@@ -127,8 +132,7 @@ TrainConfig short_run_recipe(const TrainConfig& input, std::vector<std::string>&
   std::vector<int64_t> half = c.data.patch;
   bool halvable = true;
   for (size_t a = 0; a < c.data.patch.size(); ++a) {
-    const bool pooled_first = !volumes || c.net.strides.empty() || c.net.strides[0].at(a) == 2;
-    if (!pooled_first) continue;
+    if (first_strides.at(a) != 2) continue;  // not pooled first
     const int64_t h = c.data.patch[a] / 2;
     halvable = halvable && c.data.patch[a] % 2 == 0 && h >= min_side && h % factor.at(a) == 0;
     half[a] = h;
@@ -207,12 +211,18 @@ BudgetPlan plan_budget(const TrainConfig& input, const std::string& data_root, d
   p.timing_seconds = since(t0);
 
   const int64_t validations = val.empty() ? 0 : kValidations + static_cast<int64_t>(stages.size());
-  // Planned to 95% of what is left: steps in a run cost a little more than the timed ones
-  // (checkpoints, logs, the stages' set-up), and a budget is a limit, not a target.
   const double fixed_seconds = p.timing_seconds + load_seconds + p.final_seconds +
                                static_cast<double>(validations) * p.validation_seconds;
-  const double left = 0.95 * (seconds - fixed_seconds);
-  const int64_t steps = left > 0 ? static_cast<int64_t>(left / cost_per_step) : 0;
+  // Steps fill kPlannedShare of what is left, and the budget that n steps need: one the inverse
+  // of the other, for the refusal's suggestion.
+  const auto steps_within = [&](double budget) {
+    const double left = kPlannedShare * (budget - fixed_seconds);
+    return left > 0 ? static_cast<int64_t>(left / cost_per_step) : int64_t{0};
+  };
+  const auto budget_for = [&](double n_steps) {
+    return fixed_seconds + n_steps * cost_per_step / kPlannedShare;
+  };
+  const int64_t steps = steps_within(seconds);
   TrainConfig& c = p.config;
   int64_t shortest = steps;
   int64_t fewest_planned = planned_total;
@@ -229,7 +239,7 @@ BudgetPlan plan_budget(const TrainConfig& input, const std::string& data_root, d
     const double need_steps = static_cast<double>(kMinStageSteps) *
                               static_cast<double>(planned_total) /
                               static_cast<double>(std::max<int64_t>(1, fewest_planned));
-    const double need = fixed_seconds + (need_steps + 1) * cost_per_step / 0.95;
+    const double need = budget_for(need_steps + 1);
     throw std::invalid_argument(
         "--budget " + minutes(seconds) + ": too short on this machine (a step costs " +
         fixed(cost_per_step, 2) + " s on average, a validation " + fixed(p.validation_seconds, 1) +

@@ -44,6 +44,9 @@ struct ModelConfig {
   std::vector<std::array<int64_t, 3>> strides{};
 };
 
+/// The strides of a network's four down-samplings per axis (x, y, z): ModelConfig::strides, or 2
+/// on every axis for the reference networks (a 2-D UNet's unused third axis: 1).
+std::vector<std::array<int64_t, 3>> stage_strides(const ModelConfig& config);
 /// The per-axis down-sampling factor of a network (the product of its strides; 16 on every axis
 /// for the reference networks): each spatial input size must be divisible by it.
 std::vector<int64_t> pooling_factor(const ModelConfig& config);
