@@ -57,7 +57,8 @@ TEST(CliBench, StepTimesBothPrecisionsAtThePapersShapeAndWritesJsonLines) {
     expect_common_fields(row);
     EXPECT_EQ(row["benchmark"], "step");
     EXPECT_EQ(row["patch"], nlohmann::json({256, 256}));
-    EXPECT_EQ(row["batch"], nlohmann::json({12, 12}));
+    EXPECT_EQ(row["batch"], nlohmann::json({12, 0}));  // pre-training: labeled images only
+    EXPECT_EQ(row["stage"], "pretrain");
   }
   EXPECT_EQ(rows[0]["precision"], "fp32");
   EXPECT_EQ(rows[1]["precision"], "bf16");
