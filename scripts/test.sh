@@ -24,6 +24,13 @@ run_suite() {  # build folder, log name, ctest arguments...
   ${nice:-} ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1200 "$@" \
     > "$logs/$name.log" 2>&1
 }
+# Each skipped test after the reason it gave (CTest's log; a suite counts as skipped only when all
+# of its tests did).
+list_skipped() {  # build folder, title
+  echo "==== skipped, $2 (each after its reason)"
+  grep -h -B1 -E '^\[  SKIPPED \] .+ \([0-9]+ ms\)$' "$1/Testing/Temporary/LastTest.log" 2>/dev/null |
+    grep -v '^--$' || echo "(none)"
+}
 status=0
 if [[ $builds == *torch2* ]]; then
   torch=$(scripts/install_torch.sh 2.13.0)
@@ -45,12 +52,15 @@ if [[ $builds == *torch2* ]]; then
   wait $suite || status=1
   cat "$logs/phases" 2>/dev/null | sort -t+ -k2 -n || true
   echo "==== LibTorch 2.13 (PyTorch wheel): every test"; cat "$logs/torch2.log"
+  list_skipped build-torch "LibTorch 2.13"
   [[ $builds == *debian* ]] && [ -f "$logs/debian.log" ] &&
-    { echo "==== LibTorch 1.13 (Debian): all but the long tests, which ran above"; cat "$logs/debian.log"; }
+    { echo "==== LibTorch 1.13 (Debian): all but the long tests, which ran above"; cat "$logs/debian.log"
+      list_skipped build "LibTorch 1.13"; }
 elif [[ $builds == *debian* ]]; then
   scripts/build.sh bcp_cli bcp_tests
   run_suite build debian || status=1
   cat "$logs/debian.log"
+  list_skipped build "LibTorch 1.13"
 fi
 rm -rf "$logs"
 phase "done"
