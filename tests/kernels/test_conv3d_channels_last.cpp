@@ -16,12 +16,12 @@ using bcp::kernels::conv3d_channels_last_runs_here;
 using bcp::kernels::conv3d_channels_last_takes;
 constexpr auto kCL3d = torch::MemoryFormat::ChannelsLast3d;
 
-#define SKIP_UNLESS_IT_RUNS_HERE()                                                               \
-  if (!conv3d_channels_last_built())                                                             \
-    GTEST_SKIP() << "this build has no oneDNN of its own (libdnnl-dev beside Debian's LibTorch " \
-                    "1.x): VNet's convolutions run through LibTorch";                            \
-  if (!conv3d_channels_last_runs_here())                                                         \
-  GTEST_SKIP() << "this CPU has no bf16 convolutions in oneDNN (no AVX-512 or AMX): VNet's "     \
+#define SKIP_UNLESS_IT_RUNS_HERE()                                                           \
+  if (!conv3d_channels_last_built())                                                         \
+    GTEST_SKIP() << "not built here: only beside Debian's LibTorch 1.x with libdnnl-dev "    \
+                    "(LibTorch 2.x runs these convolutions channels-last itself)";           \
+  if (!conv3d_channels_last_runs_here())                                                     \
+  GTEST_SKIP() << "this CPU has no bf16 convolutions in oneDNN (no AVX-512 or AMX): VNet's " \
                   "convolutions run through LibTorch"
 
 /// max |a - b| / max |b|, in fp64.
