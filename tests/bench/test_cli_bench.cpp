@@ -63,6 +63,15 @@ TEST(CliBench, StepTimesBothPrecisionsAtThePapersShapeAndWritesJsonLines) {
   EXPECT_EQ(rows[0]["precision"], "fp32");
   EXPECT_EQ(rows[1]["precision"], "bf16");
   EXPECT_TRUE(rows[1].contains("speedup_vs_fp32"));
+  // The default stage, self-training, in fp32: 12 labeled + 12 unlabeled images (9 s here).
+  const auto selftrain = dir / "selftrain.jsonl";
+  r = run_cli("bench step --precision fp32 --repeats 1 --warmup 0 --json " + quoted(selftrain));
+  ASSERT_EQ(r.rc, 0) << r.output;
+  rows = read_lines(selftrain);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["stage"], "selftrain");
+  EXPECT_EQ(rows[0]["batch"], nlohmann::json({12, 12}));
+  EXPECT_EQ(rows[0]["patch"], nlohmann::json({256, 256}));
   fs::remove_all(dir);
 }
 
