@@ -8,6 +8,9 @@
 #   e.g. scripts/experiments/own_data_table.sh acdc 3 20 1 2 3   (work in $WORK, default /tmp/own)
 # METHODS="bcp" or "supervised" runs one of them (two calls side by side with OMP_NUM_THREADS=1
 # use two cores without contending for them: equal load, so equal budgets stay comparable).
+# STEPS="PRE SELF" trains fixed steps at the plan's patch instead of the budget (MINUTES unused;
+# supervised-only trains PRE + SELF in one stage), for comparisons that a loaded machine must
+# not skew; SET="key=value ..." adds settings and TAG names such runs apart (runs TAG_METHOD_seedS).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 kind=$1 labeled=$2 minutes=$3
@@ -28,12 +31,20 @@ classes=$(/usr/bin/python3 -c "import json;print(len(json.load(open('$work/raw/d
 # 2-D patches; supervised-only one stage). The budget holds training and validations.
 for method in ${METHODS:-bcp supervised}; do
   for seed in "${seeds[@]}"; do
-    run="$work/${method}_seed$seed"
+    run="$work/${TAG:+${TAG}_}${method}_seed$seed"
     [ -f "$run/score.json" ] && continue
     rm -rf "$run"
     start=$(date +%s)
+    if [ -n "${STEPS:-}" ]; then
+      read -r pre self <<< "$STEPS"
+      length=$([ "$method" = supervised ] && echo "schedule.pretrain_iters=0 schedule.selftrain_iters=$((pre + self))" \
+        || echo "schedule.pretrain_iters=$pre schedule.selftrain_iters=$self")
+    else
+      length=""
+    fi
     "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$run" --no-eval \
-      --budget "${minutes}m" --set method=$method seed=$seed precision=$precision \
+      $([ -z "${STEPS:-}" ] && echo --budget "${minutes}m") \
+      --set method=$method seed=$seed precision=$precision $length ${SET:-} \
       $([ "$method" = supervised ] && echo batch.unlabeled=0) > "$run.log" 2>&1
     # The steps the run took, from its config.json (BCP: pre-training + self-training; the
     # one-stage methods train schedule.selftrain_iters steps).
@@ -41,7 +52,7 @@ for method in ${METHODS:-bcp supervised}; do
     "$bcp" predict --model "$run/best.h5" --input "$work/raw/imagesTs" --out "$run/masks" >/dev/null
     "$bcp" score --pred "$run/masks" --ref "$work/raw/labelsTs" --classes "$classes" \
       --out "$run/score.json" >/dev/null
-    echo "$kind labeled=$labeled $method seed=$seed steps=$steps wall_s=$(( $(date +%s) - start )) dice=$(/usr/bin/python3 -c "import json;print(json.load(open('$run/score.json'))['mean']['dice'])")"
+    echo "$kind labeled=$labeled ${TAG:+${TAG}_}$method seed=$seed steps=$steps wall_s=$(( $(date +%s) - start )) dice=$(/usr/bin/python3 -c "import json;print(json.load(open('$run/score.json'))['mean']['dice'])")"
   done
 done | tee -a "$work/table.txt"
 /usr/bin/python3 - "$work/table.txt" <<'PY'

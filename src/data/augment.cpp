@@ -2,9 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "bcp/data/zoom.h"
 #include "bcp/util/rng.h"
@@ -123,35 +125,69 @@ AugmentedPair acdc_augment(const torch::Tensor& image, const torch::Tensor& labe
   return out;
 }
 
-AugmentedPair random_crop(const torch::Tensor& image, const torch::Tensor& label,
-                          const std::vector<int64_t>& patch_size, Rng& rng) {
-  check_pair(image, label, 3, "random_crop");
-  TORCH_CHECK(patch_size.size() == 3, "random_crop: patch_size must have 3 entries, got ",
+namespace {
+
+/// random_crop's checks and zero padding, shared by both crops.
+std::pair<torch::Tensor, torch::Tensor> pad_for_crop(const torch::Tensor& image,
+                                                     const torch::Tensor& label,
+                                                     const std::vector<int64_t>& patch_size,
+                                                     const char* who) {
+  check_pair(image, label, 3, who);
+  TORCH_CHECK(patch_size.size() == 3, who, ": patch_size must have 3 entries, got ",
               patch_size.size());
   for (int64_t p : patch_size)
-    TORCH_CHECK(p >= 1, "random_crop: patch_size entries must be >= 1, got ",
+    TORCH_CHECK(p >= 1, who, ": patch_size entries must be >= 1, got ",
                 c10::str(c10::IntArrayRef(patch_size)));
-  torch::Tensor img = image, lab = label;
   bool pad = false;
-  for (int d = 0; d < 3; ++d) pad = pad || img.size(d) <= patch_size[d];
-  if (pad) {
-    std::vector<int64_t> p(6);  // torch pad order: last axis first, (before, after) pairs
-    for (int d = 0; d < 3; ++d) {
-      const int64_t amount = std::max<int64_t>(floor_div(patch_size[d] - img.size(d), 2) + 3, 0);
-      p[2 * (2 - d)] = amount;
-      p[2 * (2 - d) + 1] = amount;
-    }
-    img = torch::constant_pad_nd(img, p, 0);
-    lab = torch::constant_pad_nd(lab, p, 0);
+  for (int d = 0; d < 3; ++d) pad = pad || image.size(d) <= patch_size[d];
+  if (!pad) return {image, label};
+  std::vector<int64_t> p(6);  // torch pad order: last axis first, (before, after) pairs
+  for (int d = 0; d < 3; ++d) {
+    const int64_t amount = std::max<int64_t>(floor_div(patch_size[d] - image.size(d), 2) + 3, 0);
+    p[2 * (2 - d)] = amount;
+    p[2 * (2 - d) + 1] = amount;
   }
+  return {torch::constant_pad_nd(image, p, 0), torch::constant_pad_nd(label, p, 0)};
+}
+
+AugmentedPair crop_at(const torch::Tensor& img, const torch::Tensor& lab,
+                      const std::vector<int64_t>& start, const std::vector<int64_t>& patch_size) {
   using torch::indexing::Slice;
   std::vector<torch::indexing::TensorIndex> crop;
+  for (int d = 0; d < 3; ++d) crop.emplace_back(Slice(start[d], start[d] + patch_size[d]));
+  return {img.index(crop).contiguous(), lab.index(crop).contiguous()};
+}
+
+std::vector<int64_t> random_start(const torch::Tensor& img, const std::vector<int64_t>& patch_size,
+                                  Rng& rng) {
+  std::vector<int64_t> start(3, 0);
   for (int d = 0; d < 3; ++d) {
     const int64_t room = img.size(d) - patch_size[d];
-    const int64_t start = room > 0 ? uniform_int(rng, 0, room) : 0;
-    crop.emplace_back(Slice(start, start + patch_size[d]));
+    start[d] = room > 0 ? uniform_int(rng, 0, room) : 0;
   }
-  return {img.index(crop).contiguous(), lab.index(crop).contiguous()};
+  return start;
+}
+
+}  // namespace
+
+AugmentedPair random_crop(const torch::Tensor& image, const torch::Tensor& label,
+                          const std::vector<int64_t>& patch_size, Rng& rng) {
+  const auto [img, lab] = pad_for_crop(image, label, patch_size, "random_crop");
+  return crop_at(img, lab, random_start(img, patch_size, rng), patch_size);
+}
+
+AugmentedPair foreground_crop(const torch::Tensor& image, const torch::Tensor& label,
+                              const std::vector<int64_t>& patch_size, int64_t value, Rng& rng) {
+  const auto [img, lab] = pad_for_crop(image, label, patch_size, "foreground_crop");
+  const torch::Tensor voxels = torch::nonzero(lab == value);  // (n, 3), in memory order
+  if (voxels.size(0) == 0) return crop_at(img, lab, random_start(img, patch_size, rng), patch_size);
+  const torch::Tensor at = voxels[uniform_int(rng, 0, voxels.size(0))];
+  std::vector<int64_t> start(3, 0);
+  for (int d = 0; d < 3; ++d) {
+    const int64_t room = std::max<int64_t>(img.size(d) - patch_size[d], 0);
+    start[d] = std::clamp<int64_t>(at[d].item<int64_t>() - patch_size[d] / 2, 0, room);
+  }
+  return crop_at(img, lab, start, patch_size);
 }
 
 AugmentedPair la_augment(const torch::Tensor& image, const torch::Tensor& label, Rng& rng,
@@ -159,8 +195,9 @@ AugmentedPair la_augment(const torch::Tensor& image, const torch::Tensor& label,
   check_pair(image, label, 3, "la_augment");
   const int64_t k = uniform_int(rng, 0, 4);
   const int64_t axis = uniform_int(rng, 0, 2);
-  auto out =
-      random_crop(rot90_flip(image, k, axis), rot90_flip(label, k, axis), opt.patch_size, rng);
+  const torch::Tensor img = rot90_flip(image, k, axis), lab = rot90_flip(label, k, axis);
+  auto out = opt.centre_on >= 1 ? foreground_crop(img, lab, opt.patch_size, opt.centre_on, rng)
+                                : random_crop(img, lab, opt.patch_size, rng);
   out.image = out.image.to(torch::kFloat32);
   return out;
 }

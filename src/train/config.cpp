@@ -82,7 +82,8 @@ void merge_strict(json& dst, const json& src, const std::string& where) {
 
 // One field list per struct serves both directions; key names are the member names.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Data, train_list, val_list, labeled, unlabeled,
-                                   patch, num_classes, ignore_label, channels, intensity, ct_window)
+                                   patch, num_classes, ignore_label, foreground_oversample,
+                                   channels, intensity, ct_window)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Net, strides)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig::Optim, lr, momentum, weight_decay, schedule,
                                    step_size, gamma, poly_power)
@@ -101,9 +102,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainConfig, dataset, method, seed, device, p
 
 json config_to_json(const TrainConfig& c) {
   json j = c;
-  // Written only when set, so that configs and checkpoints without partial annotations read in
-  // bcp versions from before the key.
+  // Written only when set, so that configs and checkpoints without partial annotations or
+  // oversampling read in bcp versions from before the keys (and the presets' stay unchanged).
   if (!c.data.ignore_label) j["data"].erase("ignore_label");
+  if (c.data.foreground_oversample == 0.0) j["data"].erase("foreground_oversample");
   return j;
 }
 
@@ -165,7 +167,7 @@ void apply_override(TrainConfig& c, const std::string& assignment) {
     throw std::invalid_argument("--set " + assignment + ": '" + key +
                                 "' is not a config key (dotted names, e.g. schedule.val_every)");
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) patch = json{{*it, patch}};
-  json j = config_to_json(c);
+  json j = c;  // every key, those config_to_json leaves out when unset included
   merge_strict(j, patch, "");
   c = config_from_json(j);
 }
@@ -204,6 +206,9 @@ void validate_config(const TrainConfig& c) {
                                 " with data.ignore_label (" + std::to_string(data::kIgnoreLabel) +
                                 " marks voxels without annotation), got " +
                                 std::to_string(c.data.num_classes));
+  if (!(c.data.foreground_oversample >= 0.0 && c.data.foreground_oversample <= 1.0))
+    bad("data.foreground_oversample",
+        "must be in [0, 1], got " + std::to_string(c.data.foreground_oversample));
   if (c.data.channels < 1 || c.data.channels > nets::kMaxInChannels)
     bad("data.channels", "must be in [1, " + std::to_string(nets::kMaxInChannels) + "], got " +
                              std::to_string(c.data.channels));

@@ -1,14 +1,18 @@
 #include "bcp/train/training_set.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 
 #include "bcp/data/augment.h"
 #include "bcp/data/case_list.h"
 #include "bcp/data/recipe.h"
 #include "bcp/io/input_path.h"
+#include "bcp/util/rng.h"
 
 namespace bcp::train {
 namespace fs = std::filesystem;
@@ -40,7 +44,15 @@ TrainingSet load_training_set(const TrainConfig& config, const std::string& root
     set.images.push_back(s.image);
     set.labels.push_back(s.label);
   }
+  if (config.data.foreground_oversample > 0) index_foreground(set, config.data.num_classes);
   return set;
+}
+
+void index_foreground(TrainingSet& set, int64_t num_classes) {
+  set.labeled_with_class.assign(static_cast<size_t>(std::max<int64_t>(num_classes - 1, 0)), {});
+  for (int64_t i = 0; i < set.labeled; ++i)
+    for (int64_t k = 1; k < num_classes; ++k)
+      if ((set.labels[i] == k).any().item<bool>()) set.labeled_with_class[k - 1].push_back(i);
 }
 
 std::string cases_fingerprint(const TrainingSet& set) {
@@ -77,13 +89,35 @@ ValidationSet load_validation_set(const TrainConfig& config, const std::string& 
   return set;
 }
 
+namespace {
+
+/// The item and foreground class (-1: none) of an oversampled labeled entry (make_batch's rule).
+std::pair<int64_t, int64_t> foreground_draw(const TrainingSet& set, int64_t item, bool planar,
+                                            std::mt19937_64& rng) {
+  const auto holds = [&](int64_t k, int64_t i) {
+    const auto& items = set.labeled_with_class[k - 1];
+    return std::binary_search(items.begin(), items.end(), i);
+  };
+  std::vector<int64_t> classes;
+  for (int64_t k = 1; k <= static_cast<int64_t>(set.labeled_with_class.size()); ++k)
+    if (planar ? !set.labeled_with_class[k - 1].empty() : holds(k, item)) classes.push_back(k);
+  if (classes.empty()) return {item, -1};
+  const int64_t k = classes[util::uniform_int(rng, 0, static_cast<int64_t>(classes.size()))];
+  if (!planar || holds(k, item)) return {item, k};
+  const auto& items = set.labeled_with_class[k - 1];
+  return {items[util::uniform_int(rng, 0, static_cast<int64_t>(items.size()))], k};
+}
+
+}  // namespace
+
 Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
                  const TrainConfig& config, std::mt19937_64& rng) {
   std::vector<torch::Tensor> images, labels;
   images.reserve(indices.size());
   labels.reserve(indices.size());
   const bool planar = data::recipe_of(config.dataset).spatial_dims == 2;
-  auto augment = [&](const torch::Tensor& image, const torch::Tensor& label, std::mt19937_64& r) {
+  auto augment = [&](const torch::Tensor& image, const torch::Tensor& label, int64_t centre_on,
+                     std::mt19937_64& r) {
     if (planar) {
       data::AcdcAugmentOptions opt;
       opt.patch_size = config.data.patch;
@@ -91,12 +125,24 @@ Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
     }
     data::LaAugmentOptions opt;
     opt.patch_size = config.data.patch;
+    opt.centre_on = centre_on;
     return data::la_augment(image, label, r, opt);
   };
+  const double share = config.data.foreground_oversample;
+  if (share > 0 &&
+      set.labeled_with_class.size() != static_cast<size_t>(config.data.num_classes - 1))
+    throw std::logic_error("make_batch: foreground oversampling needs index_foreground first");
+  int64_t labeled_entries = 0;
+  for (int64_t i : indices) labeled_entries += i < set.labeled;
+  const int64_t unforced = std::lround(static_cast<double>(labeled_entries) * (1.0 - share));
+  int64_t labeled_seen = 0;
   for (int64_t i : indices) {
+    int64_t centre_on = -1;
+    if (share > 0 && i < set.labeled && labeled_seen++ >= unforced)
+      std::tie(i, centre_on) = foreground_draw(set, i, planar, rng);
     const torch::Tensor& image = set.images[i];
     if (image.dim() == set.labels[i].dim()) {
-      auto p = augment(image, set.labels[i], rng);
+      auto p = augment(image, set.labels[i], centre_on, rng);
       images.push_back(p.image.unsqueeze(0));
       labels.push_back(p.label.to(torch::kInt64));
       continue;
@@ -108,7 +154,7 @@ Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
     data::AugmentedPair p;
     for (int64_t c = 0; c < image.size(0); ++c) {
       rng = start;
-      p = augment(image[c], set.labels[i], rng);
+      p = augment(image[c], set.labels[i], centre_on, rng);
       channels.push_back(p.image);
     }
     images.push_back(torch::stack(channels));

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "bcp/data/augment.h"
 #include "bcp/data/zoom.h"
@@ -160,6 +162,41 @@ TEST(Augment, RandomCropPadsLikeUaMt) {
                       .any()
                       .item<bool>();
   EXPECT_GT(zeros_seen, 0);
+}
+
+TEST(Augment, ForegroundCropCentresOnAVoxelOfTheValue) {
+  // One voxel of value 2 among 1s: the crop holds it at its centre, or as near as the volume
+  // allows (moved inwards at the edges); padding as random_crop's.
+  const std::vector<int64_t> patch{8, 6, 4};
+  for (const auto& at : std::vector<std::vector<int64_t>>{{10, 10, 10}, {0, 0, 0}, {19, 15, 11}}) {
+    auto label = torch::ones({20, 16, 12}, torch::kUInt8);
+    label.index_put_({at[0], at[1], at[2]}, 2);
+    const auto image = label.to(torch::kFloat32);
+    D::Rng rng(7);
+    const auto out = D::foreground_crop(image, label, patch, 2, rng);
+    ASSERT_EQ(out.label.sizes(), c10::IntArrayRef(patch));
+    const auto where = torch::nonzero(out.label == 2);
+    ASSERT_EQ(where.size(0), 1) << "voxel " << c10::str(c10::IntArrayRef(at));
+    for (int d = 0; d < 3; ++d) {
+      const int64_t room = label.size(d) - patch[d];
+      const int64_t start = std::clamp<int64_t>(at[d] - patch[d] / 2, 0, room);
+      EXPECT_EQ(where[0][d].item<int64_t>(), at[d] - start) << "axis " << d;
+    }
+    EXPECT_TRUE(torch::equal(out.image, out.label.to(torch::kFloat32)));
+  }
+  // A volume no larger than the patch is padded first, and the voxel stays inside the crop.
+  auto small = torch::zeros({6, 5, 3}, torch::kUInt8);
+  small.index_put_({5, 0, 2}, 1);
+  D::Rng rng(3);
+  const auto out = D::foreground_crop(small.to(torch::kFloat32), small, patch, 1, rng);
+  EXPECT_EQ(out.label.sum().item<int64_t>(), 1);
+  // Without the value it is random_crop, draw for draw.
+  const auto none = torch::ones({20, 16, 12}, torch::kUInt8);
+  const auto ramp = torch::arange(20 * 16 * 12, torch::kFloat32).reshape({20, 16, 12});
+  D::Rng a(11), b(11);
+  EXPECT_TRUE(torch::equal(D::foreground_crop(ramp, none, patch, 3, a).image,
+                           D::random_crop(ramp, none, patch, b).image));
+  EXPECT_EQ(a(), b());
 }
 
 TEST(Augment, RejectsBadInput) {

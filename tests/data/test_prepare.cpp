@@ -181,6 +181,8 @@ TEST(Prepare, AnIgnoreLabelIsStoredAsNotAnnotatedAndRecorded) {
   EXPECT_TRUE(bcp::data::fingerprint_from_json(manifest["fingerprint"]).ignore_label);
   const auto plan = bcp::train::plan_for(p);
   EXPECT_TRUE(plan.config.data.ignore_label);
+  // Oversampling draws among the annotated classes only (never the "ignore" value).
+  EXPECT_EQ(plan.config.data.foreground_oversample, bcp::train::kPlanForegroundOversample);
   EXPECT_NE(bcp::train::plan_text(p, plan).find("partial"), std::string::npos);
 }
 

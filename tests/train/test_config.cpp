@@ -20,6 +20,10 @@ TEST(Config, JsonRoundTripIsExact) {
   EXPECT_EQ(back.data.labeled, 8);
   EXPECT_EQ(back.data.patch, (std::vector<int64_t>{112, 112, 80}));
   EXPECT_FALSE(back.bcp.ema_buffers);
+  // Oversampling is written only when set: the presets' configs and checkpoints stay as they were.
+  EXPECT_FALSE(config_to_json(c)["data"].contains("foreground_oversample"));
+  c.data.foreground_oversample = 0.33;
+  EXPECT_EQ(config_from_json(config_to_json(c)).data.foreground_oversample, 0.33);
 }
 
 TEST(Config, PresetsFollowTheSpec) {
@@ -86,13 +90,21 @@ TEST(Config, ValidationNamesTheKey) {
 TEST(Config, ValuesThatWouldFailLateAreRefusedUpFront) {
   // Each of these used to pass the check and fail (or misbehave) after training had run.
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"la", "eval.stride=[18,0,4]"},    {"la", "eval.stride=[18,18,81]"},
-      {"acdc", "eval.max_cases=0"},      {"acdc", "threads=-1"},
-      {"acdc", "optim.momentum=1.5"},    {"acdc", "optim.weight_decay=-1"},
-      {"acdc", "schedule.log_every=-1"}, {"acdc", "schedule.checkpoint_every=-5"},
-      {"acdc", "bcp.u_weight=-0.5"},     {"acdc", "mt.iters_per_epoch=0"},
-      {"acdc", "data.unlabeled=-2"},     {"acdc", "data.patch=[16,16]"},
-      {"la", "data.patch=[16,16,16]"}};
+      {"la", "eval.stride=[18,0,4]"},
+      {"la", "eval.stride=[18,18,81]"},
+      {"acdc", "eval.max_cases=0"},
+      {"acdc", "threads=-1"},
+      {"acdc", "optim.momentum=1.5"},
+      {"acdc", "optim.weight_decay=-1"},
+      {"acdc", "schedule.log_every=-1"},
+      {"acdc", "schedule.checkpoint_every=-5"},
+      {"acdc", "bcp.u_weight=-0.5"},
+      {"acdc", "mt.iters_per_epoch=0"},
+      {"acdc", "data.unlabeled=-2"},
+      {"acdc", "data.patch=[16,16]"},
+      {"la", "data.patch=[16,16,16]"},
+      {"la", "data.foreground_oversample=1.5"},
+      {"acdc", "data.foreground_oversample=-0.1"}};
   for (const auto& [dataset, set] : cases) {
     TrainConfig c = preset(dataset, 5, "bcp");
     apply_override(c, set);

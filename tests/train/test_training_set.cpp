@@ -3,7 +3,10 @@
 #include <torch/torch.h>
 
 #include <random>
+#include <string>
+#include <vector>
 
+#include "bcp/data/augment.h"
 #include "bcp/train/config.h"
 #include "bcp/train/training_set.h"
 
@@ -51,4 +54,81 @@ TEST(TrainingSet, ChannelsShareTheAugmentationIn2dAnd3d) {
           << dataset;
     }
   }
+}
+
+namespace {
+
+/// `count` labeled items, each with one small cube of class 1 (and, in every other item, one of
+/// class 2) in a large background: uniform crops rarely hold it.
+bcp::train::TrainingSet sparse_set(int64_t rank, int64_t count, int64_t unlabeled) {
+  bcp::train::TrainingSet set;
+  for (int64_t i = 0; i < count + unlabeled; ++i) {
+    const std::vector<int64_t> shape =
+        rank == 2 ? std::vector<int64_t>{24, 24} : std::vector<int64_t>{48, 48, 40};
+    auto label = torch::zeros(shape, torch::kUInt8);
+    using torch::indexing::Slice;
+    if (rank == 3) {
+      label.index_put_({Slice(3 + i, 6 + i), Slice(40, 43), Slice(2, 5)}, 1);
+      if (i % 2) label.index_put_({Slice(30, 32), Slice(5, 7), Slice(30, 32)}, 2);
+    } else if (i % 3 == 0) {  // two slices in three hold nothing
+      label.index_put_({Slice(10, 14), Slice(10, 14)}, 1 + (i / 3) % 2);
+    }
+    set.images.push_back(label.to(torch::kFloat32));
+    set.labels.push_back(label);
+    set.names.push_back("case" + std::to_string(i));
+  }
+  set.labeled = count;
+  return set;
+}
+
+}  // namespace
+
+TEST(TrainingSet, ForegroundOversamplingHoldsForegroundInTheLastShareOfTheLabeledBatch) {
+  for (const char* dataset : {"la", "acdc"}) {
+    SCOPED_TRACE(dataset);
+    const bool planar = std::string(dataset) == "acdc";
+    bcp::train::TrainConfig c = bcp::train::preset(dataset, 5, "bcp");
+    c.data.patch = planar ? std::vector<int64_t>{16, 16} : std::vector<int64_t>{16, 16, 16};
+    c.data.num_classes = 3;
+    c.data.foreground_oversample = 0.5;
+    auto set = sparse_set(planar ? 2 : 3, 6, 6);
+    std::mt19937_64 rng(2);
+    EXPECT_THROW(bcp::train::make_batch(set, {0, 1}, c, rng), std::logic_error);  // not indexed
+    bcp::train::index_foreground(set, c.data.num_classes);
+    ASSERT_EQ(set.labeled_with_class.size(), 2u);
+    if (!planar) EXPECT_EQ(set.labeled_with_class[1], (std::vector<int64_t>{1, 3, 5}));
+    int first_half_with = 0, rounds = 40;
+    std::vector<int> classes_seen(3, 0);
+    for (int round = 0; round < rounds; ++round) {
+      // Labeled 0..5 and unlabeled 6..11 in one list: only labeled entries count, and of the 4
+      // labeled entries the last round(4 * 0.5) = 2 hold foreground.
+      const auto b = bcp::train::make_batch(set, {0, 6, 2, 7, 4, 1}, c, rng);
+      for (int64_t n : {4, 5}) {
+        const auto fg = b.labels[n].gt(0);
+        EXPECT_TRUE(fg.any().item<bool>()) << "round " << round << ", entry " << n;
+        for (int64_t k = 1; k < 3; ++k) classes_seen[k] += b.labels[n].eq(k).any().item<bool>();
+      }
+      for (int64_t n : {0, 2}) first_half_with += b.labels[n].gt(0).any().item<bool>();
+    }
+    // Both classes are drawn, and the unforced entries stay uniform (mostly background).
+    EXPECT_GT(classes_seen[1], 0);
+    EXPECT_GT(classes_seen[2], 0);
+    EXPECT_LT(first_half_with, 2 * rounds * 3 / 4);
+  }
+}
+
+TEST(TrainingSet, NoOversamplingDrawsAsTheAuthorsTransform) {
+  // Share 0 takes no extra draws: the batch is the recipe's transform applied in order.
+  bcp::train::TrainConfig c = bcp::train::preset("la", 5, "bcp");
+  c.data.patch = {16, 16, 16};
+  const auto set = sparse_set(3, 4, 0);
+  std::mt19937_64 a(9), b(9);
+  const auto batch = bcp::train::make_batch(set, {2, 0}, c, a);
+  bcp::data::LaAugmentOptions opt;
+  opt.patch_size = c.data.patch;
+  const auto first = bcp::data::la_augment(set.images[2], set.labels[2], b, opt);
+  const auto second = bcp::data::la_augment(set.images[0], set.labels[0], b, opt);
+  EXPECT_TRUE(torch::equal(batch.images[0][0], first.image));
+  EXPECT_TRUE(torch::equal(batch.images[1][0], second.image));
+  EXPECT_EQ(a(), b());
 }

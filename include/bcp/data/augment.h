@@ -41,10 +41,14 @@ AugmentedPair acdc_augment(const torch::Tensor& image, const torch::Tensor& labe
 /// LA training transform (LA_BCP_train.py: RandomRotFlip, then RandomCrop).
 struct LaAugmentOptions {
   std::vector<int64_t> patch_size{112, 112, 80};  ///< output (X, Y, Z) of the random crop
+  /// >= 1: the crop is centred on a voxel of this label value (foreground_crop) instead of
+  /// placed at random; -1: random_crop, the authors' transform.
+  int64_t centre_on = -1;
 };
 
 /// LA volume transform. image (X, Y, Z) float, label (X, Y, Z) integer: k = randint(0, 4) and
-/// rot90 in the x-y plane (axes 0, 1), axis = randint(0, 2) and flip, then random_crop.
+/// rot90 in the x-y plane (axes 0, 1), axis = randint(0, 2) and flip, then random_crop (or
+/// foreground_crop, see centre_on).
 /// Returns (pX, pY, pZ) tensors.
 AugmentedPair la_augment(const torch::Tensor& image, const torch::Tensor& label, Rng& rng,
                          const LaAugmentOptions& opt = {});
@@ -66,5 +70,12 @@ torch::Tensor rotate_nearest(const torch::Tensor& x, double angle_deg);
 /// randint(0, size - patch) per axis (x, y, z in order), or 0 where size == patch.
 AugmentedPair random_crop(const torch::Tensor& image, const torch::Tensor& label,
                           const std::vector<int64_t>& patch_size, Rng& rng);
+
+/// nnU-Net's foreground oversampling for one crop: pads as random_crop does, draws a voxel
+/// uniformly among those whose label is `value`, and places the crop so that voxel is its centre
+/// (patch // 2 voxels after the corner), moved inwards where the volume ends. Without such a
+/// voxel it is random_crop (the same draws).
+AugmentedPair foreground_crop(const torch::Tensor& image, const torch::Tensor& label,
+                              const std::vector<int64_t>& patch_size, int64_t value, Rng& rng);
 
 }  // namespace bcp::data

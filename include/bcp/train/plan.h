@@ -21,6 +21,9 @@ struct Plan {
 /// a larger median volume gets a smaller patch, its longest physical axis shortened first.
 constexpr int64_t kPlanPatchVoxels = 112 * 112 * 80;
 
+/// The share of a labeled batch drawn to hold foreground (data.foreground_oversample): nnU-Net's.
+constexpr double kPlanForegroundOversample = 0.33;
+
 /// The plan for a prepared dataset:
 /// - recipe: 2D slices (UNet) or 3D volumes (VNet) as prepared; classes, channels, lists,
 ///   labeled count and intensity rule from the fingerprint;
@@ -32,6 +35,7 @@ constexpr int64_t kPlanPatchVoxels = 112 * 112 * 80;
 /// - 3D patch: the median volume rounded up to a multiple of each axis's down-sampling, so it
 ///   covers the typical volume (smaller ones are padded); above kPlanPatchVoxels the physically
 ///   longest axis is shortened first; sliding-window stride half the patch (nnU-Net's step);
+/// - sampling: kPlanForegroundOversample of each labeled batch holds foreground (nnU-Net's rule);
 /// - batches: the recipe's (12 + 12 slices, 4 + 4 volumes), capped (to even numbers) by the items;
 /// - schedule sized to the data: pre-training 500 passes over the labeled items (at least 200
 ///   steps, at most the recipe's), self-training three times that (at least 600, at most the

@@ -18,6 +18,9 @@ struct TrainingSet {
   std::vector<torch::Tensor> images;  ///< ACDC (H, W) / LA (X, Y, Z) float32; channels first if > 1
   std::vector<torch::Tensor> labels;  ///< same shapes, uint8 (unlabeled cases' labels unused)
   int64_t labeled = 0;
+  /// Per foreground class k (entry k - 1): the labeled items whose label holds it, ascending;
+  /// what foreground oversampling draws from (filled by index_foreground).
+  std::vector<std::vector<int64_t>> labeled_with_class;
   int64_t size() const { return static_cast<int64_t>(images.size()); }
 };
 
@@ -28,8 +31,13 @@ std::string cases_fingerprint(const TrainingSet& set);
 /// Validation volumes (image float32, label uint8) with their names.
 using ValidationSet = std::vector<data::Sample>;
 
+/// Fills set.labeled_with_class for classes 1..num_classes-1 (only labeled items are read: the
+/// labels of unlabeled items are never used).
+void index_foreground(TrainingSet& set, int64_t num_classes);
+
 /// Loads `config.data.train_list` of `root`: the first `data.labeled` names are labeled, the
-/// next `data.unlabeled` (all when -1) unlabeled. Errors name the file.
+/// next `data.unlabeled` (all when -1) unlabeled; indexes their foreground when
+/// data.foreground_oversample asks for it. Errors name the file.
 TrainingSet load_training_set(const TrainConfig& config, const std::string& root);
 /// Loads `config.data.val_list` (at most eval.max_cases cases).
 ValidationSet load_validation_set(const TrainConfig& config, const std::string& root);
@@ -40,7 +48,11 @@ struct Batch {
   torch::Tensor labels;
 };
 
-/// Augments (dataset's training transform, to data.patch) and stacks the cases `indices`.
+/// Augments (dataset's training transform, to data.patch) and stacks the cases `indices`. With
+/// data.foreground_oversample > 0 the last round(n * share) of the n labeled entries are drawn to
+/// hold foreground: a class uniformly among the foreground classes present (in the item for 3-D,
+/// in any labeled item for 2-D), then a 3-D crop centred on one of its voxels, or in 2-D the item
+/// itself if it holds the class, else a labeled item drawn uniformly among those that do.
 Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
                  const TrainConfig& config, std::mt19937_64& rng);
 
