@@ -12,16 +12,16 @@
 #include <fstream>
 #include <string>
 
+#include "../tests/source_paths.h"
 #include "bcp/eval/sliding_window.h"
 #include "bcp/io/h5.h"
 #include "bcp/nets/segmentation_net.h"
-#include "shared_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-using bcp::bench::shared_dir;
+using bcp::test::shared_dir;
 
 torch::Device bench_device() {
   const char* env = std::getenv("BCP_BENCH_DEVICE");

@@ -11,11 +11,11 @@
 #include <filesystem>
 #include <functional>
 
+#include "../tests/source_paths.h"
 #include "bcp/eval/binary_metrics.h"
 #include "bcp/eval/largest_component.h"
 #include "bcp/io/h5.h"
 #include "bcp/ssl/pseudo_label.h"
-#include "shared_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -25,7 +25,7 @@ constexpr double kMedpySeconds = 1.15;
 // The LA training volume closest in size to the medpy measurement (216x147x88).
 constexpr const char* kLaCase = "3DA0T2V6JJ2NLUAV6FWM";
 
-using bcp::bench::shared_dir;
+using bcp::test::shared_dir;
 
 // (label, shifted label) of the LA case; undefined tensors when the data are absent.
 std::pair<torch::Tensor, torch::Tensor> la_pair() {

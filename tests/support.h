@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bcp/io/input_path.h"
+#include "source_paths.h"
 
 namespace bcp::test {
 
@@ -24,16 +25,9 @@ inline std::string single_quoted(const std::string& s) {
   return out;
 }
 
-/// The repository root (tests/build_paths.cpp).
-std::string source_dir();
 /// Path of the built `bcp` executable (tests/build_paths.cpp).
 std::string cli_path();
 
-/// ../shared beside the repository root, as CI lays it out (overridable by BCP_SHARED_DIR).
-inline std::filesystem::path shared_dir() {
-  if (const char* env = std::getenv("BCP_SHARED_DIR")) return env;
-  return std::filesystem::path(source_dir()).parent_path() / "shared";
-}
 inline std::filesystem::path parity_file(const std::string& name) {
   return shared_dir() / "parity" / name;
 }

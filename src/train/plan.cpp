@@ -159,12 +159,14 @@ Plan plan_for(const data::PreparedDataset& p) {
                      std::max<int64_t>(1, patch[2] / 2)};
     why("evaluation", "sliding window, stride " + joined(c.eval.stride) + " (half the patch)");
   }
-  c.data.foreground_oversample = kPlanForegroundOversample;
-  why("sampling", "a third of each labeled batch holds foreground (nnU-Net's oversampling: " +
-                      std::string(p.dim == 2 ? "a slice holding a class drawn among those present"
-                                             : "a crop centred on a voxel of a class drawn among "
-                                               "those the volume holds") +
-                      "); the rest drawn uniformly");
+  if (p.dim == 3) {
+    // 2-D items are whole slices, and slices without foreground are the negatives evaluation
+    // scores: drawing more foreground slices scored lower on LA's slices (docs/own-data.md).
+    c.data.foreground_oversample = kPlanForegroundOversample;
+    why("sampling",
+        "a third of each labeled batch is a crop centred on a voxel of a class drawn "
+        "among those the volume holds (nnU-Net's oversampling); the rest at random");
+  }
   c.batch.labeled = even_cap(reference.batch.labeled, p.labeled_items);
   if (c.batch.labeled < 2)
     throw std::invalid_argument("prepared data: " + std::to_string(p.labeled_items) +

@@ -181,8 +181,7 @@ TEST(Prepare, AnIgnoreLabelIsStoredAsNotAnnotatedAndRecorded) {
   EXPECT_TRUE(bcp::data::fingerprint_from_json(manifest["fingerprint"]).ignore_label);
   const auto plan = bcp::train::plan_for(p);
   EXPECT_TRUE(plan.config.data.ignore_label);
-  // Oversampling draws among the annotated classes only (never the "ignore" value).
-  EXPECT_EQ(plan.config.data.foreground_oversample, bcp::train::kPlanForegroundOversample);
+  EXPECT_EQ(plan.config.data.foreground_oversample, 0.0);  // 2-D plans draw slices uniformly
   EXPECT_NE(bcp::train::plan_text(p, plan).find("partial"), std::string::npos);
 }
 
@@ -236,6 +235,7 @@ TEST(Prepare, ThreeDimensionalRootKeepsItkIndexOrderAndZscore) {
   EXPECT_EQ(config.net.strides,
             (std::vector<std::vector<int64_t>>{{2, 2, 2}, {2, 2, 2}, {2, 2, 2}, {1, 1, 1}}));
   EXPECT_EQ(config.eval.stride, (std::vector<int64_t>{20, 20, 16}));
+  EXPECT_EQ(config.data.foreground_oversample, bcp::train::kPlanForegroundOversample);
   EXPECT_EQ(config.batch.labeled % 2, 0);
   EXPECT_EQ(p.median_shape, (std::vector<int64_t>{40, 36, 32}));
   ASSERT_EQ(p.median_spacing.size(), 3u);

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kCorpus = fs::path(bcp::test::source_dir()) / "fuzz" / "corpus";
+const fs::path kCorpus = bcp::test::source_dir() / "fuzz" / "corpus";
 
 }  // namespace
 

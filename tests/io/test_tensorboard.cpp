@@ -142,8 +142,8 @@ TEST(TensorBoard, GoogleProtobufReadsTheFileAsWritten) {
     w.scalar("train/loss", 0.25, 3);
     w.scalar("val/dice/class_2", 0.5, 4000000000LL);
   }
-  const std::string cmd =
-      python + " '" + bcp::test::source_dir() + "/scripts/check_tfevents.py' '" + path + "' 2>&1";
+  const std::string cmd = python + " '" + bcp::test::source_dir().string() +
+                          "/scripts/check_tfevents.py' '" + path + "' 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;

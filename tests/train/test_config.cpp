@@ -167,7 +167,7 @@ TEST(Config, FilesRejectUnknownKeysAndBadJson) {
 }
 
 TEST(Config, ShippedConfigsEqualThePresets) {
-  fs::path dir = fs::path(bcp::test::source_dir()) / "configs";
+  fs::path dir = bcp::test::source_dir() / "configs";
   int checked = 0;
   for (std::string ds : {"acdc", "la"})
     for (int pct : {5, 10})

@@ -35,7 +35,8 @@ constexpr double kPlanForegroundOversample = 0.33;
 /// - 3D patch: the median volume rounded up to a multiple of each axis's down-sampling, so it
 ///   covers the typical volume (smaller ones are padded); above kPlanPatchVoxels the physically
 ///   longest axis is shortened first; sliding-window stride half the patch (nnU-Net's step);
-/// - sampling: kPlanForegroundOversample of each labeled batch holds foreground (nnU-Net's rule);
+/// - sampling (3D): kPlanForegroundOversample of each labeled batch is a crop centred on
+///   foreground (nnU-Net's rule); 2D slices are drawn uniformly (whole slices, measured lower);
 /// - batches: the recipe's (12 + 12 slices, 4 + 4 volumes), capped (to even numbers) by the items;
 /// - schedule sized to the data: pre-training 500 passes over the labeled items (at least 200
 ///   steps, at most the recipe's), self-training three times that (at least 600, at most the
