@@ -27,9 +27,13 @@ run_suite() {  # build folder, log name, ctest arguments...
 # Each skipped test after the reason it gave (CTest's log; a suite counts as skipped only when all
 # of its tests did).
 list_skipped() {  # build folder, title
-  echo "==== skipped, $2 (each after its reason)"
-  grep -h -B1 -E '^\[  SKIPPED \] .+ \([0-9]+ ms\)$' "$1/Testing/Temporary/LastTest.log" 2>/dev/null |
-    grep -v '^--$' || echo "(none)"
+  echo "==== skipped, $2 (each after its reason: every line from GoogleTest's 'Skipped')"
+  awk '/: Skipped$/ { reason = ""; keep = 1; next }
+       /^\[  SKIPPED \] .+ \([0-9]+ ms\)$/ { printf "%s%s\n", reason, $0; reason = ""; found = 1; keep = 0; next }
+       /^\[ / { keep = 0 }
+       keep { reason = reason $0 "\n" }
+       END { if (!found) print "(none)" }' "$1/Testing/Temporary/LastTest.log" 2>/dev/null ||
+    echo "(no test log)"
 }
 status=0
 if [[ $builds == *torch2* ]]; then
