@@ -21,12 +21,14 @@ bcp=${BCP:-build/bcp}
 precision=${PRECISION:-fp32}  # bf16 pays only on CPUs with AVX512-BF16 or AMX
 dim=$([ "$kind" = acdc ] && echo 3d || echo 2d)
 data=../shared/data/$([ "$kind" = acdc ] && echo ACDC || echo LA)
+[[ -z "${STEPS:-}" || "$STEPS" =~ ^[0-9]+\ [0-9]+$ ]] || { echo "STEPS must be \"PRE SELF\", got '$STEPS'" >&2; exit 2; }
+read -ra extra <<< "${SET:-}"  # key=value words; a value must hold no space
 mkdir -p "$work"
 [ -f "$work/raw/dataset.json" ] || /usr/bin/python3 scripts/experiments/export_nnunet.py "$kind" "$data" "$work/raw" --labeled "$labeled"
 [ -f "$work/root/bcp.json" ] || "$bcp" prepare --nnunet "$work/raw" --unlabeled "$work/raw/unlabeledTr" --dim "$dim" \
   --val-cases "$(cat "$work/raw/selection.txt")" --out "$work/root"
 classes=$(/usr/bin/python3 -c "import json;print(len(json.load(open('$work/raw/dataset.json'))['labels']))")
-# Equal wall-clock time: `bcp train --budget` plans each run's steps from this machine's speed,
+# Equal wall-clock time (without STEPS): `bcp train --budget` plans each run's steps from this machine's speed,
 # as a user would run it (BCP with the short-run recipe: equal stages, half resolution for large
 # 2-D patches; supervised-only one stage). The budget holds training and validations.
 for method in ${METHODS:-bcp supervised}; do
@@ -37,14 +39,13 @@ for method in ${METHODS:-bcp supervised}; do
     start=$(date +%s)
     if [ -n "${STEPS:-}" ]; then
       read -r pre self <<< "$STEPS"
-      length=$([ "$method" = supervised ] && echo "schedule.pretrain_iters=0 schedule.selftrain_iters=$((pre + self))" \
-        || echo "schedule.pretrain_iters=$pre schedule.selftrain_iters=$self")
+      [ "$method" = supervised ] && length=(--set schedule.pretrain_iters=0 schedule.selftrain_iters=$((pre + self))) \
+        || length=(--set schedule.pretrain_iters=$pre schedule.selftrain_iters=$self)
     else
-      length=""
+      length=(--budget "${minutes}m")
     fi
-    "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$run" --no-eval \
-      $([ -z "${STEPS:-}" ] && echo --budget "${minutes}m") \
-      --set method=$method seed=$seed precision=$precision $length ${SET:-} \
+    "$bcp" train --config "$work/root/bcp.json" --data "$work/root" --out "$run" --no-eval "${length[@]}" \
+      --set method=$method seed=$seed precision=$precision "${extra[@]}" \
       $([ "$method" = supervised ] && echo batch.unlabeled=0) > "$run.log" 2>&1
     # The steps the run took, from its config.json (BCP: pre-training + self-training; the
     # one-stage methods train schedule.selftrain_iters steps).

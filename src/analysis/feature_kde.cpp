@@ -165,6 +165,8 @@ json run_kde(const KdeOptions& o) {
   config.data.unlabeled =
       data::recipe_of(config.dataset).layout == data::FileLayout::kVolumes ? o.batch : -1;
   config.batch.unlabeled = 0;
+  // Both samples drawn alike: foreground-centred labeled crops would bias the comparison.
+  config.data.foreground_oversample = 0.0;
   const torch::Device device = util::parse_device(o.device, "kde");
   nets::LoadedModel loaded = nets::load_model(o.model_path);
   nets::SegmentationNetImpl& net = *loaded.model;

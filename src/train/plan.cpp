@@ -7,6 +7,7 @@
 
 #include "bcp/data/recipe.h"
 #include "bcp/nets/segmentation_net.h"
+#include "bcp/train/training_set.h"
 
 namespace bcp::train {
 namespace {
@@ -158,14 +159,10 @@ Plan plan_for(const data::PreparedDataset& p) {
     c.eval.stride = {std::max<int64_t>(1, patch[0] / 2), std::max<int64_t>(1, patch[1] / 2),
                      std::max<int64_t>(1, patch[2] / 2)};
     why("evaluation", "sliding window, stride " + joined(c.eval.stride) + " (half the patch)");
-  }
-  if (p.dim == 3) {
-    // 2-D items are whole slices, and slices without foreground are the negatives evaluation
-    // scores: drawing more foreground slices scored lower on LA's slices (docs/own-data.md).
+    // 3-D only: 2-D items are whole slices, and slices without foreground are negatives that
+    // evaluation scores; on LA's slices drawing more foreground ones scored no better
+    // (docs/own-data.md).
     c.data.foreground_oversample = kPlanForegroundOversample;
-    why("sampling",
-        "a third of each labeled batch is a crop centred on a voxel of a class drawn "
-        "among those the volume holds (nnU-Net's oversampling); the rest at random");
   }
   c.batch.labeled = even_cap(reference.batch.labeled, p.labeled_items);
   if (c.batch.labeled < 2)
@@ -176,6 +173,13 @@ Plan plan_for(const data::PreparedDataset& p) {
                    (semi ? " + " + std::to_string(c.batch.unlabeled) + " unlabeled" : "") +
                    " per step (the recipe's " + std::to_string(reference.batch.labeled) + " + " +
                    std::to_string(reference.batch.unlabeled) + ", capped by the items)");
+  if (c.data.foreground_oversample > 0) {
+    const int64_t n = oversampled_entries(c.batch.labeled, c.data.foreground_oversample);
+    why("sampling", std::to_string(n) + " of the " + std::to_string(c.batch.labeled) +
+                        " labeled volumes a step (the last) " + (n == 1 ? "is" : "are") +
+                        " cropped around a voxel of a class drawn among those the volume holds "
+                        "(nnU-Net's oversampling); the others at random");
+  }
 
   const int64_t passes = (p.labeled_items + c.batch.labeled - 1) / c.batch.labeled;
   const int64_t pre = std::clamp<int64_t>(500 * passes, 200, reference.schedule.pretrain_iters);

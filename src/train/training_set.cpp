@@ -110,6 +110,10 @@ std::pair<int64_t, int64_t> foreground_draw(const TrainingSet& set, int64_t item
 
 }  // namespace
 
+int64_t oversampled_entries(int64_t labeled_entries, double share) {
+  return labeled_entries - std::lround(static_cast<double>(labeled_entries) * (1.0 - share));
+}
+
 Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
                  const TrainConfig& config, std::mt19937_64& rng) {
   std::vector<torch::Tensor> images, labels;
@@ -134,7 +138,7 @@ Batch make_batch(const TrainingSet& set, const std::vector<int64_t>& indices,
     throw std::logic_error("make_batch: foreground oversampling needs index_foreground first");
   int64_t labeled_entries = 0;
   for (int64_t i : indices) labeled_entries += i < set.labeled;
-  const int64_t unforced = std::lround(static_cast<double>(labeled_entries) * (1.0 - share));
+  const int64_t unforced = labeled_entries - oversampled_entries(labeled_entries, share);
   int64_t labeled_seen = 0;
   for (int64_t i : indices) {
     int64_t centre_on = -1;

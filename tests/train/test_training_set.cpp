@@ -97,23 +97,53 @@ TEST(TrainingSet, ForegroundOversamplingHoldsForegroundInTheLastShareOfTheLabele
     bcp::train::index_foreground(set, c.data.num_classes);
     ASSERT_EQ(set.labeled_with_class.size(), 2u);
     if (!planar) EXPECT_EQ(set.labeled_with_class[1], (std::vector<int64_t>{1, 3, 5}));
-    int first_half_with = 0, rounds = 40;
-    std::vector<int> classes_seen(3, 0);
+    EXPECT_EQ(bcp::train::oversampled_entries(4, 0.5), 2);
+    EXPECT_EQ(bcp::train::oversampled_entries(12, 0.33), 4);
+    EXPECT_EQ(bcp::train::oversampled_entries(2, 0.33), 1);
+    EXPECT_EQ(bcp::train::oversampled_entries(4, 0.0), 0);
+    const int rounds = 40;
+    // Entries of the list below that held foreground, and the classes the forced ones showed.
+    std::vector<int> with_foreground(6, 0), classes_seen(3, 0);
     for (int round = 0; round < rounds; ++round) {
       // Labeled 0..5 and unlabeled 6..11 in one list: only labeled entries count, and of the 4
-      // labeled entries the last round(4 * 0.5) = 2 hold foreground.
-      const auto b = bcp::train::make_batch(set, {0, 6, 2, 7, 4, 1}, c, rng);
-      for (int64_t n : {4, 5}) {
-        const auto fg = b.labels[n].gt(0);
-        EXPECT_TRUE(fg.any().item<bool>()) << "round " << round << ", entry " << n;
+      // labeled entries the last 2 hold foreground.
+      const auto b = bcp::train::make_batch(set, {0, 7, 3, 8, 4, 1}, c, rng);
+      for (int64_t n = 0; n < 6; ++n) with_foreground[n] += b.labels[n].gt(0).any().item<bool>();
+      for (int64_t n : {4, 5})
         for (int64_t k = 1; k < 3; ++k) classes_seen[k] += b.labels[n].eq(k).any().item<bool>();
-      }
-      for (int64_t n : {0, 2}) first_half_with += b.labels[n].gt(0).any().item<bool>();
     }
-    // Both classes are drawn, and the unforced entries stay uniform (mostly background).
+    EXPECT_EQ(with_foreground[4], rounds);
+    EXPECT_EQ(with_foreground[5], rounds);
+    // Both classes are drawn; the unforced entries, labeled (item 3) and unlabeled (items 7 and
+    // 8: their labels never choose), are drawn as without oversampling. In 3-D their random
+    // crops seldom hold the small cube; in 2-D items 7 and 8 hold nothing and are kept, not
+    // replaced, and item 3 (class 2) always holds it.
     EXPECT_GT(classes_seen[1], 0);
     EXPECT_GT(classes_seen[2], 0);
-    EXPECT_LT(first_half_with, 2 * rounds * 3 / 4);
+    if (planar) {
+      EXPECT_EQ(with_foreground[1] + with_foreground[3], 0);
+      EXPECT_EQ(with_foreground[2], rounds);
+    } else {
+      for (int64_t n : {1, 2, 3}) EXPECT_LT(with_foreground[n], rounds / 2) << "entry " << n;
+    }
+  }
+}
+
+TEST(TrainingSet, OversampledCropsShareTheirTransformAcrossChannels) {
+  bcp::train::TrainConfig c = bcp::train::preset("la", 5, "supervised");
+  c.data.patch = {16, 16, 16};
+  c.data.channels = 2;
+  c.data.foreground_oversample = 1.0;
+  auto set = two_channel_set(3);
+  bcp::train::index_foreground(set, c.data.num_classes);
+  std::mt19937_64 rng(4);
+  for (int round = 0; round < 4; ++round) {
+    const auto batch = bcp::train::make_batch(set, {0, 1, 2}, c, rng);
+    auto c0 = batch.images.select(1, 0), c1 = batch.images.select(1, 1);
+    auto inside = c0.gt(0) | c1.gt(0);
+    EXPECT_TRUE(torch::allclose(c1.masked_select(inside), 1.0 - c0.masked_select(inside)));
+    EXPECT_TRUE(torch::equal(batch.labels.masked_select(inside),
+                             c0.gt(0.5).to(torch::kInt64).masked_select(inside)));
   }
 }
 

@@ -71,11 +71,11 @@ struct TrainConfig {
     /// Partial annotations (nnU-Net v2's "ignore" label, data/label_values.h): labels hold 255
     /// on voxels nobody annotated, which get no loss and no score. `bcp prepare` sets it.
     bool ignore_label = false;
-    /// nnU-Net's foreground oversampling: this share of each labeled batch (its last
-    /// round(n * share) items) is drawn to hold foreground: a 3-D crop centred on a voxel of a
-    /// foreground class, a 2-D slice holding that class; the class is drawn uniformly among those
-    /// present. 0 (the presets): the authors' uniform crops and slices. Plans from `bcp prepare`
-    /// use nnU-Net's 0.33.
+    /// nnU-Net's foreground oversampling: about this share of each labeled batch (the entries at
+    /// labeled position >= round(n * (1 - share))) is drawn to hold foreground: a 3-D crop
+    /// centred on a voxel of a foreground class, a 2-D slice holding that class; the class is
+    /// drawn uniformly among those present. 0 (the presets): the authors' uniform crops and
+    /// slices. 3-D plans from `bcp prepare` use nnU-Net's 0.33.
     double foreground_oversample = 0.0;
     int64_t channels = 1;  ///< image channels (more only in a multi-channel `bcp prepare`d root)
     /// How raw scans become network inputs (data/intensity.h), recorded so `bcp predict` can

@@ -48,8 +48,12 @@ struct Batch {
   torch::Tensor labels;
 };
 
+/// How many of `labeled_entries` labeled batch entries oversampling draws to hold foreground:
+/// those at labeled position >= round(n * (1 - share)) (nnU-Net's rule), the last ones.
+int64_t oversampled_entries(int64_t labeled_entries, double share);
+
 /// Augments (dataset's training transform, to data.patch) and stacks the cases `indices`. With
-/// data.foreground_oversample > 0 the last round(n * share) of the n labeled entries are drawn to
+/// data.foreground_oversample > 0 the last oversampled_entries() labeled entries are drawn to
 /// hold foreground: a class uniformly among the foreground classes present (in the item for 3-D,
 /// in any labeled item for 2-D), then a 3-D crop centred on one of its voxels, or in 2-D the item
 /// itself if it holds the class, else a labeled item drawn uniformly among those that do.
