@@ -28,6 +28,17 @@ bcp::train::TrainingSet two_channel_set(int64_t rank) {
   return set;
 }
 
+/// A batch of two_channel_set: channel 1 is still 1 - channel 0, and the label channel 0 above
+/// 0.5, where there is image content (zero padding of LA crops maps channel 1 to 0 as well).
+void expect_one_transform(const bcp::train::Batch& batch, const std::string& where) {
+  auto c0 = batch.images.select(1, 0), c1 = batch.images.select(1, 1);
+  auto inside = c0.gt(0) | c1.gt(0);
+  EXPECT_TRUE(torch::allclose(c1.masked_select(inside), 1.0 - c0.masked_select(inside))) << where;
+  EXPECT_TRUE(torch::equal(batch.labels.masked_select(inside),
+                           c0.gt(0.5).to(torch::kInt64).masked_select(inside)))
+      << where;
+}
+
 }  // namespace
 
 TEST(TrainingSet, ChannelsShareTheAugmentationIn2dAnd3d) {
@@ -42,16 +53,7 @@ TEST(TrainingSet, ChannelsShareTheAugmentationIn2dAnd3d) {
       const auto batch = bcp::train::make_batch(set, {0, 1, 2}, c, rng);
       ASSERT_EQ(batch.images.size(1), 2) << dataset;
       EXPECT_EQ(batch.images.sizes().slice(2), batch.labels.sizes().slice(1)) << dataset;
-      // Zero padding (LA crops of small volumes) maps channel 1 to 0 as well, so compare where
-      // channel 0 has image content.
-      auto c0 = batch.images.select(1, 0), c1 = batch.images.select(1, 1);
-      auto inside = c0.gt(0) | c1.gt(0);
-      EXPECT_TRUE(torch::allclose(c1.masked_select(inside), 1.0 - c0.masked_select(inside)))
-          << dataset << " round " << round;
-      // The label follows the same transform: it is channel 0 above 0.5.
-      EXPECT_TRUE(torch::equal(batch.labels.masked_select(inside),
-                               c0.gt(0.5).to(torch::kInt64).masked_select(inside)))
-          << dataset;
+      expect_one_transform(batch, std::string(dataset) + " round " + std::to_string(round));
     }
   }
 }
@@ -138,12 +140,8 @@ TEST(TrainingSet, OversampledCropsShareTheirTransformAcrossChannels) {
   bcp::train::index_foreground(set, c.data.num_classes);
   std::mt19937_64 rng(4);
   for (int round = 0; round < 4; ++round) {
-    const auto batch = bcp::train::make_batch(set, {0, 1, 2}, c, rng);
-    auto c0 = batch.images.select(1, 0), c1 = batch.images.select(1, 1);
-    auto inside = c0.gt(0) | c1.gt(0);
-    EXPECT_TRUE(torch::allclose(c1.masked_select(inside), 1.0 - c0.masked_select(inside)));
-    EXPECT_TRUE(torch::equal(batch.labels.masked_select(inside),
-                             c0.gt(0.5).to(torch::kInt64).masked_select(inside)));
+    expect_one_transform(bcp::train::make_batch(set, {0, 1, 2}, c, rng),
+                         "round " + std::to_string(round));
   }
 }
 
